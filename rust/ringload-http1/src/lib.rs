@@ -1,0 +1,18 @@
+//! Sans-IO HTTP/1.1 client protocol for ringload.
+//!
+//! Nothing here touches a socket. The engine owns buffers and I/O and calls:
+//! - [`RequestSpec::encode`] once per distinct request (the bytes are then reused for every send);
+//! - [`parse_response_head`] on the bytes received so far: `Ok(None)` means "need more", which is
+//!   never an error;
+//! - [`BodyDecoder::decode`] on whatever follows the head, until [`BodyDecoder::is_done`].
+//!
+//! Framing follows RFC 9112 §6.3. Every limit is a named constant in [`limits`].
+
+pub mod body;
+pub mod limits;
+pub mod request;
+pub mod response;
+
+pub use body::{BodyDecoder, BodyError};
+pub use request::{RequestError, RequestSpec};
+pub use response::{parse_response_head, Framing, HeadError, ResponseHead, Version};
