@@ -1,0 +1,262 @@
+//! Command-line options and their conversion to an engine configuration. Every check that can
+//! fail happens here or in `LoadConfig::validate`, before any connection is made.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ringload_engine::{IoMode, LoadConfig, TlsOptions};
+
+use crate::thresholds::Threshold;
+
+/// Duration of a run when neither --duration nor --requests is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ringload",
+    version,
+    about = "Fast, honest HTTP/1.1 load generator (io_uring, one pinned thread per core)",
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  ringload demo\n  ringload -c 64 -d 30s http://127.0.0.1:8080/\n  ringload -R 2000 -d 1m --fail-on 'p99>50ms' http://127.0.0.1:8080/health\n  ringload -n 10000 -m POST -H 'Content-Type: application/json' -b '{\"a\":1}' --json http://127.0.0.1:8080/items"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the built-in HTTP/1.1 target server on loopback (routes: /, /bytes/N, /chunked/N,
+    /// /delay/MS, /status/CODE, /echo, /headers, /close).
+    Serve(ServeArgs),
+    /// Start the built-in target in-process and run a short load test against it.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(short, long, default_value_t = 8080)]
+    pub port: u16,
+    /// Serve HTTPS with a freshly generated self-signed certificate.
+    #[arg(long)]
+    pub tls: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// How long the demo runs.
+    #[arg(short, long, default_value = "3s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Connections.
+    #[arg(short, long, default_value_t = 32)]
+    pub connections: usize,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoArg {
+    Auto,
+    Uring,
+    Epoll,
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Target URL (http:// or https://).
+    pub url: Option<String>,
+    /// Concurrent connections, split across threads.
+    #[arg(short, long, default_value_t = 64)]
+    pub connections: i64,
+    /// Worker threads, one pinned per core [default: all available cores].
+    #[arg(short, long)]
+    pub threads: Option<i64>,
+    /// Run for this long (e.g. 10s, 2m, 500ms) [default: 10s unless --requests is given].
+    #[arg(short, long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Send exactly this many requests.
+    #[arg(short = 'n', long)]
+    pub requests: Option<i64>,
+    /// Open model: total requests per second on a constant schedule; latency is measured from
+    /// when each request was due (coordinated-omission corrected).
+    #[arg(short = 'R', long)]
+    pub rate: Option<f64>,
+    /// HTTP method [default: GET, or POST when a body is given].
+    #[arg(short, long)]
+    pub method: Option<String>,
+    /// Request header "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request body.
+    #[arg(short, long, conflicts_with = "body_file")]
+    pub body: Option<String>,
+    /// Read the request body from a file.
+    #[arg(long)]
+    pub body_file: Option<PathBuf>,
+    /// Time limit for a whole request, from send to the end of the response.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time limit for establishing a connection (TCP and TLS).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Do not verify TLS certificates.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Also trust the certificates in this PEM file.
+    #[arg(long, value_name = "PEM")]
+    pub cacert: Option<PathBuf>,
+    /// Requests sent on a connection before reading responses (HTTP/1.1 pipelining).
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: i64,
+    /// I/O driver.
+    #[arg(long, value_enum, default_value_t = IoArg::Auto)]
+    pub io: IoArg,
+    /// Print exactly one JSON object on stdout (schema: rust/ringload-cli/schema/report.schema.json).
+    #[arg(long)]
+    pub json: bool,
+    /// No live progress line on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Exit non-zero when a threshold is crossed, e.g. 'p99>200ms', 'errors>1%', 'rps<5000'
+    /// (repeatable). Metrics: min mean max p50 p75 p90 p99 p999 p9999 (latency), rps,
+    /// errors (failed requests), http_errors (4xx/5xx responses).
+    #[arg(long = "fail-on", value_name = "EXPR", value_parser = Threshold::parse)]
+    pub fail_on: Vec<Threshold>,
+}
+
+impl LoadArgs {
+    /// The engine configuration, or a one-line reason why these options cannot run.
+    pub fn to_config(&self) -> Result<LoadConfig> {
+        let Some(url) = &self.url else {
+            bail!("missing URL: try `ringload http://127.0.0.1:8080/` or `ringload demo`");
+        };
+        let mut config = LoadConfig::new(url)?;
+        config.connections = positive("--connections", self.connections)?;
+        config.threads = self.threads.map(|t| positive("--threads", t)).transpose()?;
+        config.requests = self
+            .requests
+            .map(|n| positive("--requests", n).map(|n| n as u64))
+            .transpose()?;
+        config.duration = match (self.duration, self.requests) {
+            (Some(d), _) => Some(d),
+            (None, None) => Some(DEFAULT_DURATION),
+            (None, Some(_)) => None,
+        };
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                bail!("--rate must be a number greater than zero, got {rate}");
+            }
+            config.rate = Some(rate);
+        }
+        config.pipeline = positive("--pipeline", self.pipeline)?;
+        config.body = match (&self.body, &self.body_file) {
+            (Some(body), _) => body.clone().into_bytes(),
+            (None, Some(path)) => std::fs::read(path)
+                .with_context(|| format!("cannot read --body-file {}", path.display()))?,
+            (None, None) => Vec::new(),
+        };
+        config.method = match &self.method {
+            Some(m) => m.clone(),
+            None if !config.body.is_empty() => "POST".into(),
+            None => "GET".into(),
+        };
+        config.headers = self
+            .headers
+            .iter()
+            .map(|h| parse_header(h))
+            .collect::<Result<_>>()?;
+        config.timeout = self.timeout;
+        config.connect_timeout = self.connect_timeout;
+        config.io = match self.io {
+            IoArg::Auto => IoMode::Auto,
+            IoArg::Uring => IoMode::Uring,
+            IoArg::Epoll => IoMode::Epoll,
+        };
+        config.tls = TlsOptions {
+            insecure: self.insecure,
+            ca_file: self.cacert.clone(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn positive(flag: &str, value: i64) -> Result<usize> {
+    if value <= 0 {
+        bail!("{flag} must be greater than zero, got {value}");
+    }
+    Ok(value as usize)
+}
+
+/// `Name: value` -> (name, value). CR/LF/NUL are rejected later by the request encoder.
+fn parse_header(raw: &str) -> Result<(String, String)> {
+    let Some((name, value)) = raw.split_once(':') else {
+        bail!("invalid header {raw:?}: expected \"Name: value\"");
+    };
+    if name.trim().is_empty() {
+        bail!("invalid header {raw:?}: the name is empty");
+    }
+    Ok((name.trim().to_string(), value.trim().to_string()))
+}
+
+/// `10s`, `2m`, `500ms`, `1h`, `250us`, or a bare number of seconds (may be fractional).
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let s = raw.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {raw:?}: use e.g. 10s, 2m, 500ms"))?;
+    let seconds = match unit {
+        "" | "s" => value,
+        "ms" => value / 1e3,
+        "us" => value / 1e6,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {raw:?}: use us, ms, s, m or h"
+            ))
+        }
+    };
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("duration {raw:?} must be greater than zero"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("duration {raw:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["", "0s", "ten", "5x", "-1s", "1e3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn headers() {
+        assert_eq!(
+            parse_header("X-Api-Key:  abc ").unwrap(),
+            ("X-Api-Key".to_string(), "abc".to_string())
+        );
+        assert_eq!(
+            parse_header("X-Url: http://a/b").unwrap().1,
+            "http://a/b".to_string()
+        );
+        assert!(parse_header("NoColon").is_err());
+        assert!(parse_header(": value").is_err());
+    }
+}

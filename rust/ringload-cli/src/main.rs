@@ -1,0 +1,116 @@
+//! `ringload`: raw HTTP/1.1 throughput and latency, like wrk/wrk2/oha, with exact accounting.
+//!
+//! Exit codes: 0 done, 1 the run could not happen, 2 bad usage (before any connection),
+//! 3 a `--fail-on` threshold was crossed.
+
+mod args;
+mod progress;
+mod serve;
+mod thresholds;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, LoadArgs};
+use crate::progress::ProgressLine;
+
+const EXIT_RUN_ERROR: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_THRESHOLD: u8 = 3;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line naming the problem, not clap's whole usage block.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{first} (see ringload --help)");
+            return ExitCode::from(EXIT_USAGE);
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    match &cli.command {
+        Some(Command::Serve(args)) => match serve::serve(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(EXIT_RUN_ERROR, &e),
+        },
+        Some(Command::Demo(args)) => {
+            let (server, url) = match serve::start_demo_target() {
+                Ok(started) => started,
+                Err(e) => return fail(EXIT_RUN_ERROR, &e),
+            };
+            eprintln!(
+                "demo: built-in target at {url}, {} connections for {:?}",
+                args.connections, args.duration
+            );
+            let code = run_load(&serve::demo_args(args, url));
+            let served = server.requests();
+            server.shutdown();
+            eprintln!("demo: the target counted {served} requests");
+            code
+        }
+        None => run_load(&cli.load),
+    }
+}
+
+fn fail(code: u8, error: &anyhow::Error) -> ExitCode {
+    eprintln!("ringload: {error:#}");
+    ExitCode::from(code)
+}
+
+fn run_load(args: &LoadArgs) -> ExitCode {
+    let config = match args.to_config() {
+        Ok(config) => config,
+        Err(e) => return fail(EXIT_USAGE, &e),
+    };
+    let mut progress = ProgressLine::new(!args.no_progress);
+    let result = ringload_engine::run(
+        &config,
+        |warning| eprintln!("{warning}"),
+        |p| progress.update(p),
+    );
+    progress.clear();
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => return fail(EXIT_RUN_ERROR, &e.into()),
+    };
+    let verdicts: Vec<_> = args.fail_on.iter().map(|t| t.check(&report)).collect();
+    if args.json {
+        let mut json = report.to_json();
+        if !verdicts.is_empty() {
+            json["thresholds"] = verdicts.iter().map(|v| v.to_json()).collect();
+        }
+        println!("{json}");
+    } else {
+        println!("{report}");
+        if let Some(hint) = tls_hint(&report) {
+            println!("{hint}");
+        }
+    }
+    let mut crossed = false;
+    for verdict in verdicts.iter().filter(|v| v.crossed) {
+        eprintln!(
+            "threshold crossed: {} (observed {})",
+            verdict.expression, verdict.observed
+        );
+        crossed = true;
+    }
+    if crossed {
+        ExitCode::from(EXIT_THRESHOLD)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Every request failed in the TLS handshake: say how to get past a self-signed certificate.
+fn tls_hint(report: &ringload_engine::Report) -> Option<String> {
+    let tls_failures = report.failed.get("tls").copied().unwrap_or(0);
+    (tls_failures > 0 && report.ok == 0).then(|| {
+        "hint: TLS failed; for a self-signed or private certificate use --cacert FILE, or --insecure to skip verification".to_string()
+    })
+}

@@ -1,0 +1,54 @@
+//! `ringload serve` and `ringload demo`: the built-in target, so the tool can be tried with
+//! nothing else installed.
+
+use anyhow::{Context, Result};
+use ringload_target::{Server, ServerConfig};
+
+use crate::args::{DemoArgs, ServeArgs};
+
+const ROUTES: &str = "/  /bytes/N  /chunked/N  /delay/MS  /status/CODE  /echo  /headers  /close";
+
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    let mut config = ServerConfig {
+        addr: ([127, 0, 0, 1], args.port).into(),
+        ..ServerConfig::default()
+    };
+    let scheme = if args.tls {
+        let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+        config.tls = Some(identity);
+        "https"
+    } else {
+        "http"
+    };
+    let server = Server::start(config)
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    eprintln!(
+        "ringload target listening on {scheme}://{}/  routes: {ROUTES}{}  (Ctrl-C to stop)",
+        server.addr(),
+        if args.tls {
+            "  (self-signed: use --insecure)"
+        } else {
+            ""
+        }
+    );
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Starts the target on a free loopback port and returns it with its URL.
+pub fn start_demo_target() -> Result<(Server, String)> {
+    let server = Server::start(ServerConfig::default()).context("cannot start the demo target")?;
+    let url = format!("http://{}/", server.addr());
+    Ok((server, url))
+}
+
+pub fn demo_args(args: &DemoArgs, url: String) -> crate::args::LoadArgs {
+    use clap::Parser;
+    let duration = format!("{}ms", args.duration.as_millis());
+    let connections = args.connections.to_string();
+    let mut cli =
+        crate::args::Cli::parse_from(["ringload", "-c", &connections, "-d", &duration, &url]);
+    cli.load.url = Some(url);
+    cli.load
+}

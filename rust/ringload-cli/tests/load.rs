@@ -1,0 +1,409 @@
+//! End-to-end runs of the `ringload` binary against servers started by the tests.
+
+mod common;
+
+use std::io::Write;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn exact_request_count_matches_the_server() {
+    let server = target();
+    let report = ringload_json(&["-n", "3000", "-c", "8", "-t", "2", &url(&server, "/")]);
+    assert_eq!(count(&report, "requests"), 3000);
+    assert_eq!(count(&report, "ok"), 3000);
+    assert_eq!(server.requests(), 3000, "server-side count");
+    assert_eq!(report["status"]["200"], 3000);
+    assert_eq!(count(&report, "aborted"), 0);
+    assert_eq!(report["model"], "closed");
+    assert!(report["latency_us"]["p99"].as_u64().unwrap() > 0);
+    // "hello from ringload\n" is 20 bytes; every response carries at least that.
+    assert!(count(&report, "bytes_read") >= 3000 * 20);
+}
+
+#[test]
+fn keep_alive_connections_are_reused() {
+    let server = target();
+    let report = ringload_json(&["-n", "2000", "-c", "4", "-t", "1", &url(&server, "/")]);
+    assert_eq!(count(&report, "ok"), 2000);
+    assert_eq!(server.connections(), 4, "one connection per -c");
+    assert_eq!(count(&report, "connects"), 4);
+}
+
+#[test]
+fn pipelining_sends_batches_on_few_connections() {
+    let server = target();
+    let report = ringload_json(&[
+        "-n",
+        "1600",
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "--pipeline",
+        "8",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 1600);
+    assert_eq!(server.requests(), 1600);
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn pipelining_with_a_budget_that_is_not_a_multiple() {
+    let server = target();
+    let report = ringload_json(&[
+        "-n",
+        "1003",
+        "-c",
+        "3",
+        "--pipeline",
+        "16",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 1003);
+    assert_eq!(server.requests(), 1003);
+}
+
+#[test]
+fn connection_refused_is_counted_per_request_and_backs_off() {
+    let port = closed_port();
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-n",
+        "50",
+        "-c",
+        "1",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_accounting(&report);
+    assert_eq!(count(&report, "requests"), 50);
+    assert_eq!(failed(&report, "connect"), 50);
+    assert!(report["error_examples"]["connect"]
+        .as_str()
+        .unwrap()
+        .contains("refused"));
+    assert!(
+        run.elapsed < Duration::from_secs(5),
+        "took {:?}",
+        run.elapsed
+    );
+    // With back-off, 50 attempts on one connection cannot take less than a few tens of ms.
+    assert!(
+        run.elapsed > Duration::from_millis(100),
+        "no back-off: {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn server_closing_every_connection_means_reconnects_not_errors() {
+    let server = target();
+    let report = ringload_json(&["-n", "200", "-c", "2", &url(&server, "/close")]);
+    assert_eq!(count(&report, "ok"), 200);
+    assert_eq!(count(&report, "connects"), 200);
+    assert_eq!(server.requests(), 200);
+    assert_eq!(server.connections(), 200);
+}
+
+#[test]
+fn slow_responses_time_out() {
+    let server = target();
+    let report = ringload_json(&[
+        "-n",
+        "4",
+        "-c",
+        "2",
+        "--timeout",
+        "300ms",
+        &url(&server, "/delay/3000"),
+    ]);
+    assert_eq!(failed(&report, "timeout"), 4);
+    assert_eq!(count(&report, "ok"), 0);
+}
+
+#[test]
+fn a_trickling_server_still_times_out() {
+    // Sends a valid head, then one body byte every 50 ms, forever: per-read timeouts would
+    // never fire; the whole-request timeout must.
+    let server = ScriptServer::start(|mut stream| {
+        if !read_request_head(&mut stream) {
+            return;
+        }
+        write_all(
+            &mut stream,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n",
+        );
+        for _ in 0..200 {
+            if stream.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-n",
+        "2",
+        "-c",
+        "2",
+        "--timeout",
+        "500ms",
+        &server.url("/"),
+    ]);
+    let report = run.json();
+    assert_accounting(&report);
+    assert_eq!(failed(&report, "timeout"), 2);
+    assert!(
+        run.elapsed < Duration::from_secs(3),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn requests_in_flight_at_the_deadline_are_aborted_and_the_run_ends_on_time() {
+    let server = target();
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-d",
+        "500ms",
+        "-c",
+        "4",
+        &url(&server, "/delay/5000"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_accounting(&report);
+    assert_eq!(count(&report, "aborted"), 4);
+    assert_eq!(count(&report, "ok"), 0);
+    assert!(
+        run.elapsed < Duration::from_millis(1500),
+        "took {:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn duration_runs_keep_going_until_the_deadline() {
+    let server = target();
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-d",
+        "1s",
+        "-c",
+        "4",
+        &url(&server, "/"),
+    ]);
+    let report = run.json();
+    assert_accounting(&report);
+    let duration = report["duration_s"].as_f64().unwrap();
+    assert!((0.95..1.5).contains(&duration), "duration_s {duration}");
+    assert!(count(&report, "ok") > 100);
+    assert_eq!(
+        server.requests(),
+        count(&report, "ok") + count(&report, "aborted")
+    );
+}
+
+#[test]
+fn open_model_paces_requests() {
+    let server = target();
+    let report = ringload_json(&["-R", "400", "-d", "2s", "-c", "8", &url(&server, "/")]);
+    assert_eq!(report["model"], "open");
+    let ok = count(&report, "ok");
+    assert!(
+        (760..=810).contains(&ok),
+        "expected ~800 requests at 400/s for 2 s, got {ok}"
+    );
+    assert!(report["latency_uncorrected_us"]["p50"].as_u64().is_some());
+    assert_eq!(report["schedule_lag"]["target_rps"], 400.0);
+}
+
+#[test]
+fn open_model_with_request_budget_stops_at_n() {
+    let server = target();
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-R",
+        "1000",
+        "-n",
+        "300",
+        "-c",
+        "4",
+        &url(&server, "/"),
+    ]);
+    let report = run.json();
+    assert_eq!(count(&report, "ok"), 300);
+    assert_eq!(server.requests(), 300);
+    // 300 requests at 1000/s take ~0.3 s: the schedule, not the server, sets the pace.
+    assert!(
+        run.elapsed > Duration::from_millis(250),
+        "{:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn open_model_reports_corrected_latency_when_the_server_stalls() {
+    // At 100/s with one connection, a 300 ms response makes the requests due behind it late:
+    // the corrected max includes the queueing, the uncorrected one does not.
+    let server = target();
+    let report = ringload_json(&[
+        "-R",
+        "100",
+        "-n",
+        "50",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        &url(&server, "/delay/30"),
+    ]);
+    let corrected = report["latency_us"]["max"].as_u64().unwrap();
+    let uncorrected = report["latency_uncorrected_us"]["max"].as_u64().unwrap();
+    assert!(
+        corrected > uncorrected * 2,
+        "corrected {corrected} vs uncorrected {uncorrected}"
+    );
+    assert!(report["schedule_lag"]["max_us"].as_u64().unwrap() > 10_000);
+}
+
+#[test]
+fn methods_bodies_and_statuses() {
+    let server = target();
+    let report = ringload_json(&[
+        "-n",
+        "20",
+        "-c",
+        "2",
+        "-b",
+        "hello",
+        "-H",
+        "Content-Type: text/plain",
+        &url(&server, "/echo"),
+    ]);
+    assert_eq!(report["method"], "POST");
+    assert_eq!(count(&report, "ok"), 20);
+    assert_eq!(server.path_count("/echo"), 20);
+
+    let report = ringload_json(&[
+        "-n",
+        "10",
+        "-c",
+        "1",
+        "-m",
+        "HEAD",
+        &url(&server, "/bytes/5000"),
+    ]);
+    assert_eq!(count(&report, "ok"), 10);
+    assert_eq!(
+        count(&report, "connects"),
+        1,
+        "HEAD responses carry no body: the connection stays usable"
+    );
+
+    let report = ringload_json(&["-n", "10", "-c", "1", &url(&server, "/status/503")]);
+    assert_eq!(report["status"]["503"], 10);
+    let report = ringload_json(&["-n", "10", "-c", "1", &url(&server, "/status/204")]);
+    assert_eq!(report["status"]["204"], 10);
+    let report = ringload_json(&["-n", "10", "-c", "1", &url(&server, "/chunked/10000")]);
+    assert_eq!(count(&report, "ok"), 10);
+    assert_eq!(count(&report, "connects"), 1);
+}
+
+#[test]
+fn headers_are_sent() {
+    let server = ScriptServer::start(|mut stream| {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if std::io::Read::read(&mut stream, &mut byte).unwrap_or(0) == 0 {
+                return;
+            }
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&head).to_lowercase();
+        let status = if text.contains("x-api-key: secret\r\n")
+            && text.contains("authorization: basic dxnlcjpwyxnz\r\n")
+        {
+            200
+        } else {
+            400
+        };
+        write_all(
+            &mut stream,
+            format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+    });
+    let url = format!("http://user:pass@{}/", server.addr);
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-n",
+        "3",
+        "-c",
+        "1",
+        "-H",
+        "X-Api-Key: secret",
+        &url,
+    ]);
+    let report = run.json();
+    assert_eq!(report["status"]["200"], 3, "{report}");
+    assert!(
+        !run.stdout.contains("pass"),
+        "credentials must not appear in the report"
+    );
+    assert!(report["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn epoll_driver_gives_the_same_counts() {
+    let server = target();
+    let report = ringload_json(&["--io", "epoll", "-n", "1000", "-c", "4", &url(&server, "/")]);
+    assert_eq!(report["io"], "epoll");
+    assert_eq!(count(&report, "ok"), 1000);
+    assert_eq!(server.requests(), 1000);
+}
+
+#[test]
+fn human_report_shows_latency_percentiles_and_status_codes() {
+    let server = target();
+    let run = ringload(&["--no-progress", "-n", "200", "-c", "2", &url(&server, "/")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for needle in [
+        "Requests: 200",
+        "50%",
+        "75%",
+        "90%",
+        "99%",
+        "99.9%",
+        "99.99%",
+        "200: 200",
+        "Errors: none",
+        "req/s",
+    ] {
+        assert!(
+            run.stdout.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stderr.is_empty(),
+        "no progress line when stderr is not a terminal: {:?}",
+        run.stderr
+    );
+}

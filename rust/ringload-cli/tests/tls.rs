@@ -1,0 +1,96 @@
+//! HTTPS against the built-in target with a generated self-signed certificate.
+
+mod common;
+
+use common::*;
+
+fn tls_target() -> (Server, String) {
+    let (identity, pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let server = Server::start(ServerConfig {
+        tls: Some(identity),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    (server, pem)
+}
+
+#[test]
+fn self_signed_certificate_fails_verification_with_a_readable_message() {
+    let (server, _) = tls_target();
+    let url = format!("https://localhost:{}/", server.addr().port());
+    let run = ringload(&["--no-progress", "-n", "3", "-c", "1", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("tls: 3"), "{}", run.stdout);
+    assert!(
+        run.stdout.to_lowercase().contains("certificate"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("--insecure"),
+        "hint expected: {}",
+        run.stdout
+    );
+    assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn insecure_skips_verification() {
+    let (server, _) = tls_target();
+    let url = format!("https://127.0.0.1:{}/", server.addr().port());
+    let report = ringload_json(&["--insecure", "-n", "500", "-c", "4", &url]);
+    assert_eq!(count(&report, "ok"), 500);
+    assert_eq!(server.requests(), 500);
+    assert_eq!(server.connections(), 4, "TLS connections are kept alive");
+}
+
+#[test]
+fn cacert_trusts_a_private_certificate_and_checks_the_name() {
+    let (server, pem) = tls_target();
+    let dir = std::env::temp_dir().join(format!("ringload-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    let port = server.addr().port();
+    let ca_arg = ca.to_str().unwrap();
+
+    let report = ringload_json(&[
+        "--cacert",
+        ca_arg,
+        "-n",
+        "50",
+        "-c",
+        "2",
+        &format!("https://localhost:{port}/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 50);
+
+    // A trusted certificate for another name is still rejected.
+    let (other_identity, other_pem) = ringload_target::self_signed(&["other.test"]);
+    let other = Server::start(ServerConfig {
+        tls: Some(other_identity),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let other_ca = dir.join("other.pem");
+    std::fs::write(&other_ca, other_pem).unwrap();
+    let wrong_name = ringload_json(&[
+        "--cacert",
+        other_ca.to_str().unwrap(),
+        "-n",
+        "2",
+        "-c",
+        "1",
+        &format!("https://localhost:{}/", other.addr().port()),
+    ]);
+    assert_eq!(failed(&wrong_name, "tls"), 2, "{wrong_name}");
+    assert!(
+        wrong_name["error_examples"]["tls"]
+            .as_str()
+            .unwrap()
+            .contains("name"),
+        "{wrong_name}"
+    );
+    assert_eq!(other.requests(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,215 @@
+//! Bad input exits 2 with one line before any connection; `--fail-on` exit codes; the JSON
+//! contract validated against its schema.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_no_connection() {
+    let server = target();
+    let good = url(&server, "/");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["not a url".into()],
+        vec!["ftp://127.0.0.1/".into()],
+        vec!["http://".into()],
+        vec![],
+        vec!["-c".into(), "0".into(), good.clone()],
+        vec!["-c".into(), "-3".into(), good.clone()],
+        vec!["-t".into(), "0".into(), good.clone()],
+        vec!["-R".into(), "0".into(), good.clone()],
+        vec!["-R".into(), "-5".into(), good.clone()],
+        vec!["-n".into(), "0".into(), good.clone()],
+        vec!["--pipeline".into(), "0".into(), good.clone()],
+        vec!["-d".into(), "ten".into(), good.clone()],
+        vec!["-d".into(), "0s".into(), good.clone()],
+        vec!["--timeout".into(), "5parsecs".into(), good.clone()],
+        vec!["-H".into(), "NoColon".into(), good.clone()],
+        vec!["-H".into(), "X-Evil: a\r\nInjected: 1".into(), good.clone()],
+        vec![
+            "-H".into(),
+            "X-Nul: a\0b".replace('\0', "\u{1}"),
+            good.clone(),
+        ],
+        vec!["-m".into(), "GE T".into(), good.clone()],
+        vec!["-m".into(), "GET\r\n".into(), good.clone()],
+        vec![format!("{good}a\r\nb")],
+        vec!["--fail-on".into(), "p99>fast".into(), good.clone()],
+        vec!["--no-such-flag".into(), good.clone()],
+        vec![
+            "--body-file".into(),
+            "/nonexistent/body".into(),
+            good.clone(),
+        ],
+        vec![
+            "--cacert".into(),
+            "/nonexistent/ca.pem".into(),
+            good.clone(),
+        ],
+    ];
+    for args in &cases {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = ringload(&argv);
+        assert_eq!(
+            run.code, 2,
+            "{args:?} should exit 2; stderr: {}",
+            run.stderr
+        );
+        assert_eq!(
+            run.stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: one line, got {:?}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{args:?}: nothing on stdout");
+    }
+    assert_eq!(server.connections(), 0, "bad input must not connect");
+}
+
+#[test]
+fn fail_on_sets_the_exit_code() {
+    let server = target();
+    let target_url = url(&server, "/");
+    let pass = ringload(&[
+        "--no-progress",
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "--fail-on",
+        "p99>10s",
+        "--fail-on",
+        "errors>1%",
+        "--fail-on",
+        "rps<1",
+        &target_url,
+    ]);
+    assert_eq!(pass.code, 0, "{}", pass.stderr);
+
+    let crossed = ringload(&[
+        "--no-progress",
+        "-n",
+        "200",
+        "-c",
+        "2",
+        "--fail-on",
+        "p50>=0us",
+        &target_url,
+    ]);
+    assert_eq!(crossed.code, 3);
+    assert!(
+        crossed.stderr.contains("threshold crossed: p50>=0us"),
+        "{}",
+        crossed.stderr
+    );
+
+    let errors = ringload(&[
+        "--no-progress",
+        "--json",
+        "-n",
+        "20",
+        "-c",
+        "1",
+        "--fail-on",
+        "errors>0",
+        &format!("http://127.0.0.1:{}/", closed_port()),
+    ]);
+    assert_eq!(errors.code, 3);
+    let report = errors.json();
+    assert_eq!(report["thresholds"][0]["crossed"], true);
+
+    let http_errors = ringload(&[
+        "--no-progress",
+        "-n",
+        "20",
+        "-c",
+        "1",
+        "--fail-on",
+        "http_errors>5%",
+        &url(&server, "/status/500"),
+    ]);
+    assert_eq!(http_errors.code, 3);
+
+    // Without --fail-on, failed requests still exit 0.
+    let refused = ringload(&[
+        "--no-progress",
+        "-n",
+        "5",
+        "-c",
+        "1",
+        &format!("http://127.0.0.1:{}/", closed_port()),
+    ]);
+    assert_eq!(refused.code, 0);
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+fn assert_valid(report: &Value) {
+    let validator = validator();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:?}\n{report}");
+}
+
+#[test]
+fn json_output_matches_the_schema() {
+    let server = target();
+    assert_valid(&ringload_json(&[
+        "-n",
+        "100",
+        "-c",
+        "2",
+        &url(&server, "/"),
+    ]));
+    assert_valid(&ringload_json(&[
+        "-R",
+        "200",
+        "-d",
+        "500ms",
+        "-c",
+        "2",
+        &url(&server, "/"),
+    ]));
+    assert_valid(&ringload_json(&[
+        "-n",
+        "5",
+        "-c",
+        "1",
+        &format!("http://127.0.0.1:{}/", closed_port()),
+    ]));
+    let with_thresholds = ringload(&[
+        "--json",
+        "--no-progress",
+        "-n",
+        "10",
+        "-c",
+        "1",
+        "--fail-on",
+        "p99>1s",
+        &url(&server, "/"),
+    ]);
+    assert_valid(&with_thresholds.json());
+    // A report with no completed request has null latencies, which the schema allows.
+    let none = ringload_json(&[
+        "-n",
+        "3",
+        "-c",
+        "1",
+        &format!("http://127.0.0.1:{}/", closed_port()),
+    ]);
+    assert!(none["latency_us"]["p99"].is_null());
+}
+
+#[test]
+fn the_schema_rejects_a_broken_report() {
+    let server = target();
+    let mut report = ringload_json(&["-n", "10", "-c", "1", &url(&server, "/")]);
+    report.as_object_mut().unwrap().remove("requests");
+    assert!(!validator().is_valid(&report));
+}

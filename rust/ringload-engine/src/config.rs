@@ -1,0 +1,298 @@
+//! What a run is asked to do, validated before any connection is made.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use ringload_http1::RequestSpec;
+
+/// A configuration the engine refuses, with a message naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("unsupported scheme {0:?}: use http:// or https://")]
+    UnsupportedScheme(String),
+    #[error("{0} must be greater than zero")]
+    NotPositive(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Request(#[from] ringload_http1::RequestError),
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// Where requests go, parsed from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: Scheme,
+    /// Host name or IP literal (IPv6 without brackets), used for DNS, SNI and certificates.
+    pub host: String,
+    pub port: u16,
+    /// `Host` header value: `host` plus `:port` unless it is the scheme's default.
+    pub authority: String,
+    /// Origin-form request target (path and query).
+    pub path_and_query: String,
+    /// `Basic ...` credentials from URL userinfo; never printed.
+    pub basic_auth: Option<String>,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, ConfigError> {
+        let invalid = |reason: &str| ConfigError::InvalidUrl {
+            url: redact_userinfo(url),
+            reason: reason.to_string(),
+        };
+        if url.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(invalid("CR, LF and NUL are not allowed"));
+        }
+        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        let scheme = match parsed.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            other => return Err(ConfigError::UnsupportedScheme(other.to_string())),
+        };
+        let host = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(invalid("missing host")),
+        };
+        let port = parsed
+            .port_or_known_default()
+            .ok_or_else(|| invalid("missing port"))?;
+        let host_for_header = match parsed.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            _ => host.clone(),
+        };
+        let authority = match parsed.port() {
+            Some(p) => format!("{host_for_header}:{p}"),
+            None => host_for_header,
+        };
+        let mut path_and_query = parsed.path().to_string();
+        if let Some(query) = parsed.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(query);
+        }
+        let basic_auth =
+            (!parsed.username().is_empty() || parsed.password().is_some()).then(|| {
+                let user = percent_decode(parsed.username());
+                let password = percent_decode(parsed.password().unwrap_or(""));
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                format!("Basic {token}")
+            });
+        Ok(Target {
+            scheme,
+            host,
+            port,
+            authority,
+            path_and_query,
+            basic_auth,
+        })
+    }
+
+    /// The URL for reports: scheme, authority and path, never credentials.
+    pub fn display_url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        format!("{scheme}://{}{}", self.authority, self.path_and_query)
+    }
+
+    /// Resolves the host to socket addresses (blocking; done once before the run).
+    pub fn resolve(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        let resolve_error = |reason: String| ConfigError::Resolve {
+            host: self.host.clone(),
+            reason,
+        };
+        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| resolve_error(e.to_string()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(resolve_error("no addresses".into()));
+        }
+        Ok(addrs)
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL with any `user:password@` removed, for messages.
+pub fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let authority_end = url[scheme_end + 3..]
+                .find('/')
+                .map_or(url.len(), |i| i + scheme_end + 3);
+            if at < authority_end {
+                return format!("{}***@{}", &url[..scheme_end + 3], &url[at + 1..]);
+            }
+            url.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Which io driver the workers run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IoMode {
+    /// io_uring when the kernel allows it, else epoll with one warning.
+    #[default]
+    Auto,
+    Uring,
+    Epoll,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Extra PEM file of trusted certificates (a private CA, a self-signed server).
+    pub ca_file: Option<PathBuf>,
+}
+
+/// One load run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub target: Target,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub connections: usize,
+    /// Worker threads; `None` for one per available core.
+    pub threads: Option<usize>,
+    pub duration: Option<Duration>,
+    /// Total requests to send (`-n`); the run ends when all are accounted for.
+    pub requests: Option<u64>,
+    /// Open model: total requests per second on a constant schedule.
+    pub rate: Option<f64>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Requests sent per connection before reading responses.
+    pub pipeline: usize,
+    pub io: IoMode,
+    pub tls: TlsOptions,
+}
+
+impl LoadConfig {
+    /// A closed-model run of `url` with the CLI's defaults.
+    pub fn new(url: &str) -> Result<LoadConfig, ConfigError> {
+        Ok(LoadConfig {
+            target: Target::parse(url)?,
+            method: "GET".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            connections: 64,
+            threads: None,
+            duration: None,
+            requests: None,
+            rate: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            pipeline: 1,
+            io: IoMode::Auto,
+            tls: TlsOptions::default(),
+        })
+    }
+
+    /// The request to send, with URL credentials as `Authorization` unless a header sets one.
+    pub fn request_spec(&self) -> RequestSpec {
+        let mut headers = self.headers.clone();
+        let has_authorization = headers
+            .iter()
+            .any(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"));
+        if let (Some(auth), false) = (&self.target.basic_auth, has_authorization) {
+            headers.push(("Authorization".into(), auth.clone()));
+        }
+        RequestSpec {
+            method: self.method.clone(),
+            target: self.target.path_and_query.clone(),
+            host: self.target.authority.clone(),
+            headers,
+            body: self.body.clone(),
+        }
+    }
+
+    /// The worker count this run will use.
+    pub fn effective_threads(&self) -> usize {
+        let cores = crate::worker::available_cores().len().max(1);
+        self.threads.unwrap_or(cores).min(self.connections).max(1)
+    }
+
+    /// Rejects anything that cannot work, before any connection is made.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.connections == 0 {
+            return Err(ConfigError::NotPositive("connections"));
+        }
+        if self.threads == Some(0) {
+            return Err(ConfigError::NotPositive("threads"));
+        }
+        if self.pipeline == 0 {
+            return Err(ConfigError::NotPositive("pipeline"));
+        }
+        if self.duration == Some(Duration::ZERO) {
+            return Err(ConfigError::NotPositive("duration"));
+        }
+        if self.requests == Some(0) {
+            return Err(ConfigError::NotPositive("requests"));
+        }
+        if self.duration.is_none() && self.requests.is_none() {
+            return Err(ConfigError::Invalid(
+                "set a duration or a number of requests".into(),
+            ));
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(ConfigError::NotPositive("rate"));
+            }
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::NotPositive("timeout"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::NotPositive("connect timeout"));
+        }
+        if let Some(path) = &self.tls.ca_file {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "CA file {} does not exist",
+                    path.display()
+                )));
+            }
+        }
+        self.request_spec().validate()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,22 @@
+//! The ringload engine: thread-per-core HTTP/1.1 load generation on monoio (io_uring, with an
+//! epoll fallback).
+//!
+//! Layout: [`config`] says what to run; [`run::run`] (the coordinator) starts one pinned
+//! [`worker`] per core; each worker runs many [`connection`]s that follow its [`plan`] (request
+//! budget and open-model schedule) and record into [`stats`]; the coordinator merges them into a
+//! [`report::Report`].
+
+pub mod config;
+mod connection;
+mod dial;
+mod plan;
+pub mod report;
+pub mod run;
+pub mod stats;
+mod tls;
+pub mod worker;
+
+pub use config::{ConfigError, IoMode, LoadConfig, Scheme, Target, TlsOptions};
+pub use report::{LatencySummary, Report};
+pub use run::{run, Progress, RunError};
+pub use stats::ErrorKind;

@@ -1,0 +1,364 @@
+//! The end-of-run report: the JSON contract (`schema/report.schema.json` in the CLI crate) and
+//! the human summary. Built once from the merged statistics.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::stats::{ErrorKind, IntervalStats};
+
+/// Latency distribution in microseconds. Every field is `None` when no request completed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub min: Option<u64>,
+    pub mean: Option<f64>,
+    pub stdev: Option<f64>,
+    pub max: Option<u64>,
+    pub p50: Option<u64>,
+    pub p75: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    pub p999: Option<u64>,
+    pub p9999: Option<u64>,
+}
+
+/// The percentiles every report shows, with their display labels.
+pub const REPORTED_PERCENTILES: [(f64, &str); 6] = [
+    (50.0, "50%"),
+    (75.0, "75%"),
+    (90.0, "90%"),
+    (99.0, "99%"),
+    (99.9, "99.9%"),
+    (99.99, "99.99%"),
+];
+
+impl LatencySummary {
+    pub fn from_histogram(h: &Histogram<u64>) -> Self {
+        if h.is_empty() {
+            return LatencySummary {
+                min: None,
+                mean: None,
+                stdev: None,
+                max: None,
+                p50: None,
+                p75: None,
+                p90: None,
+                p99: None,
+                p999: None,
+                p9999: None,
+            };
+        }
+        let q = |p: f64| Some(h.value_at_quantile(p / 100.0));
+        LatencySummary {
+            min: Some(h.min()),
+            mean: Some(round2(h.mean())),
+            stdev: Some(round2(h.stdev())),
+            max: Some(h.max()),
+            p50: q(50.0),
+            p75: q(75.0),
+            p90: q(90.0),
+            p99: q(99.0),
+            p999: q(99.9),
+            p9999: q(99.99),
+        }
+    }
+
+    fn percentiles(&self) -> [Option<u64>; 6] {
+        [
+            self.p50, self.p75, self.p90, self.p99, self.p999, self.p9999,
+        ]
+    }
+}
+
+/// How far the open-model schedule fell behind: the delay between when each request was due
+/// and when it was actually sent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScheduleLag {
+    /// Requested total rate, requests per second.
+    pub target_rps: f64,
+    pub mean_us: f64,
+    pub max_us: u64,
+}
+
+/// Result of one run. Serializes to the `--json` object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Target URL, without any credentials.
+    pub url: String,
+    pub method: String,
+    pub connections: usize,
+    pub threads: usize,
+    /// `"uring"` or `"epoll"`: the I/O driver the workers used.
+    pub io: &'static str,
+    /// `"closed"` (next request when the previous completes) or `"open"` (constant rate).
+    pub model: &'static str,
+    /// Every request accounted: `ok + sum(failed) + aborted`.
+    pub requests: u64,
+    /// Complete responses, whatever their status (see `status`).
+    pub ok: u64,
+    /// Failed requests by kind; every kind is present.
+    pub failed: BTreeMap<&'static str, u64>,
+    /// In flight when the run ended.
+    pub aborted: u64,
+    /// Idempotent requests resent after a reused connection closed without any response byte.
+    pub retries: u64,
+    /// TCP (and TLS) connections established.
+    pub connects: u64,
+    /// The first error message seen for each failed kind, e.g. why TLS verification failed.
+    pub error_examples: BTreeMap<&'static str, String>,
+    /// Responses by status code.
+    pub status: BTreeMap<String, u64>,
+    pub duration_s: f64,
+    /// Complete responses per second.
+    pub rps: f64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub latency_us: LatencySummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_uncorrected_us: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_lag: Option<ScheduleLag>,
+    /// The merged latency histogram, for arbitrary percentiles.
+    #[serde(skip)]
+    pub latency_histogram: Histogram<u64>,
+}
+
+/// What the report needs besides the statistics.
+pub(crate) struct RunFacts {
+    pub url: String,
+    pub method: String,
+    pub connections: usize,
+    pub threads: usize,
+    pub io: &'static str,
+    pub target_rps: Option<f64>,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub(crate) fn build(facts: RunFacts, stats: &IntervalStats) -> Report {
+        let duration_s = facts.elapsed.as_secs_f64();
+        let failed = ErrorKind::ALL
+            .iter()
+            .map(|kind| (kind.name(), stats.failed[*kind as usize]))
+            .collect();
+        let error_examples = ErrorKind::ALL
+            .iter()
+            .filter_map(|kind| {
+                let example = stats.examples[*kind as usize].as_ref()?;
+                Some((kind.name(), example.clone()))
+            })
+            .collect();
+        let status = stats
+            .status
+            .iter()
+            .enumerate()
+            .filter(|(_, count)| **count > 0)
+            .map(|(code, count)| (code.to_string(), *count))
+            .collect();
+        let schedule_lag = facts.target_rps.map(|target_rps| ScheduleLag {
+            target_rps,
+            mean_us: if stats.lag_count == 0 {
+                0.0
+            } else {
+                round2(stats.lag_sum_us as f64 / stats.lag_count as f64)
+            },
+            max_us: stats.lag_max_us,
+        });
+        Report {
+            url: facts.url,
+            method: facts.method,
+            connections: facts.connections,
+            threads: facts.threads,
+            io: facts.io,
+            model: if facts.target_rps.is_some() {
+                "open"
+            } else {
+                "closed"
+            },
+            requests: stats.requests(),
+            ok: stats.ok,
+            failed,
+            aborted: stats.aborted,
+            retries: stats.retries,
+            error_examples,
+            connects: stats.connects,
+            status,
+            duration_s: round_to(duration_s, 6),
+            rps: if duration_s > 0.0 {
+                round2(stats.ok as f64 / duration_s)
+            } else {
+                0.0
+            },
+            bytes_read: stats.bytes_read,
+            bytes_written: stats.bytes_written,
+            latency_us: LatencySummary::from_histogram(&stats.latency),
+            latency_uncorrected_us: stats
+                .latency_uncorrected
+                .as_ref()
+                .map(LatencySummary::from_histogram),
+            schedule_lag,
+            latency_histogram: stats.latency.clone(),
+        }
+    }
+
+    /// Failed requests of every kind.
+    pub fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+
+    /// Latency at percentile `p` (0..=100), microseconds; `None` when nothing completed.
+    pub fn percentile(&self, p: f64) -> Option<u64> {
+        (!self.latency_histogram.is_empty()).then(|| {
+            self.latency_histogram
+                .value_at_quantile(p.clamp(0.0, 100.0) / 100.0)
+        })
+    }
+
+    /// The report as a JSON value (the `--json` contract).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("report fields are plain data")
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    round_to(v, 2)
+}
+
+fn round_to(v: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (v * scale).round() / scale
+}
+
+/// Microseconds as a human duration: `812us`, `12.40ms`, `1.52s`.
+pub fn format_us(us: f64) -> String {
+    if us < 1_000.0 {
+        format!("{us:.0}us")
+    } else if us < 1_000_000.0 {
+        format!("{:.2}ms", us / 1_000.0)
+    } else {
+        format!("{:.2}s", us / 1_000_000.0)
+    }
+}
+
+fn format_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+fn write_latency(f: &mut fmt::Formatter<'_>, title: &str, l: &LatencySummary) -> fmt::Result {
+    let (Some(min), Some(mean), Some(stdev), Some(max)) = (l.min, l.mean, l.stdev, l.max) else {
+        return writeln!(f, "{title}: no request completed");
+    };
+    writeln!(
+        f,
+        "{title}: min {}  mean {}  stdev {}  max {}",
+        format_us(min as f64),
+        format_us(mean),
+        format_us(stdev),
+        format_us(max as f64)
+    )?;
+    let cells: Vec<String> = REPORTED_PERCENTILES
+        .iter()
+        .zip(l.percentiles())
+        .map(|((_, label), v)| format!("{label} {}", format_us(v.unwrap_or(0) as f64)))
+        .collect();
+    writeln!(f, "  {}", cells.join("  "))
+}
+
+impl fmt::Display for Report {
+    /// The human summary printed by the CLI (and Python's `repr`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} {}  ({} connections, {} threads, {} model, io {})",
+            self.method, self.url, self.connections, self.threads, self.model, self.io
+        )?;
+        writeln!(
+            f,
+            "Requests: {}  ok {}  failed {}  aborted {}  in {:.2}s",
+            self.requests,
+            self.ok,
+            self.failed_total(),
+            self.aborted,
+            self.duration_s
+        )?;
+        writeln!(
+            f,
+            "Throughput: {:.1} req/s  read {}  written {}",
+            self.rps,
+            format_bytes(self.bytes_read),
+            format_bytes(self.bytes_written)
+        )?;
+        let title = if self.latency_uncorrected_us.is_some() {
+            "Latency (corrected, from schedule)"
+        } else {
+            "Latency"
+        };
+        write_latency(f, title, &self.latency_us)?;
+        if let Some(uncorrected) = &self.latency_uncorrected_us {
+            write_latency(f, "Latency (uncorrected, from send)", uncorrected)?;
+        }
+        if let Some(lag) = &self.schedule_lag {
+            writeln!(
+                f,
+                "Schedule: target {:.1} req/s  send lag mean {}  max {}",
+                lag.target_rps,
+                format_us(lag.mean_us),
+                format_us(lag.max_us as f64)
+            )?;
+        }
+        let codes: Vec<String> = self
+            .status
+            .iter()
+            .map(|(c, n)| format!("{c}: {n}"))
+            .collect();
+        writeln!(
+            f,
+            "Status codes: {}",
+            if codes.is_empty() {
+                "none".to_string()
+            } else {
+                codes.join("  ")
+            }
+        )?;
+        let errors: Vec<String> = self
+            .failed
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| match self.error_examples.get(k) {
+                Some(example) => format!("{k}: {n} ({example})"),
+                None => format!("{k}: {n}"),
+            })
+            .collect();
+        write!(
+            f,
+            "Errors: {}",
+            if errors.is_empty() {
+                "none".to_string()
+            } else {
+                errors.join("  ")
+            }
+        )?;
+        if self.retries > 0 {
+            write!(
+                f,
+                "\nRetries (idempotent, after idle close): {}",
+                self.retries
+            )?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,218 @@
+//! The coordinator: validates the run, starts the workers, merges their snapshots, reports
+//! progress, and builds the final report.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+
+use crate::config::{ConfigError, IoMode, LoadConfig, Scheme};
+use crate::report::{Report, RunFacts};
+use crate::stats::IntervalStats;
+use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
+
+/// Why a run could not happen (as opposed to requests failing, which the report counts).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("io_uring is not available here ({0}); use --io epoll or --io auto")]
+    UringUnavailable(&'static str),
+    #[error("{0}")]
+    Worker(String),
+}
+
+/// A live view of the run, once a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub elapsed: Duration,
+    pub requests: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Responses per second over the last tick.
+    pub current_rps: f64,
+    /// p99 latency so far, microseconds.
+    pub p99_us: Option<u64>,
+}
+
+/// How often `on_progress` is called.
+pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+/// A run with neither duration nor deadline still ends: a safety net far beyond any timeout.
+const UNBOUNDED_RUN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The I/O driver decision for a run: `(use io_uring, warning to print once)`.
+pub fn choose_io(mode: IoMode) -> Result<(bool, Option<String>), RunError> {
+    let available = monoio::utils::detect_uring();
+    match (mode, available) {
+        (IoMode::Epoll, _) => Ok((false, None)),
+        (_, true) => Ok((true, None)),
+        (IoMode::Uring, false) => Err(RunError::UringUnavailable(uring_unavailable_reason())),
+        (IoMode::Auto, false) => Ok((
+            false,
+            Some(format!(
+                "warning: io_uring is not available ({}); using the epoll driver",
+                uring_unavailable_reason()
+            )),
+        )),
+    }
+}
+
+fn uring_unavailable_reason() -> &'static str {
+    match std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .map(|s| s.trim().to_string())
+    {
+        Ok(v) if v != "0" => "kernel.io_uring_disabled is set",
+        _ => "blocked by seccomp, an old kernel or memlock limits",
+    }
+}
+
+/// Runs the load described by `config`. Blocks until every request is accounted for.
+/// `on_warning` receives at most one line about the I/O driver; `on_progress` is called once per
+/// [`PROGRESS_INTERVAL`].
+pub fn run(
+    config: &LoadConfig,
+    mut on_warning: impl FnMut(&str),
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Report, RunError> {
+    config.validate()?;
+    let spec = config.request_spec();
+    let request = spec.encode().map_err(ConfigError::from)?;
+    let addrs = config.target.resolve()?;
+    let tls = match config.target.scheme {
+        Scheme::Http => None,
+        Scheme::Https => Some((
+            crate::tls::client_config(&config.tls)?,
+            crate::tls::server_name(&config.target.host)?,
+        )),
+    };
+    let (use_uring, warning) = choose_io(config.io)?;
+    if let Some(line) = warning {
+        on_warning(&line);
+    }
+
+    let threads = config.effective_threads();
+    let cores = worker::available_cores();
+    let start = Instant::now();
+    let deadline = start + config.duration.unwrap_or(UNBOUNDED_RUN);
+    let setup = Arc::new(RunSetup {
+        addrs,
+        tls,
+        request,
+        request_is_head: spec.is_head(),
+        request_is_idempotent: spec.is_idempotent(),
+        pipeline: config.pipeline,
+        timeout: config.timeout,
+        connect_timeout: config.connect_timeout,
+        deadline,
+        use_uring,
+    });
+
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut handles = Vec::with_capacity(threads);
+    for (index, job) in split_jobs(config, threads, &cores, start)
+        .into_iter()
+        .enumerate()
+    {
+        let handle = worker::spawn(index, setup.clone(), job, tx.clone())
+            .map_err(|e| RunError::Worker(format!("cannot start a worker thread: {e}")))?;
+        handles.push(handle);
+    }
+    drop(tx);
+
+    let open_model = config.rate.is_some();
+    let mut total = IntervalStats::new(open_model);
+    let mut running = handles.len();
+    let mut worker_error = None;
+    let mut next_tick = start + PROGRESS_INTERVAL;
+    let mut ok_at_last_tick = 0;
+    let mut finished_at = start;
+    while running > 0 {
+        match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+            Ok(WorkerMessage::Snapshot(snapshot)) => total.merge(&snapshot),
+            Ok(WorkerMessage::Finished) => {
+                running -= 1;
+                finished_at = Instant::now();
+            }
+            Ok(WorkerMessage::Failed(message)) => {
+                running -= 1;
+                worker_error.get_or_insert(message);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let now = Instant::now();
+                on_progress(&Progress {
+                    elapsed: now - start,
+                    requests: total.requests(),
+                    ok: total.ok,
+                    failed: total.failed_total(),
+                    current_rps: (total.ok - ok_at_last_tick) as f64
+                        / PROGRESS_INTERVAL.as_secs_f64(),
+                    p99_us: (!total.latency.is_empty())
+                        .then(|| total.latency.value_at_quantile(0.99)),
+                });
+                ok_at_last_tick = total.ok;
+                next_tick += PROGRESS_INTERVAL;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    for handle in handles {
+        if handle.join().is_err() {
+            worker_error.get_or_insert_with(|| "a worker thread panicked".to_string());
+        }
+    }
+    if let Some(message) = worker_error {
+        return Err(RunError::Worker(message));
+    }
+    // Anything still queued (a worker's last snapshot racing its Finished message).
+    while let Ok(WorkerMessage::Snapshot(snapshot)) = rx.try_recv() {
+        total.merge(&snapshot);
+    }
+    let facts = RunFacts {
+        url: config.target.display_url(),
+        method: spec.method.clone(),
+        connections: config.connections,
+        threads,
+        io: if use_uring { "uring" } else { "epoll" },
+        target_rps: config.rate,
+        elapsed: finished_at - start,
+    };
+    Ok(Report::build(facts, &total))
+}
+
+/// Splits connections, the request budget and the rate across workers, proportionally to each
+/// worker's connections, and pins worker `i` to the `i`-th allowed core.
+fn split_jobs(
+    config: &LoadConfig,
+    threads: usize,
+    cores: &[core_affinity::CoreId],
+    start: Instant,
+) -> Vec<WorkerJob> {
+    let connections = share(config.connections as u64, threads);
+    let requests = config.requests.map(|n| share(n, threads));
+    (0..threads)
+        .map(|i| {
+            let conns = connections[i] as usize;
+            let rate = config.rate.map(|total| {
+                let fraction = conns as f64 / config.connections as f64;
+                let per_worker = total * fraction;
+                // Stagger the workers' schedules so their requests interleave evenly.
+                let phase = Duration::from_secs_f64(i as f64 / total);
+                (per_worker, start + phase)
+            });
+            WorkerJob {
+                core: (!cores.is_empty()).then(|| cores[i % cores.len()]),
+                connections: conns,
+                requests: requests.as_ref().map(|r| r[i]),
+                rate,
+            }
+        })
+        .collect()
+}
+
+/// `total` split into `parts` shares that differ by at most one.
+fn share(total: u64, parts: usize) -> Vec<u64> {
+    let parts_u64 = parts as u64;
+    (0..parts_u64)
+        .map(|i| total / parts_u64 + u64::from(i < total % parts_u64))
+        .collect()
+}

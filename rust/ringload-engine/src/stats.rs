@@ -1,0 +1,179 @@
+//! Per-worker measurements and their merge. Workers record into an [`IntervalStats`] without
+//! locks or allocation and hand the whole thing to the coordinator once per interval.
+
+use hdrhistogram::Histogram;
+
+/// Why a request failed. Counted into fixed arrays, never keyed by message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The TCP connection could not be established (refused, unreachable, connect timeout).
+    Connect,
+    /// The TLS handshake failed (certificate rejected, protocol error).
+    Tls,
+    /// No complete response within `--timeout`.
+    Timeout,
+    /// The server closed the connection before sending any byte of the response.
+    Closed,
+    /// Reading failed (reset) or the connection ended in the middle of a response.
+    Read,
+    /// Sending the request failed.
+    Write,
+    /// The response head is not valid HTTP/1.x.
+    Parse,
+    /// The body framing is invalid (Content-Length, Transfer-Encoding, chunk syntax).
+    Framing,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Connect,
+        ErrorKind::Tls,
+        ErrorKind::Timeout,
+        ErrorKind::Closed,
+        ErrorKind::Read,
+        ErrorKind::Write,
+        ErrorKind::Parse,
+        ErrorKind::Framing,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// The stable name used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Read => "read",
+            ErrorKind::Write => "write",
+            ErrorKind::Parse => "parse",
+            ErrorKind::Framing => "framing",
+        }
+    }
+}
+
+/// Largest latency the histograms hold (one hour, in microseconds); larger values saturate.
+const HISTOGRAM_MAX_US: u64 = 3_600_000_000;
+/// Status codes are three digits; index the counts directly.
+pub const STATUS_SLOTS: usize = 1000;
+
+pub(crate) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3).expect("static histogram bounds are valid")
+}
+
+/// Everything one worker measured during one interval (or, merged, during the whole run).
+#[derive(Clone)]
+pub struct IntervalStats {
+    /// Latency of completed requests, microseconds. In the open model it is measured from the
+    /// time each request was due (coordinated-omission corrected).
+    pub latency: Histogram<u64>,
+    /// Open model only: latency measured from the actual send.
+    pub latency_uncorrected: Option<Histogram<u64>>,
+    /// Complete responses, whatever their status.
+    pub ok: u64,
+    pub failed: [u64; ErrorKind::COUNT],
+    /// In flight when the run ended.
+    pub aborted: u64,
+    /// Idempotent requests resent once after a reused connection closed before any response byte.
+    pub retries: u64,
+    /// Connections established.
+    pub connects: u64,
+    pub status: Box<[u64; STATUS_SLOTS]>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Open model: how late requests were sent compared with their schedule, microseconds.
+    pub lag_sum_us: u64,
+    pub lag_max_us: u64,
+    pub lag_count: u64,
+    /// The first error message seen for each kind, so a report can say what went wrong.
+    pub examples: [Option<String>; ErrorKind::COUNT],
+}
+
+impl IntervalStats {
+    pub fn new(open_model: bool) -> Self {
+        IntervalStats {
+            latency: new_histogram(),
+            latency_uncorrected: open_model.then(new_histogram),
+            ok: 0,
+            failed: [0; ErrorKind::COUNT],
+            aborted: 0,
+            retries: 0,
+            connects: 0,
+            status: Box::new([0; STATUS_SLOTS]),
+            bytes_read: 0,
+            bytes_written: 0,
+            lag_sum_us: 0,
+            lag_max_us: 0,
+            lag_count: 0,
+            examples: Default::default(),
+        }
+    }
+
+    pub fn failed_total(&self) -> u64 {
+        self.failed.iter().sum()
+    }
+
+    /// Every request accounted for: ok + failed + aborted.
+    pub fn requests(&self) -> u64 {
+        self.ok + self.failed_total() + self.aborted
+    }
+
+    #[inline]
+    pub(crate) fn record_failure(&mut self, kind: ErrorKind, count: u64, error: &std::io::Error) {
+        self.failed[kind as usize] += count;
+        let example = &mut self.examples[kind as usize];
+        if example.is_none() {
+            *example = Some(error.to_string());
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record_response(&mut self, status: u16, latency_us: u64, uncorrected_us: u64) {
+        self.ok += 1;
+        if let Some(slot) = self.status.get_mut(usize::from(status)) {
+            *slot += 1;
+        }
+        self.latency.saturating_record(latency_us.max(1));
+        if let Some(histogram) = &mut self.latency_uncorrected {
+            histogram.saturating_record(uncorrected_us.max(1));
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record_lag(&mut self, lag_us: u64) {
+        self.lag_sum_us += lag_us;
+        self.lag_max_us = self.lag_max_us.max(lag_us);
+        self.lag_count += 1;
+    }
+
+    /// Adds `other` into `self`.
+    pub fn merge(&mut self, other: &IntervalStats) {
+        // Both histograms have the same bounds, so adding cannot fail.
+        let _ = self.latency.add(&other.latency);
+        if let (Some(mine), Some(theirs)) =
+            (&mut self.latency_uncorrected, &other.latency_uncorrected)
+        {
+            let _ = mine.add(theirs);
+        }
+        self.ok += other.ok;
+        for (mine, theirs) in self.failed.iter_mut().zip(other.failed) {
+            *mine += theirs;
+        }
+        self.aborted += other.aborted;
+        self.retries += other.retries;
+        self.connects += other.connects;
+        for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
+            *mine += theirs;
+        }
+        self.bytes_read += other.bytes_read;
+        self.bytes_written += other.bytes_written;
+        self.lag_sum_us += other.lag_sum_us;
+        self.lag_max_us = self.lag_max_us.max(other.lag_max_us);
+        self.lag_count += other.lag_count;
+        for (mine, theirs) in self.examples.iter_mut().zip(&other.examples) {
+            if mine.is_none() {
+                mine.clone_from(theirs);
+            }
+        }
+    }
+}

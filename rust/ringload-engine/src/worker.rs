@@ -1,0 +1,156 @@
+//! Worker threads: one per selected core, pinned, each with its own monoio runtime. Workers share
+//! nothing on the hot path; they send whole interval snapshots to the coordinator.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+
+use crate::connection::{run_connection, WorkerShared};
+use crate::dial::{Dialer, TcpDialer, TlsDialer};
+use crate::plan::Plan;
+use crate::stats::IntervalStats;
+
+/// How often a worker hands its measurements to the coordinator.
+pub(crate) const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The CPUs this process may run on (respects `taskset` and cgroup affinity).
+pub fn available_cores() -> Vec<core_affinity::CoreId> {
+    core_affinity::get_core_ids().unwrap_or_default()
+}
+
+/// Read-only facts every worker needs.
+pub(crate) struct RunSetup {
+    pub addrs: Vec<SocketAddr>,
+    pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
+    pub request: Vec<u8>,
+    pub request_is_head: bool,
+    pub request_is_idempotent: bool,
+    pub pipeline: usize,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub deadline: Instant,
+    pub use_uring: bool,
+}
+
+/// This worker's share of the run.
+pub(crate) struct WorkerJob {
+    pub core: Option<core_affinity::CoreId>,
+    pub connections: usize,
+    pub requests: Option<u64>,
+    /// Requests per second and the schedule's start, for the open model.
+    pub rate: Option<(f64, Instant)>,
+}
+
+pub(crate) enum WorkerMessage {
+    Snapshot(Box<IntervalStats>),
+    /// The worker has sent its last snapshot.
+    Finished,
+    /// The worker could not start (runtime creation failed).
+    Failed(String),
+}
+
+pub(crate) fn spawn(
+    index: usize,
+    setup: Arc<RunSetup>,
+    job: WorkerJob,
+    tx: Sender<WorkerMessage>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(format!("ringload-worker-{index}"))
+        .spawn(move || {
+            if let Some(core) = job.core {
+                core_affinity::set_for_current(core);
+            }
+            let run = WorkerRun {
+                setup,
+                job,
+                tx: tx.clone(),
+            };
+            let result = if run.setup.use_uring {
+                RuntimeBuilder::<IoUringDriver>::new()
+                    .enable_timer()
+                    .build()
+                    .map(|mut rt| rt.block_on(run.main()))
+            } else {
+                RuntimeBuilder::<LegacyDriver>::new()
+                    .enable_timer()
+                    .build()
+                    .map(|mut rt| rt.block_on(run.main()))
+            };
+            let message = match result {
+                Ok(()) => WorkerMessage::Finished,
+                Err(e) => WorkerMessage::Failed(format!("cannot start the I/O runtime: {e}")),
+            };
+            let _ = tx.send(message);
+        })
+}
+
+struct WorkerRun {
+    setup: Arc<RunSetup>,
+    job: WorkerJob,
+    tx: Sender<WorkerMessage>,
+}
+
+impl WorkerRun {
+    async fn main(self) {
+        let tcp = TcpDialer {
+            addrs: self.setup.addrs.clone().into(),
+            connect_timeout: self.setup.connect_timeout,
+        };
+        match &self.setup.tls {
+            None => self.drive(tcp).await,
+            Some((config, name)) => {
+                self.drive(TlsDialer::new(tcp, config.clone(), name.clone()))
+                    .await
+            }
+        }
+    }
+
+    async fn drive<D: Dialer + 'static>(&self, dialer: D) {
+        let open_model = self.job.rate.is_some();
+        let shared = Rc::new(WorkerShared {
+            stats: RefCell::new(IntervalStats::new(open_model)),
+            plan: Plan::new(self.job.requests, self.job.rate),
+            request: self.setup.request.as_slice().into(),
+            request_is_head: self.setup.request_is_head,
+            request_is_idempotent: self.setup.request_is_idempotent,
+            pipeline: self.setup.pipeline,
+            timeout: self.setup.timeout,
+            deadline: self.setup.deadline,
+        });
+        let dialer = Rc::new(dialer);
+        let connections: Vec<_> = (0..self.job.connections)
+            .map(|_| monoio::spawn(run_connection(shared.clone(), dialer.clone())))
+            .collect();
+        let reporter = {
+            let shared = shared.clone();
+            let tx = self.tx.clone();
+            monoio::spawn(async move {
+                loop {
+                    monoio::time::sleep(SNAPSHOT_INTERVAL).await;
+                    send_snapshot(&shared, &tx, open_model);
+                }
+            })
+        };
+        for connection in connections {
+            connection.await;
+        }
+        drop(reporter);
+        send_snapshot(&shared, &self.tx, open_model);
+    }
+}
+
+fn send_snapshot(shared: &WorkerShared, tx: &Sender<WorkerMessage>, open_model: bool) {
+    let snapshot = std::mem::replace(
+        &mut *shared.stats.borrow_mut(),
+        IntervalStats::new(open_model),
+    );
+    let _ = tx.send(WorkerMessage::Snapshot(Box::new(snapshot)));
+}
