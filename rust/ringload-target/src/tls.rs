@@ -1,0 +1,77 @@
+//! TLS identity handling: self-signed certificates and the rustls server config.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use rustls::crypto::ring;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A certificate chain and its private key, for serving HTTPS.
+pub struct TlsIdentity {
+    /// The server certificate first, then any intermediates.
+    pub cert_chain: Vec<CertificateDer<'static>>,
+    /// The private key of the first certificate in `cert_chain`.
+    pub key: PrivateKeyDer<'static>,
+}
+
+// `PrivateKeyDer` is deliberately not `Clone`; copying it is explicit.
+impl Clone for TlsIdentity {
+    fn clone(&self) -> Self {
+        TlsIdentity {
+            cert_chain: self.cert_chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+// Never print key material.
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("cert_chain_len", &self.cert_chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Creates a self-signed certificate valid for the given DNS names and IP
+/// literals (for example `["localhost", "127.0.0.1"]`).
+///
+/// Returns the identity to put in [`ServerConfig::tls`](crate::ServerConfig)
+/// and the certificate as PEM, which a client can trust as its CA file.
+///
+/// # Panics
+///
+/// If a name cannot be put in a certificate (a DNS name that is not ASCII)
+/// or key generation fails. The names come from the caller, not from the
+/// network.
+pub fn self_signed(names: &[&str]) -> (TlsIdentity, String) {
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let certified = rcgen::generate_simple_self_signed(names)
+        .unwrap_or_else(|err| panic!("cannot create self-signed certificate: {err}"));
+    let pem = certified.cert.pem();
+    let identity = TlsIdentity {
+        cert_chain: vec![certified.cert.der().clone()],
+        key: PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()).into(),
+    };
+    (identity, pem)
+}
+
+/// Builds the rustls server config for `identity`, advertising ALPN `http/1.1`.
+pub(crate) fn server_config(identity: &TlsIdentity) -> io::Result<Arc<rustls::ServerConfig>> {
+    // rustls is built without a default provider, so name one explicitly.
+    let provider = Arc::new(ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(invalid)?
+        .with_no_client_auth()
+        .with_single_cert(identity.cert_chain.clone(), identity.key.clone_key())
+        .map_err(invalid)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn invalid(err: rustls::Error) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, err)
+}
