@@ -9,6 +9,8 @@ mod serve;
 mod thresholds;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use clap::Parser;
 
@@ -69,8 +71,9 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         Err(e) => return fail(EXIT_USAGE, &e),
     };
     let mut progress = ProgressLine::new(!args.no_progress);
-    let result = ringload_engine::run(
+    let result = ringload_engine::run_until(
         &config,
+        stop_on_ctrl_c(),
         |warning| eprintln!("{warning}"),
         |p| progress.update(p),
     );
@@ -105,6 +108,33 @@ fn run_load(args: &LoadArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// The first Ctrl-C stops the run early and still prints the report (as wrk and oha do); the
+/// handler then restores the default, so a second Ctrl-C ends the process at once.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    extern "C" fn on_sigint(_: libc::c_int) {
+        if let Some(stop) = STOP.get() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        // SAFETY: signal() is async-signal-safe; restoring the default disposition.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+        }
+    }
+    let stop = STOP
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
+        .clone();
+    // SAFETY: the handler only touches an initialized atomic and calls signal().
+    unsafe {
+        libc::signal(
+            libc::SIGINT,
+            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+    stop
 }
 
 /// Every request failed in the TLS handshake: say how to get past a self-signed certificate.

@@ -407,3 +407,88 @@ fn human_report_shows_latency_percentiles_and_status_codes() {
         run.stderr
     );
 }
+
+#[test]
+fn ctrl_c_stops_early_and_still_reports() {
+    let server = target();
+    let started = std::time::Instant::now();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args([
+            "--json",
+            "--no-progress",
+            "-d",
+            "60s",
+            "-c",
+            "4",
+            &url(&server, "/"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not stop early: {:?}",
+        started.elapsed()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_accounting(&report);
+    assert!(count(&report, "ok") > 0);
+    assert_eq!(
+        count(&report, "aborted"),
+        0,
+        "in-flight requests complete normally"
+    );
+    assert_eq!(server.requests(), count(&report, "ok"));
+}
+
+#[test]
+fn without_io_uring_auto_falls_back_to_epoll_with_one_warning() {
+    // monoio's switch makes its io_uring probe fail, as seccomp or
+    // kernel.io_uring_disabled would.
+    let server = target();
+    let no_uring = [("MONOIO_FORCE_LEGACY_DRIVER", "1")];
+    let run = ringload_env(
+        &[
+            "--json",
+            "--no-progress",
+            "-n",
+            "500",
+            "-c",
+            "4",
+            &url(&server, "/"),
+        ],
+        &no_uring,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().count(),
+        1,
+        "one warning line: {:?}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.starts_with("warning: io_uring is not available"),
+        "{}",
+        run.stderr
+    );
+    let report = run.json();
+    assert_eq!(report["io"], "epoll");
+    assert_eq!(count(&report, "ok"), 500);
+    assert_eq!(server.requests(), 500);
+
+    let forced = ringload_env(&["--io", "uring", "-n", "5", &url(&server, "/")], &no_uring);
+    assert_eq!(forced.code, 1);
+    assert!(forced.stderr.contains("--io epoll"), "{}", forced.stderr);
+    assert_eq!(
+        server.requests(),
+        500,
+        "nothing sent when the driver cannot start"
+    );
+}

@@ -4,6 +4,8 @@
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::{IoBuf, IoBufMut};
@@ -34,6 +36,8 @@ pub(crate) struct WorkerShared {
     pub timeout: Duration,
     /// When the run ends; requests still in flight then are counted aborted.
     pub deadline: Instant,
+    /// Set when the user interrupts the run: no new request starts; those in flight finish.
+    pub stop: Arc<AtomicBool>,
 }
 
 impl WorkerShared {
@@ -54,6 +58,10 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
     let mut due: Vec<Instant> = Vec::with_capacity(shared.pipeline);
     loop {
         due.clear();
+        // Read-only until the user interrupts, so this shared flag costs no cache traffic.
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
         if !shared
             .plan
             .next_batch(&mut due, shared.pipeline, shared.deadline)

@@ -18,5 +18,5 @@ pub mod worker;
 
 pub use config::{ConfigError, IoMode, LoadConfig, Scheme, Target, TlsOptions};
 pub use report::{LatencySummary, Report};
-pub use run::{run, Progress, RunError};
+pub use run::{run, run_until, Progress, RunError};
 pub use stats::ErrorKind;

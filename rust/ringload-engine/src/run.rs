@@ -1,6 +1,7 @@
 //! The coordinator: validates the run, starts the workers, merges their snapshots, reports
 //! progress, and builds the final report.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,22 @@ fn uring_unavailable_reason() -> &'static str {
 /// [`PROGRESS_INTERVAL`].
 pub fn run(
     config: &LoadConfig,
+    on_warning: impl FnMut(&str),
+    on_progress: impl FnMut(&Progress),
+) -> Result<Report, RunError> {
+    run_until(
+        config,
+        Arc::new(AtomicBool::new(false)),
+        on_warning,
+        on_progress,
+    )
+}
+
+/// [`run`], ending early once `stop` is set (Ctrl-C): no new request starts, requests in flight
+/// complete or time out, and the report covers what was sent.
+pub fn run_until(
+    config: &LoadConfig,
+    stop: Arc<AtomicBool>,
     mut on_warning: impl FnMut(&str),
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
@@ -105,6 +122,7 @@ pub fn run(
         connect_timeout: config.connect_timeout,
         deadline,
         use_uring,
+        stop,
     });
 
     let (tx, rx) = crossbeam_channel::unbounded();

@@ -35,9 +35,14 @@ impl Run {
 }
 
 pub fn ringload(args: &[&str]) -> Run {
+    ringload_env(args, &[])
+}
+
+pub fn ringload_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let started = Instant::now();
     let output: Output = Command::new(env!("CARGO_BIN_EXE_ringload"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run ringload");
     Run {
