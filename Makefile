@@ -1,6 +1,7 @@
 # One command per chore, the same locally and in CI (.ci/run runs `make test`).
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+PYTHON ?= python3
 
 .PHONY: help
 help: ## list the targets
@@ -15,13 +16,20 @@ build: ## release build of the `ringload` binary (target/release/ringload)
 	$(CARGO) build --release --locked -p ringload-cli
 
 .PHONY: lint
-lint: ## formatting and clippy, warnings are errors
+lint: ## formatting, clippy and ruff; warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(PYTHON) -m ruff check python tests benches/scripts
+	$(PYTHON) -m ruff format --check python tests benches/scripts
+
+.PHONY: install
+install: ## build the Python package (the Rust engine in release mode) into the current Python
+	$(PYTHON) -m pip install --quiet '.[test]'
 
 .PHONY: test
-test: lint ## the whole test suite: lint, then every Rust test
-	$(CARGO) test --workspace --locked
+test: lint install ## the whole test suite: lint, every Rust test, then pytest against the installed package
+	$(CARGO) test --workspace --locked --exclude ringload-py
+	$(PYTHON) -m pytest tests -q
 
 .PHONY: bench
 bench: build ## ringload vs wrk/oha/h2load against nginx (needs nginx-light, wrk; see benches/)

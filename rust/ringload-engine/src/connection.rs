@@ -8,17 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::buf::{IoBuf, IoBufMut};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
-use ringload_http1::limits::MAX_INFORMATIONAL_RESPONSES;
-use ringload_http1::{parse_response_head, BodyDecoder};
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::dial::{Dialer, Failure};
+use crate::http_stream::{Discard, HttpStream};
 use crate::plan::Plan;
 use crate::stats::{ErrorKind, IntervalStats};
 
-/// Initial receive buffer per connection; it grows only for a response head that does not fit.
-const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
 const BACKOFF_FIRST: Duration = Duration::from_millis(5);
@@ -72,7 +68,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
         let batch = due.len();
         let mut retried = false;
         loop {
-            if conn.stream.is_none() {
+            if !conn.is_open() {
                 let deadline = monoio::time::Instant::from_std(shared.deadline);
                 match monoio::time::timeout_at(deadline, dialer.dial()).await {
                     Err(_) => {
@@ -122,7 +118,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                 Ok(Err(failure)) => {
                     let may_retry = !retried
                         && conn.reused
-                        && !conn.received_any
+                        && !conn.http.received_any
                         && shared.request_is_idempotent
                         && matches!(failure.kind, ErrorKind::Closed | ErrorKind::Read);
                     conn.close();
@@ -165,58 +161,42 @@ pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// A connection's stream and its reusable buffers.
+/// A connection's stream and its reusable write buffer.
 struct Connection<S> {
-    stream: Option<S>,
-    /// Received bytes not yet parsed are `read_buf[read_pos..]`.
-    read_buf: Vec<u8>,
-    read_pos: usize,
+    http: HttpStream<S>,
     /// `pipeline` copies of the request, so a batch is one write.
     write_buf: Vec<u8>,
     /// At least one response completed on the current stream.
     reused: bool,
     /// Responses completed in the current exchange.
     completed: usize,
-    /// Any response byte received in the current exchange.
-    received_any: bool,
 }
 
 impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     fn new(shared: &WorkerShared) -> Self {
-        let mut conn = Connection {
-            stream: None,
-            read_buf: Vec::new(),
-            read_pos: 0,
-            write_buf: Vec::new(),
+        Connection {
+            http: HttpStream::new(),
+            write_buf: shared.request.repeat(shared.pipeline),
             reused: false,
             completed: 0,
-            received_any: false,
-        };
-        conn.restore_buffers(shared);
-        conn
+        }
     }
 
-    /// Buffers are moved into in-flight I/O; an operation cancelled by a timeout takes its
-    /// buffer with it, so this rebuilds what is missing (only after such a cancellation).
-    fn restore_buffers(&mut self, shared: &WorkerShared) {
-        if self.read_buf.capacity() == 0 {
-            self.read_buf = Vec::with_capacity(READ_BUFFER_BYTES);
-        }
-        if self.write_buf.is_empty() {
-            self.write_buf = shared.request.repeat(shared.pipeline);
-        }
+    fn is_open(&self) -> bool {
+        self.http.is_open()
     }
 
     fn attach(&mut self, stream: S, shared: &WorkerShared) {
-        self.restore_buffers(shared);
-        self.read_buf.clear();
-        self.read_pos = 0;
+        // A write cancelled by a timeout takes its buffer with it.
+        if self.write_buf.is_empty() {
+            self.write_buf = shared.request.repeat(shared.pipeline);
+        }
+        self.http.attach(stream);
         self.reused = false;
-        self.stream = Some(stream);
     }
 
     fn close(&mut self) {
-        self.stream = None;
+        self.http.close();
     }
 
     /// Sends `due.len()` requests and reads their responses, recording each as it completes.
@@ -228,135 +208,44 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         sent_at: Instant,
     ) -> Result<bool, Failure> {
         self.completed = 0;
-        self.received_any = false;
-        let Some(stream) = self.stream.as_mut() else {
-            return Err(Failure::message(ErrorKind::Write, "no connection"));
-        };
+        self.http.begin_exchange();
         let len = shared.request.len() * due.len();
-        let buf = std::mem::take(&mut self.write_buf);
-        let (result, slice) = stream.write_all(buf.slice(0..len)).await;
-        self.write_buf = slice.into_inner();
-        if let Err(e) = result {
-            return Err(Failure::new(ErrorKind::Write, e));
-        }
+        let (result, buf) = self
+            .http
+            .write(std::mem::take(&mut self.write_buf), len)
+            .await;
+        self.write_buf = buf;
+        result?;
         shared.stats.borrow_mut().bytes_written += len as u64;
 
+        let outcome = self.read_responses(shared, due, sent_at).await;
+        shared.stats.borrow_mut().bytes_read += self.http.take_bytes_read();
+        outcome
+    }
+
+    async fn read_responses(
+        &mut self,
+        shared: &WorkerShared,
+        due: &[Instant],
+        sent_at: Instant,
+    ) -> Result<bool, Failure> {
         for due_at in due {
-            let (status, keep_alive) = self.read_response(shared).await?;
+            let end = self
+                .http
+                .read_response(shared.request_is_head, &mut Discard)
+                .await?;
             let done = Instant::now();
             shared.stats.borrow_mut().record_response(
-                status,
+                end.status,
                 micros(done.saturating_duration_since(*due_at)),
                 micros(done.saturating_duration_since(sent_at)),
             );
             self.completed += 1;
-            if !keep_alive {
+            if !end.keep_alive {
                 return Ok(false);
             }
         }
         self.reused = true;
         Ok(true)
-    }
-
-    /// Reads one final response (skipping interim 1xx ones). Returns its status and whether
-    /// the connection may carry another request.
-    async fn read_response(&mut self, shared: &WorkerShared) -> Result<(u16, bool), Failure> {
-        let mut informational = 0;
-        let mut head_started = false;
-        let head = loop {
-            if self.read_pos < self.read_buf.len() {
-                head_started = true;
-                let unparsed = &self.read_buf[self.read_pos..];
-                match parse_response_head(unparsed, shared.request_is_head, |_, _| {}) {
-                    Ok(Some(head)) if head.is_informational() => {
-                        self.read_pos += head.head_len;
-                        informational += 1;
-                        if informational > MAX_INFORMATIONAL_RESPONSES {
-                            return Err(Failure::message(
-                                ErrorKind::Parse,
-                                "too many interim (1xx) responses",
-                            ));
-                        }
-                        continue;
-                    }
-                    Ok(Some(head)) => {
-                        self.read_pos += head.head_len;
-                        break head;
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        let kind = if e.is_framing() {
-                            ErrorKind::Framing
-                        } else {
-                            ErrorKind::Parse
-                        };
-                        return Err(Failure::new(kind, io::Error::other(e)));
-                    }
-                }
-            }
-            if self.fill(shared).await? == 0 {
-                return Err(if head_started || informational > 0 {
-                    Failure::message(ErrorKind::Read, "connection closed in the response head")
-                } else {
-                    Failure::message(ErrorKind::Closed, "connection closed before response")
-                });
-            }
-        };
-
-        let mut body = BodyDecoder::new(head.framing);
-        loop {
-            if self.read_pos < self.read_buf.len() {
-                let consumed = body
-                    .decode_all(&self.read_buf[self.read_pos..], |_| {})
-                    .map_err(|e| Failure::new(ErrorKind::Framing, io::Error::other(e)))?;
-                self.read_pos += consumed;
-            }
-            if body.is_done() {
-                return Ok((head.status, head.keep_alive));
-            }
-            if self.fill(shared).await? == 0 {
-                body.finish_at_eof().map_err(|_| {
-                    Failure::message(ErrorKind::Read, "connection closed in the response body")
-                })?;
-                return Ok((head.status, false));
-            }
-        }
-    }
-
-    /// Reads more bytes after the unparsed ones. Returns 0 at end of stream.
-    async fn fill(&mut self, shared: &WorkerShared) -> Result<usize, Failure> {
-        if self.read_pos == self.read_buf.len() {
-            self.read_buf.clear();
-            self.read_pos = 0;
-        } else if self.read_buf.len() == self.read_buf.capacity() {
-            if self.read_pos > 0 {
-                self.read_buf.copy_within(self.read_pos.., 0);
-                self.read_buf.truncate(self.read_buf.len() - self.read_pos);
-                self.read_pos = 0;
-            } else {
-                // A head larger than the buffer; the parser bounds how far this grows.
-                self.read_buf.reserve(self.read_buf.capacity());
-            }
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Ok(0);
-        };
-        let buf = std::mem::take(&mut self.read_buf);
-        let (start, end) = (buf.len(), buf.capacity());
-        let (result, slice) = stream.read(buf.slice_mut(start..end)).await;
-        self.read_buf = slice.into_inner();
-        match result {
-            Ok(n) => {
-                if n > 0 {
-                    self.received_any = true;
-                    shared.stats.borrow_mut().bytes_read += n as u64;
-                }
-                Ok(n)
-            }
-            // TLS without close_notify: treated as end of stream; framing decides if the
-            // response was complete.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-            Err(e) => Err(Failure::new(ErrorKind::Read, e)),
-        }
     }
 }

@@ -6,9 +6,12 @@
 //! budget and open-model schedule) and record into [`stats`]; the coordinator merges them into a
 //! [`report::Report`].
 
+mod any_stream;
+pub mod client;
 pub mod config;
-mod connection;
+pub(crate) mod connection;
 mod dial;
+mod http_stream;
 mod plan;
 pub mod report;
 pub mod run;

@@ -95,7 +95,8 @@ pub(crate) fn spawn(
 /// `SINGLE_ISSUER`, Linux 6.1+) instead of interrupting it with an IPI per completion; that cut
 /// client CPU per request by about a third against nginx on loopback. Older kernels reject the
 /// flags: they get cooperative task running (5.19+), then a plain ring.
-fn uring_runtime() -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>> {
+pub(crate) fn uring_runtime(
+) -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>> {
     let build = |ring: io_uring::Builder| {
         RuntimeBuilder::<IoUringDriver>::new()
             .uring_builder(ring)

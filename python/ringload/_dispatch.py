@@ -1,0 +1,92 @@
+"""Cooperative waiting on the Rust engine under gevent.
+
+A greenlet that sends a request never blocks the OS thread: it parks on a ``gevent.hub.Waiter``
+and switches to the hub. The engine signals an eventfd when results are ready; one io watcher on
+the hub drains every finished result at once and switches to each waiting greenlet. A gevent
+server running in the same thread keeps serving meanwhile.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from typing import Any
+
+import gevent
+from gevent.hub import Waiter
+
+from ringload import _ringload
+
+_READ = 1  # libev/libuv io watcher event mask for "readable"
+
+
+class Dispatcher:
+    """One per process and thread (gevent hubs are per thread)."""
+
+    def __init__(self) -> None:
+        # RINGLOAD_IO=auto|uring|epoll picks the engine's I/O driver (default auto).
+        self.engine = _ringload.Engine(os.environ.get("RINGLOAD_IO", "auto"))
+        self._waiters: dict[int, Waiter] = {}
+        self._tokens = itertools.count(1)
+        self._loop = gevent.get_hub().loop
+        self._flush_scheduled = False
+        self._watcher = self._loop.io(self.engine.fileno(), _READ)
+        # Only keep the hub's loop alive while a greenlet is waiting on us.
+        self._watcher.ref = False
+        self._watcher.start(self._on_ready)
+
+    def call(self, **request: Any) -> Any:
+        """Submits a request and waits cooperatively for its RawResponse or RawError."""
+        token = next(self._tokens)
+        waiter = Waiter()
+        self.engine.submit(token=token, **request)
+        if not self._flush_scheduled:
+            # Runs once the greenlets that are ready now have run and parked: the engine is
+            # woken once for the whole batch of their requests.
+            self._flush_scheduled = True
+            self._loop.run_callback(self._flush)
+        self._waiters[token] = waiter
+        if len(self._waiters) == 1:
+            self._watcher.ref = True
+        try:
+            return waiter.get()
+        finally:
+            # Normally already removed by _on_ready; a killed greenlet (GreenletExit, Timeout)
+            # leaves its token here, and the late result is then dropped.
+            if self._waiters.pop(token, None) is not None and not self._waiters:
+                self._watcher.ref = False
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        self.engine.flush()
+
+    def _on_ready(self) -> None:
+        waiters = self._waiters
+        for token, result in self.engine.drain():
+            waiter = waiters.pop(token, None)
+            if waiter is not None:
+                waiter.switch(result)
+        if not waiters:
+            self._watcher.ref = False
+
+
+_local = threading.local()
+
+
+def dispatcher() -> Dispatcher:
+    """The dispatcher of the calling thread, created on first use (and again after a fork, whose
+    child has no engine thread)."""
+    current = getattr(_local, "dispatcher", None)
+    if current is None or _local.pid != os.getpid():
+        current = Dispatcher()
+        _local.dispatcher = current
+        _local.pid = os.getpid()
+    return current
+
+
+_sessions = itertools.count(1)
+
+
+def new_session_id() -> int:
+    return next(_sessions)

@@ -1,0 +1,1 @@
+"""Drop-ins mirroring ``locust.contrib``."""

@@ -1,0 +1,705 @@
+"""Locust's ``FastHttpUser`` on the ringload engine.
+
+Mirrors ``locust.contrib.fasthttp`` (Locust 2.x): the same class attributes, session methods,
+response objects, ``catch_response`` semantics and ``events.request`` keys, so a locustfile needs
+at most ``from ringload import FastHttpUser``. The HTTP exchange runs in Rust; this module only
+prepares requests, follows redirects, applies cookies and fires Locust's events.
+
+Deliberate differences from Locust's client (see README):
+- a request that may have reached the server is never resent, unless it is idempotent and went
+  out on a reused keep-alive connection that the server had already closed (then once);
+- CR, LF and NUL in the method, URL or headers raise ``ValueError`` before anything is sent;
+- ``Authorization``, ``Cookie`` and ``Proxy-Authorization`` are dropped on redirects to another
+  origin;
+- ``network_timeout`` bounds the whole response, so a trickling server still times out;
+- ``response_time`` is measured by the engine thread (connect, send, receive), so it does not
+  include time a busy Python process takes to get back to the greenlet.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import ssl
+import time
+import uuid
+from base64 import b64encode
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from http.cookiejar import CookieJar
+from typing import Any, Callable
+from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.request import Request as _CookieRequest
+
+from geventhttpclient._parser import HTTPParseError
+from geventhttpclient.response import HTTPConnectionClosed
+from locust.contrib.fasthttp import LocustBadStatusCode
+from locust.exception import CatchResponseError, LocustError, ResponseError, StopTest
+from locust.user import User
+from locust.user.users import RestMixin
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
+
+from ringload._dispatch import dispatcher, new_session_id
+
+__all__ = [
+    "ErrorResponse",
+    "FastHttpSession",
+    "FastHttpUser",
+    "FastRequest",
+    "FastResponse",
+    "LocustBadStatusCode",
+    "ResponseContextManager",
+    "RestResponseContextManager",
+    "TooManyRedirects",
+]
+
+VALID_RESPONSE_CODES = frozenset([200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 301, 302, 303, 304, 307, 308])
+REDIRECT_RESPONSE_CODES = frozenset([301, 302, 303, 307, 308])
+#: Headers never forwarded to another origin on a redirect.
+_CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
+#: requests-style keyword arguments accepted by ``request()`` besides its named ones.
+_EXTRA_KWARGS = frozenset(["params", "timeout", "verify", "cookies", "files"])
+
+_absolute_url = ("http://", "https://")
+
+
+class TooManyRedirects(ConnectionError):
+    """More redirects than ``max_redirects``."""
+
+
+def _basic_auth(username: str | bytes, password: str | bytes) -> str:
+    if isinstance(username, str):
+        username = username.encode("latin1")
+    if isinstance(password, str):
+        password = password.encode("latin1")
+    return "Basic " + b64encode(b":".join((username, password))).strip().decode("ascii")
+
+
+def _exception_for(error: Any) -> Exception:
+    """The Python exception a user of Locust's client would see for an engine error."""
+    kind, os_error, message = error.kind, error.os_error, error.message
+    if kind == "connect":
+        if os_error == "ConnectionRefused":
+            return ConnectionRefusedError(111, "Connection refused")
+        if os_error == "TimedOut":
+            return TimeoutError("timed out connecting")
+        return ConnectionError(message)
+    if kind == "tls":
+        return ssl.SSLError(message)
+    if kind == "timeout":
+        return TimeoutError(message)
+    if kind == "closed":
+        return HTTPConnectionClosed(message)
+    if kind in ("read", "write"):
+        return ConnectionResetError(104, message)
+    return HTTPParseError(message)
+
+
+class _Origin:
+    """Where a URL points, parsed once."""
+
+    __slots__ = ("https", "host", "port", "authority", "key")
+
+    def __init__(self, scheme: str, netloc: str) -> None:
+        split = urlsplit(f"{scheme}://{netloc}")
+        self.https = scheme == "https"
+        self.host = split.hostname or ""
+        self.port = split.port or (443 if self.https else 80)
+        self.authority = netloc.rpartition("@")[2]
+        self.key = (scheme, self.host, self.port)
+
+
+class FastRequest:
+    """What was sent: ``url``, ``method``, ``headers``, ``body``."""
+
+    __slots__ = ("url", "method", "headers", "body")
+
+    def __init__(self, url: str, method: str, headers: dict, body: bytes | None) -> None:
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.body = body
+
+    @property
+    def payload(self) -> bytes | None:
+        return self.body
+
+
+class FastResponse:
+    """A response, as ``locust.contrib.fasthttp.FastResponse``."""
+
+    error: Exception | None = None
+    encoding: str | None = None
+    """Set it before reading ``.text`` to override the detected charset."""
+
+    def __init__(self, raw: Any, request: FastRequest | None, url: str) -> None:
+        self._raw = raw
+        self.request = request
+        self._url = url
+        self._headers: CaseInsensitiveDict | None = None
+
+    @property
+    def status_code(self) -> int:
+        return self._raw.status if self._raw is not None else 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def headers(self) -> CaseInsensitiveDict | None:
+        """Case-insensitive mapping; repeated fields are joined with ", "."""
+        if self._headers is None and self._raw is not None:
+            headers: CaseInsensitiveDict = CaseInsensitiveDict()
+            for name, value in self._raw.headers:
+                headers[name] = f"{headers[name]}, {value}" if name in headers else value
+            self._headers = headers
+        return self._headers
+
+    @property
+    def content(self) -> bytes | None:
+        return self._raw.body if self._raw is not None else None
+
+    @property
+    def text(self) -> str | None:
+        content = self.content
+        if content is None:
+            return None
+        if self.encoding is None:
+            self.encoding = get_encoding_from_headers(self.headers) or _detect_encoding(content)
+        if self.encoding is None:
+            return None
+        return str(content, self.encoding, errors="replace")
+
+    @property
+    def url(self) -> str:
+        """The final URL, after redirects."""
+        return self._url
+
+    def json(self) -> Any:
+        return _json.loads(self.text)  # type: ignore[arg-type]
+
+    def raise_for_status(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def iter_content(self, chunk_size: int = 1024, decode_content: bool = True) -> Iterator[bytes | str]:
+        content = self.content or b""
+        for start in range(0, len(content), max(1, chunk_size)):
+            chunk: bytes | str = content[start : start + chunk_size]
+            if decode_content:
+                try:
+                    chunk = chunk.decode("utf-8")  # type: ignore[union-attr]
+                except UnicodeDecodeError:
+                    pass
+            yield chunk
+
+    def success(self) -> None:
+        raise LocustError(
+            "If you want to change the state of the request, you must pass catch_response=True. "
+            "See http://docs.locust.io/en/stable/writing-a-locustfile.html#validating-responses"
+        )
+
+    def failure(self, *_args: Any, **_kwargs: Any) -> None:
+        self.success()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} [{self.status_code}]>"
+
+
+def _detect_encoding(content: bytes) -> str | None:
+    try:
+        content.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        from charset_normalizer import detect
+
+        return detect(content)["encoding"]
+
+
+class ErrorResponse(FastResponse):
+    """Stands in for a response when none arrived: ``status_code`` 0, no content."""
+
+    content = None  # type: ignore[assignment]
+    text = None  # type: ignore[assignment]
+    headers = None  # type: ignore[assignment]
+    status_code = 0  # type: ignore[assignment]
+
+    def __init__(self, request: FastRequest, error: Exception) -> None:
+        self._raw = None
+        self.request = request
+        self._url = request.url
+        self.error = error
+
+    def raise_for_status(self) -> None:
+        raise self.error  # type: ignore[misc]
+
+
+class ResponseContextManager(FastResponse):
+    """Returned under ``catch_response=True``: decide the outcome inside the ``with`` block."""
+
+    _manual_result: bool | Exception | None = None
+    _entered = False
+
+    def __init__(self, response: FastResponse, request_event: Any, request_meta: dict, catch_response: bool):
+        self.__dict__.update(response.__dict__)
+        self._request_event = request_event
+        self.request_meta = request_meta
+        self._catch_response = catch_response
+
+    def __enter__(self) -> ResponseContextManager:
+        if not self._catch_response:
+            raise LocustError("In order to use a with-block for requests, you must also pass catch_response=True")
+        self._entered = True
+        return self
+
+    def __exit__(self, exc: Any, value: Any, traceback: Any) -> bool:
+        if self._manual_result is not None:
+            if self._manual_result is True:
+                self.request_meta["exception"] = None
+                self._report_request()
+            elif isinstance(self._manual_result, Exception):
+                self.request_meta["exception"] = self._manual_result
+                self._report_request()
+            return exc is None
+        if exc:
+            if isinstance(value, ResponseError):
+                self.request_meta["exception"] = value
+                self._report_request()
+            else:
+                # Any other exception propagates, and no event is fired for this request.
+                return False
+        else:
+            try:
+                self.raise_for_status()
+            except Exception as e:
+                self.request_meta["exception"] = e
+            self._report_request()
+        return True
+
+    def _report_request(self) -> None:
+        self._request_event.fire(**self.request_meta)
+
+    def success(self) -> None:
+        if not self._entered:
+            raise LocustError(
+                "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
+                "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n"
+                "    response.success()"
+            )
+        self._manual_result = True
+
+    def failure(self, exc: Any) -> None:  # type: ignore[override]
+        if not self._entered:
+            raise LocustError(
+                "Tried to set status on a request that has not yet been made. Make sure you use a with-block, "
+                "like this:\n\nwith self.client.request(..., catch_response=True) as response:\n"
+                "    response.failure(...)"
+            )
+        if not isinstance(exc, Exception):
+            exc = CatchResponseError(exc)
+        self._manual_result = exc
+
+    def raise_for_status(self) -> None:
+        if not self._manual_result:
+            super().raise_for_status()
+        elif isinstance(self._manual_result, Exception):
+            raise self._manual_result
+
+
+class RestResponseContextManager(ResponseContextManager):
+    js: dict
+    error: Exception
+    headers: CaseInsensitiveDict  # type: ignore[assignment]
+
+
+class _CookieHeaders:
+    """The ``info()`` object ``CookieJar.extract_cookies`` reads Set-Cookie from."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+
+    def info(self) -> _CookieHeaders:
+        return self
+
+    def get_all(self, name: str, default: Any = None) -> Any:
+        return self._raw.header_values(name) or default
+
+
+def _encode_multipart(files: dict, fields: dict | None) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts: list[bytes] = []
+    for name, value in (fields or {}).items():
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + str(value).encode()
+        )
+    for name, spec in files.items():
+        filename, content, content_type = name, spec, "application/octet-stream"
+        if isinstance(spec, tuple):
+            filename, content = spec[0], spec[1]
+            if len(spec) > 2:
+                content_type = spec[2]
+        elif hasattr(spec, "read"):
+            filename = getattr(spec, "name", name)
+        if hasattr(content, "read"):
+            content = content.read()
+        if isinstance(content, str):
+            content = content.encode()
+        parts.append(
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                f"Content-Type: {content_type}\r\n\r\n"
+            ).encode()
+            + content
+        )
+    body = b"\r\n".join(parts) + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+class FastHttpSession:
+    """The ``client`` of a FastHttpUser: one cookie jar and one keep-alive pool per session."""
+
+    auth_header: str | None = None
+
+    def __init__(
+        self,
+        base_url: str | None,
+        request_event: Any,
+        user: User | None,
+        insecure: bool = True,
+        client_pool: Any = None,
+        ssl_context_factory: Callable | None = None,
+        network_timeout: float = 60.0,
+        connection_timeout: float = 60.0,
+        max_redirects: int = 30,
+        max_retries: int = 0,
+        concurrency: int = 10,
+        headers: dict | None = None,
+        proxy_host: str | None = None,
+        proxy_port: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if kwargs:
+            raise TypeError(f"FastHttpSession got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
+        if proxy_host or proxy_port:
+            raise NotImplementedError(
+                "ringload does not support HTTP proxies yet; remove proxy_host/proxy_port or use "
+                "locust.contrib.fasthttp.FastHttpUser for this user class"
+            )
+        if client_pool is not None or ssl_context_factory is not None:
+            raise NotImplementedError(
+                "ringload manages connections and TLS in its engine: client_pool and ssl_context_factory "
+                "are not supported (use insecure=False to verify certificates)"
+            )
+        self.base_url = base_url
+        self.request_event = request_event
+        self.user = user
+        self.cookiejar = CookieJar()
+        self.request_name: str | None = None
+        self.insecure = insecure
+        self.network_timeout = network_timeout
+        self.connection_timeout = connection_timeout
+        self.max_redirects = max_redirects
+        self.max_retries = max_retries
+        self.concurrency = concurrency
+        self.default_headers = dict(headers) if headers else {}
+        self._session = new_session_id()
+        self._has_cookies = False
+        self._origins: dict[tuple[str, str], _Origin] = {}
+        if base_url:
+            parsed = urlsplit(base_url)
+            if parsed.username is not None and parsed.password is not None:
+                netloc = parsed.netloc.rpartition("@")[2]
+                self.base_url = urlunsplit((parsed.scheme, netloc, parsed.path, parsed.query, parsed.fragment))
+                self.auth_header = _basic_auth(unquote(parsed.username), unquote(parsed.password))
+
+    def __del__(self) -> None:
+        try:
+            dispatcher().engine.close_session(self._session)
+        except Exception:  # interpreter shutdown, or the engine is already gone
+            pass
+
+    def _build_url(self, path: str) -> str:
+        if path.startswith(_absolute_url) or path[:8].lower().startswith(_absolute_url):
+            return path
+        return f"{self.base_url}{path}"
+
+    @contextmanager
+    def rename_request(self, name: str) -> Generator[None, None, None]:
+        """Group requests made in the ``with`` block under ``name``."""
+        self.request_name = name
+        try:
+            yield
+        finally:
+            self.request_name = None
+
+    def _origin(self, scheme: str, netloc: str) -> _Origin:
+        key = (scheme, netloc)
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = self._origins[key] = _Origin(scheme, netloc)
+        return origin
+
+    def _send_once(self, method: str, url: str, headers: dict, body: bytes | None, timeout: float, verify: bool) -> Any:
+        """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
+        scheme, netloc, path, query, _ = urlsplit(url)
+        if scheme not in ("http", "https"):
+            raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}: use http:// or https://")
+        origin = self._origin(scheme, netloc)
+        target = (path or "/") + (f"?{query}" if query else "")
+        if self._has_cookies:
+            cookie_request = _CookieRequest(url)
+            self.cookiejar.add_cookie_header(cookie_request)
+            cookie = cookie_request.unredirected_hdrs.get("Cookie")
+            if cookie:
+                existing = next((k for k in headers if k.lower() == "cookie"), None)
+                headers = dict(headers)
+                headers[existing or "Cookie"] = f"{headers[existing]}; {cookie}" if existing else cookie
+        raw = dispatcher().call(
+            session=self._session,
+            https=origin.https,
+            host=origin.host,
+            port=origin.port,
+            authority=origin.authority,
+            method=method,
+            target=target,
+            headers=list(headers.items()),
+            body=body,
+            connect_timeout=self.connection_timeout,
+            timeout=timeout,
+            verify=verify,
+            decode=True,
+        )
+        if hasattr(raw, "status") and raw.header("set-cookie") is not None:
+            self.cookiejar.extract_cookies(_CookieHeaders(raw), _CookieRequest(url))  # type: ignore[arg-type]
+            self._has_cookies = True
+        return raw
+
+    def _prepare(
+        self, url: str, headers: dict, data: Any, params: Any, files: Any, cookies: Any
+    ) -> tuple[str, dict, bytes | None]:
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+        content_type_set = any(k.lower() == "content-type" for k in headers)
+        body: bytes | None = None
+        if files:
+            body, content_type = _encode_multipart(files, data if isinstance(data, dict) else None)
+            headers["Content-Type"] = content_type
+        elif data:
+            if isinstance(data, dict):
+                body = urlencode(data).encode()
+                if not content_type_set:
+                    headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+            elif isinstance(data, str):
+                body = data.encode()
+                if not content_type_set:
+                    headers["Content-Type"] = "text/plain; charset=utf-8"
+            else:
+                body = bytes(data)
+                if not content_type_set:
+                    headers["Content-Type"] = "application/octet-stream"
+        if cookies:
+            jar_cookies = "; ".join(f"{k}={v}" for k, v in dict(cookies).items())
+            headers["Cookie"] = jar_cookies
+        return url, headers, body
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        headers: dict,
+        body: bytes | None,
+        allow_redirects: bool,
+        stream: bool,
+        timeout: float,
+        verify: bool,
+    ) -> tuple[FastResponse, float]:
+        """Sends the request and follows redirects; returns the response and the engine-measured
+        time in seconds (all hops, to the end of the last body, or its head with ``stream``)."""
+        elapsed = 0.0
+        redirects = 0
+        current_method, current_url, current_body = method, url, body
+        while True:
+            request = FastRequest(current_url, current_method, headers, current_body)
+            raw = self._send_once(current_method, current_url, headers, current_body, timeout, verify)
+            if not hasattr(raw, "status"):
+                return ErrorResponse(request, _exception_for(raw)), elapsed
+            last_hop = not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES
+            elapsed += raw.head_time if (stream and last_hop) else raw.total_time
+            location = None if last_hop else raw.header("location")
+            if location is None:
+                return FastResponse(raw, request, current_url), elapsed
+            redirects += 1
+            if redirects > self.max_redirects:
+                error = TooManyRedirects(f"more than {self.max_redirects} redirects from {url}")
+                return ErrorResponse(request, error), elapsed
+            next_url = urljoin(current_url, location)
+            if urlsplit(next_url)[:2] != urlsplit(current_url)[:2]:
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
+            if raw.status == 303 or (raw.status in (301, 302) and current_method == "POST"):
+                current_method = "HEAD" if current_method == "HEAD" else "GET"
+                current_body = None
+                headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
+            current_url = next_url
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        name: str | None = None,
+        data: Any = None,
+        catch_response: bool = False,
+        stream: bool = False,
+        headers: dict | None = None,
+        auth: tuple[str | bytes, str | bytes] | None = None,
+        json: Any = None,
+        allow_redirects: bool = True,
+        context: dict = {},  # noqa: B006 (Locust's signature; never mutated)
+        **kwargs: Any,
+    ) -> Any:
+        """Sends a request and fires ``events.request`` once (after redirects); see Locust's docs."""
+        unknown = kwargs.keys() - _EXTRA_KWARGS
+        if unknown:
+            raise TypeError(
+                f"request() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; ringload accepts "
+                f"Locust's arguments plus {', '.join(sorted(_EXTRA_KWARGS))}"
+            )
+        if self.request_name and not name:
+            name = self.request_name
+        built_url = self._build_url(url)
+        start_time = time.time()
+        if self.user:
+            context = {**self.user.context(), **context}
+
+        merged = dict(self.default_headers)
+        if headers:
+            lowered = {k.lower(): k for k in merged}
+            for key, value in headers.items():
+                previous = lowered.get(key.lower())
+                if previous is not None and previous != key:
+                    del merged[previous]
+                merged[key] = value
+        if auth:
+            merged["Authorization"] = _basic_auth(auth[0], auth[1])
+        elif self.auth_header:
+            merged["Authorization"] = self.auth_header
+        if "Accept-Encoding" not in merged and "accept-encoding" not in merged:
+            merged["Accept-Encoding"] = "gzip, deflate, br"
+        if not data and json is not None:
+            data = _json.dumps(json)
+            if "Content-Type" not in merged and "content-type" not in merged:
+                merged["Content-Type"] = "application/json"
+            if "Accept" not in merged and "accept" not in merged:
+                merged["Accept"] = "application/json"
+
+        # The event's url is the built URL without params=, as Locust reports it.
+        request_url, merged, body = self._prepare(
+            built_url, merged, data, kwargs.get("params"), kwargs.get("files"), kwargs.get("cookies")
+        )
+        timeout = kwargs.get("timeout") or self.network_timeout
+        if isinstance(timeout, tuple):  # requests' (connect, read)
+            timeout = timeout[1] or self.network_timeout
+        verify = bool(kwargs.get("verify", not self.insecure))
+
+        response, elapsed = self._send(method, request_url, merged, body, allow_redirects, stream, timeout, verify)
+        request_meta = {
+            "request_type": method,
+            "name": name or url,
+            "context": context,
+            "response": response,
+            "exception": None,
+            "start_time": start_time,
+            "url": built_url,
+            "response_length": 0,
+            "response_time": elapsed * 1000.0,
+        }
+        if stream:
+            length = response.headers.get("content-length") if response.headers else None
+            if length and length.isdigit():
+                request_meta["response_length"] = int(length)
+        else:
+            content = response.content
+            request_meta["response_length"] = len(content) if content else 0
+
+        if response.error is None and response.status_code not in VALID_RESPONSE_CODES:
+            response.error = LocustBadStatusCode(built_url, code=response.status_code)
+        request_meta["exception"] = response.error
+
+        if catch_response:
+            return ResponseContextManager(response, self.request_event, request_meta, catch_response)
+        self.request_event.fire(**request_meta)
+        return response
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", url, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Any:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Any:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def patch(self, url: str, data: Any = None, **kwargs: Any) -> Any:
+        return self.request("PATCH", url, data=data, **kwargs)
+
+    def post(self, url: str, data: Any = None, json: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", url, data=data, json=json, **kwargs)
+
+    def put(self, url: str, data: Any = None, **kwargs: Any) -> Any:
+        return self.request("PUT", url, data=data, **kwargs)
+
+    def iter_lines(self, url: str, method: str = "GET", **kwargs: Any) -> Generator[str, None, None]:
+        response = self.request(method, url, stream=True, **kwargs)
+        response.raise_for_status()
+        text = (response.content or b"").decode("utf-8", errors="replace")
+        lines = text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        yield from lines
+
+
+class FastHttpUser(User, RestMixin["RestResponseContextManager"]):
+    """Locust's FastHttpUser with ringload's Rust engine underneath; same attributes and defaults."""
+
+    network_timeout: float = 60.0
+    connection_timeout: float = 60.0
+    max_redirects: int = 30
+    max_retries: int = 0
+    insecure: bool = True
+    """TLS certificates are NOT verified by default (Locust's choice); set False to verify."""
+    default_headers: dict | None = None
+    concurrency: int = 10
+    proxy_host: str | None = None
+    proxy_port: int | None = None
+    client_pool: Any = None
+    ssl_context_factory: Callable | None = None
+    abstract = True
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        if self.host is None:
+            raise StopTest(
+                "You must specify the base host. Either in the host attribute in the User class, "
+                "or on the command line using the --host option."
+            )
+        self.client: FastHttpSession = FastHttpSession(
+            base_url=self.host,
+            request_event=self.environment.events.request,
+            network_timeout=self.network_timeout,
+            connection_timeout=self.connection_timeout,
+            max_redirects=self.max_redirects,
+            max_retries=self.max_retries,
+            insecure=self.insecure,
+            concurrency=self.concurrency,
+            user=self,
+            client_pool=self.client_pool,
+            ssl_context_factory=self.ssl_context_factory,
+            headers=self.default_headers,
+            proxy_host=self.proxy_host,
+            proxy_port=self.proxy_port,
+        )

@@ -1,0 +1,677 @@
+//! The request/response client behind the Python package: one background thread runs a monoio
+//! runtime with keep-alive pools per session; callers submit requests from any thread and collect
+//! completions without blocking.
+//!
+//! Wake-ups cross threads through file descriptors, never through locks held while waiting:
+//! - submit: the job goes into a queue and, only if the engine thread has not been told yet, one
+//!   byte into a socketpair the engine reads asynchronously;
+//! - complete: the result goes into a queue and, only if that queue was empty, an eventfd is
+//!   signalled. A gevent hub (or any event loop) watches that fd and drains all results at once.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncReadRent;
+use monoio::net::UnixStream;
+use rustls::ClientConfig;
+
+use crate::any_stream::AnyStream;
+use crate::config::{IoMode, Scheme, TlsOptions};
+use crate::connection::micros;
+use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
+use crate::http_stream::{HttpStream, ResponseSink};
+use crate::stats::ErrorKind;
+
+/// One request to send. The bytes are already encoded and validated.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// Chosen by the caller; comes back with the completion.
+    pub token: u64,
+    /// Connections are pooled per session (a Locust user) and origin.
+    pub session: u64,
+    pub scheme: Scheme,
+    pub host: String,
+    pub port: u16,
+    pub bytes: Vec<u8>,
+    pub is_head: bool,
+    pub idempotent: bool,
+    pub connect_timeout: Duration,
+    /// Bounds the whole response wait, not each read: a trickling server still times out.
+    pub timeout: Duration,
+    pub verify_tls: bool,
+    /// Decode `Content-Encoding: gzip, deflate, br` bodies.
+    pub decode: bool,
+}
+
+/// A complete response.
+#[derive(Debug, Clone, Default)]
+pub struct ClientResponse {
+    pub status: u16,
+    /// Header fields as received (values are bytes; HTTP allows obs-text).
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, decoded when the request asked for it.
+    pub body: Vec<u8>,
+    /// Body bytes as received, before decoding.
+    pub wire_body_len: usize,
+    /// From the start of the request (before connecting) to the complete response head.
+    pub head_us: u64,
+    /// From the start of the request to the end of the body.
+    pub total_us: u64,
+    /// The request went out on a kept-alive connection.
+    pub reused_connection: bool,
+}
+
+/// Why no response arrived.
+#[derive(Debug, Clone)]
+pub struct ClientFailure {
+    pub kind: ErrorKind,
+    /// The I/O error kind behind it, for choosing the caller's exception type.
+    pub io_kind: io::ErrorKind,
+    pub message: String,
+}
+
+pub struct Completion {
+    pub token: u64,
+    pub result: Result<ClientResponse, ClientFailure>,
+}
+
+enum Command {
+    Request(Box<ClientRequest>),
+    CloseSession(u64),
+}
+
+/// Jobs handed from callers to the engine thread.
+struct Inbox {
+    jobs: Mutex<Vec<Command>>,
+    /// The engine thread has been woken and will look at `jobs` again.
+    notified: AtomicBool,
+    /// Writing one byte here wakes the engine thread.
+    wake: StdUnixStream,
+    closed: AtomicBool,
+}
+
+impl Inbox {
+    /// Queues a command without waking the engine: callers batch, then [`Inbox::wake`] once.
+    fn push(&self, command: Command) -> io::Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the client is closed",
+            ));
+        }
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(command);
+        Ok(())
+    }
+
+    fn wake(&self) -> io::Result<()> {
+        if !self.notified.swap(true, Ordering::AcqRel) {
+            match (&self.wake).write(&[1]) {
+                Ok(_) => {}
+                // The socket buffer is full of wake bytes: the engine is awake anyway.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Results handed from the engine thread to callers.
+struct Outbox {
+    done: Mutex<Vec<Completion>>,
+    /// Readable while completions wait.
+    event: OwnedFd,
+}
+
+impl Outbox {
+    /// Publishes a batch of completions, signalling the eventfd only if nothing was waiting.
+    fn publish(&self, batch: &mut Vec<Completion>) {
+        if batch.is_empty() {
+            return;
+        }
+        let was_empty = {
+            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            let was_empty = done.is_empty();
+            done.append(batch);
+            was_empty
+        };
+        if was_empty {
+            let one: u64 = 1;
+            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
+            unsafe {
+                libc::write(self.event.as_raw_fd(), (&one as *const u64).cast(), 8);
+            }
+        }
+    }
+
+    fn drain(&self, into: &mut Vec<Completion>) {
+        // Reset the eventfd before taking the queue: a completion pushed after the swap finds
+        // the queue empty and signals again, so none waits unseen.
+        let mut counter: u64 = 0;
+        // SAFETY: reading 8 bytes into a valid u64 from a non-blocking eventfd we own.
+        unsafe {
+            libc::read(self.event.as_raw_fd(), (&mut counter as *mut u64).cast(), 8);
+        }
+        let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        into.append(&mut done);
+    }
+}
+
+/// Handle to the engine thread. Dropping it stops the thread and closes every connection.
+pub struct Client {
+    inbox: Arc<Inbox>,
+    outbox: Arc<Outbox>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    io: &'static str,
+}
+
+impl Client {
+    /// Starts the engine thread. It inherits the process's CPU affinity (`taskset`).
+    pub fn start(io: IoMode) -> io::Result<Client> {
+        let (use_uring, _) = crate::run::choose_io(io).map_err(io::Error::other)?;
+        let (wake_tx, wake_rx) = StdUnixStream::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        // SAFETY: eventfd returns a new descriptor or -1.
+        let event = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if event < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `event` is a fresh descriptor owned by nobody else.
+        let event = unsafe { OwnedFd::from_raw_fd(event) };
+        let inbox = Arc::new(Inbox {
+            jobs: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            wake: wake_tx,
+            closed: AtomicBool::new(false),
+        });
+        let outbox = Arc::new(Outbox {
+            done: Mutex::new(Vec::new()),
+            event,
+        });
+        let thread = {
+            let (inbox, outbox) = (inbox.clone(), outbox.clone());
+            std::thread::Builder::new()
+                .name("ringload-client".into())
+                .spawn(move || {
+                    prefer_caller_on_shared_core();
+                    let main = engine_main(inbox, outbox, wake_rx);
+                    let result = if use_uring {
+                        crate::worker::uring_runtime().map(|mut rt| rt.block_on(main))
+                    } else {
+                        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                            .enable_timer()
+                            .build()
+                            .map(|mut rt| rt.block_on(main))
+                    };
+                    if let Err(e) = result {
+                        eprintln!("ringload: cannot start the I/O runtime: {e}");
+                    }
+                })?
+        };
+        Ok(Client {
+            inbox,
+            outbox,
+            thread: Some(thread),
+            io: if use_uring { "uring" } else { "epoll" },
+        })
+    }
+
+    /// `"uring"` or `"epoll"`.
+    pub fn io(&self) -> &'static str {
+        self.io
+    }
+
+    /// Queues a request; nothing is sent until [`Client::flush`]. Its completion arrives
+    /// through [`Client::drain`]. Never blocks.
+    ///
+    /// Submitting and flushing separately lets a caller that serves many users in one thread
+    /// wake the engine once per batch: on a shared core, waking it per request made the two
+    /// threads preempt each other several times per request.
+    pub fn submit(&self, request: ClientRequest) -> io::Result<()> {
+        self.inbox.push(Command::Request(Box::new(request)))
+    }
+
+    /// Wakes the engine for everything submitted so far.
+    pub fn flush(&self) -> io::Result<()> {
+        self.inbox.wake()
+    }
+
+    /// Closes the session's pooled connections.
+    pub fn close_session(&self, session: u64) -> io::Result<()> {
+        self.inbox.push(Command::CloseSession(session))?;
+        self.inbox.wake()
+    }
+
+    /// A descriptor that is readable while completions wait (for an event loop to watch).
+    pub fn completion_fd(&self) -> RawFd {
+        self.outbox.event.as_raw_fd()
+    }
+
+    /// Moves every waiting completion into `into`. Never blocks.
+    pub fn drain(&self, into: &mut Vec<Completion>) {
+        self.outbox.drain(into);
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.inbox.closed.store(true, Ordering::Release);
+        // The engine sees the closed flag on its next wake-up and stops.
+        self.inbox.notified.store(false, Ordering::Release);
+        let _ = self.inbox.wake();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The engine thread often shares a core with the Python thread that feeds it (one process per
+/// core). As SCHED_BATCH it does not preempt that thread each time a response arrives; it runs
+/// when the caller parks, and then handles everything that arrived meanwhile in one pass.
+/// Response times are measured here, so the batching does not change them. Best effort.
+fn prefer_caller_on_shared_core() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: changes only the calling thread's policy; param is a valid sched_param.
+    unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
+    }
+}
+
+type Pooled = HttpStream<AnyStream>;
+type HostPort = (String, u16);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PoolKey {
+    session: u64,
+    https: bool,
+    host: String,
+    port: u16,
+    verify_tls: bool,
+}
+
+/// Engine-thread state, shared by its request tasks.
+struct Engine {
+    /// Completions of this scheduler pass; the flusher publishes them together, so the caller's
+    /// thread is woken once per batch rather than once per response.
+    finished: RefCell<Vec<Completion>>,
+    flush_needed: LocalNotify,
+    idle: RefCell<HashMap<PoolKey, Vec<Pooled>>>,
+    resolved: RefCell<HashMap<HostPort, Rc<[SocketAddr]>>>,
+    tls_verified: RefCell<Option<Arc<ClientConfig>>>,
+    tls_insecure: RefCell<Option<Arc<ClientConfig>>>,
+    outbox: Arc<Outbox>,
+}
+
+async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStream) {
+    let engine = Rc::new(Engine {
+        finished: RefCell::new(Vec::new()),
+        flush_needed: LocalNotify::default(),
+        idle: RefCell::new(HashMap::new()),
+        resolved: RefCell::new(HashMap::new()),
+        tls_verified: RefCell::new(None),
+        tls_insecure: RefCell::new(None),
+        outbox,
+    });
+    let Ok(mut wake) = UnixStream::from_std(wake_rx) else {
+        return;
+    };
+    {
+        let engine = engine.clone();
+        // Woken by the first completion of a pass; runs after the request tasks that are
+        // already ready (the run queue is FIFO), so it publishes them all at once.
+        monoio::spawn(async move {
+            let mut batch = Vec::new();
+            loop {
+                engine.flush_needed.wait().await;
+                std::mem::swap(&mut batch, &mut *engine.finished.borrow_mut());
+                engine.outbox.publish(&mut batch);
+            }
+        });
+    }
+    let mut wake_buf = vec![0u8; 64];
+    let mut batch = Vec::new();
+    loop {
+        // Clear the flag before looking at the queue, so a job pushed after the look wakes us.
+        inbox.notified.store(false, Ordering::Release);
+        std::mem::swap(
+            &mut batch,
+            &mut *inbox.jobs.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        for command in batch.drain(..) {
+            match command {
+                Command::Request(request) => {
+                    monoio::spawn(handle_request(engine.clone(), *request));
+                }
+                Command::CloseSession(session) => {
+                    engine
+                        .idle
+                        .borrow_mut()
+                        .retain(|key, _| key.session != session);
+                }
+            }
+        }
+        if inbox.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let (result, buf) = wake.read(wake_buf).await;
+        wake_buf = buf;
+        if matches!(result, Ok(0)) {
+            return;
+        }
+    }
+}
+
+async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
+    let started = Instant::now();
+    let result = exchange_with_retry(&engine, &request, started)
+        .await
+        .map_err(|failure| ClientFailure {
+            kind: failure.kind,
+            io_kind: failure.error.kind(),
+            message: failure.error.to_string(),
+        });
+    engine.finished.borrow_mut().push(Completion {
+        token: request.token,
+        result,
+    });
+    engine.flush_needed.notify();
+}
+
+/// A single-threaded "something happened" signal for one waiting task.
+#[derive(Default)]
+struct LocalNotify {
+    notified: std::cell::Cell<bool>,
+    waker: RefCell<Option<std::task::Waker>>,
+}
+
+impl LocalNotify {
+    fn notify(&self) {
+        if !self.notified.replace(true) {
+            if let Some(waker) = self.waker.borrow_mut().take() {
+                waker.wake();
+            }
+        }
+    }
+
+    /// Resolves once `notify` has been called since the last `wait`.
+    fn wait(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.notified.replace(false) {
+                std::task::Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
+async fn exchange_with_retry(
+    engine: &Engine,
+    request: &ClientRequest,
+    started: Instant,
+) -> Result<ClientResponse, Failure> {
+    let key = PoolKey {
+        session: request.session,
+        https: request.scheme == Scheme::Https,
+        host: request.host.clone(),
+        port: request.port,
+        verify_tls: request.verify_tls,
+    };
+    let mut conn = engine
+        .idle
+        .borrow_mut()
+        .get_mut(&key)
+        .and_then(|idle| idle.pop());
+    let mut retried = false;
+    loop {
+        let reused = conn.is_some();
+        let mut stream = match conn.take() {
+            Some(stream) => stream,
+            None => {
+                let dialed = monoio::time::timeout(request.connect_timeout, dial(engine, request))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::new(
+                            ErrorKind::Connect,
+                            io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+                        ))
+                    })?;
+                let mut fresh = HttpStream::new();
+                fresh.attach(dialed);
+                fresh
+            }
+        };
+        let remaining = request.timeout.saturating_sub(started.elapsed());
+        let mut capture = Capture::default();
+        let outcome = monoio::time::timeout(
+            remaining,
+            exchange(&mut stream, request, &mut capture, started),
+        )
+        .await;
+        match outcome {
+            Ok(Ok(keep_alive)) => {
+                if keep_alive {
+                    engine
+                        .idle
+                        .borrow_mut()
+                        .entry(key)
+                        .or_default()
+                        .push(stream);
+                }
+                return capture.finish(request, reused, started);
+            }
+            Ok(Err(failure)) => {
+                let stale_keep_alive = reused
+                    && !stream.received_any
+                    && matches!(failure.kind, ErrorKind::Closed | ErrorKind::Read);
+                if stale_keep_alive && request.idempotent && !retried {
+                    // The server had closed this idle connection before our request arrived:
+                    // sending an idempotent request again is safe, once.
+                    retried = true;
+                    continue;
+                }
+                return Err(failure);
+            }
+            Err(_) => {
+                return Err(Failure::new(
+                    ErrorKind::Timeout,
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "timed out waiting for the response",
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Sends the request and reads the response into `capture`; returns whether the connection may
+/// be reused.
+async fn exchange(
+    stream: &mut Pooled,
+    request: &ClientRequest,
+    capture: &mut Capture,
+    started: Instant,
+) -> Result<bool, Failure> {
+    stream.begin_exchange();
+    let (result, _) = stream
+        .write(request.bytes.clone(), request.bytes.len())
+        .await;
+    result?;
+    capture.started = Some(started);
+    let end = stream.read_response(request.is_head, capture).await?;
+    capture.status = end.status;
+    Ok(end.keep_alive)
+}
+
+async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Failure> {
+    let addrs = engine.resolve(&request.host, request.port)?;
+    let tcp = TcpDialer {
+        addrs,
+        connect_timeout: request.connect_timeout,
+    };
+    match request.scheme {
+        Scheme::Http => Ok(AnyStream::Plain(tcp.dial().await?)),
+        Scheme::Https => {
+            let config = engine.tls_config(request.verify_tls)?;
+            let name = crate::tls::server_name(&request.host)
+                .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
+            let tls = TlsDialer::new(tcp, config, name);
+            Ok(AnyStream::Tls(Box::new(tls.dial().await?)))
+        }
+    }
+}
+
+impl Engine {
+    /// Resolves once per host and port, then reuses the addresses.
+    fn resolve(&self, host: &str, port: u16) -> Result<Rc<[SocketAddr]>, Failure> {
+        let key = (host.to_string(), port);
+        if let Some(addrs) = self.resolved.borrow().get(&key) {
+            return Ok(addrs.clone());
+        }
+        let addrs: Rc<[SocketAddr]> = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| Failure::new(ErrorKind::Connect, e))?
+            .collect::<Vec<_>>()
+            .into();
+        if addrs.is_empty() {
+            return Err(Failure::message(ErrorKind::Connect, "host has no address"));
+        }
+        self.resolved.borrow_mut().insert(key, addrs.clone());
+        Ok(addrs)
+    }
+
+    fn tls_config(&self, verify: bool) -> Result<Arc<ClientConfig>, Failure> {
+        let slot = if verify {
+            &self.tls_verified
+        } else {
+            &self.tls_insecure
+        };
+        if let Some(config) = slot.borrow().as_ref() {
+            return Ok(config.clone());
+        }
+        let options = TlsOptions {
+            insecure: !verify,
+            ca_file: None,
+        };
+        let config = crate::tls::client_config(&options)
+            .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
+        *slot.borrow_mut() = Some(config.clone());
+        Ok(config)
+    }
+}
+
+/// Keeps the head and body of the response being read.
+#[derive(Default)]
+struct Capture {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+    started: Option<Instant>,
+    head_at: Option<Instant>,
+}
+
+impl ResponseSink for Capture {
+    fn header(&mut self, name: &str, value: &[u8]) {
+        self.headers.push((name.to_string(), value.to_vec()));
+    }
+
+    fn discard_headers(&mut self) {
+        self.headers.clear();
+    }
+
+    fn head_complete(&mut self, _status: u16) {
+        self.head_at = Some(Instant::now());
+    }
+
+    fn body(&mut self, data: &[u8]) {
+        self.body.extend_from_slice(data);
+    }
+}
+
+impl Capture {
+    fn finish(
+        self,
+        request: &ClientRequest,
+        reused: bool,
+        started: Instant,
+    ) -> Result<ClientResponse, Failure> {
+        let done = Instant::now();
+        let head_at = self.head_at.unwrap_or(done);
+        let wire_body_len = self.body.len();
+        let body = if request.decode {
+            decode_body(&self.headers, self.body)?
+        } else {
+            self.body
+        };
+        Ok(ClientResponse {
+            status: self.status,
+            headers: self.headers,
+            body,
+            wire_body_len,
+            head_us: micros(head_at.saturating_duration_since(started)),
+            total_us: micros(done.saturating_duration_since(started)),
+            reused_connection: reused,
+        })
+    }
+}
+
+/// Undoes `Content-Encoding` (gzip, deflate, br; `identity` and an absent header pass through).
+fn decode_body(headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Result<Vec<u8>, Failure> {
+    let Some((_, coding)) = headers
+        .iter()
+        .rev()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-encoding"))
+    else {
+        return Ok(body);
+    };
+    if body.is_empty() {
+        return Ok(body);
+    }
+    let coding = String::from_utf8_lossy(coding).trim().to_ascii_lowercase();
+    let broken = |what: &str, e: io::Error| {
+        Failure::new(
+            ErrorKind::Framing,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("invalid {what} body: {e}"),
+            ),
+        )
+    };
+    let mut out = Vec::with_capacity(body.len() * 4);
+    match coding.as_str() {
+        "" | "identity" => return Ok(body),
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(body.as_slice())
+            .read_to_end(&mut out)
+            .map_err(|e| broken("gzip", e))?,
+        // "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
+        "deflate" => match flate2::read::ZlibDecoder::new(body.as_slice()).read_to_end(&mut out) {
+            Ok(n) => n,
+            Err(_) => {
+                out.clear();
+                flate2::read::DeflateDecoder::new(body.as_slice())
+                    .read_to_end(&mut out)
+                    .map_err(|e| broken("deflate", e))?
+            }
+        },
+        "br" => brotli_decompressor::Decompressor::new(body.as_slice(), 4096)
+            .read_to_end(&mut out)
+            .map_err(|e| broken("brotli", e))?,
+        // An unknown coding is passed through undecoded, as browsers and requests do.
+        _ => return Ok(body),
+    };
+    Ok(out)
+}

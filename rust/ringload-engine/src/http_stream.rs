@@ -1,0 +1,222 @@
+//! A stream carrying HTTP/1.1 responses: owns the receive buffer and turns bytes into responses
+//! with the sans-IO parser. Shared by the load workers (which discard what they read) and the
+//! client used by the Python package (which keeps headers and body).
+
+use std::io;
+
+use monoio::buf::{IoBuf, IoBufMut};
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use ringload_http1::limits::MAX_INFORMATIONAL_RESPONSES;
+use ringload_http1::{parse_response_head, BodyDecoder};
+
+use crate::dial::Failure;
+use crate::stats::ErrorKind;
+
+/// Initial receive buffer per connection; it grows only for a response head that does not fit.
+pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
+
+/// Receives what a response carries. The load path uses [`Discard`]; every method defaults to
+/// doing nothing so that path compiles to no work.
+pub(crate) trait ResponseSink {
+    fn header(&mut self, _name: &str, _value: &[u8]) {}
+    /// The fields seen so far belonged to an interim (1xx) response: forget them.
+    fn discard_headers(&mut self) {}
+    /// The final head is complete.
+    fn head_complete(&mut self, _status: u16) {}
+    fn body(&mut self, _data: &[u8]) {}
+}
+
+/// Keeps nothing.
+pub(crate) struct Discard;
+impl ResponseSink for Discard {}
+
+/// What one response amounted to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResponseEnd {
+    pub status: u16,
+    /// The connection may carry another request.
+    pub keep_alive: bool,
+}
+
+pub(crate) struct HttpStream<S> {
+    stream: Option<S>,
+    /// Received bytes not yet parsed are `read_buf[read_pos..]`.
+    read_buf: Vec<u8>,
+    read_pos: usize,
+    /// Any byte received since [`HttpStream::begin_exchange`].
+    pub received_any: bool,
+    /// Bytes received since the last [`HttpStream::take_bytes_read`].
+    bytes_read: u64,
+}
+
+impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
+    pub fn new() -> Self {
+        HttpStream {
+            stream: None,
+            read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
+            read_pos: 0,
+            received_any: false,
+            bytes_read: 0,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.stream.is_some()
+    }
+
+    pub fn attach(&mut self, stream: S) {
+        // An operation cancelled by a timeout takes its buffer with it.
+        if self.read_buf.capacity() == 0 {
+            self.read_buf = Vec::with_capacity(READ_BUFFER_BYTES);
+        }
+        self.read_buf.clear();
+        self.read_pos = 0;
+        self.stream = Some(stream);
+    }
+
+    pub fn close(&mut self) {
+        self.stream = None;
+    }
+
+    pub fn begin_exchange(&mut self) {
+        self.received_any = false;
+    }
+
+    pub fn take_bytes_read(&mut self) -> u64 {
+        std::mem::take(&mut self.bytes_read)
+    }
+
+    /// Writes `buf[..len]`, handing the buffer back for reuse.
+    pub async fn write(&mut self, buf: Vec<u8>, len: usize) -> (Result<(), Failure>, Vec<u8>) {
+        let Some(stream) = self.stream.as_mut() else {
+            return (
+                Err(Failure::message(ErrorKind::Write, "no connection")),
+                buf,
+            );
+        };
+        let (result, slice) = stream.write_all(buf.slice(0..len)).await;
+        let buf = slice.into_inner();
+        (
+            result
+                .map(|_| ())
+                .map_err(|e| Failure::new(ErrorKind::Write, e)),
+            buf,
+        )
+    }
+
+    /// Reads one final response (skipping interim 1xx ones) into `sink`.
+    pub async fn read_response(
+        &mut self,
+        request_was_head: bool,
+        sink: &mut impl ResponseSink,
+    ) -> Result<ResponseEnd, Failure> {
+        let mut informational = 0;
+        let mut head_started = false;
+        let head = loop {
+            if self.read_pos < self.read_buf.len() {
+                head_started = true;
+                let unparsed = &self.read_buf[self.read_pos..];
+                match parse_response_head(unparsed, request_was_head, |name, value| {
+                    sink.header(name, value)
+                }) {
+                    Ok(Some(head)) if head.is_informational() => {
+                        sink.discard_headers();
+                        self.read_pos += head.head_len;
+                        informational += 1;
+                        if informational > MAX_INFORMATIONAL_RESPONSES {
+                            return Err(Failure::message(
+                                ErrorKind::Parse,
+                                "too many interim (1xx) responses",
+                            ));
+                        }
+                        continue;
+                    }
+                    Ok(Some(head)) => {
+                        self.read_pos += head.head_len;
+                        break head;
+                    }
+                    // The head is incomplete; fields seen so far will be seen again.
+                    Ok(None) => sink.discard_headers(),
+                    Err(e) => {
+                        let kind = if e.is_framing() {
+                            ErrorKind::Framing
+                        } else {
+                            ErrorKind::Parse
+                        };
+                        return Err(Failure::new(kind, io::Error::other(e)));
+                    }
+                }
+            }
+            if self.fill().await? == 0 {
+                return Err(if head_started || informational > 0 {
+                    Failure::message(ErrorKind::Read, "connection closed in the response head")
+                } else {
+                    Failure::message(ErrorKind::Closed, "connection closed before response")
+                });
+            }
+        };
+        sink.head_complete(head.status);
+
+        let mut body = BodyDecoder::new(head.framing);
+        loop {
+            if self.read_pos < self.read_buf.len() {
+                let consumed = body
+                    .decode_all(&self.read_buf[self.read_pos..], |data| sink.body(data))
+                    .map_err(|e| Failure::new(ErrorKind::Framing, io::Error::other(e)))?;
+                self.read_pos += consumed;
+            }
+            if body.is_done() {
+                return Ok(ResponseEnd {
+                    status: head.status,
+                    keep_alive: head.keep_alive,
+                });
+            }
+            if self.fill().await? == 0 {
+                body.finish_at_eof().map_err(|_| {
+                    Failure::message(ErrorKind::Read, "connection closed in the response body")
+                })?;
+                return Ok(ResponseEnd {
+                    status: head.status,
+                    keep_alive: false,
+                });
+            }
+        }
+    }
+
+    /// Reads more bytes after the unparsed ones. Returns 0 at end of stream.
+    async fn fill(&mut self) -> Result<usize, Failure> {
+        if self.read_pos == self.read_buf.len() {
+            self.read_buf.clear();
+            self.read_pos = 0;
+        } else if self.read_buf.len() == self.read_buf.capacity() {
+            if self.read_pos > 0 {
+                self.read_buf.copy_within(self.read_pos.., 0);
+                self.read_buf.truncate(self.read_buf.len() - self.read_pos);
+                self.read_pos = 0;
+            } else {
+                // A head larger than the buffer; the parser bounds how far this grows.
+                self.read_buf.reserve(self.read_buf.capacity());
+            }
+        }
+        let Some(stream) = self.stream.as_mut() else {
+            return Ok(0);
+        };
+        let buf = std::mem::take(&mut self.read_buf);
+        let (start, end) = (buf.len(), buf.capacity());
+        let (result, slice) = stream.read(buf.slice_mut(start..end)).await;
+        self.read_buf = slice.into_inner();
+        match result {
+            Ok(n) => {
+                if n > 0 {
+                    self.received_any = true;
+                    self.bytes_read += n as u64;
+                }
+                Ok(n)
+            }
+            // TLS without close_notify: treated as end of stream; framing decides if the
+            // response was complete.
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            Err(e) => Err(Failure::new(ErrorKind::Read, e)),
+        }
+    }
+}

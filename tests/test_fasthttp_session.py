@@ -1,0 +1,313 @@
+"""ringload's FastHttpSession against a gevent WSGI server running in the same thread as the
+client (as Locust's own tests do): if a request blocked the OS thread, the server could not answer
+and these tests would hang or time out. Also the differential test against Locust's client."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import time
+
+import gevent
+import pytest
+from gevent.pywsgi import WSGIServer
+
+ringload_fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
+
+from locust.contrib.fasthttp import FastHttpSession as LocustSession  # noqa: E402
+from locust.contrib.fasthttp import LocustBadStatusCode  # noqa: E402
+from locust.event import Events  # noqa: E402
+from locust.exception import CatchResponseError, ResponseError  # noqa: E402
+
+RingloadSession = ringload_fasthttp.FastHttpSession
+
+
+def app(environ, start_response):
+    """A small WSGI app that records what it received."""
+    path = environ["PATH_INFO"]
+    app.seen.append((environ["REQUEST_METHOD"], path, dict(_headers(environ))))
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length) if length else b""
+    if path == "/":
+        return _reply(start_response, "200 OK", b"hello")
+    if path == "/json":
+        return _reply(start_response, "200 OK", json.dumps({"ok": True}).encode(), "application/json")
+    if path == "/echo":
+        return _reply(start_response, "200 OK", body, environ.get("CONTENT_TYPE") or "application/octet-stream")
+    if path.startswith("/status/"):
+        return _reply(start_response, f"{path[8:]} X", b"")
+    if path == "/slow":
+        gevent.sleep(2)
+        return _reply(start_response, "200 OK", b"late")
+    if path == "/gzip":
+        return _reply(
+            start_response, "200 OK", gzip.compress(b"x" * 1000), "text/plain", [("Content-Encoding", "gzip")]
+        )
+    if path == "/redirect":
+        target = environ.get("QUERY_STRING") or "/"
+        return _reply(start_response, "302 Found", b"", "text/plain", [("Location", target)])
+    if path == "/auth":
+        ok = environ.get("HTTP_AUTHORIZATION") == "Basic dXNlcjpwYXNz"
+        return _reply(start_response, "200 OK" if ok else "401 Unauthorized", b"")
+    if path == "/cookie/set":
+        return _reply(start_response, "200 OK", b"", "text/plain", [("Set-Cookie", "sid=42; Path=/")])
+    if path == "/cookie/check":
+        ok = "sid=42" in environ.get("HTTP_COOKIE", "")
+        return _reply(start_response, "200 OK" if ok else "400 Bad Request", b"")
+    return _reply(start_response, "404 Not Found", b"nope")
+
+
+app.seen = []
+
+
+def _headers(environ):
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            yield key[5:].replace("_", "-").lower(), value
+
+
+def _reply(start_response, status, body, content_type="text/plain", extra=()):
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra])
+    return [body]
+
+
+@pytest.fixture
+def server():
+    app.seen.clear()
+    srv = WSGIServer(("127.0.0.1", 0), app, log=None)
+    srv.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.stop(timeout=1)
+
+
+class Recorder:
+    """Collects events.request firings."""
+
+    def __init__(self):
+        self.events = Events()
+        self.fired = []
+        self.events.request.add_listener(lambda **kw: self.fired.append(kw))
+
+
+def make_session(base, cls=RingloadSession, **kwargs):
+    recorder = Recorder()
+    return cls(base, recorder.events.request, None, **kwargs), recorder
+
+
+def test_many_greenlets_share_the_thread_with_the_server(server):
+    session, recorder = make_session(server)
+    started = time.perf_counter()
+    # The slow handler sleeps 2 s in a greenlet of the same thread: the other 50 requests must be
+    # answered meanwhile, which only happens if waiting for a response yields to the hub.
+    slow = gevent.spawn(session.get, "/slow")
+    fast = [gevent.spawn(session.get, "/") for _ in range(50)]
+    gevent.joinall(fast, timeout=5)
+    assert all(g.value is not None and g.value.status_code == 200 for g in fast)
+    assert time.perf_counter() - started < 1.5, "fast requests waited for the slow one"
+    slow.join(timeout=5)
+    assert slow.value.content == b"late"
+    assert len(recorder.fired) == 51
+
+
+def test_event_keys_and_values(server):
+    session, recorder = make_session(server)
+    response = session.get("/json", name="json-name", context={"k": 1})
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    (event,) = recorder.fired
+    assert set(event) == {
+        "request_type",
+        "name",
+        "response_time",
+        "response_length",
+        "response",
+        "context",
+        "exception",
+        "start_time",
+        "url",
+    }
+    assert event["request_type"] == "GET"
+    assert event["name"] == "json-name"
+    assert event["response_length"] == len(response.content)
+    assert event["response"] is response
+    assert event["context"] == {"k": 1}
+    assert event["exception"] is None
+    assert abs(event["start_time"] - time.time()) < 5
+    assert event["url"] == f"{server}/json"
+    assert 0 < event["response_time"] < 1000
+
+
+def test_bad_status_is_a_failure_with_locusts_exception(server):
+    session, recorder = make_session(server)
+    response = session.get("/status/500")
+    assert response.status_code == 500 and not response.ok
+    exception = recorder.fired[0]["exception"]
+    assert isinstance(exception, LocustBadStatusCode)
+    assert "code=500" in repr(exception)
+
+
+def test_catch_response_semantics(server):
+    session, recorder = make_session(server)
+    with session.get("/status/404", catch_response=True) as response:
+        assert not recorder.fired, "the event fires on __exit__"
+        response.success()
+    assert recorder.fired[-1]["exception"] is None
+
+    with session.get("/", catch_response=True) as response:
+        response.failure("body was wrong")
+    assert isinstance(recorder.fired[-1]["exception"], CatchResponseError)
+
+    with session.get("/", catch_response=True):
+        raise ResponseError("checked in the block")
+    assert isinstance(recorder.fired[-1]["exception"], ResponseError)
+
+    count = len(recorder.fired)
+    with pytest.raises(KeyError):
+        with session.get("/", catch_response=True):
+            raise KeyError("not a ResponseError")
+    assert len(recorder.fired) == count, "no event when another exception escapes the block"
+
+
+def test_connection_refused_gives_an_error_response():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session, recorder = make_session(f"http://127.0.0.1:{port}")
+    response = session.get("/")
+    assert response.status_code == 0
+    assert response.content is None and response.text is None and response.headers is None
+    assert isinstance(response.error, ConnectionRefusedError)
+    with pytest.raises(ConnectionRefusedError):
+        response.raise_for_status()
+    assert isinstance(recorder.fired[0]["exception"], ConnectionRefusedError)
+    assert recorder.fired[0]["response_length"] == 0
+
+
+def test_timeout_keyword_bounds_the_response(server):
+    session, recorder = make_session(server)
+    response = session.get("/slow", timeout=0.3)
+    assert isinstance(response.error, TimeoutError)
+    assert isinstance(recorder.fired[0]["exception"], TimeoutError)
+
+
+def test_unknown_keyword_is_a_type_error(server):
+    session, _ = make_session(server)
+    with pytest.raises(TypeError, match="frobnicate"):
+        session.get("/", frobnicate=True)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Evil": "a\r\nInjected: 1"}, {"X-Nul": "a\x00b"}, {"Bad\nName": "v"}],
+)
+def test_cr_lf_nul_rejected_before_sending(server, headers):
+    session, recorder = make_session(server)
+    with pytest.raises(ValueError):
+        session.get("/", headers=headers)
+    assert app.seen == [] and recorder.fired == []
+
+
+def test_redirect_is_followed_and_reported_once(server):
+    session, recorder = make_session(server)
+    response = session.get("/redirect?/json", name="redir")
+    assert response.status_code == 200 and response.json() == {"ok": True}
+    assert response.url == f"{server}/json"
+    assert len(recorder.fired) == 1
+    assert recorder.fired[0]["name"] == "redir"
+    assert recorder.fired[0]["url"] == f"{server}/redirect?/json"
+    assert [p for _, p, _ in app.seen] == ["/redirect", "/json"]
+
+
+def test_credentials_dropped_on_cross_origin_redirect(server):
+    other = WSGIServer(("127.0.0.1", 0), app, log=None)
+    other.start()
+    try:
+        session, _ = make_session(server)
+        target = f"http://127.0.0.1:{other.server_port}/echo"
+        session.get(f"/redirect?{target}", headers={"Authorization": "Bearer secret", "Cookie": "a=b", "X-Keep": "1"})
+        first, second = app.seen[0][2], app.seen[1][2]
+        assert first["authorization"] == "Bearer secret"
+        assert "authorization" not in second and "cookie" not in second
+        assert second["x-keep"] == "1"
+    finally:
+        other.stop(timeout=1)
+
+
+def test_basic_auth_from_argument_and_from_host_userinfo(server):
+    session, _ = make_session(server)
+    assert session.get("/auth", auth=("user", "pass")).status_code == 200
+    with_userinfo = server.replace("http://", "http://user:pass@")
+    session, _ = make_session(with_userinfo)
+    assert session.get("/auth").status_code == 200
+
+
+def test_cookies_are_kept_per_session(server):
+    session, _ = make_session(server)
+    session.get("/cookie/set")
+    assert session.get("/cookie/check").status_code == 200
+    other, recorder = make_session(server)
+    assert other.get("/cookie/check").status_code == 400
+
+
+def test_gzip_is_decoded(server):
+    session, recorder = make_session(server)
+    response = session.get("/gzip")
+    assert response.content == b"x" * 1000
+    assert recorder.fired[0]["response_length"] == 1000
+
+
+def test_bodies_json_and_form(server):
+    session, _ = make_session(server)
+    echoed = session.post("/echo", json={"a": 1})
+    assert json.loads(echoed.content) == {"a": 1}
+    assert app.seen[-1][2]["accept"] == "application/json"
+    form = session.post("/echo", data={"q": "a b"})
+    assert form.content == b"q=a+b"
+    assert form.headers["content-type"].startswith("application/x-www-form-urlencoded")
+
+
+def _comparable(event):
+    response = event["response"]
+    exception = event["exception"]
+    return {
+        "request_type": event["request_type"],
+        "name": event["name"],
+        "response_length": event["response_length"],
+        "status": getattr(response, "status_code", None),
+        "content": getattr(response, "content", None),
+        "context": event["context"],
+        "exception": repr(exception) if exception is not None else None,
+        "url": event["url"],
+    }
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        ("GET", "/", {}),
+        ("GET", "/json", {"name": "named"}),
+        ("GET", "/status/404", {}),
+        ("GET", "/status/503", {"context": {"tenant": "a"}}),
+        ("POST", "/echo", {"json": {"x": [1, 2]}}),
+        ("POST", "/echo", {"data": "plain text"}),
+        ("GET", "/gzip", {}),
+        ("GET", "/redirect?/json", {}),
+        ("HEAD", "/", {}),
+        ("GET", "/", {"params": {"page": 2}}),
+    ],
+)
+def test_events_match_locusts_fasthttpuser(server, call):
+    """The same request through Locust's FastHttpSession and ringload's fires the same event."""
+    method, path, kwargs = call
+    fired = {}
+    for label, cls in (("locust", LocustSession), ("ringload", RingloadSession)):
+        session, recorder = make_session(server, cls)
+        before = time.time()
+        session.request(method, path, **kwargs)
+        (event,) = recorder.fired
+        assert before - 0.01 <= event["start_time"] <= time.time()
+        assert 0 <= event["response_time"] < 2000
+        fired[label] = event
+    assert _comparable(fired["ringload"]) == _comparable(fired["locust"])
+    # Both measure the same tiny local exchange: within 100 ms of each other.
+    assert abs(fired["ringload"]["response_time"] - fired["locust"]["response_time"]) < 100
