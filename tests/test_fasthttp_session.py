@@ -311,3 +311,17 @@ def test_events_match_locusts_fasthttpuser(server, call):
     assert _comparable(fired["ringload"]) == _comparable(fired["locust"])
     # Both measure the same tiny local exchange: within 100 ms of each other.
     assert abs(fired["ringload"]["response_time"] - fired["locust"]["response_time"]) < 100
+
+
+def test_a_user_killed_mid_request_still_reports_it_once(server):
+    """Locust stops users by killing their greenlet; a request already on the wire finishes and is
+    reported (the server counted it), then the greenlet exits."""
+    session, recorder = make_session(server)
+    user = gevent.spawn(session.get, "/slow")
+    gevent.sleep(0.3)
+    assert [path for _, path, _ in app.seen] == ["/slow"], "the request reached the server"
+    user.kill(block=True, timeout=5)
+    assert user.dead
+    assert len(recorder.fired) == 1
+    assert recorder.fired[0]["response"].content == b"late"
+    assert recorder.fired[0]["exception"] is None

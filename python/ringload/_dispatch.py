@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 from gevent.hub import Waiter
+from greenlet import GreenletExit
 
 from ringload import _ringload
 
@@ -36,8 +37,14 @@ class Dispatcher:
         self._watcher.ref = False
         self._watcher.start(self._on_ready)
 
-    def call(self, **request: Any) -> Any:
-        """Submits a request and waits cooperatively for its RawResponse or RawError."""
+    def call(self, **request: Any) -> tuple[Any, BaseException | None]:
+        """Submits a request and waits cooperatively for its RawResponse or RawError.
+
+        Returns ``(result, deferred_exit)``. Locust stops a user by killing its greenlet, which
+        can land while a request is already on the wire: the server has it, so dropping it would
+        lose it from the statistics. The request is allowed to finish (bounded by its timeout)
+        and the ``GreenletExit`` comes back for the caller to raise after firing the event.
+        """
         token = next(self._tokens)
         waiter = Waiter()
         self.engine.submit(token=token, **request)
@@ -49,11 +56,19 @@ class Dispatcher:
         self._waiters[token] = waiter
         if len(self._waiters) == 1:
             self._watcher.ref = True
+        deferred_exit: BaseException | None = None
         try:
-            return waiter.get()
+            while True:
+                try:
+                    return waiter.get(), deferred_exit
+                except GreenletExit as exit_request:
+                    if token not in self._waiters:
+                        raise
+                    deferred_exit = exit_request
+                    waiter.clear()
         finally:
-            # Normally already removed by _on_ready; a killed greenlet (GreenletExit, Timeout)
-            # leaves its token here, and the late result is then dropped.
+            # A result that can no longer be delivered (another exception, e.g. gevent.Timeout)
+            # is dropped when it arrives.
             if self._waiters.pop(token, None) is not None and not self._waiters:
                 self._watcher.ref = False
 

@@ -362,6 +362,7 @@ class FastHttpSession:
     """The ``client`` of a FastHttpUser: one cookie jar and one keep-alive pool per session."""
 
     auth_header: str | None = None
+    _deferred_exit: BaseException | None = None
 
     def __init__(
         self,
@@ -457,7 +458,7 @@ class FastHttpSession:
                 existing = next((k for k in headers if k.lower() == "cookie"), None)
                 headers = dict(headers)
                 headers[existing or "Cookie"] = f"{headers[existing]}; {cookie}" if existing else cookie
-        raw = dispatcher().call(
+        raw, deferred_exit = dispatcher().call(
             session=self._session,
             https=origin.https,
             host=origin.host,
@@ -472,6 +473,8 @@ class FastHttpSession:
             verify=verify,
             decode=True,
         )
+        if deferred_exit is not None:
+            self._deferred_exit = deferred_exit
         if hasattr(raw, "status") and raw.header("set-cookie") is not None:
             self.cookiejar.extract_cookies(_CookieHeaders(raw), _CookieRequest(url))  # type: ignore[arg-type]
             self._has_cookies = True
@@ -627,9 +630,16 @@ class FastHttpSession:
             response.error = LocustBadStatusCode(built_url, code=response.status_code)
         request_meta["exception"] = response.error
 
+        deferred_exit, self._deferred_exit = self._deferred_exit, None
         if catch_response:
+            if deferred_exit is not None:
+                # The user is being stopped: report now, since the with-block will not run.
+                self.request_event.fire(**request_meta)
+                raise deferred_exit
             return ResponseContextManager(response, self.request_event, request_meta, catch_response)
         self.request_event.fire(**request_meta)
+        if deferred_exit is not None:
+            raise deferred_exit
         return response
 
     def delete(self, url: str, **kwargs: Any) -> Any:
