@@ -40,17 +40,4 @@ class HttpUser(FastHttpUser):
 
     insecure = False  # requests verifies certificates by default
     abstract = True
-
-    def __init__(self, environment: Any) -> None:
-        super().__init__(environment)
-        client = self.client
-        self.client = HttpSession(
-            base_url=self.host,
-            request_event=self.environment.events.request,
-            network_timeout=client.network_timeout,
-            connection_timeout=client.connection_timeout,
-            max_redirects=client.max_redirects,
-            insecure=self.insecure,
-            user=self,
-            headers=self.default_headers,
-        )
+    session_class = HttpSession

@@ -689,6 +689,8 @@ class FastHttpUser(User, RestMixin["RestResponseContextManager"]):
     client_pool: Any = None
     ssl_context_factory: Callable | None = None
     abstract = True
+    #: The class of ``self.client``; ``ringload.httpuser.HttpUser`` swaps in a requests-style one.
+    session_class: type[FastHttpSession] = FastHttpSession
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -697,7 +699,7 @@ class FastHttpUser(User, RestMixin["RestResponseContextManager"]):
                 "You must specify the base host. Either in the host attribute in the User class, "
                 "or on the command line using the --host option."
             )
-        self.client: FastHttpSession = FastHttpSession(
+        self.client: FastHttpSession = self.session_class(
             base_url=self.host,
             request_event=self.environment.events.request,
             network_timeout=self.network_timeout,

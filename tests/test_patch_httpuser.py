@@ -1,0 +1,43 @@
+"""``ringload-locust --patch-httpuser``: HttpUser locustfiles run on the engine."""
+
+from __future__ import annotations
+
+import pytest
+from apiserver import ApiServer
+from conftest import LOCUSTFILES
+from locust_runner import require_mode, run_locust
+
+# Imported at collection, before any test starts a server thread: importing Locust (which
+# monkey-patches with gevent) while another OS thread runs can deadlock on the import lock.
+httpuser = pytest.importorskip("ringload.httpuser")
+
+
+def test_httpuser_locustfile_runs_on_ringload(api_server: ApiServer, tmp_path) -> None:
+    require_mode("launcher")
+    users = 4
+    result = run_locust(
+        LOCUSTFILES / "httpuser_api.py",
+        api_server.url,
+        mode="launcher",
+        users=users,
+        spawn_rate=100,
+        run_time="3s",
+        extra_args=("--patch-httpuser",),
+        workdir=tmp_path,
+    )
+    assert result.requests("GET", "engine:ringload") == users, result.describe()
+    assert result.total_failures() == 0, result.describe()
+    counts = api_server.counts()
+    assert result.requests("GET", "/v1/products") == counts[("GET", "/v1/products")]
+    assert result.requests("GET", "/v1/me") == counts[("GET", "/v1/me")]
+    assert result.requests("POST", "/v1/login") == counts[("POST", "/v1/login")] == users
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("proxies", {"http": "http://127.0.0.1:3128"}), ("cert", "/tmp/client.pem"), ("hooks", {"response": []})],
+)
+def test_unsupported_requests_arguments_are_refused(argument: str, value: object) -> None:
+    session = httpuser.HttpSession("http://127.0.0.1:9", request_event=None, user=None)
+    with pytest.raises(TypeError, match=f"{argument}= is not supported"):
+        session.get("/", **{argument: value})
