@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
 from typing import Any
 
 import gevent
@@ -27,6 +26,7 @@ class Dispatcher:
 
     def __init__(self) -> None:
         # RINGLOAD_IO=auto|uring|epoll picks the engine's I/O driver (default auto).
+        self.pid = os.getpid()
         self.engine = _ringload.Engine(os.environ.get("RINGLOAD_IO", "auto"))
         self._waiters: dict[int, Waiter] = {}
         self._tokens = itertools.count(1)
@@ -86,17 +86,19 @@ class Dispatcher:
             self._watcher.ref = False
 
 
-_local = threading.local()
-
-
 def dispatcher() -> Dispatcher:
-    """The dispatcher of the calling thread, created on first use (and again after a fork, whose
-    child has no engine thread)."""
-    current = getattr(_local, "dispatcher", None)
-    if current is None or _local.pid != os.getpid():
+    """The dispatcher of the calling thread's gevent hub, created on first use (and again after a
+    fork, whose child has no engine thread).
+
+    It is kept on the hub rather than in ``threading.local``: gevent's monkey-patching (which
+    Locust applies) makes ``threading.local`` greenlet-local, which would give every user its
+    own engine thread.
+    """
+    hub = gevent.get_hub()
+    current = getattr(hub, "_ringload_dispatcher", None)
+    if current is None or current.pid != os.getpid():
         current = Dispatcher()
-        _local.dispatcher = current
-        _local.pid = os.getpid()
+        hub._ringload_dispatcher = current  # type: ignore[attr-defined]
     return current
 
 
