@@ -325,3 +325,82 @@ def test_a_user_killed_mid_request_still_reports_it_once(server):
     assert len(recorder.fired) == 1
     assert recorder.fired[0]["response"].content == b"late"
     assert recorder.fired[0]["exception"] is None
+
+
+def test_one_engine_per_thread_across_greenlets():
+    """gevent's monkey-patching makes threading.local greenlet-local; the engine must still be
+    shared by every user (greenlet) of the thread."""
+    from ringload._dispatch import dispatcher
+
+    first, second = gevent.spawn(dispatcher), gevent.spawn(dispatcher)
+    gevent.joinall([first, second])
+    assert first.value is second.value is dispatcher()
+
+
+def _user(server, fired):
+    from locust.env import Environment
+
+    environment = Environment(events=Events())
+    environment.events.request.add_listener(lambda **kw: fired.append(kw))
+
+    class Api(ringload_fasthttp.FastHttpUser):
+        host = server
+
+    return Api(environment)
+
+
+def test_rest_parses_json_and_turns_assertions_into_failures(server):
+    fired = []
+    user = _user(server, fired)
+    with user.rest("GET", "/json") as response:
+        assert response.js == {"ok": True}
+    assert fired[-1]["exception"] is None
+    with user.rest("GET", "/") as response:  # "hello" is not JSON
+        pass
+    assert isinstance(fired[-1]["exception"], CatchResponseError)
+    with user.rest("GET", "/json") as response:
+        assert response.js["ok"] is False, "wrong flag,"
+    assert "wrong flag" in str(fired[-1]["exception"])
+    assert app.seen[-1][2]["accept"] == "application/json"
+    assert len(fired) == 3
+
+
+def test_rename_request_groups_names(server):
+    fired = []
+    user = _user(server, fired)
+    with user.client.rename_request("grouped"):
+        user.client.get("/json")
+        user.client.get("/", name="explicit")
+    user.client.get("/")
+    assert [event["name"] for event in fired] == ["grouped", "explicit", "/"]
+
+
+def test_class_attributes_and_defaults_match_locust():
+    from locust.contrib.fasthttp import FastHttpUser as LocustFastHttpUser
+
+    for attribute in (
+        "network_timeout",
+        "connection_timeout",
+        "max_redirects",
+        "max_retries",
+        "insecure",
+        "default_headers",
+        "concurrency",
+        "proxy_host",
+        "proxy_port",
+        "client_pool",
+        "ssl_context_factory",
+        "abstract",
+    ):
+        assert getattr(ringload_fasthttp.FastHttpUser, attribute) == getattr(LocustFastHttpUser, attribute), attribute
+
+
+def test_missing_host_stops_the_test():
+    from locust.env import Environment
+    from locust.exception import StopTest
+
+    class NoHost(ringload_fasthttp.FastHttpUser):
+        pass
+
+    with pytest.raises(StopTest, match="base host"):
+        NoHost(Environment(events=Events()))
