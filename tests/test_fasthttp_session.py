@@ -8,6 +8,7 @@ import gzip
 import json
 import socket
 import time
+import zlib
 
 import gevent
 import pytest
@@ -43,6 +44,10 @@ def app(environ, start_response):
     if path == "/gzip":
         return _reply(
             start_response, "200 OK", gzip.compress(b"x" * 1000), "text/plain", [("Content-Encoding", "gzip")]
+        )
+    if path == "/deflate":
+        return _reply(
+            start_response, "200 OK", zlib.compress(b"y" * 500), "text/plain", [("Content-Encoding", "deflate")]
         )
     if path == "/redirect":
         target = environ.get("QUERY_STRING") or "/"
@@ -404,3 +409,28 @@ def test_missing_host_stops_the_test():
 
     with pytest.raises(StopTest, match="base host"):
         NoHost(Environment(events=Events()))
+
+
+def test_deflate_is_decoded(server):
+    session, recorder = make_session(server)
+    assert session.get("/deflate").content == b"y" * 500
+    assert recorder.fired[0]["response_length"] == 500
+
+
+def test_engine_thread_keeps_the_process_cpu_affinity(tmp_path):
+    """Under taskset the engine thread stays on the allowed CPUs (it is not pinned elsewhere)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import glob, time, ringload._dispatch as d; d.dispatcher(); time.sleep(0.5)\n"
+        "for status in glob.glob('/proc/self/task/*/status'):\n"
+        "    fields = dict(line.split(':', 1) for line in open(status) if ':' in line)\n"
+        "    if fields['Name'].strip() == 'ringload-client':\n"
+        "        print(fields['Cpus_allowed_list'].strip())\n"
+    )
+    completed = subprocess.run(
+        ["taskset", "-c", "0", sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split() == ["0"], completed.stdout

@@ -17,6 +17,8 @@ from locust_runner import require_mode
 
 
 def test_csv_and_html_reports(locust, api_server: ApiServer, tmp_path) -> None:
+    # (--json, which every run here uses, is Locust's stdout report; --json-file cannot be checked
+    # alongside it because Locust resets its entries after printing the first.)
     prefix, html = tmp_path / "run", tmp_path / "report.html"
     result = locust(
         "personas.py", users=4, spawn_rate=100, run_time="2s", extra_args=("--csv", str(prefix), "--html", str(html))
