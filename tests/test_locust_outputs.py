@@ -80,3 +80,20 @@ def test_console_script_is_lockstep_with_locust() -> None:
     completed = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert locust.__version__ in completed.stdout + completed.stderr
+
+
+def test_json_file_report_through_the_launcher(api_server: ApiServer, tmp_path) -> None:
+    """--json-file on its own (without --json, which resets Locust's entries after printing)."""
+    require_mode("launcher")
+    target = tmp_path / "stats.json"
+    cmd = [
+        sys.executable, "-m", "ringload.locust", "-f", str(LOCUSTFILES / "personas.py"), "-H", api_server.url,
+        "--headless", "-u", "4", "-r", "100", "-t", "2s", "--stop-timeout", "5", "--only-summary",
+        "--json-file", str(tmp_path / "stats"),
+    ]  # fmt: skip
+    completed = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    rows = {(row["method"], row["name"]): row for row in json.loads(target.read_text())}
+    counts = api_server.counts()
+    assert rows[("GET", "/v1/products/{id}")]["num_requests"] == counts[("GET", "/v1/products/{id}")]
+    assert all(row["num_failures"] == 0 for row in rows.values())
