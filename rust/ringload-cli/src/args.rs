@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ringload_engine::{IoMode, LoadConfig, TlsOptions};
 
+use crate::scenario::ScenarioFile;
 use crate::thresholds::Threshold;
 
 /// Duration of a run when neither --duration nor --requests is given.
@@ -66,8 +67,12 @@ pub enum IoArg {
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Target URL (http:// or https://).
+    /// Target URL (http:// or https://); with --scenario, the base URL its paths are appended to.
     pub url: Option<String>,
+    /// Several requests picked by weight, each with its own statistics row: a TOML or JSON
+    /// file (see README, "Scenarios").
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["method", "body", "body_file"])]
+    pub scenario: Option<PathBuf>,
     /// Concurrent connections, split across threads.
     #[arg(short, long, default_value_t = 64)]
     pub connections: i64,
@@ -130,8 +135,19 @@ pub struct LoadArgs {
 impl LoadArgs {
     /// The engine configuration, or a one-line reason why these options cannot run.
     pub fn to_config(&self) -> Result<LoadConfig> {
-        let Some(url) = &self.url else {
-            bail!("missing URL: try `ringload http://127.0.0.1:8080/` or `ringload demo`");
+        let scenario = self
+            .scenario
+            .as_deref()
+            .map(ScenarioFile::load)
+            .transpose()?;
+        let url = match (&self.url, &scenario) {
+            (Some(url), _) => url,
+            (None, Some(file)) => file.host.as_ref().with_context(|| {
+                "the scenario needs a host: give the base URL on the command line or host = \"http://...\" in the file"
+            })?,
+            (None, None) => {
+                bail!("missing URL: try `ringload http://127.0.0.1:8080/` or `ringload demo`")
+            }
         };
         let mut config = LoadConfig::new(url)?;
         config.connections = positive("--connections", self.connections)?;
@@ -163,11 +179,26 @@ impl LoadArgs {
             None if !config.body.is_empty() => "POST".into(),
             None => "GET".into(),
         };
-        config.headers = self
+        let command_line_headers: Vec<(String, String)> = self
             .headers
             .iter()
             .map(|h| parse_header(h))
             .collect::<Result<_>>()?;
+        if let Some(file) = &scenario {
+            // The file's common headers, then -H, which wins for the same name.
+            config.headers = file
+                .headers
+                .iter()
+                .filter(|(name, _)| {
+                    !command_line_headers
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                })
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            config.scenario = file.requests()?;
+        }
+        config.headers.extend(command_line_headers);
         config.timeout = self.timeout;
         config.connect_timeout = self.connect_timeout;
         config.io = match self.io {

@@ -5,6 +5,7 @@
 
 mod args;
 mod progress;
+mod scenario;
 mod serve;
 mod thresholds;
 
@@ -139,8 +140,8 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 
 /// Every request failed in the TLS handshake: say how to get past a self-signed certificate.
 fn tls_hint(report: &ringload_engine::Report) -> Option<String> {
-    let tls_failures = report.failed.get("tls").copied().unwrap_or(0);
-    (tls_failures > 0 && report.ok == 0).then(|| {
+    let tls_failures = report.outcomes.failed.get("tls").copied().unwrap_or(0);
+    (tls_failures > 0 && report.outcomes.ok == 0).then(|| {
         "hint: TLS failed; for a self-signed or private certificate use --cacert FILE, or --insecure to skip verification".to_string()
     })
 }

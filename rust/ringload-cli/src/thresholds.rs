@@ -121,9 +121,9 @@ impl Threshold {
         let (observed, shown) = match self.metric {
             Metric::Latency(stat) => {
                 let value = match stat {
-                    LatencyStat::Min => report.latency_us.min.map(|v| v as f64),
-                    LatencyStat::Mean => report.latency_us.mean,
-                    LatencyStat::Max => report.latency_us.max.map(|v| v as f64),
+                    LatencyStat::Min => report.outcomes.latency_us.min.map(|v| v as f64),
+                    LatencyStat::Mean => report.outcomes.latency_us.mean,
+                    LatencyStat::Max => report.outcomes.latency_us.max.map(|v| v as f64),
                     LatencyStat::Percentile(p) => report.percentile(p).map(|v| v as f64),
                 };
                 match value {
@@ -137,16 +137,17 @@ impl Threshold {
                     }
                 }
             }
-            Metric::Rps => (report.rps, format!("{:.1}", report.rps)),
-            Metric::Errors => self.count_or_share(report.failed_total(), report.requests),
+            Metric::Rps => (report.outcomes.rps, format!("{:.1}", report.outcomes.rps)),
+            Metric::Errors => self.count_or_share(report.failed_total(), report.outcomes.requests),
             Metric::HttpErrors => {
                 let count = report
+                    .outcomes
                     .status
                     .iter()
                     .filter(|(code, _)| code.parse::<u16>().is_ok_and(|c| c >= 400))
                     .map(|(_, n)| n)
                     .sum();
-                self.count_or_share(count, report.requests)
+                self.count_or_share(count, report.outcomes.requests)
             }
         };
         let limit = match self.limit {

@@ -183,13 +183,80 @@ pub struct TlsOptions {
     pub ca_file: Option<PathBuf>,
 }
 
+/// One request of a scenario: what to send, the name its statistics are kept under, and how
+/// often it is picked relative to the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioRequest {
+    /// Statistics row name, like Locust's `name=`; defaults to `target` as given. Requests with
+    /// the same method and name share one row.
+    pub name: Option<String>,
+    pub method: String,
+    /// A path (`/v1/items?page=2`) appended to the run's base URL, as Locust appends paths to its
+    /// host, or an absolute URL on the same origin.
+    pub target: String,
+    /// Fields for this request; they replace the run's headers of the same name.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Relative frequency, like Locust's `@task(weight)`.
+    pub weight: u32,
+}
+
+impl ScenarioRequest {
+    /// A GET of `target` with weight 1.
+    pub fn get(target: impl Into<String>) -> Self {
+        ScenarioRequest {
+            name: None,
+            method: "GET".into(),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            weight: 1,
+        }
+    }
+
+    /// The statistics row name.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.target)
+    }
+}
+
+/// A statistics row: requests are grouped by method and name, as in Locust's stats table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointKey {
+    pub method: String,
+    pub name: String,
+}
+
+/// A request ready for the workers: encoded once, with what reading its response needs.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedRequest {
+    pub bytes: Vec<u8>,
+    pub is_head: bool,
+    pub idempotent: bool,
+    /// Index of its statistics row.
+    pub endpoint: usize,
+    pub weight: u32,
+}
+
+/// Every request of a run, encoded, and the statistics rows they record into.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedRequests {
+    pub requests: Vec<PreparedRequest>,
+    pub endpoints: Vec<EndpointKey>,
+}
+
 /// One load run.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
+    /// The URL to load, or with a scenario the base URL (origin and an optional path prefix).
     pub target: Target,
+    /// Method and body of the single request; unused with a scenario.
     pub method: String,
+    /// Fields sent with every request (a scenario request's own fields take precedence).
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Several requests picked by weight for every send; empty for the single request above.
+    pub scenario: Vec<ScenarioRequest>,
     pub connections: usize,
     /// Worker threads; `None` for one per available core.
     pub threads: Option<usize>,
@@ -214,6 +281,7 @@ impl LoadConfig {
             method: "GET".into(),
             headers: Vec::new(),
             body: Vec::new(),
+            scenario: Vec::new(),
             connections: 64,
             threads: None,
             duration: None,
@@ -227,21 +295,152 @@ impl LoadConfig {
         })
     }
 
-    /// The request to send, with URL credentials as `Authorization` unless a header sets one.
+    /// The single request to send (no scenario), with URL credentials as `Authorization`
+    /// unless a header sets one.
     pub fn request_spec(&self) -> RequestSpec {
-        let mut headers = self.headers.clone();
+        self.spec_for(
+            &self.method,
+            self.target.path_and_query.clone(),
+            &[],
+            self.body.clone(),
+        )
+    }
+
+    /// A request on this run's origin: the run's headers, overridden by `extra` field by field,
+    /// plus URL credentials unless a header sets `Authorization`.
+    fn spec_for(
+        &self,
+        method: &str,
+        target: String,
+        extra: &[(String, String)],
+        body: Vec<u8>,
+    ) -> RequestSpec {
+        let same_name = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| !extra.iter().any(|(other, _)| same_name(name, other)))
+            .cloned()
+            .collect();
+        headers.extend_from_slice(extra);
         let has_authorization = headers
             .iter()
-            .any(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"));
+            .any(|(name, _)| same_name(name, "authorization"));
         if let (Some(auth), false) = (&self.target.basic_auth, has_authorization) {
             headers.push(("Authorization".into(), auth.clone()));
         }
         RequestSpec {
-            method: self.method.clone(),
-            target: self.target.path_and_query.clone(),
+            method: method.to_string(),
+            target,
             host: self.target.authority.clone(),
             headers,
-            body: self.body.clone(),
+            body,
+        }
+    }
+
+    /// The request target of a scenario request: a path appended to the base URL's path, or
+    /// an absolute URL that must be on the run's origin.
+    fn scenario_target(&self, request: &ScenarioRequest) -> Result<String, ConfigError> {
+        let invalid = |reason: String| {
+            ConfigError::Invalid(format!(
+                "scenario request {:?}: {reason}",
+                redact_userinfo(request.name())
+            ))
+        };
+        if request.target.starts_with('/') {
+            let base = self.target.path_and_query.split('?').next().unwrap_or("");
+            return Ok(format!("{}{}", base.trim_end_matches('/'), request.target));
+        }
+        if !request.target.contains("://") {
+            return Err(invalid(format!(
+                "{:?} must be a path starting with '/' or an absolute http(s) URL",
+                request.target
+            )));
+        }
+        let url = Target::parse(&request.target)?;
+        if url.basic_auth.is_some() {
+            return Err(invalid(
+                "put credentials in the base URL or an Authorization header, not in a request URL"
+                    .into(),
+            ));
+        }
+        let origin = |t: &Target| (t.scheme, t.host.clone(), t.port);
+        if origin(&url) != origin(&self.target) {
+            return Err(invalid(format!(
+                "{} is not on {}; every request of a scenario goes to the same origin",
+                url.display_url(),
+                self.target.display_url()
+            )));
+        }
+        Ok(url.path_and_query)
+    }
+
+    /// Encodes every request once and assigns each its statistics row.
+    pub(crate) fn prepare(&self) -> Result<PreparedRequests, ConfigError> {
+        if self.scenario.is_empty() {
+            let spec = self.request_spec();
+            return Ok(PreparedRequests {
+                requests: vec![PreparedRequest {
+                    bytes: spec.encode()?,
+                    is_head: spec.is_head(),
+                    idempotent: spec.is_idempotent(),
+                    endpoint: 0,
+                    weight: 1,
+                }],
+                endpoints: vec![EndpointKey {
+                    method: spec.method,
+                    name: self.target.path_and_query.clone(),
+                }],
+            });
+        }
+        let mut endpoints: Vec<EndpointKey> = Vec::new();
+        let mut requests = Vec::with_capacity(self.scenario.len());
+        for request in &self.scenario {
+            if request.weight == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "scenario request {:?}: weight must be a positive integer",
+                    request.name()
+                )));
+            }
+            let target = self.scenario_target(request)?;
+            let spec = self.spec_for(
+                &request.method,
+                target,
+                &request.headers,
+                request.body.clone(),
+            );
+            let key = EndpointKey {
+                method: spec.method.clone(),
+                name: request.name().to_string(),
+            };
+            let endpoint = match endpoints.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    endpoints.push(key);
+                    endpoints.len() - 1
+                }
+            };
+            requests.push(PreparedRequest {
+                bytes: spec.encode()?,
+                is_head: spec.is_head(),
+                idempotent: spec.is_idempotent(),
+                endpoint,
+                weight: request.weight,
+            });
+        }
+        Ok(PreparedRequests {
+            requests,
+            endpoints,
+        })
+    }
+
+    /// The method reports show for the run: the one every request uses, or `MIXED`.
+    pub fn display_method(&self) -> String {
+        let mut methods = self.scenario.iter().map(|r| r.method.as_str());
+        match methods.next() {
+            None => self.method.clone(),
+            Some(first) if methods.all(|m| m == first) => first.to_string(),
+            Some(_) => "MIXED".to_string(),
         }
     }
 
@@ -292,7 +491,7 @@ impl LoadConfig {
                 )));
             }
         }
-        self.request_spec().validate()?;
+        self.prepare()?;
         Ok(())
     }
 }

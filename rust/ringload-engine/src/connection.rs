@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
+use crate::config::PreparedRequest;
 use crate::dial::{Dialer, Failure};
 use crate::http_stream::{Discard, HttpStream};
-use crate::plan::Plan;
+use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
@@ -24,10 +25,10 @@ const BACKOFF_MAX: Duration = Duration::from_millis(50);
 pub(crate) struct WorkerShared {
     pub stats: RefCell<IntervalStats>,
     pub plan: Plan,
-    /// The encoded request, sent as is every time.
-    pub request: Rc<[u8]>,
-    pub request_is_head: bool,
-    pub request_is_idempotent: bool,
+    /// Chooses among `requests` for every send.
+    pub picker: Picker,
+    /// The encoded requests, sent as they are every time.
+    pub requests: Rc<[PreparedRequest]>,
     pub pipeline: usize,
     pub timeout: Duration,
     /// When the run ends; requests still in flight then are counted aborted.
@@ -37,11 +38,23 @@ pub(crate) struct WorkerShared {
 }
 
 impl WorkerShared {
-    fn fail(&self, failure: &Failure, count: usize) {
-        if count > 0 {
-            self.stats
-                .borrow_mut()
-                .record_failure(failure.kind, count as u64, &failure.error);
+    /// Counts each of `picked` (indices into `requests`) as failed.
+    fn fail(&self, failure: &Failure, picked: &[usize]) {
+        let mut stats = self.stats.borrow_mut();
+        for &request in picked {
+            stats.record_failure(
+                failure.kind,
+                self.requests[request].endpoint,
+                &failure.error,
+            );
+        }
+    }
+
+    /// Counts each of `picked` as aborted by the end of the run.
+    fn abort(&self, picked: &[usize]) {
+        let mut stats = self.stats.borrow_mut();
+        for &request in picked {
+            stats.endpoints[self.requests[request].endpoint].aborted += 1;
         }
     }
 }
@@ -50,10 +63,13 @@ impl WorkerShared {
 pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: Rc<D>) {
     let mut conn: Connection<D::Stream> = Connection::new(&shared);
     let mut backoff = BACKOFF_FIRST;
-    // Due time of each request of the current batch (open model) or its send time (closed).
+    // Due time of each request of the current batch (open model) or its send time (closed),
+    // and which request each one is.
     let mut due: Vec<Instant> = Vec::with_capacity(shared.pipeline);
+    let mut picked: Vec<usize> = Vec::with_capacity(shared.pipeline);
     loop {
         due.clear();
+        picked.clear();
         // Read-only until the user interrupts, so this shared flag costs no cache traffic.
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -65,24 +81,24 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
         {
             break;
         }
-        let batch = due.len();
+        picked.extend(due.iter().map(|_| shared.picker.pick()));
         let mut retried = false;
         loop {
             if !conn.is_open() {
                 let deadline = monoio::time::Instant::from_std(shared.deadline);
                 match monoio::time::timeout_at(deadline, dialer.dial()).await {
                     Err(_) => {
-                        shared.stats.borrow_mut().aborted += batch as u64;
+                        shared.abort(&picked);
                         return;
                     }
                     Ok(Err(failure)) => {
-                        shared.fail(&failure, batch);
+                        shared.fail(&failure, &picked);
                         sleep_before_deadline(backoff, shared.deadline).await;
                         backoff = (backoff * 2).min(BACKOFF_MAX);
                         break;
                     }
                     Ok(Ok(stream)) => {
-                        conn.attach(stream, &shared);
+                        conn.attach(stream);
                         shared.stats.borrow_mut().connects += 1;
                         backoff = BACKOFF_FIRST;
                     }
@@ -100,10 +116,10 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
             let limit = (sent_at + shared.timeout).min(shared.deadline);
             let outcome = monoio::time::timeout_at(
                 monoio::time::Instant::from_std(limit),
-                conn.exchange(&shared, &due, sent_at),
+                conn.exchange(&shared, &due, &picked, sent_at),
             )
             .await;
-            let unanswered = batch - conn.completed;
+            let unanswered = &picked[conn.completed..];
             match outcome {
                 Ok(Ok(true)) => {}
                 Ok(Ok(false)) => {
@@ -119,14 +135,17 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                     let may_retry = !retried
                         && conn.reused
                         && !conn.http.received_any
-                        && shared.request_is_idempotent
+                        && unanswered.iter().all(|&r| shared.requests[r].idempotent)
                         && matches!(failure.kind, ErrorKind::Closed | ErrorKind::Read);
                     conn.close();
                     if may_retry {
                         // A keep-alive connection the server had already closed: the request
                         // never reached it, so resending an idempotent one is safe, once.
                         retried = true;
-                        shared.stats.borrow_mut().retries += unanswered as u64;
+                        let mut stats = shared.stats.borrow_mut();
+                        for &r in unanswered {
+                            stats.endpoints[shared.requests[r].endpoint].retries += 1;
+                        }
                         continue;
                     }
                     shared.fail(&failure, unanswered);
@@ -134,7 +153,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                 Err(_) => {
                     conn.close();
                     if limit >= shared.deadline && Instant::now() >= shared.deadline {
-                        shared.stats.borrow_mut().aborted += unanswered as u64;
+                        shared.abort(unanswered);
                         return;
                     }
                     shared.fail(
@@ -164,7 +183,7 @@ pub(crate) fn micros(d: Duration) -> u64 {
 /// A connection's stream and its reusable write buffer.
 struct Connection<S> {
     http: HttpStream<S>,
-    /// `pipeline` copies of the request, so a batch is one write.
+    /// The batch's requests back to back, so a batch is one write.
     write_buf: Vec<u8>,
     /// At least one response completed on the current stream.
     reused: bool,
@@ -174,9 +193,10 @@ struct Connection<S> {
 
 impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     fn new(shared: &WorkerShared) -> Self {
+        let longest = shared.requests.iter().map(|r| r.bytes.len()).max();
         Connection {
             http: HttpStream::new(),
-            write_buf: shared.request.repeat(shared.pipeline),
+            write_buf: Vec::with_capacity(longest.unwrap_or(0) * shared.pipeline),
             reused: false,
             completed: 0,
         }
@@ -186,11 +206,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         self.http.is_open()
     }
 
-    fn attach(&mut self, stream: S, shared: &WorkerShared) {
-        // A write cancelled by a timeout takes its buffer with it.
-        if self.write_buf.is_empty() {
-            self.write_buf = shared.request.repeat(shared.pipeline);
-        }
+    fn attach(&mut self, stream: S) {
         self.http.attach(stream);
         self.reused = false;
     }
@@ -199,17 +215,24 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         self.http.close();
     }
 
-    /// Sends `due.len()` requests and reads their responses, recording each as it completes.
+    /// Sends the `picked` requests and reads their responses, recording each as it completes.
     /// Returns whether the connection may be reused.
     async fn exchange(
         &mut self,
         shared: &WorkerShared,
         due: &[Instant],
+        picked: &[usize],
         sent_at: Instant,
     ) -> Result<bool, Failure> {
         self.completed = 0;
         self.http.begin_exchange();
-        let len = shared.request.len() * due.len();
+        // Copying ~100 bytes per request costs nothing next to the syscall; a write cancelled
+        // by a timeout took the old buffer with it, and this refills whatever is here.
+        self.write_buf.clear();
+        for &r in picked {
+            self.write_buf.extend_from_slice(&shared.requests[r].bytes);
+        }
+        let len = self.write_buf.len();
         let (result, buf) = self
             .http
             .write(std::mem::take(&mut self.write_buf), len)
@@ -218,7 +241,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         result?;
         shared.stats.borrow_mut().bytes_written += len as u64;
 
-        let outcome = self.read_responses(shared, due, sent_at).await;
+        let outcome = self.read_responses(shared, due, picked, sent_at).await;
         shared.stats.borrow_mut().bytes_read += self.http.take_bytes_read();
         outcome
     }
@@ -227,15 +250,18 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         &mut self,
         shared: &WorkerShared,
         due: &[Instant],
+        picked: &[usize],
         sent_at: Instant,
     ) -> Result<bool, Failure> {
-        for due_at in due {
+        for (due_at, &r) in due.iter().zip(picked) {
+            let request = &shared.requests[r];
             let end = self
                 .http
-                .read_response(shared.request_is_head, &mut Discard)
+                .read_response(request.is_head, &mut Discard)
                 .await?;
             let done = Instant::now();
             shared.stats.borrow_mut().record_response(
+                request.endpoint,
                 end.status,
                 micros(done.saturating_duration_since(*due_at)),
                 micros(done.saturating_duration_since(sent_at)),

@@ -19,7 +19,9 @@ pub mod stats;
 mod tls;
 pub mod worker;
 
-pub use config::{ConfigError, IoMode, LoadConfig, Scheme, Target, TlsOptions};
-pub use report::{LatencySummary, Report};
+pub use config::{
+    ConfigError, EndpointKey, IoMode, LoadConfig, ScenarioRequest, Scheme, Target, TlsOptions,
+};
+pub use report::{EndpointReport, LatencySummary, Outcomes, Report};
 pub use run::{run, run_until, Progress, RunError};
 pub use stats::ErrorKind;

@@ -82,3 +82,76 @@ impl Schedule {
         self.start + self.interval.mul_f64(index as f64)
     }
 }
+
+/// Which request of a scenario each send is: chosen by weight from a per-worker generator, so
+/// the mix is decided inside the engine, with no lock and no allocation.
+pub(crate) struct Picker {
+    /// Running sums of the weights; request `i` is picked for draws in
+    /// `cumulative[i - 1]..cumulative[i]`.
+    cumulative: Box<[u64]>,
+    state: Cell<u64>,
+}
+
+impl Picker {
+    pub fn new(weights: impl IntoIterator<Item = u32>, seed: u64) -> Picker {
+        let cumulative = weights
+            .into_iter()
+            .scan(0u64, |sum, w| {
+                *sum += u64::from(w);
+                Some(*sum)
+            })
+            .collect();
+        Picker {
+            cumulative,
+            state: Cell::new(seed),
+        }
+    }
+
+    /// The index of the next request to send.
+    #[inline]
+    pub fn pick(&self) -> usize {
+        if self.cumulative.len() <= 1 {
+            return 0;
+        }
+        let total = self.cumulative[self.cumulative.len() - 1];
+        let draw = self.next_u64() % total;
+        self.cumulative.partition_point(|&sum| sum <= draw)
+    }
+
+    /// SplitMix64: statistically sound for choosing a mix, and a few instructions per draw.
+    fn next_u64(&self) -> u64 {
+        let state = self.state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.state.set(state);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Picker;
+
+    #[test]
+    fn picks_follow_the_weights() {
+        let picker = Picker::new([1, 3, 6], 7);
+        let mut counts = [0u32; 3];
+        for _ in 0..100_000 {
+            counts[picker.pick()] += 1;
+        }
+        // Expected 10k/30k/60k; 5 standard deviations is under 1k for each.
+        for (count, expected) in counts.iter().zip([10_000, 30_000, 60_000]) {
+            assert!(
+                count.abs_diff(expected) < 1_000,
+                "{counts:?} is not close to 1:3:6"
+            );
+        }
+    }
+
+    #[test]
+    fn a_single_request_is_always_picked() {
+        let picker = Picker::new([5], 1);
+        assert!((0..100).all(|_| picker.pick() == 0));
+    }
+}

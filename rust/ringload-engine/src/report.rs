@@ -8,7 +8,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::stats::{ErrorKind, IntervalStats};
+use crate::config::EndpointKey;
+use crate::stats::{EndpointStats, ErrorKind, IntervalStats};
 
 /// Latency distribution in microseconds. Every field is `None` when no request completed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -83,18 +84,9 @@ pub struct ScheduleLag {
     pub max_us: u64,
 }
 
-/// Result of one run. Serializes to the `--json` object.
+/// What a set of requests amounted to: the whole run, or one endpoint (statistics row).
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// Target URL, without any credentials.
-    pub url: String,
-    pub method: String,
-    pub connections: usize,
-    pub threads: usize,
-    /// `"uring"` or `"epoll"`: the I/O driver the workers used.
-    pub io: &'static str,
-    /// `"closed"` (next request when the previous completes) or `"open"` (constant rate).
-    pub model: &'static str,
+pub struct Outcomes {
     /// Every request accounted: `ok + sum(failed) + aborted`.
     pub requests: u64,
     /// Complete responses, whatever their status (see `status`).
@@ -105,101 +97,46 @@ pub struct Report {
     pub aborted: u64,
     /// Idempotent requests resent after a reused connection closed without any response byte.
     pub retries: u64,
-    /// TCP (and TLS) connections established.
-    pub connects: u64,
-    /// The first error message seen for each failed kind, e.g. why TLS verification failed.
-    pub error_examples: BTreeMap<&'static str, String>,
     /// Responses by status code.
     pub status: BTreeMap<String, u64>,
-    pub duration_s: f64,
     /// Complete responses per second.
     pub rps: f64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
     pub latency_us: LatencySummary,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_uncorrected_us: Option<LatencySummary>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule_lag: Option<ScheduleLag>,
     /// The merged latency histogram, for arbitrary percentiles.
     #[serde(skip)]
     pub latency_histogram: Histogram<u64>,
 }
 
-/// What the report needs besides the statistics.
-pub(crate) struct RunFacts {
-    pub url: String,
-    pub method: String,
-    pub connections: usize,
-    pub threads: usize,
-    pub io: &'static str,
-    pub target_rps: Option<f64>,
-    pub elapsed: Duration,
-}
-
-impl Report {
-    pub(crate) fn build(facts: RunFacts, stats: &IntervalStats) -> Report {
-        let duration_s = facts.elapsed.as_secs_f64();
-        let failed = ErrorKind::ALL
-            .iter()
-            .map(|kind| (kind.name(), stats.failed[*kind as usize]))
-            .collect();
-        let error_examples = ErrorKind::ALL
-            .iter()
-            .filter_map(|kind| {
-                let example = stats.examples[*kind as usize].as_ref()?;
-                Some((kind.name(), example.clone()))
-            })
-            .collect();
-        let status = stats
-            .status
-            .iter()
-            .enumerate()
-            .filter(|(_, count)| **count > 0)
-            .map(|(code, count)| (code.to_string(), *count))
-            .collect();
-        let schedule_lag = facts.target_rps.map(|target_rps| ScheduleLag {
-            target_rps,
-            mean_us: if stats.lag_count == 0 {
-                0.0
-            } else {
-                round2(stats.lag_sum_us as f64 / stats.lag_count as f64)
-            },
-            max_us: stats.lag_max_us,
-        });
-        Report {
-            url: facts.url,
-            method: facts.method,
-            connections: facts.connections,
-            threads: facts.threads,
-            io: facts.io,
-            model: if facts.target_rps.is_some() {
-                "open"
-            } else {
-                "closed"
-            },
+impl Outcomes {
+    fn build(stats: &EndpointStats, duration_s: f64) -> Outcomes {
+        Outcomes {
             requests: stats.requests(),
             ok: stats.ok,
-            failed,
+            failed: ErrorKind::ALL
+                .iter()
+                .map(|kind| (kind.name(), stats.failed[*kind as usize]))
+                .collect(),
             aborted: stats.aborted,
             retries: stats.retries,
-            error_examples,
-            connects: stats.connects,
-            status,
-            duration_s: round_to(duration_s, 6),
+            status: stats
+                .status
+                .iter()
+                .enumerate()
+                .filter(|(_, count)| **count > 0)
+                .map(|(code, count)| (code.to_string(), *count))
+                .collect(),
             rps: if duration_s > 0.0 {
                 round2(stats.ok as f64 / duration_s)
             } else {
                 0.0
             },
-            bytes_read: stats.bytes_read,
-            bytes_written: stats.bytes_written,
             latency_us: LatencySummary::from_histogram(&stats.latency),
             latency_uncorrected_us: stats
                 .latency_uncorrected
                 .as_ref()
                 .map(LatencySummary::from_histogram),
-            schedule_lag,
             latency_histogram: stats.latency.clone(),
         }
     }
@@ -215,6 +152,119 @@ impl Report {
             self.latency_histogram
                 .value_at_quantile(p.clamp(0.0, 100.0) / 100.0)
         })
+    }
+}
+
+/// One statistics row: the requests of one method and name (a scenario's row, like a line of
+/// Locust's stats table).
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointReport {
+    pub name: String,
+    pub method: String,
+    #[serde(flatten)]
+    pub outcomes: Outcomes,
+}
+
+/// Result of one run. Serializes to the `--json` object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Target URL (with a scenario, the base URL), without any credentials.
+    pub url: String,
+    /// The method of every request, or `MIXED` for a scenario that uses several.
+    pub method: String,
+    pub connections: usize,
+    pub threads: usize,
+    /// `"uring"` or `"epoll"`: the I/O driver the workers used.
+    pub io: &'static str,
+    /// `"closed"` (next request when the previous completes) or `"open"` (constant rate).
+    pub model: &'static str,
+    /// The whole run.
+    #[serde(flatten)]
+    pub outcomes: Outcomes,
+    /// TCP (and TLS) connections established.
+    pub connects: u64,
+    /// The first error message seen for each failed kind, e.g. why TLS verification failed.
+    pub error_examples: BTreeMap<&'static str, String>,
+    pub duration_s: f64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_lag: Option<ScheduleLag>,
+    /// Per method and name, in the order the requests were given.
+    pub endpoints: Vec<EndpointReport>,
+}
+
+/// What the report needs besides the statistics.
+pub(crate) struct RunFacts {
+    pub url: String,
+    pub method: String,
+    pub endpoints: Vec<EndpointKey>,
+    pub connections: usize,
+    pub threads: usize,
+    pub io: &'static str,
+    pub target_rps: Option<f64>,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    pub(crate) fn build(facts: RunFacts, stats: &IntervalStats) -> Report {
+        let duration_s = facts.elapsed.as_secs_f64();
+        let error_examples = ErrorKind::ALL
+            .iter()
+            .filter_map(|kind| {
+                let example = stats.examples[*kind as usize].as_ref()?;
+                Some((kind.name(), example.clone()))
+            })
+            .collect();
+        let schedule_lag = facts.target_rps.map(|target_rps| ScheduleLag {
+            target_rps,
+            mean_us: if stats.lag_count == 0 {
+                0.0
+            } else {
+                round2(stats.lag_sum_us as f64 / stats.lag_count as f64)
+            },
+            max_us: stats.lag_max_us,
+        });
+        let endpoints = facts
+            .endpoints
+            .into_iter()
+            .zip(&stats.endpoints)
+            .map(|(key, endpoint)| EndpointReport {
+                name: key.name,
+                method: key.method,
+                outcomes: Outcomes::build(endpoint, duration_s),
+            })
+            .collect();
+        Report {
+            url: facts.url,
+            method: facts.method,
+            connections: facts.connections,
+            threads: facts.threads,
+            io: facts.io,
+            model: if facts.target_rps.is_some() {
+                "open"
+            } else {
+                "closed"
+            },
+            outcomes: Outcomes::build(&stats.total(), duration_s),
+            error_examples,
+            connects: stats.connects,
+            duration_s: round_to(duration_s, 6),
+            bytes_read: stats.bytes_read,
+            bytes_written: stats.bytes_written,
+            schedule_lag,
+            endpoints,
+        }
+    }
+
+    /// Failed requests of every kind.
+    pub fn failed_total(&self) -> u64 {
+        self.outcomes.failed_total()
+    }
+
+    /// Latency at percentile `p` (0..=100), microseconds; `None` when nothing completed.
+    pub fn percentile(&self, p: f64) -> Option<u64> {
+        self.outcomes.percentile(p)
     }
 
     /// The report as a JSON value (the `--json` contract).
@@ -289,26 +339,26 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "Requests: {}  ok {}  failed {}  aborted {}  in {:.2}s",
-            self.requests,
-            self.ok,
+            self.outcomes.requests,
+            self.outcomes.ok,
             self.failed_total(),
-            self.aborted,
+            self.outcomes.aborted,
             self.duration_s
         )?;
         writeln!(
             f,
             "Throughput: {:.1} req/s  read {}  written {}",
-            self.rps,
+            self.outcomes.rps,
             format_bytes(self.bytes_read),
             format_bytes(self.bytes_written)
         )?;
-        let title = if self.latency_uncorrected_us.is_some() {
+        let title = if self.outcomes.latency_uncorrected_us.is_some() {
             "Latency (corrected, from schedule)"
         } else {
             "Latency"
         };
-        write_latency(f, title, &self.latency_us)?;
-        if let Some(uncorrected) = &self.latency_uncorrected_us {
+        write_latency(f, title, &self.outcomes.latency_us)?;
+        if let Some(uncorrected) = &self.outcomes.latency_uncorrected_us {
             write_latency(f, "Latency (uncorrected, from send)", uncorrected)?;
         }
         if let Some(lag) = &self.schedule_lag {
@@ -321,6 +371,7 @@ impl fmt::Display for Report {
             )?;
         }
         let codes: Vec<String> = self
+            .outcomes
             .status
             .iter()
             .map(|(c, n)| format!("{c}: {n}"))
@@ -335,6 +386,7 @@ impl fmt::Display for Report {
             }
         )?;
         let errors: Vec<String> = self
+            .outcomes
             .failed
             .iter()
             .filter(|(_, n)| **n > 0)
@@ -343,6 +395,9 @@ impl fmt::Display for Report {
                 None => format!("{k}: {n}"),
             })
             .collect();
+        if self.endpoints.len() > 1 {
+            write_endpoints(f, &self.endpoints)?;
+        }
         write!(
             f,
             "Errors: {}",
@@ -352,13 +407,47 @@ impl fmt::Display for Report {
                 errors.join("  ")
             }
         )?;
-        if self.retries > 0 {
+        if self.outcomes.retries > 0 {
             write!(
                 f,
                 "\nRetries (idempotent, after idle close): {}",
-                self.retries
+                self.outcomes.retries
             )?;
         }
         Ok(())
     }
+}
+
+/// The per-name table, like Locust's stats table.
+fn write_endpoints(f: &mut fmt::Formatter<'_>, endpoints: &[EndpointReport]) -> fmt::Result {
+    let width = endpoints
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    writeln!(
+        f,
+        "  {:<7} {:<width$}  {:>9} {:>8} {:>8}  {:>9} {:>9} {:>9} {:>9}  {:>10}",
+        "Method", "Name", "Requests", "Failed", "Aborted", "p50", "p90", "p99", "max", "req/s"
+    )?;
+    for e in endpoints {
+        let o = &e.outcomes;
+        let latency = |v: Option<u64>| v.map_or("-".to_string(), |v| format_us(v as f64));
+        writeln!(
+            f,
+            "  {:<7} {:<width$}  {:>9} {:>8} {:>8}  {:>9} {:>9} {:>9} {:>9}  {:>10.1}",
+            e.method,
+            e.name,
+            o.requests,
+            o.failed_total(),
+            o.aborted,
+            latency(o.latency_us.p50),
+            latency(o.latency_us.p90),
+            latency(o.latency_us.p99),
+            latency(o.latency_us.max),
+            o.rps
+        )?;
+    }
+    Ok(())
 }

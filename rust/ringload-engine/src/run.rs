@@ -9,7 +9,7 @@ use crossbeam_channel::RecvTimeoutError;
 
 use crate::config::{ConfigError, IoMode, LoadConfig, Scheme};
 use crate::report::{Report, RunFacts};
-use crate::stats::IntervalStats;
+use crate::stats::{EndpointStats, IntervalStats};
 use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 
 /// Why a run could not happen (as opposed to requests failing, which the report counts).
@@ -92,8 +92,7 @@ pub fn run_until(
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
     config.validate()?;
-    let spec = config.request_spec();
-    let request = spec.encode().map_err(ConfigError::from)?;
+    let prepared = config.prepare()?;
     let addrs = config.target.resolve()?;
     let tls = match config.target.scheme {
         Scheme::Http => None,
@@ -114,9 +113,8 @@ pub fn run_until(
     let setup = Arc::new(RunSetup {
         addrs,
         tls,
-        request,
-        request_is_head: spec.is_head(),
-        request_is_idempotent: spec.is_idempotent(),
+        requests: prepared.requests,
+        endpoints: prepared.endpoints.len(),
         pipeline: config.pipeline,
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
@@ -138,7 +136,9 @@ pub fn run_until(
     drop(tx);
 
     let open_model = config.rate.is_some();
-    let mut total = IntervalStats::new(open_model);
+    // Per endpoint, and all endpoints together for the live view.
+    let mut total = IntervalStats::new(prepared.endpoints.len(), open_model);
+    let mut overall = EndpointStats::new(open_model);
     let mut running = handles.len();
     let mut worker_error = None;
     let mut next_tick = start + PROGRESS_INTERVAL;
@@ -146,7 +146,12 @@ pub fn run_until(
     let mut finished_at = start;
     while running > 0 {
         match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
-            Ok(WorkerMessage::Snapshot(snapshot)) => total.merge(&snapshot),
+            Ok(WorkerMessage::Snapshot(snapshot)) => {
+                total.merge(&snapshot);
+                for endpoint in &snapshot.endpoints {
+                    overall.merge(endpoint);
+                }
+            }
             Ok(WorkerMessage::Finished) => {
                 running -= 1;
                 finished_at = Instant::now();
@@ -159,15 +164,15 @@ pub fn run_until(
                 let now = Instant::now();
                 on_progress(&Progress {
                     elapsed: now - start,
-                    requests: total.requests(),
-                    ok: total.ok,
-                    failed: total.failed_total(),
-                    current_rps: (total.ok - ok_at_last_tick) as f64
+                    requests: overall.requests(),
+                    ok: overall.ok,
+                    failed: overall.failed_total(),
+                    current_rps: (overall.ok - ok_at_last_tick) as f64
                         / PROGRESS_INTERVAL.as_secs_f64(),
-                    p99_us: (!total.latency.is_empty())
-                        .then(|| total.latency.value_at_quantile(0.99)),
+                    p99_us: (!overall.latency.is_empty())
+                        .then(|| overall.latency.value_at_quantile(0.99)),
                 });
-                ok_at_last_tick = total.ok;
+                ok_at_last_tick = overall.ok;
                 next_tick += PROGRESS_INTERVAL;
             }
             Err(RecvTimeoutError::Disconnected) => break,
@@ -187,7 +192,8 @@ pub fn run_until(
     }
     let facts = RunFacts {
         url: config.target.display_url(),
-        method: spec.method.clone(),
+        method: config.display_method(),
+        endpoints: prepared.endpoints,
         connections: config.connections,
         threads,
         io: if use_uring { "uring" } else { "epoll" },
@@ -207,6 +213,10 @@ fn split_jobs(
 ) -> Vec<WorkerJob> {
     let connections = share(config.connections as u64, threads);
     let requests = config.requests.map(|n| share(n, threads));
+    // Each run draws a different scenario mix; workers draw independent sequences.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     (0..threads)
         .map(|i| {
             let conns = connections[i] as usize;
@@ -222,6 +232,7 @@ fn split_jobs(
                 connections: conns,
                 requests: requests.as_ref().map(|r| r[i]),
                 rate,
+                seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             }
         })
         .collect()

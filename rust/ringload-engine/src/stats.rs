@@ -61,9 +61,9 @@ pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, HISTOGRAM_MAX_US, 3).expect("static histogram bounds are valid")
 }
 
-/// Everything one worker measured during one interval (or, merged, during the whole run).
+/// The outcomes of one endpoint's requests (or, merged, of all of them).
 #[derive(Clone)]
-pub struct IntervalStats {
+pub struct EndpointStats {
     /// Latency of completed requests, microseconds. In the open model it is measured from the
     /// time each request was due (coordinated-omission corrected).
     pub latency: Histogram<u64>,
@@ -76,36 +76,19 @@ pub struct IntervalStats {
     pub aborted: u64,
     /// Idempotent requests resent once after a reused connection closed before any response byte.
     pub retries: u64,
-    /// Connections established.
-    pub connects: u64,
     pub status: Box<[u64; STATUS_SLOTS]>,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-    /// Open model: how late requests were sent compared with their schedule, microseconds.
-    pub lag_sum_us: u64,
-    pub lag_max_us: u64,
-    pub lag_count: u64,
-    /// The first error message seen for each kind, so a report can say what went wrong.
-    pub examples: [Option<String>; ErrorKind::COUNT],
 }
 
-impl IntervalStats {
+impl EndpointStats {
     pub fn new(open_model: bool) -> Self {
-        IntervalStats {
+        EndpointStats {
             latency: new_histogram(),
             latency_uncorrected: open_model.then(new_histogram),
             ok: 0,
             failed: [0; ErrorKind::COUNT],
             aborted: 0,
             retries: 0,
-            connects: 0,
             status: Box::new([0; STATUS_SLOTS]),
-            bytes_read: 0,
-            bytes_written: 0,
-            lag_sum_us: 0,
-            lag_max_us: 0,
-            lag_count: 0,
-            examples: Default::default(),
         }
     }
 
@@ -118,36 +101,8 @@ impl IntervalStats {
         self.ok + self.failed_total() + self.aborted
     }
 
-    #[inline]
-    pub(crate) fn record_failure(&mut self, kind: ErrorKind, count: u64, error: &std::io::Error) {
-        self.failed[kind as usize] += count;
-        let example = &mut self.examples[kind as usize];
-        if example.is_none() {
-            *example = Some(error.to_string());
-        }
-    }
-
-    #[inline]
-    pub(crate) fn record_response(&mut self, status: u16, latency_us: u64, uncorrected_us: u64) {
-        self.ok += 1;
-        if let Some(slot) = self.status.get_mut(usize::from(status)) {
-            *slot += 1;
-        }
-        self.latency.saturating_record(latency_us.max(1));
-        if let Some(histogram) = &mut self.latency_uncorrected {
-            histogram.saturating_record(uncorrected_us.max(1));
-        }
-    }
-
-    #[inline]
-    pub(crate) fn record_lag(&mut self, lag_us: u64) {
-        self.lag_sum_us += lag_us;
-        self.lag_max_us = self.lag_max_us.max(lag_us);
-        self.lag_count += 1;
-    }
-
     /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &IntervalStats) {
+    pub fn merge(&mut self, other: &EndpointStats) {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         if let (Some(mine), Some(theirs)) =
@@ -161,10 +116,105 @@ impl IntervalStats {
         }
         self.aborted += other.aborted;
         self.retries += other.retries;
-        self.connects += other.connects;
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
+    }
+}
+
+/// Everything one worker measured during one interval (or, merged, during the whole run):
+/// request outcomes per endpoint (statistics row) and connection-level counters.
+#[derive(Clone)]
+pub struct IntervalStats {
+    /// Indexed by endpoint (statistics row); a run without a scenario has one.
+    pub endpoints: Vec<EndpointStats>,
+    /// Connections established.
+    pub connects: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    /// Open model: how late requests were sent compared with their schedule, microseconds.
+    pub lag_sum_us: u64,
+    pub lag_max_us: u64,
+    pub lag_count: u64,
+    /// The first error message seen for each kind, so a report can say what went wrong.
+    pub examples: [Option<String>; ErrorKind::COUNT],
+}
+
+impl IntervalStats {
+    pub fn new(endpoints: usize, open_model: bool) -> Self {
+        IntervalStats {
+            endpoints: (0..endpoints)
+                .map(|_| EndpointStats::new(open_model))
+                .collect(),
+            connects: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+            lag_sum_us: 0,
+            lag_max_us: 0,
+            lag_count: 0,
+            examples: Default::default(),
+        }
+    }
+
+    /// Every endpoint merged into one.
+    pub fn total(&self) -> EndpointStats {
+        let mut endpoints = self.endpoints.iter();
+        let mut total = endpoints
+            .next()
+            .cloned()
+            .unwrap_or_else(|| EndpointStats::new(false));
+        for endpoint in endpoints {
+            total.merge(endpoint);
+        }
+        total
+    }
+
+    #[inline]
+    pub(crate) fn record_failure(
+        &mut self,
+        kind: ErrorKind,
+        endpoint: usize,
+        error: &std::io::Error,
+    ) {
+        self.endpoints[endpoint].failed[kind as usize] += 1;
+        let example = &mut self.examples[kind as usize];
+        if example.is_none() {
+            *example = Some(error.to_string());
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record_response(
+        &mut self,
+        endpoint: usize,
+        status: u16,
+        latency_us: u64,
+        uncorrected_us: u64,
+    ) {
+        let stats = &mut self.endpoints[endpoint];
+        stats.ok += 1;
+        if let Some(slot) = stats.status.get_mut(usize::from(status)) {
+            *slot += 1;
+        }
+        stats.latency.saturating_record(latency_us.max(1));
+        if let Some(histogram) = &mut stats.latency_uncorrected {
+            histogram.saturating_record(uncorrected_us.max(1));
+        }
+    }
+
+    #[inline]
+    pub(crate) fn record_lag(&mut self, lag_us: u64) {
+        self.lag_sum_us += lag_us;
+        self.lag_max_us = self.lag_max_us.max(lag_us);
+        self.lag_count += 1;
+    }
+
+    /// Adds `other` (with the same endpoints) into `self`.
+    pub fn merge(&mut self, other: &IntervalStats) {
+        for (mine, theirs) in self.endpoints.iter_mut().zip(&other.endpoints) {
+            mine.merge(theirs);
+        }
+        self.connects += other.connects;
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.lag_sum_us += other.lag_sum_us;

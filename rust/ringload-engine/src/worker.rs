@@ -12,9 +12,10 @@ use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
+use crate::config::PreparedRequest;
 use crate::connection::{run_connection, WorkerShared};
 use crate::dial::{Dialer, TcpDialer, TlsDialer};
-use crate::plan::Plan;
+use crate::plan::{Picker, Plan};
 use crate::stats::IntervalStats;
 
 /// How often a worker hands its measurements to the coordinator.
@@ -29,9 +30,9 @@ pub fn available_cores() -> Vec<core_affinity::CoreId> {
 pub(crate) struct RunSetup {
     pub addrs: Vec<SocketAddr>,
     pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
-    pub request: Vec<u8>,
-    pub request_is_head: bool,
-    pub request_is_idempotent: bool,
+    pub requests: Vec<PreparedRequest>,
+    /// Statistics rows the requests record into.
+    pub endpoints: usize,
     pub pipeline: usize,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -47,6 +48,8 @@ pub(crate) struct WorkerJob {
     pub requests: Option<u64>,
     /// Requests per second and the schedule's start, for the open model.
     pub rate: Option<(f64, Instant)>,
+    /// Seeds this worker's choice of scenario requests.
+    pub seed: u64,
 }
 
 pub(crate) enum WorkerMessage {
@@ -134,13 +137,15 @@ impl WorkerRun {
     }
 
     async fn drive<D: Dialer + 'static>(&self, dialer: D) {
-        let open_model = self.job.rate.is_some();
+        let fresh_stats = {
+            let (endpoints, open_model) = (self.setup.endpoints, self.job.rate.is_some());
+            move || IntervalStats::new(endpoints, open_model)
+        };
         let shared = Rc::new(WorkerShared {
-            stats: RefCell::new(IntervalStats::new(open_model)),
+            stats: RefCell::new(fresh_stats()),
             plan: Plan::new(self.job.requests, self.job.rate),
-            request: self.setup.request.as_slice().into(),
-            request_is_head: self.setup.request_is_head,
-            request_is_idempotent: self.setup.request_is_idempotent,
+            picker: Picker::new(self.setup.requests.iter().map(|r| r.weight), self.job.seed),
+            requests: self.setup.requests.as_slice().into(),
             pipeline: self.setup.pipeline,
             timeout: self.setup.timeout,
             deadline: self.setup.deadline,
@@ -156,7 +161,7 @@ impl WorkerRun {
             monoio::spawn(async move {
                 loop {
                     monoio::time::sleep(SNAPSHOT_INTERVAL).await;
-                    send_snapshot(&shared, &tx, open_model);
+                    send_snapshot(&shared, &tx, fresh_stats());
                 }
             })
         };
@@ -164,14 +169,11 @@ impl WorkerRun {
             connection.await;
         }
         drop(reporter);
-        send_snapshot(&shared, &self.tx, open_model);
+        send_snapshot(&shared, &self.tx, fresh_stats());
     }
 }
 
-fn send_snapshot(shared: &WorkerShared, tx: &Sender<WorkerMessage>, open_model: bool) {
-    let snapshot = std::mem::replace(
-        &mut *shared.stats.borrow_mut(),
-        IntervalStats::new(open_model),
-    );
+fn send_snapshot(shared: &WorkerShared, tx: &Sender<WorkerMessage>, fresh: IntervalStats) {
+    let snapshot = std::mem::replace(&mut *shared.stats.borrow_mut(), fresh);
     let _ = tx.send(WorkerMessage::Snapshot(Box::new(snapshot)));
 }

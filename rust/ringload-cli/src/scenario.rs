@@ -1,0 +1,141 @@
+//! `--scenario FILE`: several requests picked by weight inside the engine, each with its own
+//! statistics row. TOML or JSON, with the same keys:
+//!
+//! ```toml
+//! host = "http://127.0.0.1:8080"          # base URL; a URL on the command line replaces it
+//! headers = { "X-Api-Key" = "secret" }    # sent with every request
+//!
+//! [[requests]]
+//! name = "list products"                  # statistics row (default: the path)
+//! path = "/v1/products?page=1"            # appended to host, or an absolute URL on its origin
+//! weight = 5                              # relative frequency (default 1)
+//!
+//! [[requests]]
+//! method = "POST"                         # default GET, or POST with a body
+//! path = "/v1/cart"
+//! json = { sku = 42, quantity = 1 }       # or body = "raw text"
+//! headers = { "X-Trace" = "1" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use ringload_engine::ScenarioRequest;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub host: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub requests: Vec<RequestEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestEntry {
+    name: Option<String>,
+    method: Option<String>,
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    body: Option<String>,
+    json: Option<serde_json::Value>,
+    #[serde(default = "one")]
+    weight: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+impl ScenarioFile {
+    /// Reads a TOML or JSON scenario (by extension; anything else is tried as both).
+    pub fn load(path: &Path) -> Result<ScenarioFile> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --scenario {}", path.display()))?;
+        let where_ = || format!("invalid --scenario {}", path.display());
+        let file: ScenarioFile = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => serde_json::from_str(&text).with_context(where_)?,
+            Some("toml") => from_toml(&text).with_context(where_)?,
+            _ => match serde_json::from_str(&text) {
+                Ok(file) => file,
+                Err(_) => from_toml(&text).with_context(where_)?,
+            },
+        };
+        if file.requests.is_empty() {
+            bail!("{}: the scenario has no [[requests]]", where_());
+        }
+        Ok(file)
+    }
+
+    /// The engine's requests, or a message naming the entry that cannot be sent.
+    pub fn requests(&self) -> Result<Vec<ScenarioRequest>> {
+        self.requests
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                entry
+                    .to_request()
+                    .with_context(|| format!("scenario request #{} ({})", i + 1, entry.path))
+            })
+            .collect()
+    }
+}
+
+/// TOML's errors draw the offending line over several lines; the CLI reports one line.
+fn from_toml(text: &str) -> Result<ScenarioFile> {
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start].matches('\n').count() + 1);
+        let message = e.message().trim().replace('\n', " ");
+        match line {
+            Some(line) => anyhow::anyhow!("line {line}: {message}"),
+            None => anyhow::anyhow!("{message}"),
+        }
+    })
+}
+
+impl RequestEntry {
+    fn to_request(&self) -> Result<ScenarioRequest> {
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let body = match (&self.body, &self.json) {
+            (Some(_), Some(_)) => bail!("give body or json, not both"),
+            (Some(body), None) => body.clone().into_bytes(),
+            (None, Some(json)) => {
+                if !headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    headers.push(("Content-Type".into(), "application/json".into()));
+                }
+                serde_json::to_vec(json)?
+            }
+            (None, None) => Vec::new(),
+        };
+        let weight = u32::try_from(self.weight)
+            .ok()
+            .filter(|w| *w > 0)
+            .with_context(|| format!("weight must be a positive integer, got {}", self.weight))?;
+        let method = match &self.method {
+            Some(m) => m.clone(),
+            None if !body.is_empty() => "POST".into(),
+            None => "GET".into(),
+        };
+        Ok(ScenarioRequest {
+            name: self.name.clone(),
+            method,
+            target: self.path.clone(),
+            headers,
+            body,
+            weight,
+        })
+    }
+}
