@@ -26,8 +26,12 @@ lint: ## formatting, clippy and ruff; warnings are errors
 install: ## build the Python package (the Rust engine in release mode) into the current Python
 	$(PYTHON) -m pip install --quiet '.[test]'
 
+.PHONY: stubtest
+stubtest: ## the hand-written .pyi stubs against the installed compiled module (mypy's stubtest)
+	$(PYTHON) -m mypy.stubtest ringload --mypy-config-file pyproject.toml
+
 .PHONY: test
-test: lint install ## the whole test suite: lint, every Rust test, then pytest against the installed package
+test: lint install stubtest ## the whole test suite: lint, stubs, every Rust test, then pytest against the installed package
 	$(CARGO) test --workspace --locked --exclude ringload-py
 	$(PYTHON) -m pytest tests -q
 

@@ -9,6 +9,8 @@ import pytest
 from apiserver import ApiServer
 from locust_runner import MODES, LocustResult, require_mode, run_locust, run_locust_distributed
 
+pytest_plugins = ["pytester"]
+
 LOCUSTFILES = Path(__file__).parent / "locustfiles"
 
 

@@ -1,12 +1,36 @@
 """The private extension module: the Rust engine behind ``ringload``. Import from ``ringload``."""
 
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, final
+
+from typing_extensions import disjoint_base
+
+__all__ = [
+    "Endpoint",
+    "Engine",
+    "Latency",
+    "Outcomes",
+    "Progress",
+    "RawError",
+    "RawResponse",
+    "Result",
+    "ScheduleLag",
+    "StopHandle",
+    "TargetServer",
+    "__version__",
+    "check_request",
+    "run_load",
+]
+
 __version__: str
 
+@final
 class Engine:
     """The engine thread of this process: requests go in with ``submit`` and ``flush``, results
     come out of ``drain`` once ``fileno()`` is readable."""
 
-    def __init__(self, io: str = "auto") -> None:
+    def __new__(cls, io: str = "auto") -> Engine:
         """Starts the engine thread. ``io`` is ``"auto"``, ``"uring"`` or ``"epoll"``.
 
         Raises ValueError for another ``io`` and OSError when the engine cannot start."""
@@ -43,6 +67,7 @@ class Engine:
     def close_session(self, session: int) -> None:
         """Closes a session's pooled connections."""
 
+@final
 class RawResponse:
     """A complete response as the engine received it."""
 
@@ -71,6 +96,7 @@ class RawResponse:
     def header_values(self, name: str) -> list[str]:
         """Every value of a header (case-insensitive), e.g. each Set-Cookie."""
 
+@final
 class RawError:
     """Why no response arrived."""
 
@@ -82,3 +108,227 @@ class RawError:
         """The I/O error kind behind it, e.g. ``ConnectionRefused`` or ``TimedOut``."""
     @property
     def message(self) -> str: ...
+
+@final
+class TargetServer:
+    """The built-in target server (what ``ringload serve`` runs) on 127.0.0.1 with a free port.
+
+    Routes: ``/`` (a 20-byte body), ``/bytes/N``, ``/chunked/N``, ``/delay/MS``, ``/status/CODE``,
+    ``/echo``, ``/headers``, ``/close``. A request is counted once it has been read, before its
+    response is written. Use it as a context manager, or call :meth:`stop`."""
+
+    def __new__(cls, *, tls: bool = False) -> TargetServer:
+        """Starts listening; ``tls=True`` serves HTTPS with a fresh self-signed certificate for
+        127.0.0.1 and localhost. Raises OSError when it cannot listen."""
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:40123`` (no trailing slash)."""
+    @property
+    def certificate_pem(self) -> str | None:
+        """The self-signed certificate (PEM) when serving HTTPS, for ``cacert=``."""
+    def requests(self) -> int:
+        """Complete requests read so far; each pipelined request counts."""
+    def connections(self) -> int:
+        """Connections accepted so far."""
+    def path_count(self, path: str) -> int:
+        """Complete requests to ``path`` (query string excluded)."""
+    def stop(self) -> None:
+        """Stops the server and closes its connections; calling it again does nothing."""
+    def __enter__(self) -> TargetServer: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+@final
+class StopHandle:
+    """Ends a run early from another thread or task: no new request starts, requests in flight
+    complete or time out, and the run returns its result."""
+
+    def __init__(self) -> None: ...
+    def set(self) -> None:
+        """Asks the run to stop."""
+    @property
+    def is_set(self) -> bool: ...
+
+@final
+class Progress:
+    """The live view passed to ``on_progress`` once a second (from the engine's thread)."""
+
+    @property
+    def elapsed_s(self) -> float: ...
+    @property
+    def requests(self) -> int:
+        """Requests accounted for so far."""
+    @property
+    def ok(self) -> int: ...
+    @property
+    def failed(self) -> int: ...
+    @property
+    def current_rps(self) -> float:
+        """Complete responses per second over the last second."""
+    @property
+    def p99_us(self) -> int | None:
+        """p99 latency so far, microseconds."""
+
+@final
+class Latency:
+    """A latency distribution in microseconds; every field is None when no request completed.
+
+    In the open model (``rate=``) it is measured from when each request was due, so a stalled
+    server shows up here (coordinated-omission correction)."""
+
+    @property
+    def min(self) -> int | None: ...
+    @property
+    def mean(self) -> float | None: ...
+    @property
+    def stdev(self) -> float | None: ...
+    @property
+    def max(self) -> int | None: ...
+    @property
+    def p50(self) -> int | None: ...
+    @property
+    def p75(self) -> int | None: ...
+    @property
+    def p90(self) -> int | None: ...
+    @property
+    def p99(self) -> int | None: ...
+    @property
+    def p999(self) -> int | None: ...
+    @property
+    def p9999(self) -> int | None: ...
+    def to_dict(self) -> dict[str, int | float | None]:
+        """The ``latency_us`` object of the CLI's ``--json``."""
+
+@final
+class ScheduleLag:
+    """Open model: how late sends were compared with the constant-rate schedule."""
+
+    @property
+    def target_rps(self) -> float: ...
+    @property
+    def mean_us(self) -> float: ...
+    @property
+    def max_us(self) -> int: ...
+
+@disjoint_base
+class Outcomes:
+    """What a set of requests amounted to: the base of :class:`Result` (the whole run) and
+    :class:`Endpoint` (one statistics row). ``requests == ok + failed_total + aborted``."""
+
+    @property
+    def requests(self) -> int:
+        """Every request accounted for."""
+    @property
+    def ok(self) -> int:
+        """Complete responses, whatever their status."""
+    @property
+    def failed(self) -> dict[str, int]:
+        """Failed requests by kind: connect, tls, timeout, closed, read, write, parse, framing."""
+    @property
+    def failed_total(self) -> int: ...
+    @property
+    def aborted(self) -> int:
+        """In flight when the run ended."""
+    @property
+    def retries(self) -> int:
+        """Idempotent requests resent once after a kept-alive connection closed unanswered."""
+    @property
+    def status(self) -> dict[int, int]:
+        """Responses by status code."""
+    @property
+    def rps(self) -> float:
+        """Complete responses per second."""
+    @property
+    def latency_us(self) -> Latency: ...
+    @property
+    def latency_uncorrected_us(self) -> Latency | None:
+        """Open model only: latency measured from the actual send."""
+    def percentile(self, q: float) -> int | None:
+        """Latency at percentile ``q`` (0 to 100) in microseconds; None when nothing completed.
+        Raises ValueError for ``q`` outside 0..100."""
+
+@final
+class Endpoint(Outcomes):
+    """One statistics row: the requests of one method and name, like a line of Locust's table."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    def to_dict(self) -> dict[str, Any]:
+        """This row as in the ``endpoints`` list of the CLI's ``--json``."""
+
+@final
+class Result(Outcomes):
+    """The result of :func:`ringload.run`: the same data as the CLI's ``--json`` object, and
+    ``repr()`` is the CLI's summary."""
+
+    @property
+    def url(self) -> str:
+        """Target URL without credentials (with a scenario, its base URL)."""
+    @property
+    def method(self) -> str:
+        """The method of every request, or ``MIXED``."""
+    @property
+    def connections(self) -> int: ...
+    @property
+    def threads(self) -> int: ...
+    @property
+    def io(self) -> str:
+        """``uring`` or ``epoll``."""
+    @property
+    def model(self) -> str:
+        """``closed`` (next request when the previous completes) or ``open`` (``rate=``)."""
+    @property
+    def connects(self) -> int:
+        """Connections established."""
+    @property
+    def error_examples(self) -> dict[str, str]:
+        """The first error message of each failed kind."""
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def bytes_written(self) -> int: ...
+    @property
+    def schedule_lag(self) -> ScheduleLag | None: ...
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """Per method and name, in the order the requests were given."""
+    def endpoint(self, name: str, method: str | None = None) -> Endpoint:
+        """The row named ``name`` (and ``method`` when several share it); KeyError if none."""
+    def to_dict(self) -> dict[str, Any]:
+        """Exactly the CLI's ``--json`` object: same keys, same units."""
+    def to_json(self) -> str:
+        """The CLI's ``--json`` text."""
+
+def check_request(request: tuple[str | None, str, str, list[tuple[str, str]], bytes, int]) -> None:
+    """Validates ``(name, method, path_or_url, headers, body, weight)``; raises ValueError."""
+
+def run_load(
+    url: str,
+    *,
+    method: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    scenario: list[tuple[str | None, str, str, list[tuple[str, str]], bytes, int]],
+    connections: int,
+    threads: int | None,
+    duration: float | None,
+    requests: int | None,
+    rate: float | None,
+    timeout: float,
+    connect_timeout: float,
+    insecure: bool,
+    cacert: str | None,
+    pipeline: int,
+    io: str,
+    stop: StopHandle | None,
+    on_progress: Callable[[Progress], object] | None,
+) -> Result:
+    """Runs the load with the GIL released (``ringload.run`` checks the arguments first)."""

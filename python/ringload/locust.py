@@ -33,16 +33,16 @@ def install(patch_httpuser: bool = False) -> None:
 
     for name in _REPLACED_NAMES:
         setattr(locust_fasthttp, name, getattr(fasthttp, name))
-    locust.FastHttpUser = fasthttp.FastHttpUser  # type: ignore[misc]
+    locust.FastHttpUser = fasthttp.FastHttpUser  # type: ignore[misc,assignment]
     if patch_httpuser:
         import locust.user
         import locust.user.users
 
         from ringload.httpuser import HttpUser
 
-        locust.HttpUser = HttpUser  # type: ignore[misc]
-        locust.user.HttpUser = HttpUser  # type: ignore[misc]
-        locust.user.users.HttpUser = HttpUser  # type: ignore[misc]
+        locust.HttpUser = HttpUser  # type: ignore[misc,assignment]
+        locust.user.HttpUser = HttpUser  # type: ignore[misc,assignment]
+        locust.user.users.HttpUser = HttpUser  # type: ignore[misc,assignment]
 
 
 def main(argv: list[str] | None = None) -> None:

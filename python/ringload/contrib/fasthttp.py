@@ -166,7 +166,9 @@ class FastResponse:
         if content is None:
             return None
         if self.encoding is None:
-            self.encoding = get_encoding_from_headers(self.headers) or _detect_encoding(content)
+            headers = self.headers
+            from_headers = get_encoding_from_headers(headers) if headers is not None else None
+            self.encoding = from_headers or _detect_encoding(content)
         if self.encoding is None:
             return None
         return str(content, self.encoding, errors="replace")
@@ -309,8 +311,7 @@ class ResponseContextManager(FastResponse):
 
 class RestResponseContextManager(ResponseContextManager):
     js: dict
-    error: Exception
-    headers: CaseInsensitiveDict  # type: ignore[assignment]
+    error: Exception | None
 
 
 class _CookieHeaders:

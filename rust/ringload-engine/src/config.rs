@@ -218,6 +218,46 @@ impl ScenarioRequest {
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.target)
     }
+
+    fn invalid(&self, reason: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid(format!(
+            "scenario request {:?}: {reason}",
+            redact_userinfo(self.name())
+        ))
+    }
+
+    /// Checks everything that does not depend on the run's origin: the weight, the form of the
+    /// target, the method, headers and body.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.weight == 0 {
+            return Err(self.invalid("weight must be a positive integer"));
+        }
+        let target = if self.target.starts_with('/') {
+            self.target.clone()
+        } else if self.target.contains("://") {
+            let url = Target::parse(&self.target)?;
+            if url.basic_auth.is_some() {
+                return Err(self.invalid(
+                    "put credentials in the base URL or an Authorization header, not in a request URL",
+                ));
+            }
+            url.path_and_query
+        } else {
+            return Err(self.invalid(format!(
+                "{:?} must be a path starting with '/' or an absolute http(s) URL",
+                self.target
+            )));
+        };
+        RequestSpec {
+            method: self.method.clone(),
+            target,
+            host: "localhost".into(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+        .validate()?;
+        Ok(())
+    }
 }
 
 /// A statistics row: requests are grouped by method and name, as in Locust's stats table.
@@ -341,32 +381,15 @@ impl LoadConfig {
     /// The request target of a scenario request: a path appended to the base URL's path, or
     /// an absolute URL that must be on the run's origin.
     fn scenario_target(&self, request: &ScenarioRequest) -> Result<String, ConfigError> {
-        let invalid = |reason: String| {
-            ConfigError::Invalid(format!(
-                "scenario request {:?}: {reason}",
-                redact_userinfo(request.name())
-            ))
-        };
+        request.validate()?;
         if request.target.starts_with('/') {
             let base = self.target.path_and_query.split('?').next().unwrap_or("");
             return Ok(format!("{}{}", base.trim_end_matches('/'), request.target));
         }
-        if !request.target.contains("://") {
-            return Err(invalid(format!(
-                "{:?} must be a path starting with '/' or an absolute http(s) URL",
-                request.target
-            )));
-        }
         let url = Target::parse(&request.target)?;
-        if url.basic_auth.is_some() {
-            return Err(invalid(
-                "put credentials in the base URL or an Authorization header, not in a request URL"
-                    .into(),
-            ));
-        }
         let origin = |t: &Target| (t.scheme, t.host.clone(), t.port);
         if origin(&url) != origin(&self.target) {
-            return Err(invalid(format!(
+            return Err(request.invalid(format!(
                 "{} is not on {}; every request of a scenario goes to the same origin",
                 url.display_url(),
                 self.target.display_url()
@@ -396,12 +419,6 @@ impl LoadConfig {
         let mut endpoints: Vec<EndpointKey> = Vec::new();
         let mut requests = Vec::with_capacity(self.scenario.len());
         for request in &self.scenario {
-            if request.weight == 0 {
-                return Err(ConfigError::Invalid(format!(
-                    "scenario request {:?}: weight must be a positive integer",
-                    request.name()
-                )));
-            }
             let target = self.scenario_target(request)?;
             let spec = self.spec_for(
                 &request.method,

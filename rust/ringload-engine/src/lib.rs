@@ -22,6 +22,6 @@ pub mod worker;
 pub use config::{
     ConfigError, EndpointKey, IoMode, LoadConfig, ScenarioRequest, Scheme, Target, TlsOptions,
 };
-pub use report::{EndpointReport, LatencySummary, Outcomes, Report};
+pub use report::{EndpointReport, LatencySummary, Outcomes, Report, ScheduleLag};
 pub use run::{run, run_until, Progress, RunError};
 pub use stats::ErrorKind;

@@ -1,0 +1,333 @@
+"""``ringload.run()``: a whole load run on the Rust engine, from plain Python, threads, gevent or
+asyncio.
+
+The engine runs its own pinned worker threads and releases the GIL for the whole run, so other
+Python threads keep running. Under gevent the call goes to gevent's thread pool and the calling
+greenlet waits cooperatively: the hub (and a gevent server in the same process) keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json as _json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Union
+
+from ringload import _ringload
+from ringload._ringload import Progress, Result, StopHandle
+
+HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+
+_UNSET: Any = object()
+
+
+class Request:
+    """One request of a scenario: picked by ``weight`` inside the engine, counted under ``name``.
+
+    ``path_or_url`` is a path appended to the run's ``host`` (as Locust appends paths to its host),
+    or an absolute URL on the same origin. ``json`` is serialized with ``json.dumps`` and sets
+    ``Content-Type: application/json`` unless ``headers`` set one. Requests with the same method
+    and name share a statistics row, as in Locust's stats table.
+    """
+
+    __slots__ = ("body", "headers", "method", "name", "path", "weight")
+
+    def __init__(
+        self,
+        method: str,
+        path_or_url: str,
+        headers: HeadersArg = None,
+        body: bytes | str | None = None,
+        json: Any = _UNSET,
+        name: str | None = None,
+        weight: int = 1,
+    ) -> None:
+        self.method: str = _text("method", method)
+        self.path: str = _text("path_or_url", path_or_url)
+        self.headers: list[tuple[str, str]] = _headers("headers", headers)
+        if body is not None and json is not _UNSET:
+            raise TypeError("Request() takes body= or json=, not both")
+        if json is not _UNSET:
+            try:
+                body = _json.dumps(json)
+            except (TypeError, ValueError) as e:
+                raise TypeError(f"json is not JSON-serializable: {e}") from None
+            if not any(k.lower() == "content-type" for k, _ in self.headers):
+                self.headers.append(("Content-Type", "application/json"))
+        self.body: bytes = _body("body", body)
+        self.name: str | None = None if name is None else _text("name", name)
+        self.weight: int = _positive_int("weight", weight)
+        try:
+            _ringload.check_request(self._as_tuple())
+        except ValueError as e:
+            raise ValueError(f"Request({self.method!r}, {self.path!r}): {e}") from None
+
+    def _as_tuple(self) -> tuple[str | None, str, str, list[tuple[str, str]], bytes, int]:
+        return (self.name, self.method, self.path, self.headers, self.body, self.weight)
+
+    def __repr__(self) -> str:
+        extra = "" if self.name is None else f", name={self.name!r}"
+        return f"Request({self.method!r}, {self.path!r}{extra}, weight={self.weight})"
+
+
+def _text(arg: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{arg} must be a str, not {type(value).__name__}")
+    return value
+
+
+def _body(arg: str, value: object) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{arg} must be bytes or str, not {type(value).__name__}")
+
+
+def _headers(arg: str, value: HeadersArg) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    pairs = value.items() if isinstance(value, Mapping) else value
+    try:
+        result = [(k, v) for k, v in pairs]
+    except (TypeError, ValueError):
+        raise TypeError(f"{arg} must be a mapping or (name, value) pairs") from None
+    for k, v in result:
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"{arg}: names and values must be str, got {k!r}: {v!r}")
+    return result
+
+
+def _positive_int(arg: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{arg} must be an int, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{arg} must be greater than zero, got {value}")
+    return value
+
+
+def _positive_number(arg: str, value: object, unit: str = "seconds") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{arg} must be a number of {unit}, not {type(value).__name__}")
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{arg} must be a positive number of {unit}, got {value}")
+    return number
+
+
+def _rate(arg: str, value: object) -> float:
+    return _positive_number(arg, value, "requests per second")
+
+
+def _optional(check: Callable[[str, object], Any], arg: str, value: object) -> Any:
+    return None if value is None else check(arg, value)
+
+
+def _prepare(
+    url: str | None,
+    *,
+    method: str,
+    headers: HeadersArg,
+    body: bytes | str | None,
+    scenario: Sequence[Request] | None,
+    host: str | None,
+    connections: int,
+    threads: int | None,
+    duration: float | None,
+    requests: int | None,
+    rate: float | None,
+    timeout: float,
+    connect_timeout: float,
+    insecure: bool,
+    cacert: str | os.PathLike[str] | None,
+    pipeline: int,
+    io: str,
+    stop: StopHandle | None,
+    on_progress: Callable[[Progress], object] | None,
+) -> Callable[[], Result]:
+    """Checks every argument and returns the call that runs the load."""
+    if scenario is None:
+        if host is not None:
+            raise TypeError("host= is the base URL of a scenario; without scenario= pass the URL as url")
+        if url is None:
+            raise TypeError("run() needs a url (or scenario= and host=)")
+        base = _text("url", url)
+        scenario_tuples = []
+    else:
+        if url is not None and host is not None:
+            raise TypeError("give the scenario's base URL as url or host=, not both")
+        if method != "GET" or body is not None:
+            raise ValueError("method= and body= describe a single URL; give each Request its own")
+        if isinstance(scenario, (str, bytes)) or not isinstance(scenario, Iterable):
+            raise TypeError("scenario must be a list of ringload.Request")
+        scenario = list(scenario)
+        if not scenario:
+            raise ValueError("scenario must contain at least one Request")
+        for item in scenario:
+            if not isinstance(item, Request):
+                raise TypeError(f"scenario items must be ringload.Request, not {type(item).__name__}")
+        scenario_tuples = [r._as_tuple() for r in scenario]
+        base_url = url if url is not None else host
+        if base_url is None:
+            raise TypeError("a scenario needs host= (the base URL its paths are appended to)")
+        base = _text("host", base_url)
+    if duration is None and requests is None:
+        raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
+    if not isinstance(insecure, bool):
+        raise TypeError(f"insecure must be a bool, not {type(insecure).__name__}")
+    if stop is not None and not isinstance(stop, StopHandle):
+        raise TypeError("stop must be a ringload.StopHandle")
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError("on_progress must be callable")
+    if io not in ("auto", "uring", "epoll"):
+        raise ValueError(f"io must be 'auto', 'uring' or 'epoll', not {io!r}")
+    return functools.partial(
+        _ringload.run_load,
+        base,
+        method=_text("method", method),
+        headers=_headers("headers", headers),
+        body=_body("body", body),
+        scenario=scenario_tuples,
+        connections=_positive_int("connections", connections),
+        threads=_optional(_positive_int, "threads", threads),
+        duration=_optional(_positive_number, "duration", duration),
+        requests=_optional(_positive_int, "requests", requests),
+        rate=_optional(_rate, "rate", rate),
+        timeout=_positive_number("timeout", timeout),
+        connect_timeout=_positive_number("connect_timeout", connect_timeout),
+        insecure=insecure,
+        cacert=None if cacert is None else os.fspath(cacert),
+        pipeline=_positive_int("pipeline", pipeline),
+        io=io,
+        stop=stop,
+        on_progress=on_progress,
+    )
+
+
+def _gevent_hub() -> Any:
+    """This thread's gevent hub when gevent is in use here, else None (without creating one)."""
+    if "gevent" not in sys.modules:
+        return None
+    from gevent._hub_local import get_hub_if_exists
+
+    return get_hub_if_exists()
+
+
+def run(
+    url: str | None = None,
+    *,
+    method: str = "GET",
+    headers: HeadersArg = None,
+    body: bytes | str | None = None,
+    scenario: Sequence[Request] | None = None,
+    host: str | None = None,
+    connections: int = 64,
+    threads: int | None = None,
+    duration: float | None = None,
+    requests: int | None = None,
+    rate: float | None = None,
+    timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    insecure: bool = False,
+    cacert: str | os.PathLike[str] | None = None,
+    pipeline: int = 1,
+    io: str = "auto",
+    stop: StopHandle | None = None,
+    on_progress: Callable[[Progress], object] | None = None,
+) -> Result:
+    """Runs a load test in this process and returns its :class:`Result` (see the stub,
+    ``ringload/__init__.pyi``, for every argument).
+
+    Blocks the calling thread, with the GIL released, until the run ends; under gevent only the
+    calling greenlet waits. Ctrl-C in the main thread stops the run early and raises
+    KeyboardInterrupt once requests in flight are accounted for.
+    """
+    call = _prepare(
+        url,
+        method=method,
+        headers=headers,
+        body=body,
+        scenario=scenario,
+        host=host,
+        connections=connections,
+        threads=threads,
+        duration=duration,
+        requests=requests,
+        rate=rate,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        insecure=insecure,
+        cacert=cacert,
+        pipeline=pipeline,
+        io=io,
+        stop=stop,
+        on_progress=on_progress,
+    )
+    hub = _gevent_hub()
+    if hub is not None:
+        # A native thread of gevent's pool blocks in the engine; this greenlet parks on the hub.
+        return hub.threadpool.apply(call)
+    return call()
+
+
+async def run_async(
+    url: str | None = None,
+    *,
+    method: str = "GET",
+    headers: HeadersArg = None,
+    body: bytes | str | None = None,
+    scenario: Sequence[Request] | None = None,
+    host: str | None = None,
+    connections: int = 64,
+    threads: int | None = None,
+    duration: float | None = None,
+    requests: int | None = None,
+    rate: float | None = None,
+    timeout: float = 30.0,
+    connect_timeout: float = 10.0,
+    insecure: bool = False,
+    cacert: str | os.PathLike[str] | None = None,
+    pipeline: int = 1,
+    io: str = "auto",
+    stop: StopHandle | None = None,
+    on_progress: Callable[[Progress], object] | None = None,
+) -> Result:
+    """:func:`run` for asyncio: the run goes to the loop's default executor, and cancelling the
+    awaiting task stops it (requests in flight finish or time out first)."""
+    stop = stop if stop is not None else StopHandle()
+    call = _prepare(
+        url,
+        method=method,
+        headers=headers,
+        body=body,
+        scenario=scenario,
+        host=host,
+        connections=connections,
+        threads=threads,
+        duration=duration,
+        requests=requests,
+        rate=rate,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        insecure=insecure,
+        cacert=cacert,
+        pipeline=pipeline,
+        io=io,
+        stop=stop,
+        on_progress=on_progress,
+    )
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        stop.set()
+        with contextlib.suppress(BaseException):
+            await future
+        raise

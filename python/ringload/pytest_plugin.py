@@ -1,0 +1,56 @@
+"""pytest plugin (registered through the ``pytest11`` entry point): load checks in a test suite.
+
+Fixtures:
+
+- ``ringload_run``: :func:`ringload.run`, remembering every result of the test; when the test
+  fails, each run's summary (the CLI's report) is printed under the failure, so an SLO assertion
+  such as ``assert ringload_run(url, duration=5, rate=2000).latency_us.p99 < 20_000`` explains
+  itself.
+- ``ringload_target``: the built-in target server on 127.0.0.1 (a free port), stopped after the
+  test: ``ringload_target.url``, ``.requests()``, ``.path_count("/")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+
+import ringload
+
+_RUNS = pytest.StashKey[list]()
+
+
+@pytest.fixture
+def ringload_run(request: pytest.FixtureRequest) -> Callable[..., ringload.Result]:
+    """``ringload.run`` that keeps its results for the failure report of this test."""
+    runs: list[ringload.Result] = []
+    request.node.stash[_RUNS] = runs
+
+    def run(*args: Any, **kwargs: Any) -> ringload.Result:
+        result = ringload.run(*args, **kwargs)
+        runs.append(result)
+        return result
+
+    return run
+
+
+@pytest.fixture
+def ringload_target() -> Iterator[ringload.TargetServer]:
+    """The built-in target server for this test (plain HTTP on 127.0.0.1)."""
+    server = ringload.TargetServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    runs = item.stash.get(_RUNS, [])
+    if report.when == "call" and report.failed and runs:
+        for number, result in enumerate(runs, 1):
+            report.sections.append((f"ringload run {number} of {len(runs)}", repr(result)))
+    return report

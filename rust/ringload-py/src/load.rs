@@ -1,0 +1,603 @@
+//! `ringload.run()`: one whole load run on the engine's pinned workers, and its result.
+//!
+//! The Python side (`ringload/_load.py`) checks argument types and ranges and picks how to wait
+//! (plain thread, gevent's thread pool, asyncio's executor); this module builds the engine
+//! configuration, runs it with the GIL released, and converts the report.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use ringload_engine::{
+    EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report, RunError,
+    ScenarioRequest, ScheduleLag as EngineScheduleLag, TlsOptions,
+};
+
+use crate::client::io_mode;
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(run_load, m)?)?;
+    m.add_function(wrap_pyfunction!(check_request, m)?)?;
+    m.add_class::<StopHandle>()?;
+    m.add_class::<Progress>()?;
+    m.add_class::<Latency>()?;
+    m.add_class::<ScheduleLag>()?;
+    m.add_class::<Outcomes>()?;
+    m.add_class::<Endpoint>()?;
+    m.add_class::<RunResult>()?;
+    Ok(())
+}
+
+/// `(name, method, path_or_url, headers, body, weight)`, as `ringload.Request` passes it.
+type RequestTuple = (
+    Option<String>,
+    String,
+    String,
+    Vec<(String, String)>,
+    Vec<u8>,
+    u32,
+);
+
+fn scenario_request(
+    (name, method, target, headers, body, weight): RequestTuple,
+) -> ScenarioRequest {
+    ScenarioRequest {
+        name,
+        method,
+        target,
+        headers,
+        body,
+        weight,
+    }
+}
+
+/// Validates one scenario request on its own (everything but its origin): raises ValueError.
+#[pyfunction]
+fn check_request(request: RequestTuple) -> PyResult<()> {
+    scenario_request(request)
+        .validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+fn run_error(error: RunError) -> PyErr {
+    match error {
+        RunError::Config(ringload_engine::ConfigError::Resolve { .. }) => {
+            PyOSError::new_err(error.to_string())
+        }
+        RunError::Config(e) => PyValueError::new_err(e.to_string()),
+        RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
+        RunError::Worker(message) => PyRuntimeError::new_err(message),
+    }
+}
+
+/// Ends a run early from another thread or task: no new request starts; those in flight
+/// complete or time out, and the run returns its result.
+#[pyclass(module = "ringload._ringload", frozen)]
+#[derive(Default)]
+pub(crate) struct StopHandle {
+    flag: Arc<AtomicBool>,
+}
+
+#[pymethods]
+impl StopHandle {
+    #[new]
+    fn new() -> Self {
+        StopHandle::default()
+    }
+
+    fn set(&self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+
+    #[getter]
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
+/// The live view passed to `on_progress` once a second.
+#[pyclass(module = "ringload._ringload", frozen, get_all)]
+pub(crate) struct Progress {
+    elapsed_s: f64,
+    requests: u64,
+    ok: u64,
+    failed: u64,
+    current_rps: f64,
+    p99_us: Option<u64>,
+}
+
+#[pymethods]
+impl Progress {
+    fn __repr__(&self) -> String {
+        format!(
+            "Progress(elapsed_s={:.1}, requests={}, ok={}, failed={}, current_rps={:.1}, p99_us={})",
+            self.elapsed_s,
+            self.requests,
+            self.ok,
+            self.failed,
+            self.current_rps,
+            self.p99_us.map_or("None".to_string(), |v| v.to_string())
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // mirrors ringload.run()'s keyword arguments one to one
+#[pyfunction]
+#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, timeout, connect_timeout, insecure, cacert, pipeline, io, stop, on_progress))]
+fn run_load(
+    py: Python<'_>,
+    url: &str,
+    method: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    scenario: Vec<RequestTuple>,
+    connections: usize,
+    threads: Option<usize>,
+    duration: Option<f64>,
+    requests: Option<u64>,
+    rate: Option<f64>,
+    timeout: f64,
+    connect_timeout: f64,
+    insecure: bool,
+    cacert: Option<PathBuf>,
+    pipeline: usize,
+    io: &str,
+    stop: Option<Py<StopHandle>>,
+    on_progress: Option<Py<PyAny>>,
+) -> PyResult<Py<RunResult>> {
+    let mut config = LoadConfig::new(url).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    config.method = method;
+    config.headers = headers;
+    config.body = body;
+    config.scenario = scenario.into_iter().map(scenario_request).collect();
+    config.connections = connections;
+    config.threads = threads;
+    config.duration = duration.map(Duration::from_secs_f64);
+    config.requests = requests;
+    config.rate = rate;
+    config.timeout = Duration::from_secs_f64(timeout);
+    config.connect_timeout = Duration::from_secs_f64(connect_timeout);
+    config.pipeline = pipeline;
+    config.io = io_mode(io)?;
+    config.tls = TlsOptions {
+        insecure,
+        ca_file: cacert,
+    };
+    let stop_flag = stop.map_or_else(
+        || Arc::new(AtomicBool::new(false)),
+        |handle| handle.get().flag.clone(),
+    );
+
+    // Ctrl-C and errors raised by `on_progress` stop the run; the first is re-raised after it.
+    let mut interrupted: Option<PyErr> = None;
+    let result = py.detach(|| {
+        ringload_engine::run_until(
+            &config,
+            stop_flag.clone(),
+            |warning| eprintln!("ringload: {warning}"),
+            |progress| {
+                Python::attach(|py| {
+                    let outcome = py.check_signals().and_then(|()| match &on_progress {
+                        Some(callback) => callback
+                            .call1(
+                                py,
+                                (Progress {
+                                    elapsed_s: progress.elapsed.as_secs_f64(),
+                                    requests: progress.requests,
+                                    ok: progress.ok,
+                                    failed: progress.failed,
+                                    current_rps: progress.current_rps,
+                                    p99_us: progress.p99_us,
+                                },),
+                            )
+                            .map(drop),
+                        None => Ok(()),
+                    });
+                    if let Err(e) = outcome {
+                        stop_flag.store(true, Ordering::Relaxed);
+                        interrupted.get_or_insert(e);
+                    }
+                })
+            },
+        )
+    });
+    if let Some(error) = interrupted {
+        return Err(error);
+    }
+    let report = result.map_err(run_error)?;
+    RunResult::create(py, report)
+}
+
+/// Latency distribution in microseconds; every field is None when no request completed.
+#[pyclass(module = "ringload._ringload", frozen, get_all)]
+#[derive(Clone)]
+pub(crate) struct Latency {
+    min: Option<u64>,
+    mean: Option<f64>,
+    stdev: Option<f64>,
+    max: Option<u64>,
+    p50: Option<u64>,
+    p75: Option<u64>,
+    p90: Option<u64>,
+    p99: Option<u64>,
+    p999: Option<u64>,
+    p9999: Option<u64>,
+}
+
+impl From<&LatencySummary> for Latency {
+    fn from(l: &LatencySummary) -> Self {
+        Latency {
+            min: l.min,
+            mean: l.mean,
+            stdev: l.stdev,
+            max: l.max,
+            p50: l.p50,
+            p75: l.p75,
+            p90: l.p90,
+            p99: l.p99,
+            p999: l.p999,
+            p9999: l.p9999,
+        }
+    }
+}
+
+fn optional<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "None".to_string(), |v| v.to_string())
+}
+
+#[pymethods]
+impl Latency {
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        dict.set_item("min", self.min)?;
+        dict.set_item("mean", self.mean)?;
+        dict.set_item("stdev", self.stdev)?;
+        dict.set_item("max", self.max)?;
+        dict.set_item("p50", self.p50)?;
+        dict.set_item("p75", self.p75)?;
+        dict.set_item("p90", self.p90)?;
+        dict.set_item("p99", self.p99)?;
+        dict.set_item("p999", self.p999)?;
+        dict.set_item("p9999", self.p9999)?;
+        Ok(dict)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Latency(min={}, mean={}, max={}, p50={}, p90={}, p99={}, p999={})",
+            optional(self.min),
+            optional(self.mean),
+            optional(self.max),
+            optional(self.p50),
+            optional(self.p90),
+            optional(self.p99),
+            optional(self.p999)
+        )
+    }
+}
+
+/// Open model: how late sends were against the constant-rate schedule.
+#[pyclass(module = "ringload._ringload", frozen, get_all)]
+pub(crate) struct ScheduleLag {
+    target_rps: f64,
+    mean_us: f64,
+    max_us: u64,
+}
+
+#[pymethods]
+impl ScheduleLag {
+    fn __repr__(&self) -> String {
+        format!(
+            "ScheduleLag(target_rps={}, mean_us={}, max_us={})",
+            self.target_rps, self.mean_us, self.max_us
+        )
+    }
+}
+
+impl From<&EngineScheduleLag> for ScheduleLag {
+    fn from(lag: &EngineScheduleLag) -> Self {
+        ScheduleLag {
+            target_rps: lag.target_rps,
+            mean_us: lag.mean_us,
+            max_us: lag.max_us,
+        }
+    }
+}
+
+/// What a set of requests amounted to: the base of `Result` (the whole run) and `Endpoint`
+/// (one statistics row).
+#[pyclass(module = "ringload._ringload", frozen, subclass)]
+pub(crate) struct Outcomes {
+    outcomes: EngineOutcomes,
+}
+
+#[pymethods]
+impl Outcomes {
+    /// Every request accounted for: ok + failed_total + aborted.
+    #[getter]
+    fn requests(&self) -> u64 {
+        self.outcomes.requests
+    }
+
+    /// Complete responses, whatever their status.
+    #[getter]
+    fn ok(&self) -> u64 {
+        self.outcomes.ok
+    }
+
+    /// Failed requests by kind (connect, tls, timeout, closed, read, write, parse, framing).
+    #[getter]
+    fn failed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (kind, count) in &self.outcomes.failed {
+            dict.set_item(kind, count)?;
+        }
+        Ok(dict)
+    }
+
+    #[getter]
+    fn failed_total(&self) -> u64 {
+        self.outcomes.failed_total()
+    }
+
+    #[getter]
+    fn aborted(&self) -> u64 {
+        self.outcomes.aborted
+    }
+
+    #[getter]
+    fn retries(&self) -> u64 {
+        self.outcomes.retries
+    }
+
+    /// Responses by status code.
+    #[getter]
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (code, count) in &self.outcomes.status {
+            let code: u16 = code.parse().expect("status codes are numbers");
+            dict.set_item(code, count)?;
+        }
+        Ok(dict)
+    }
+
+    #[getter]
+    fn rps(&self) -> f64 {
+        self.outcomes.rps
+    }
+
+    #[getter]
+    fn latency_us(&self) -> Latency {
+        Latency::from(&self.outcomes.latency_us)
+    }
+
+    #[getter]
+    fn latency_uncorrected_us(&self) -> Option<Latency> {
+        self.outcomes
+            .latency_uncorrected_us
+            .as_ref()
+            .map(Latency::from)
+    }
+
+    /// Latency at percentile `q` (0 to 100) in microseconds, or None when nothing completed.
+    fn percentile(&self, q: f64) -> PyResult<Option<u64>> {
+        if !(0.0..=100.0).contains(&q) {
+            return Err(PyValueError::new_err(format!(
+                "q must be a percentile between 0 and 100, not {q}"
+            )));
+        }
+        Ok(self.outcomes.percentile(q))
+    }
+}
+
+/// One statistics row: the requests of one method and name.
+#[pyclass(module = "ringload._ringload", frozen, extends = Outcomes)]
+pub(crate) struct Endpoint {
+    report: EndpointReport,
+}
+
+#[pymethods]
+impl Endpoint {
+    #[getter]
+    fn name(&self) -> &str {
+        &self.report.name
+    }
+
+    #[getter]
+    fn method(&self) -> &str {
+        &self.report.method
+    }
+
+    /// This row as in the `endpoints` list of the CLI's `--json` object.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &serde_json::to_value(&self.report).expect("plain data"))
+    }
+
+    fn __repr__(&self) -> String {
+        let o = &self.report.outcomes;
+        format!(
+            "<Endpoint {} {}: requests={} ok={} failed={} aborted={} p99_us={}>",
+            self.report.method,
+            self.report.name,
+            o.requests,
+            o.ok,
+            o.failed_total(),
+            o.aborted,
+            optional(o.latency_us.p99)
+        )
+    }
+}
+
+/// The result of `ringload.run()`: the same data as the CLI's `--json` object.
+#[pyclass(module = "ringload._ringload", name = "Result", frozen, extends = Outcomes)]
+pub(crate) struct RunResult {
+    report: Report,
+}
+
+impl RunResult {
+    fn create(py: Python<'_>, report: Report) -> PyResult<Py<RunResult>> {
+        let base = Outcomes {
+            outcomes: report.outcomes.clone(),
+        };
+        Py::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(RunResult { report }),
+        )
+    }
+}
+
+#[pymethods]
+impl RunResult {
+    /// Target URL without credentials (with a scenario, its base URL).
+    #[getter]
+    fn url(&self) -> &str {
+        &self.report.url
+    }
+
+    #[getter]
+    fn method(&self) -> &str {
+        &self.report.method
+    }
+
+    #[getter]
+    fn connections(&self) -> usize {
+        self.report.connections
+    }
+
+    #[getter]
+    fn threads(&self) -> usize {
+        self.report.threads
+    }
+
+    #[getter]
+    fn io(&self) -> &'static str {
+        self.report.io
+    }
+
+    #[getter]
+    fn model(&self) -> &'static str {
+        self.report.model
+    }
+
+    #[getter]
+    fn connects(&self) -> u64 {
+        self.report.connects
+    }
+
+    #[getter]
+    fn error_examples<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (kind, message) in &self.report.error_examples {
+            dict.set_item(kind, message)?;
+        }
+        Ok(dict)
+    }
+
+    #[getter]
+    fn duration_s(&self) -> f64 {
+        self.report.duration_s
+    }
+
+    #[getter]
+    fn bytes_read(&self) -> u64 {
+        self.report.bytes_read
+    }
+
+    #[getter]
+    fn bytes_written(&self) -> u64 {
+        self.report.bytes_written
+    }
+
+    #[getter]
+    fn schedule_lag(&self) -> Option<ScheduleLag> {
+        self.report.schedule_lag.as_ref().map(ScheduleLag::from)
+    }
+
+    /// Per method and name, in the order the requests were given.
+    #[getter]
+    fn endpoints<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rows = PyList::empty(py);
+        for endpoint in &self.report.endpoints {
+            rows.append(Self::endpoint_object(py, endpoint)?)?;
+        }
+        Ok(rows)
+    }
+
+    /// The row named `name` (and `method`, when several methods share the name).
+    #[pyo3(signature = (name, method = None))]
+    fn endpoint(&self, py: Python<'_>, name: &str, method: Option<&str>) -> PyResult<Py<Endpoint>> {
+        let mut matching =
+            self.report.endpoints.iter().filter(|e| {
+                e.name == name && method.is_none_or(|m| e.method.eq_ignore_ascii_case(m))
+            });
+        match (matching.next(), matching.next()) {
+            (Some(endpoint), None) => Self::endpoint_object(py, endpoint),
+            (Some(_), Some(_)) => Err(PyKeyError::new_err(format!(
+                "several methods use the name {name:?}: pass method="
+            ))),
+            (None, _) => Err(PyKeyError::new_err(format!("no endpoint named {name:?}"))),
+        }
+    }
+
+    /// Exactly the CLI's `--json` object: same keys, same units.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        json_to_py(py, &self.report.to_json())
+    }
+
+    /// The CLI's `--json` text.
+    fn to_json(&self) -> String {
+        self.report.to_json().to_string()
+    }
+
+    /// The CLI's summary.
+    fn __repr__(&self) -> String {
+        self.report.to_string()
+    }
+}
+
+impl RunResult {
+    fn endpoint_object(py: Python<'_>, endpoint: &EndpointReport) -> PyResult<Py<Endpoint>> {
+        let base = Outcomes {
+            outcomes: endpoint.outcomes.clone(),
+        };
+        Py::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(Endpoint {
+                report: endpoint.clone(),
+            }),
+        )
+    }
+}
+
+/// JSON data as the Python values `json.loads` would give.
+fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+    use serde_json::Value;
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u.into_pyobject(py)?.into_any(),
+            (None, Some(i)) => i.into_pyobject(py)?.into_any(),
+            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
+        },
+        Value::String(s) => s.into_pyobject(py)?.into_any(),
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(json_to_py(py, item)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(map) => {
+            let dict = PyDict::new(py);
+            for (key, item) in map {
+                dict.set_item(key, json_to_py(py, item)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}

@@ -1,0 +1,105 @@
+//! The built-in target server (what `ringload serve` runs), for tests and demos: loopback only,
+//! with exact server-side counts.
+
+use std::sync::Mutex;
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+use ringload_target::{self_signed, Server, ServerConfig};
+
+#[pyclass(module = "ringload._ringload", frozen)]
+pub(crate) struct TargetServer {
+    server: Mutex<Option<Server>>,
+    url: String,
+    /// The self-signed certificate (PEM) when serving HTTPS.
+    certificate_pem: Option<String>,
+}
+
+impl TargetServer {
+    fn with_server<T>(&self, f: impl FnOnce(&Server) -> T) -> PyResult<T> {
+        let guard = self.server.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .map(f)
+            .ok_or_else(|| PyRuntimeError::new_err("the target server is stopped"))
+    }
+}
+
+#[pymethods]
+impl TargetServer {
+    /// Starts listening on 127.0.0.1 with a free port (`tls=True`: HTTPS with a fresh
+    /// self-signed certificate for 127.0.0.1 and localhost).
+    #[new]
+    #[pyo3(signature = (*, tls = false))]
+    fn new(tls: bool) -> PyResult<Self> {
+        let mut config = ServerConfig::default();
+        let mut certificate_pem = None;
+        if tls {
+            let (identity, pem) = self_signed(&["127.0.0.1", "localhost"]);
+            config.tls = Some(identity);
+            certificate_pem = Some(pem);
+        }
+        let server = Server::start(config)
+            .map_err(|e| PyOSError::new_err(format!("cannot start the target server: {e}")))?;
+        let scheme = if tls { "https" } else { "http" };
+        let url = format!("{scheme}://{}", server.addr());
+        Ok(TargetServer {
+            server: Mutex::new(Some(server)),
+            url,
+            certificate_pem,
+        })
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    #[getter]
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    #[getter]
+    fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
+    }
+
+    /// Complete requests read so far (counted before the response is written).
+    fn requests(&self) -> PyResult<u64> {
+        self.with_server(Server::requests)
+    }
+
+    /// Connections accepted so far.
+    fn connections(&self) -> PyResult<u64> {
+        self.with_server(Server::connections)
+    }
+
+    /// Complete requests to this path (query string excluded).
+    fn path_count(&self, path: &str) -> PyResult<u64> {
+        self.with_server(|server| server.path_count(path))
+    }
+
+    /// Stops the server and closes its connections; calling it again does nothing.
+    fn stop(&self, py: Python<'_>) {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(server) = server {
+            py.detach(|| server.shutdown());
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyType>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _traceback: Option<Bound<'_, PyAny>>,
+    ) {
+        self.stop(py);
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<TargetServer {}>", self.url)
+    }
+}

@@ -1,0 +1,342 @@
+"""``ringload.run()``, scenarios, results and argument checking, against the built-in target
+server (the plugin's ``ringload_target`` fixture), which counts what it received.
+
+This pytest process has Locust imported (other test modules), which monkey-patches it for gevent;
+the tests of plain threads, asyncio and gevent therefore run in fresh interpreters
+(``test_concurrency.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socketserver
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+import ringload
+from ringload import Request
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "rust" / "ringload-cli" / "schema" / "report.schema.json"
+
+
+def test_exact_count_is_what_the_server_counted(ringload_target: ringload.TargetServer) -> None:
+    result = ringload.run(ringload_target.url + "/", requests=5000, connections=8)
+    assert result.requests == 5000
+    assert result.ok == 5000
+    assert ringload_target.requests() == 5000
+    assert result.status == {200: 5000}
+    assert result.failed_total == 0 and result.aborted == 0
+    assert result.model == "closed"
+    [row] = result.endpoints
+    assert (row.method, row.name, row.requests) == ("GET", "/", 5000)
+
+
+def test_attributes_repr_and_to_dict_agree(ringload_target: ringload.TargetServer) -> None:
+    result = ringload.run(ringload_target.url + "/status/201", requests=300, connections=4, threads=1)
+    data = result.to_dict()
+    assert data == json.loads(result.to_json())
+    for key in ("requests", "ok", "aborted", "retries", "connects", "rps", "duration_s", "bytes_read", "url"):
+        assert getattr(result, key) == data[key], key
+    assert result.failed == data["failed"]
+    assert result.status == {int(code): n for code, n in data["status"].items()} == {201: 300}
+    assert result.latency_us.to_dict() == data["latency_us"]
+    assert result.latency_us.p99 == data["latency_us"]["p99"] == result.percentile(99)
+    assert result.percentile(100) == result.latency_us.max
+    assert result.endpoints[0].to_dict() == data["endpoints"][0]
+    assert result.latency_uncorrected_us is None and result.schedule_lag is None
+    summary = repr(result)
+    assert summary.startswith(f"GET {ringload_target.url}/status/201  (4 connections, 1 threads, closed model")
+    assert "Requests: 300  ok 300  failed 0  aborted 0" in summary
+    assert "Status codes: 201: 300" in summary
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        result.percentile(101)
+
+
+def _cli() -> str:
+    for build in ("debug", "release"):
+        binary = ROOT / "target" / build / "ringload"
+        if binary.exists():
+            return str(binary)
+    on_path = shutil.which("ringload")
+    if on_path:
+        return on_path
+    subprocess.run(["cargo", "build", "--locked", "-p", "ringload-cli"], cwd=ROOT, check=True)
+    return str(ROOT / "target" / "debug" / "ringload")
+
+
+def _shape(value: object) -> object:
+    """Keys and types, not values: what "the same object" means for two runs."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value]
+    return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+
+
+@pytest.mark.parametrize("rate", [None, 400.0])
+def test_to_dict_is_the_cli_json_object(ringload_target: ringload.TargetServer, rate: float | None) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    url = ringload_target.url + "/"
+    options = {"requests": 200, "connections": 2, "threads": 1}
+    argv = [_cli(), "--json", "--no-progress", "-n", "200", "-c", "2", "-t", "1", url]
+    if rate is not None:
+        options["rate"] = rate
+        argv[1:1] = ["-R", str(rate)]
+    cli = json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+    library = ringload.run(url, **options).to_dict()
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.validate(cli, schema)
+    jsonschema.validate(library, schema)
+    assert _shape(library) == _shape(cli)
+    assert library["requests"] == cli["requests"] == 200
+
+
+def test_scenario_mix_and_per_name_statistics(ringload_target: ringload.TargetServer) -> None:
+    scenario = [
+        Request("GET", "/", name="home", weight=1),
+        Request("GET", "/bytes/512?page=2", name="page", weight=3),
+        Request("POST", "/echo", json={"sku": 42}, weight=2),
+        Request("GET", ringload_target.url + "/status/503", name="down", weight=2),
+    ]
+    result = ringload.run(scenario=scenario, host=ringload_target.url, requests=8000, connections=8)
+    assert result.requests == result.ok == 8000 == ringload_target.requests()
+    assert result.method == "MIXED"
+    assert [(e.method, e.name) for e in result.endpoints] == [
+        ("GET", "home"),
+        ("GET", "page"),
+        ("POST", "/echo"),
+        ("GET", "down"),
+    ]
+    server_paths = {"home": "/", "page": "/bytes/512", "/echo": "/echo", "down": "/status/503"}
+    # Weights 1:3:2:2 of 8000; the binomial standard deviation is at most 39: allow 5 of them.
+    expected = {"home": 1000, "page": 3000, "/echo": 2000, "down": 2000}
+    for row in result.endpoints:
+        assert row.requests == ringload_target.path_count(server_paths[row.name]), row
+        assert abs(row.requests - expected[row.name]) < 200, row
+        assert row.latency_us.p50 is not None and row.percentile(99) is not None
+    assert result.endpoint("down").status == {503: result.endpoint("down").requests}
+    assert result.endpoint("/echo", "POST").status == {200: result.endpoint("/echo").requests}
+    assert sum(e.requests for e in result.endpoints) == result.requests
+    assert "down" in repr(result) and "Method" in repr(result)
+    with pytest.raises(KeyError, match="no endpoint named"):
+        result.endpoint("missing")
+
+
+def test_requests_with_the_same_method_and_name_share_a_row(ringload_target: ringload.TargetServer) -> None:
+    scenario = [
+        Request("GET", "/bytes/1", name="item"),
+        Request("GET", "/bytes/2", name="item"),
+        Request("DELETE", "/bytes/3", name="item"),
+    ]
+    result = ringload.run(scenario=scenario, host=ringload_target.url, requests=900)
+    assert [(e.method, e.name) for e in result.endpoints] == [("GET", "item"), ("DELETE", "item")]
+    get_count = ringload_target.path_count("/bytes/1") + ringload_target.path_count("/bytes/2")
+    assert result.endpoint("item", "GET").requests == get_count
+    with pytest.raises(KeyError, match="method="):
+        result.endpoint("item")
+
+
+def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
+    result = ringload.run(ringload_target.url + "/", rate=500, duration=1.0, connections=4)
+    assert result.model == "open"
+    assert 450 <= result.requests <= 505, result.requests
+    assert result.schedule_lag is not None and result.schedule_lag.target_rps == 500
+    assert result.latency_uncorrected_us is not None
+    assert result.latency_uncorrected_us.p50 is not None
+
+    budget = ringload.run(ringload_target.url + "/", rate=1000, requests=300, connections=4)
+    assert budget.requests == 300
+    # 300 requests due every millisecond take about 0.3 s; unpaced they would take ~10 ms.
+    assert budget.duration_s >= 0.25, budget.duration_s
+
+
+def test_on_progress_and_stop_handle(ringload_target: ringload.TargetServer) -> None:
+    seen: list[ringload.Progress] = []
+    result = ringload.run(ringload_target.url + "/", duration=2.5, rate=200, on_progress=seen.append)
+    assert len(seen) >= 2
+    assert [p.requests for p in seen] == sorted(p.requests for p in seen)
+    assert seen[-1].requests <= result.requests
+
+    stop = ringload.StopHandle()
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    stopped = ringload.run(ringload_target.url + "/", duration=30, connections=2, stop=stop)
+    timer.join()
+    assert stop.is_set
+    assert stopped.duration_s < 5
+    assert stopped.requests == ringload_target.requests() - result.requests
+
+
+def test_an_exception_in_on_progress_stops_the_run(ringload_target: ringload.TargetServer) -> None:
+    def explode(progress: ringload.Progress) -> None:
+        raise RuntimeError(f"stop at {progress.requests}")
+
+    with pytest.raises(RuntimeError, match="stop at"):
+        ringload.run(ringload_target.url + "/", duration=30, connections=2, on_progress=explode)
+
+
+BAD_RUN_ARGUMENTS = [
+    ({"connections": 0}, ValueError, "connections"),
+    ({"connections": -4}, ValueError, "connections"),
+    ({"connections": "8"}, TypeError, "connections"),
+    ({"connections": True}, TypeError, "connections"),
+    ({"threads": 0}, ValueError, "threads"),
+    ({"duration": 0}, ValueError, "duration"),
+    ({"duration": -1.5}, ValueError, "duration"),
+    ({"duration": float("nan")}, ValueError, "duration"),
+    ({"duration": "10s"}, TypeError, "duration"),
+    ({"requests": 0}, ValueError, "requests"),
+    ({"requests": 2.5}, TypeError, "requests"),
+    ({"rate": 0}, ValueError, "rate"),
+    ({"rate": -100}, ValueError, "rate"),
+    ({"rate": float("inf")}, ValueError, "rate"),
+    ({"timeout": 0}, ValueError, "timeout"),
+    ({"connect_timeout": -1}, ValueError, "connect_timeout"),
+    ({"pipeline": 0}, ValueError, "pipeline"),
+    ({"insecure": "yes"}, TypeError, "insecure"),
+    ({"io": "kqueue"}, ValueError, "io"),
+    ({"headers": {"X-Evil": "a\r\nInjected: 1"}}, ValueError, "header"),
+    ({"headers": {"X-Nul": "a\0b"}}, ValueError, "header"),
+    ({"headers": {"Bad Name": "v"}}, ValueError, "header name"),
+    ({"headers": {"X": 1}}, TypeError, "headers"),
+    ({"headers": ["not a pair"]}, TypeError, "headers"),
+    ({"method": "GE T"}, ValueError, "method"),
+    ({"method": "GET\r\n"}, ValueError, "method"),
+    ({"body": 42}, TypeError, "body"),
+    ({"cacert": "/nonexistent/ca.pem"}, ValueError, "CA file"),
+    ({"host": "http://127.0.0.1:1"}, TypeError, "host"),
+    ({"no_such_option": 1}, TypeError, "no_such_option"),
+]
+
+
+@pytest.mark.parametrize(("options", "error", "names"), BAD_RUN_ARGUMENTS)
+def test_bad_arguments_raise_before_any_connection(
+    ringload_target: ringload.TargetServer, options: dict, error: type[Exception], names: str
+) -> None:
+    options = {"requests": 10, **options}
+    with pytest.raises(error, match=names):
+        ringload.run(ringload_target.url + "/", **options)
+    assert ringload_target.connections() == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "names"),
+    [
+        ("ftp://127.0.0.1/", ValueError, "scheme"),
+        ("not a url", ValueError, "URL"),
+        ("http://", ValueError, "URL"),
+        ("http://127.0.0.1:8080/a\r\nb", ValueError, "URL"),
+        (None, TypeError, "url"),
+        (b"http://127.0.0.1/", TypeError, "url"),
+    ],
+)
+def test_bad_urls(url: object, error: type[Exception], names: str) -> None:
+    with pytest.raises(error, match=names):
+        ringload.run(url, requests=1)  # type: ignore[arg-type]
+
+
+def test_duration_or_requests_is_required(ringload_target: ringload.TargetServer) -> None:
+    with pytest.raises(ValueError, match="duration= .* or requests="):
+        ringload.run(ringload_target.url + "/")
+    assert ringload_target.connections() == 0
+
+
+def test_bad_scenarios(ringload_target: ringload.TargetServer) -> None:
+    host = ringload_target.url
+    ok = [Request("GET", "/")]
+    cases = [
+        ({"scenario": ok}, TypeError, "host="),
+        ({"scenario": ok, "host": host, "url": host}, TypeError, "not both"),
+        ({"scenario": [], "host": host}, ValueError, "at least one"),
+        ({"scenario": ["/"], "host": host}, TypeError, "ringload.Request"),
+        ({"scenario": "/", "host": host}, TypeError, "list of ringload.Request"),
+        ({"scenario": ok, "host": host, "method": "POST"}, ValueError, "each Request its own"),
+        ({"scenario": [Request("GET", "http://127.0.0.2:9/x")], "host": host}, ValueError, "same origin"),
+        ({"scenario": [Request("GET", "https://" + host[7:] + "/")], "host": host}, ValueError, "same origin"),
+    ]
+    for options, error, names in cases:
+        url = options.pop("url", None)
+        with pytest.raises(error, match=names):
+            ringload.run(url, requests=10, **options)
+    assert ringload_target.connections() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "names"),
+    [
+        (("GET", "v1/items"), {}, ValueError, "path starting with '/'"),
+        (("GET", "ftp://h/x"), {}, ValueError, "scheme"),
+        (("GET", "http://user:pw@127.0.0.1/"), {}, ValueError, "credentials"),
+        (("GE T", "/"), {}, ValueError, "method"),
+        (("GET", "/a b"), {}, ValueError, "target"),
+        (("GET", "/"), {"headers": {"X": "a\nb"}}, ValueError, "header"),
+        (("GET", "/"), {"weight": 0}, ValueError, "weight"),
+        (("GET", "/"), {"weight": 1.5}, TypeError, "weight"),
+        (("GET", "/"), {"weight": True}, TypeError, "weight"),
+        (("GET", "/"), {"name": 3}, TypeError, "name"),
+        ((3, "/"), {}, TypeError, "method"),
+        (("GET", None), {}, TypeError, "path_or_url"),
+        (("POST", "/"), {"body": "a", "json": {}}, TypeError, "not both"),
+        (("POST", "/"), {"json": {1, 2}}, TypeError, "JSON"),
+        (("POST", "/"), {"body": 1.5}, TypeError, "body"),
+    ],
+)
+def test_bad_requests(args: tuple, kwargs: dict, error: type[Exception], names: str) -> None:
+    with pytest.raises(error, match=names):
+        Request(*args, **kwargs)
+
+
+def test_request_json_sets_body_and_content_type() -> None:
+    request = Request("POST", "/cart", json={"sku": 42}, name="cart", weight=3)
+    assert request.body == b'{"sku": 42}'
+    assert request.headers == [("Content-Type", "application/json")]
+    assert repr(request) == "Request('POST', '/cart', name='cart', weight=3)"
+    custom = Request("POST", "/cart", json=[1], headers={"content-type": "application/vnd.x+json"})
+    assert custom.headers == [("content-type", "application/vnd.x+json")]
+    assert Request("POST", "/", json=None).body == b"null"
+
+
+class _RecordingHandler(socketserver.StreamRequestHandler):
+    """Answers every request 204 on a kept-alive connection and records its head."""
+
+    def handle(self) -> None:
+        while True:
+            head = []
+            while (line := self.rfile.readline()) not in (b"\r\n", b""):
+                head.append(line.decode("latin-1").rstrip("\r\n"))
+            if not head:
+                return
+            self.server.heads.append(head)  # type: ignore[attr-defined]
+            self.wfile.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+def test_run_headers_go_with_every_request_and_request_headers_win() -> None:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _RecordingHandler) as server:
+        server.daemon_threads = True
+        server.heads = []  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        host = f"http://127.0.0.1:{server.server_address[1]}/api"
+        scenario = [Request("GET", "/a?x=1", headers={"X-Override": "request"}), Request("DELETE", "/b")]
+        result = ringload.run(
+            scenario=scenario,
+            host=host,
+            headers={"X-Common": "run", "X-Override": "run"},
+            requests=40,
+            connections=1,
+        )
+        server.shutdown()
+    assert result.ok == 40
+    heads = server.heads  # type: ignore[attr-defined]
+    assert len(heads) == 40
+    for request_line, *fields in heads:
+        lowered = [f.lower() for f in fields]
+        assert "x-common: run" in lowered
+        if request_line == "GET /api/a?x=1 HTTP/1.1":
+            assert "x-override: request" in lowered and "x-override: run" not in lowered
+        else:
+            assert request_line == "DELETE /api/b HTTP/1.1"
+            assert "x-override: run" in lowered

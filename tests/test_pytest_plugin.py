@@ -1,0 +1,45 @@
+"""The pytest plugin, loaded through its ``pytest11`` entry point by a pytest run of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+SLO_TESTS = """
+import ringload
+
+
+def test_health_slo_holds(ringload_run, ringload_target):
+    result = ringload_run(ringload_target.url + "/", requests=500, connections=4)
+    assert result.ok == 500
+    assert result.latency_us.p99 < 5_000_000
+
+
+def test_slow_endpoint_breaks_its_slo(ringload_run, ringload_target):
+    result = ringload_run(ringload_target.url + "/delay/20", requests=40, connections=4)
+    assert result.latency_us.p99 < 1_000
+
+
+def test_target_counts(ringload_target):
+    ringload.run(ringload_target.url + "/status/204", requests=30, connections=1)
+    assert ringload_target.path_count("/status/204") == 30
+"""
+
+
+def test_plugin_fixtures_and_the_failure_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_slo=SLO_TESTS)
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    output = result.stdout.str()
+    # pytest's own explanation names the attribute that crossed the SLO ...
+    result.stdout.fnmatch_lines(["*assert * < 1000*", "*where * = Latency(*p99=*).p99*"])
+    # ... and the plugin adds the run's summary: which URL, how many requests, the percentiles.
+    result.stdout.fnmatch_lines(
+        [
+            "*ringload run 1 of 1*",
+            "GET http://127.0.0.1:*/delay/20  (4 connections*",
+            "Requests: 40  ok 40  failed 0  aborted 0*",
+            "*99% *",
+        ]
+    )
+    # Passing tests print nothing extra.
+    assert output.count("ringload run 1 of 1") == 1
