@@ -514,7 +514,7 @@ async fn exchange(
     capture.started = Some(started);
     let end = stream.read_response(request.is_head, capture).await?;
     capture.status = end.status;
-    Ok(end.keep_alive)
+    Ok(end.keep_alive && !stream.has_unparsed_bytes())
 }
 
 async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Failure> {

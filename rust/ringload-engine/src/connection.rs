@@ -271,6 +271,9 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
                 return Ok(false);
             }
         }
+        if self.http.has_unparsed_bytes() {
+            return Ok(false);
+        }
         self.reused = true;
         Ok(true)
     }

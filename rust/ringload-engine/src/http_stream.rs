@@ -82,6 +82,13 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         self.received_any = false;
     }
 
+    /// Bytes received after the last complete response. Without a request in flight they can
+    /// only be junk (a body longer than its Content-Length, say): the connection must not be
+    /// reused, or they would be read as the next response.
+    pub fn has_unparsed_bytes(&self) -> bool {
+        self.read_pos < self.read_buf.len()
+    }
+
     pub fn take_bytes_read(&mut self) -> u64 {
         std::mem::take(&mut self.bytes_read)
     }

@@ -73,6 +73,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 mod conn;
+pub mod hostile;
 mod request;
 mod response;
 mod routes;
@@ -80,7 +81,7 @@ mod server;
 mod tls;
 
 pub use server::Server;
-pub use tls::{self_signed, TlsIdentity};
+pub use tls::{self_signed, self_signed_expired, TlsIdentity};
 
 /// How to run a [`Server`].
 #[derive(Clone, Debug)]

@@ -58,6 +58,26 @@ pub fn self_signed(names: &[&str]) -> (TlsIdentity, String) {
     (identity, pem)
 }
 
+/// Like [`self_signed`], but the certificate expired long ago (valid in the year 2000 only), for
+/// testing that clients reject it.
+pub fn self_signed_expired(names: &[&str]) -> (TlsIdentity, String) {
+    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names)
+        .unwrap_or_else(|err| panic!("cannot describe certificate: {err}"));
+    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+    let key_pair =
+        rcgen::KeyPair::generate().unwrap_or_else(|err| panic!("cannot create key: {err}"));
+    let cert = params
+        .self_signed(&key_pair)
+        .unwrap_or_else(|err| panic!("cannot create certificate: {err}"));
+    let identity = TlsIdentity {
+        cert_chain: vec![cert.der().clone()],
+        key: PrivatePkcs8KeyDer::from(key_pair.serialize_der()).into(),
+    };
+    (identity, cert.pem())
+}
+
 /// Builds the rustls server config for `identity`, advertising ALPN `http/1.1`.
 pub(crate) fn server_config(identity: &TlsIdentity) -> io::Result<Arc<rustls::ServerConfig>> {
     // rustls is built without a default provider, so name one explicitly.

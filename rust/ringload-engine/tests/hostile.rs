@@ -1,0 +1,662 @@
+//! The engine against a hostile server: canned byte scripts for broken framing, dropped and reset
+//! connections and slow servers. Each case asserts the outcome kind of every request, whether the
+//! connection was reused or closed, `requests = ok + failed + aborted`, and that no file
+//! descriptor outlived the run.
+//!
+//! The engine runs in this process so its descriptors can be counted; the cases run one at a
+//! time (a lock) because the count covers the whole process.
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ringload_engine::{LoadConfig, Report};
+use ringload_target::hostile::{HostileServer, Step};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+fn run(config: &LoadConfig) -> Report {
+    ringload_engine::run(config, |_| {}, |_| {}).expect("the run happens")
+}
+
+/// A closed-model run of `n` requests on one connection and one worker.
+fn config(url: &str, n: u64) -> LoadConfig {
+    let mut config = LoadConfig::new(url).unwrap();
+    config.connections = 1;
+    config.threads = Some(1);
+    config.requests = Some(n);
+    config.timeout = Duration::from_secs(2);
+    config
+}
+
+fn failed(report: &Report, kind: &str) -> u64 {
+    report.outcomes.failed[kind]
+}
+
+fn assert_accounting(report: &Report) {
+    let o = &report.outcomes;
+    assert_eq!(o.requests, o.ok + o.failed_total() + o.aborted, "{report}");
+}
+
+/// What every request of a case should amount to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    /// A complete response with this status.
+    Ok(u16),
+    /// Failed with this kind.
+    Failed(&'static str),
+}
+
+/// Whether the connection may carry the next request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Connection {
+    Reused,
+    Closed,
+}
+
+struct Case {
+    name: &'static str,
+    steps: Vec<Step>,
+    method: &'static str,
+    outcome: Outcome,
+    connection: Connection,
+    /// Requests resent under the idempotent-retry rule.
+    retries: u64,
+}
+
+fn case(name: &'static str, response: &[u8], outcome: Outcome, connection: Connection) -> Case {
+    // A keep-alive server: read, answer, repeat; a server that must not be reused holds the
+    // connection open, so only the client can have closed it.
+    let after = match connection {
+        Connection::Reused => Step::Repeat,
+        Connection::Closed => Step::Hold,
+    };
+    Case {
+        name,
+        steps: vec![Step::Read, Step::send(response), after],
+        method: "GET",
+        outcome,
+        connection,
+        retries: 0,
+    }
+}
+
+const REQUESTS: u64 = 3;
+
+fn check(case: &Case) {
+    let before = open_descriptors();
+    let server = HostileServer::play(case.steps.clone()).unwrap();
+    let mut config = config(&server.url("/"), REQUESTS);
+    config.method = case.method.into();
+    let report = run(&config);
+    assert_accounting(&report);
+    let o = &report.outcomes;
+    assert_eq!(o.requests, REQUESTS, "{}: {report}", case.name);
+    match case.outcome {
+        Outcome::Ok(status) => {
+            assert_eq!(o.ok, REQUESTS, "{}: {report}", case.name);
+            assert_eq!(
+                o.status.get(&status.to_string()).copied(),
+                Some(REQUESTS),
+                "{}: {report}",
+                case.name
+            );
+        }
+        Outcome::Failed(kind) => {
+            assert_eq!(failed(&report, kind), REQUESTS, "{}: {report}", case.name);
+            assert!(
+                report.error_examples.contains_key(kind),
+                "{}: an example message for {kind}",
+                case.name
+            );
+        }
+    }
+    let expected_connections = match case.connection {
+        Connection::Reused => 1,
+        Connection::Closed => REQUESTS,
+    };
+    assert_eq!(
+        server.connections(),
+        expected_connections,
+        "{}: connection should be {:?}; {report}",
+        case.name,
+        case.connection
+    );
+    assert_eq!(o.retries, case.retries, "{}: retries; {report}", case.name);
+    drop(server);
+    assert_eq!(
+        open_descriptors(),
+        before,
+        "{}: file descriptors leaked",
+        case.name
+    );
+}
+
+fn ok(status: u16) -> Outcome {
+    Outcome::Ok(status)
+}
+
+use Connection::{Closed, Reused};
+use Outcome::Failed;
+
+#[test]
+fn broken_framing() {
+    let _serial = serial();
+    let huge_header = format!(
+        "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 0\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    let endless_headers = format!("HTTP/1.1 200 OK\r\n{}", "X-More: yes\r\n".repeat(10_000));
+    let long_extension = format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;{}\r\nok\r\n0\r\n\r\n",
+        "e".repeat(5000)
+    );
+    let interim_flood = format!(
+        "{}HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\n".repeat(20)
+    );
+    let cases = vec![
+        case("garbage", b"HELLO WORLD\r\n\r\n", Failed("parse"), Closed),
+        case(
+            "status code out of range",
+            b"HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n",
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "HTTP/2 status line",
+            b"HTTP/2 200 OK\r\nContent-Length: 0\r\n\r\n",
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "header line without colon",
+            b"HTTP/1.1 200 OK\r\nNoColonHere\r\nContent-Length: 0\r\n\r\n",
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "NUL in a header value",
+            b"HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\nContent-Length: 0\r\n\r\n",
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "bare CR in a header value",
+            b"HTTP/1.1 200 OK\r\nX-Cr: a\rb\r\nContent-Length: 0\r\n\r\n",
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "obsolete line folding is rejected",
+            b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "Transfer-Encoding with Content-Length: chunked wins, no reuse",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 50\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            ok(200),
+            Closed,
+        ),
+        case(
+            "duplicate equal Content-Length",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",
+            ok(200),
+            Reused,
+        ),
+        case(
+            "Content-Length list of equal values",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok",
+            ok(200),
+            Reused,
+        ),
+        case(
+            "conflicting Content-Length",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "Content-Length not a number",
+            b"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nok",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "negative Content-Length",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\nok",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "Content-Length with a sign",
+            b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "Content-Length beyond 64 bits",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\nok",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "unknown transfer coding",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: frobnicate\r\n\r\nok",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "chunked applied twice",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "gzip then chunked",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            ok(200),
+            Reused,
+        ),
+        case(
+            "chunk size not hex",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nok\r\n0\r\n\r\n",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "chunk size overflows 64 bits",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\nok\r\n0\r\n\r\n",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "missing CRLF after chunk data",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokXX0\r\n\r\n",
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "long chunk extension",
+            long_extension.as_bytes(),
+            Failed("framing"),
+            Closed,
+        ),
+        case(
+            "chunk extensions and trailers",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;name=value\r\nok\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n",
+            ok(200),
+            Reused,
+        ),
+        case(
+            "body longer than Content-Length: the rest is not the next response",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 299 Smuggled\r\nContent-Length: 0\r\n\r\n",
+            ok(200),
+            Closed,
+        ),
+        case(
+            "HEAD-less 204 with framing headers has no body",
+            b"HTTP/1.1 204 No Content\r\nContent-Length: 50\r\n\r\n",
+            ok(204),
+            Reused,
+        ),
+        case(
+            "304 with Transfer-Encoding has no body",
+            b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+            ok(304),
+            Reused,
+        ),
+        case(
+            "100 and 103 before the final response",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            ok(200),
+            Reused,
+        ),
+        case(
+            "a flood of interim responses",
+            interim_flood.as_bytes(),
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "a header over the size limit",
+            huge_header.as_bytes(),
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "headers that never end",
+            endless_headers.as_bytes(),
+            Failed("parse"),
+            Closed,
+        ),
+        case(
+            "broken gzip: the load path never decodes bodies",
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope",
+            ok(200),
+            Reused,
+        ),
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn close_delimited_bodies_are_complete_responses() {
+    let _serial = serial();
+    for (name, response) in [
+        ("HTTP/1.0", &b"HTTP/1.0 200 OK\r\n\r\nhello"[..]),
+        ("HTTP/1.1 without framing", b"HTTP/1.1 200 OK\r\n\r\nhello"),
+    ] {
+        check(&Case {
+            name,
+            steps: vec![Step::Read, Step::send(response), Step::Close],
+            method: "GET",
+            outcome: ok(200),
+            connection: Closed,
+            retries: 0,
+        });
+    }
+}
+
+#[test]
+fn head_responses_carry_no_body() {
+    let _serial = serial();
+    check(&Case {
+        name: "HEAD with Content-Length",
+        steps: vec![
+            Step::Read,
+            Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"),
+            Step::Repeat,
+        ],
+        method: "HEAD",
+        outcome: ok(200),
+        connection: Reused,
+        retries: 0,
+    });
+}
+
+#[test]
+fn dropped_and_reset_connections() {
+    let _serial = serial();
+    let cases = vec![
+        Case {
+            name: "closed before reading the request",
+            steps: vec![Step::Close],
+            method: "GET",
+            outcome: Failed("closed"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "closed after reading the request",
+            steps: vec![Step::Read, Step::Close],
+            method: "GET",
+            outcome: Failed("closed"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "reset after reading the request",
+            steps: vec![Step::Read, Step::Reset],
+            method: "POST",
+            outcome: Failed("read"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "reset in the middle of the head",
+            steps: vec![
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nContent-Le"),
+                Step::Sleep(Duration::from_millis(30)),
+                Step::Reset,
+            ],
+            method: "GET",
+            outcome: Failed("read"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "closed in the middle of the head",
+            steps: vec![
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nContent-Le"),
+                Step::Close,
+            ],
+            method: "GET",
+            outcome: Failed("read"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "reset in the middle of the body",
+            steps: vec![
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"),
+                Step::Sleep(Duration::from_millis(30)),
+                Step::Reset,
+            ],
+            method: "GET",
+            outcome: Failed("read"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "body shorter than Content-Length, then close",
+            steps: vec![
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort"),
+                Step::Close,
+            ],
+            method: "GET",
+            outcome: Failed("read"),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            name: "Connection: close on every response",
+            steps: vec![
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"),
+                Step::Hold,
+            ],
+            method: "GET",
+            outcome: ok(200),
+            connection: Closed,
+            retries: 0,
+        },
+        Case {
+            // The server's FIN arrives after the response; each next GET goes out on the
+            // half-closed connection, finds it closed unanswered and is resent once.
+            name: "half-close after the response",
+            steps: vec![
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                Step::HalfClose,
+            ],
+            method: "GET",
+            outcome: ok(200),
+            connection: Closed,
+            retries: REQUESTS - 1,
+        },
+    ];
+    for case in &cases {
+        check(case);
+    }
+}
+
+#[test]
+fn connection_refused_is_counted_and_leaks_nothing() {
+    let _serial = serial();
+    let before = open_descriptors();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let report = run(&config(&format!("http://127.0.0.1:{port}/"), 5));
+    assert_accounting(&report);
+    assert_eq!(failed(&report, "connect"), 5);
+    assert_eq!(open_descriptors(), before);
+}
+
+/// The server answers, then closes the idle connection before the client's next request.
+fn idle_closing_server() -> HostileServer {
+    HostileServer::play(vec![
+        Step::Read,
+        Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        Step::Sleep(Duration::from_millis(20)),
+        Step::Close,
+    ])
+    .unwrap()
+}
+
+fn paced(url: &str, method: &str) -> LoadConfig {
+    // Ten requests a second on one connection: it idles 100 ms between requests.
+    let mut config = config(url, 4);
+    config.rate = Some(10.0);
+    config.method = method.into();
+    config
+}
+
+#[test]
+fn idle_keep_alive_close_retries_idempotent_requests_once() {
+    let _serial = serial();
+    let before = open_descriptors();
+    let server = idle_closing_server();
+    let report = run(&paced(&server.url("/"), "GET"));
+    assert_accounting(&report);
+    assert_eq!(report.outcomes.ok, 4, "{report}");
+    // Requests 2..4 found their reused connection closed and were resent once each.
+    assert_eq!(report.outcomes.retries, 3, "{report}");
+    assert_eq!(server.requests(), 4);
+    assert_eq!(server.connections(), 4);
+    drop(server);
+    assert_eq!(open_descriptors(), before);
+}
+
+#[test]
+fn idle_keep_alive_close_never_resends_a_post() {
+    let _serial = serial();
+    let server = idle_closing_server();
+    let report = run(&paced(&server.url("/"), "POST"));
+    assert_accounting(&report);
+    assert_eq!(
+        report.outcomes.ok,
+        1 + report.outcomes.requests - 1 - failed(&report, "closed")
+    );
+    assert_eq!(report.outcomes.retries, 0, "{report}");
+    assert!(failed(&report, "closed") >= 1, "{report}");
+    assert_eq!(
+        server.requests(),
+        report.outcomes.ok,
+        "a POST is sent at most once"
+    );
+}
+
+#[test]
+fn a_retry_happens_at_most_once() {
+    let _serial = serial();
+    // The first connection answers once; every later connection is closed unanswered.
+    let server = HostileServer::start(|session| {
+        if session.connection_index() == 0 {
+            session.play(&[
+                Step::Read,
+                Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                Step::Sleep(Duration::from_millis(20)),
+                Step::Close,
+            ]);
+        } else {
+            session.play(&[Step::Read, Step::Close]);
+        }
+    })
+    .unwrap();
+    let mut config = paced(&server.url("/"), "GET");
+    config.requests = Some(2);
+    let report = run(&config);
+    assert_accounting(&report);
+    assert_eq!(report.outcomes.ok, 1);
+    assert_eq!(report.outcomes.retries, 1, "{report}");
+    // The retry went out on a new connection, which was not reused: no second retry.
+    assert_eq!(failed(&report, "closed"), 1, "{report}");
+    // The first connection read request 1 (request 2 arrived after it closed); the second
+    // connection read the retry and closed.
+    assert_eq!(server.requests(), 2);
+}
+
+#[test]
+fn a_large_post_answered_early_with_413() {
+    let _serial = serial();
+    let server = HostileServer::play(vec![
+        Step::ReadHead,
+        Step::send(
+            b"HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        ),
+        Step::HalfClose,
+    ])
+    .unwrap();
+    let mut config = config(&server.url("/upload"), 2);
+    config.method = "POST".into();
+    config.body = vec![b'x'; 4 << 20];
+    let report = run(&config);
+    assert_accounting(&report);
+    assert_eq!(report.outcomes.status.get("413"), Some(&2), "{report}");
+    assert_eq!(server.connections(), 2);
+}
+
+#[test]
+fn silent_and_trickling_servers_time_out() {
+    let _serial = serial();
+    for (name, steps) in [
+        ("never answers", vec![Step::Read, Step::Hold]),
+        (
+            "a byte every 100 ms",
+            vec![
+                Step::Read,
+                Step::Trickle(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+                    Duration::from_millis(100),
+                ),
+            ],
+        ),
+    ] {
+        let before = open_descriptors();
+        let server = HostileServer::play(steps).unwrap();
+        let mut config = config(&server.url("/"), 2);
+        config.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let report = run(&config);
+        assert_accounting(&report);
+        assert_eq!(failed(&report, "timeout"), 2, "{name}: {report}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{name}");
+        drop(server);
+        assert_eq!(open_descriptors(), before, "{name}: descriptors leaked");
+    }
+}
+
+#[test]
+fn requests_in_flight_at_the_deadline_are_aborted_on_time() {
+    let _serial = serial();
+    let before = open_descriptors();
+    let server = HostileServer::play(vec![Step::Read, Step::Hold]).unwrap();
+    let mut config = LoadConfig::new(&server.url("/")).unwrap();
+    config.connections = 4;
+    config.threads = Some(2);
+    config.duration = Some(Duration::from_millis(500));
+    let started = Instant::now();
+    let report = run(&config);
+    assert_accounting(&report);
+    assert_eq!(report.outcomes.aborted, 4, "{report}");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    drop(server);
+    assert_eq!(open_descriptors(), before);
+}
