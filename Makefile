@@ -30,8 +30,21 @@ install: ## build the Python package (the Rust engine in release mode) into the 
 stubtest: ## the hand-written .pyi stubs against the installed compiled module (mypy's stubtest)
 	$(PYTHON) -m mypy.stubtest ringload --mypy-config-file pyproject.toml
 
+FUZZ_TARGETS := response_head chunked_body request_validation
+FUZZ_SECONDS ?= 20
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for FUZZ_SECONDS each (cargo-fuzz on stable, without a sanitizer)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	# New inputs go to fuzz/corpus; the regression inputs (kept in the http1 crate) seed it.
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$target && \
+	  $(CARGO) fuzz run --sanitizer none --release $$target corpus/$$target \
+	    ../rust/ringload-http1/tests/fuzz_regressions/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
 .PHONY: test
-test: lint install stubtest ## the whole test suite: lint, stubs, every Rust test, then pytest against the installed package
+test: lint install stubtest fuzz ## the whole test suite: lint, stubs, every Rust test, then pytest against the installed package
 	$(CARGO) test --workspace --locked --exclude ringload-py
 	$(PYTHON) -m pytest tests -q
 

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::time::Duration;
 
 use common::*;
@@ -130,21 +129,12 @@ fn slow_responses_time_out() {
 fn a_trickling_server_still_times_out() {
     // Sends a valid head, then one body byte every 50 ms, forever: per-read timeouts would
     // never fire; the whole-request timeout must.
-    let server = ScriptServer::start(|mut stream| {
-        if !read_request_head(&mut stream) {
-            return;
-        }
-        write_all(
-            &mut stream,
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n",
-        );
-        for _ in 0..200 {
-            if stream.write_all(b"x").is_err() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
+    let server = HostileServer::play(vec![
+        Step::Read,
+        Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n"),
+        Step::Trickle(vec![b'x'; 200], Duration::from_millis(50)),
+    ])
+    .unwrap();
     let run = ringload(&[
         "--json",
         "--no-progress",
@@ -322,30 +312,25 @@ fn methods_bodies_and_statuses() {
 
 #[test]
 fn headers_are_sent() {
-    let server = ScriptServer::start(|mut stream| {
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            if std::io::Read::read(&mut stream, &mut byte).unwrap_or(0) == 0 {
-                return;
-            }
-            head.push(byte[0]);
+    let server = HostileServer::start(|session| {
+        if !session.read_request() {
+            return;
         }
-        let text = String::from_utf8_lossy(&head).to_lowercase();
-        let status = if text.contains("x-api-key: secret\r\n")
-            && text.contains("authorization: basic dxnlcjpwyxnz\r\n")
+        let head = session.last_request_head();
+        let status = if head.contains("x-api-key: secret\r\n")
+            && head.contains("authorization: basic dxnlcjpwyxnz\r\n")
         {
             200
         } else {
             400
         };
-        write_all(
-            &mut stream,
+        session.send(
             format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 .as_bytes(),
         );
-    });
-    let url = format!("http://user:pass@{}/", server.addr);
+    })
+    .unwrap();
+    let url = format!("http://user:pass@{}/", server.addr());
     let run = ringload(&[
         "--json",
         "--no-progress",

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -156,24 +155,17 @@ fn json_scenario_per_name_failures_and_human_table() {
 }
 
 /// A keep-alive server that answers 204 and keeps every request head it reads.
-fn recording_server() -> (ScriptServer, Arc<Mutex<Vec<String>>>) {
+fn recording_server() -> (HostileServer, Arc<Mutex<Vec<String>>>) {
     let heads = Arc::new(Mutex::new(Vec::new()));
     let recorded = heads.clone();
-    let server = ScriptServer::start(move |mut stream| loop {
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match stream.read(&mut byte) {
-                Ok(1) => head.push(byte[0]),
-                _ => return,
-            }
+    let server = HostileServer::start(move |session| {
+        while session.read_request() {
+            let head = session.last_request_head().to_string();
+            recorded.lock().unwrap().push(head);
+            session.send(b"HTTP/1.1 204 No Content\r\n\r\n");
         }
-        recorded
-            .lock()
-            .unwrap()
-            .push(String::from_utf8_lossy(&head).to_lowercase());
-        write_all(&mut stream, b"HTTP/1.1 204 No Content\r\n\r\n");
-    });
+    })
+    .unwrap();
     (server, heads)
 }
 

@@ -94,3 +94,89 @@ fn cacert_trusts_a_private_certificate_and_checks_the_name() {
     assert_eq!(other.requests(), 0);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A TLS keep-alive server answering every request with 200, for the TLS hostile cases.
+fn tls_keep_alive(identity: &ringload_target::TlsIdentity) -> HostileServer {
+    HostileServer::start_tls(identity, |session| {
+        session.play(&[
+            Step::Read,
+            Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            Step::Repeat,
+        ])
+    })
+    .unwrap()
+}
+
+fn write_ca(name: &str, pem: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("ringload-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, pem).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_expired_certificate_is_rejected_with_a_readable_message() {
+    let (identity, pem) = ringload_target::self_signed_expired(&["127.0.0.1"]);
+    let server = tls_keep_alive(&identity);
+    let ca = write_ca("expired.pem", &pem);
+    let url = format!("https://127.0.0.1:{}/", server.addr().port());
+    let report = ringload_json(&["--cacert", &ca, "-n", "2", "-c", "1", &url]);
+    assert_eq!(failed(&report, "tls"), 2, "{report}");
+    let message = report["error_examples"]["tls"].as_str().unwrap();
+    assert!(message.to_lowercase().contains("expired"), "{message}");
+    assert_eq!(server.requests(), 0);
+    // --insecure is the user's explicit choice to skip verification, expiry included.
+    let insecure = ringload_json(&["--insecure", "-n", "2", "-c", "1", &url]);
+    assert_eq!(count(&insecure, "ok"), 2);
+}
+
+#[test]
+fn sni_is_sent_for_host_names_and_not_for_ip_addresses() {
+    let (identity, _) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let server = tls_keep_alive(&identity);
+    let port = server.addr().port();
+    let by_name = ringload_json(&[
+        "--insecure",
+        "-n",
+        "4",
+        "-c",
+        "2",
+        &format!("https://localhost:{port}/"),
+    ]);
+    assert_eq!(count(&by_name, "ok"), 4);
+    assert_eq!(server.sni(), vec![Some("localhost".to_string()); 2]);
+
+    let by_address = ringload_json(&[
+        "--insecure",
+        "-n",
+        "4",
+        "-c",
+        "2",
+        &format!("https://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(count(&by_address, "ok"), 4);
+    assert_eq!(server.sni()[2..], [None, None], "no SNI for an IP address");
+}
+
+#[test]
+fn a_close_delimited_body_ended_without_close_notify_is_complete() {
+    let (identity, _) = ringload_target::self_signed(&["127.0.0.1"]);
+    for step in [Step::CloseWithoutNotify, Step::Close] {
+        let server = HostileServer::start_tls(&identity, {
+            let step = step.clone();
+            move |session| {
+                session.play(&[
+                    Step::Read,
+                    Step::send(b"HTTP/1.1 200 OK\r\n\r\nthe body ends at the close"),
+                    step.clone(),
+                ])
+            }
+        })
+        .unwrap();
+        let url = format!("https://127.0.0.1:{}/", server.addr().port());
+        let report = ringload_json(&["--insecure", "-n", "3", "-c", "1", &url]);
+        assert_eq!(count(&report, "ok"), 3, "{step:?}: {report}");
+        assert_eq!(server.connections(), 3, "{step:?}: not reused");
+    }
+}

@@ -660,3 +660,180 @@ fn requests_in_flight_at_the_deadline_are_aborted_on_time() {
     drop(server);
     assert_eq!(open_descriptors(), before);
 }
+
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}
+
+#[test]
+fn the_server_stops_and_restarts_mid_run() {
+    let _serial = serial();
+    let first = ringload_target::Server::start(ringload_target::ServerConfig::default()).unwrap();
+    let addr = first.addr();
+    let mut config = LoadConfig::new(&format!("http://{addr}/")).unwrap();
+    config.connections = 4;
+    config.threads = Some(2);
+    config.rate = Some(400.0);
+    config.duration = Some(Duration::from_secs(3));
+    config.timeout = Duration::from_millis(500);
+    let started = Instant::now();
+    let load = std::thread::spawn(move || run(&config));
+
+    std::thread::sleep(Duration::from_millis(800));
+    let before_stop = first.requests();
+    first.shutdown();
+    std::thread::sleep(Duration::from_millis(100));
+    let cpu_down = cpu_seconds();
+    std::thread::sleep(Duration::from_millis(900));
+    let cpu_used_while_down = cpu_seconds() - cpu_down;
+    let second = ringload_target::Server::start(ringload_target::ServerConfig {
+        addr,
+        ..Default::default()
+    })
+    .expect("the port can be bound again");
+
+    let report = load.join().unwrap();
+    let elapsed = started.elapsed();
+    assert_accounting(&report);
+    assert!(before_stop > 200, "traffic before the stop: {before_stop}");
+    assert!(
+        second.requests() > 200,
+        "traffic resumed: {}; {report}",
+        second.requests()
+    );
+    assert!(failed(&report, "connect") > 0, "{report}");
+    // Four connections backing off up to 50 ms each: about 80 attempts a second at most.
+    assert!(failed(&report, "connect") < 200, "{report}");
+    assert!(
+        cpu_used_while_down < 0.3,
+        "{cpu_used_while_down:.2} s of CPU in 0.9 s with the server down: spinning"
+    );
+    assert!(
+        elapsed < Duration::from_millis(3800),
+        "the run ends on time: {elapsed:?}"
+    );
+}
+
+#[test]
+fn a_stall_shows_in_corrected_latency_and_not_in_uncorrected() {
+    let _serial = serial();
+    // Two seconds in, the whole server pauses for two seconds, once.
+    let started = Instant::now();
+    let pause: std::sync::Arc<Mutex<Option<Instant>>> = Default::default();
+    let server = HostileServer::start(move |session| loop {
+        if !session.read_request() {
+            return;
+        }
+        let resume = {
+            let mut pause = pause.lock().unwrap();
+            if pause.is_none() && started.elapsed() > Duration::from_millis(1000) {
+                *pause = Some(Instant::now() + Duration::from_secs(2));
+            }
+            *pause
+        };
+        if let Some(resume) = resume {
+            session.sleep(resume.saturating_duration_since(Instant::now()));
+        }
+        session.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    })
+    .unwrap();
+    let mut config = LoadConfig::new(&server.url("/")).unwrap();
+    config.connections = 2;
+    config.threads = Some(1);
+    config.rate = Some(200.0);
+    config.duration = Some(Duration::from_secs(4));
+    config.timeout = Duration::from_secs(5);
+    let report = run(&config);
+    assert_accounting(&report);
+    let corrected = &report.outcomes.latency_us;
+    let uncorrected = report
+        .outcomes
+        .latency_uncorrected_us
+        .as_ref()
+        .expect("open model");
+    // About half the requests were due during the stall: corrected p99 sees it.
+    assert!(corrected.p99.unwrap() > 1_000_000, "{report}");
+    assert!(corrected.max.unwrap() > 1_900_000, "{report}");
+    // Only the two requests on the wire waited from their send: p99 does not, max does.
+    assert!(uncorrected.p99.unwrap() < 100_000, "{report}");
+    assert!(uncorrected.max.unwrap() > 1_500_000, "{report}");
+}
+
+#[test]
+fn counts_per_outcome_equal_the_servers_under_chaos() {
+    let _serial = serial();
+    const ACTIONS: [&str; 6] = [
+        "200",
+        "500",
+        "reset",
+        "stall",
+        "malformed",
+        "close-delimited",
+    ];
+    let draws = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0x5eed));
+    let server = HostileServer::start(move |session| loop {
+        if !session.read_request() {
+            return;
+        }
+        // A shared SplitMix-style sequence: every request draws the next action.
+        let draw = draws.fetch_add(0x9E37_79B9_7F4A_7C15, std::sync::atomic::Ordering::SeqCst);
+        let mixed = (draw ^ (draw >> 31)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let action = ACTIONS[((mixed >> 32) % ACTIONS.len() as u64) as usize];
+        session.log(action);
+        match action {
+            "200" => session.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+            "500" => session.send(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"),
+            "reset" => return session.reset(),
+            "stall" => return session.hold(),
+            "malformed" => {
+                session.send(b"HTTP/1.1 OK 200\r\n\r\n");
+                return session.hold();
+            }
+            _ => {
+                session.send(b"HTTP/1.1 200 OK\r\n\r\nuntil the close");
+                return session.close();
+            }
+        }
+    })
+    .unwrap();
+    let mut config = LoadConfig::new(&server.url("/")).unwrap();
+    config.connections = 16;
+    config.threads = Some(2);
+    config.rate = Some(400.0);
+    config.requests = Some(600);
+    config.timeout = Duration::from_millis(300);
+    let report = run(&config);
+    assert_accounting(&report);
+    let log = server.log();
+    let did = |what: &str| log.iter().filter(|a| **a == what).count() as u64;
+    let o = &report.outcomes;
+    let status = |code: &str| o.status.get(code).copied().unwrap_or(0);
+    assert_eq!(o.requests, 600);
+    assert_eq!(o.aborted, 0);
+    // Every request the server read is one the client sent, or a resend of one it reset.
+    assert_eq!(log.len() as u64, o.requests + o.retries, "{report}");
+    assert_eq!(
+        status("200"),
+        did("200") + did("close-delimited"),
+        "{report}"
+    );
+    assert_eq!(status("500"), did("500"), "{report}");
+    assert_eq!(failed(&report, "parse"), did("malformed"), "{report}");
+    assert_eq!(failed(&report, "timeout"), did("stall"), "{report}");
+    assert_eq!(
+        failed(&report, "read") + failed(&report, "closed") + o.retries,
+        did("reset"),
+        "{report}"
+    );
+    assert!(
+        ACTIONS.iter().all(|a| did(a) > 20),
+        "every action happened: {log:?}"
+    );
+}

@@ -9,6 +9,8 @@
 //! Framing follows RFC 9112 §6.3. Every limit is a named constant in [`limits`].
 
 pub mod body;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod request;
 pub mod response;

@@ -229,6 +229,8 @@ pub struct Session {
     shared: Arc<Shared>,
     /// Received bytes not yet consumed by `read_request`.
     pending: Vec<u8>,
+    /// The head of the last request read, lowercased.
+    last_head: String,
     open: bool,
 }
 
@@ -249,6 +251,7 @@ impl Session {
             index,
             shared,
             pending: Vec::new(),
+            last_head: String::new(),
             open: true,
         };
         if let Transport::Tls(_) = session.transport {
@@ -360,7 +363,13 @@ impl Session {
         };
         let head = String::from_utf8_lossy(&self.pending[..head_end]).to_ascii_lowercase();
         self.pending.drain(..head_end);
+        self.last_head.clone_from(&head);
         Some(head)
+    }
+
+    /// The head (request line and fields, lowercased) of the last request read.
+    pub fn last_request_head(&self) -> &str {
+        &self.last_head
     }
 
     fn skip_bytes(&mut self, mut n: usize) -> bool {

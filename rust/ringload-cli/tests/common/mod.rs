@@ -1,18 +1,15 @@
 //! Helpers for the CLI integration tests: run the real binary against servers started here on
 //! 127.0.0.1 port 0.
 
-#![allow(dead_code)] // each test file uses a different subset
+#![allow(dead_code, unused_imports)] // each test file uses a different subset
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use ringload_target::hostile::{HostileServer, Step};
 pub use ringload_target::{Server, ServerConfig};
 
 /// The result of one `ringload` run.
@@ -103,74 +100,4 @@ pub fn url(server: &Server, path: &str) -> String {
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
-}
-
-/// A raw TCP server that runs `script` on every accepted connection (one thread each) and
-/// counts connections. Stops accepting when dropped.
-pub struct ScriptServer {
-    pub addr: SocketAddr,
-    pub connections: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    accept_thread: Option<JoinHandle<()>>,
-}
-
-impl ScriptServer {
-    pub fn start(script: impl Fn(TcpStream) + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let connections = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let script = Arc::new(script);
-        let accept_thread = {
-            let (connections, stop) = (connections.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(stream) = stream else { continue };
-                    connections.fetch_add(1, Ordering::SeqCst);
-                    let script = script.clone();
-                    std::thread::spawn(move || script(stream));
-                }
-            })
-        };
-        ScriptServer {
-            addr,
-            connections,
-            stop,
-            accept_thread: Some(accept_thread),
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for ScriptServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(self.addr);
-        if let Some(t) = self.accept_thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// Reads one request head (up to the blank line); false at end of stream.
-pub fn read_request_head(stream: &mut TcpStream) -> bool {
-    let mut seen = Vec::new();
-    let mut byte = [0u8; 1];
-    while !seen.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => seen.push(byte[0]),
-            _ => return false,
-        }
-    }
-    true
-}
-
-pub fn write_all(stream: &mut TcpStream, bytes: &[u8]) {
-    let _ = stream.write_all(bytes);
 }
