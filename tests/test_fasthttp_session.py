@@ -229,10 +229,13 @@ def test_credentials_dropped_on_cross_origin_redirect(server):
     try:
         session, _ = make_session(server)
         target = f"http://127.0.0.1:{other.server_port}/echo"
-        session.get(f"/redirect?{target}", headers={"Authorization": "Bearer secret", "Cookie": "a=b", "X-Keep": "1"})
+        credentials = {"Authorization": "Bearer secret", "Cookie": "a=b", "Proxy-Authorization": "Basic eA=="}
+        session.get(f"/redirect?{target}", headers={**credentials, "X-Keep": "1"})
         first, second = app.seen[0][2], app.seen[1][2]
         assert first["authorization"] == "Bearer secret"
+        assert first["proxy-authorization"] == "Basic eA=="
         assert "authorization" not in second and "cookie" not in second
+        assert "proxy-authorization" not in second
         assert second["x-keep"] == "1"
     finally:
         other.stop(timeout=1)

@@ -9,6 +9,7 @@ from typing_extensions import disjoint_base
 __all__ = [
     "Endpoint",
     "Engine",
+    "HostileServer",
     "Latency",
     "Outcomes",
     "Progress",
@@ -135,6 +136,37 @@ class TargetServer:
     def stop(self) -> None:
         """Stops the server and closes its connections; calling it again does nothing."""
     def __enter__(self) -> TargetServer: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+@final
+class HostileServer:
+    """A scriptable hostile server on 127.0.0.1 (a free port) that plays canned steps on every
+    connection, for testing clients against misbehaving servers.
+
+    Steps are tuples: ``("read",)`` reads one request (head and body), ``("read_head",)`` only its
+    head, ``("send", bytes)``, ``("trickle", bytes, seconds_between_bytes)``, ``("sleep",
+    seconds)``, ``("close",)`` (TLS close_notify, then FIN), ``("close_without_notify",)``,
+    ``("reset",)`` (RST), ``("half_close",)`` (FIN, then read until the client closes),
+    ``("hold",)`` (never answer) and ``("repeat",)`` (start over on the same connection)."""
+
+    def __new__(cls, steps: list[tuple[Any, ...]], *, tls: bool = False) -> HostileServer:
+        """Starts listening; ``tls=True`` serves TLS with a fresh self-signed certificate.
+        Raises ValueError for an unknown step or wrong arguments."""
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:40123``."""
+    def connections(self) -> int:
+        """Connections accepted so far."""
+    def requests(self) -> int:
+        """Requests read completely so far (``read``) or by head (``read_head``)."""
+    def stop(self) -> None:
+        """Stops the server, cuts live connections and waits for every script."""
+    def __enter__(self) -> HostileServer: ...
     def __exit__(
         self,
         exc_type: type[BaseException] | None,

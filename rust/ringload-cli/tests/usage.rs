@@ -213,3 +213,66 @@ fn the_schema_rejects_a_broken_report() {
     report.as_object_mut().unwrap().remove("requests");
     assert!(!validator().is_valid(&report));
 }
+
+#[test]
+fn url_credentials_never_appear_in_output() {
+    let port = closed_port();
+    let url = format!("http://alice:hunter2secret@127.0.0.1:{port}/");
+    for args in [
+        vec!["--no-progress", "-n", "3", "-c", "1", url.as_str()],
+        vec![
+            "--json",
+            "--no-progress",
+            "-n",
+            "3",
+            "-c",
+            "1",
+            url.as_str(),
+        ],
+    ] {
+        let run = ringload(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains("connect"), "{}", run.stdout);
+        for text in [&run.stdout, &run.stderr] {
+            assert!(
+                !text.contains("hunter2secret") && !text.contains("alice"),
+                "{text}"
+            );
+        }
+    }
+    let bad = ringload(&["http://alice:hunter2secret@127.0.0.1:notaport/"]);
+    assert_eq!(bad.code, 2);
+    assert!(!bad.stderr.contains("hunter2secret"), "{}", bad.stderr);
+}
+
+#[test]
+fn proxy_environment_variables_are_ignored() {
+    let server = target();
+    let proxy = HostileServer::play(vec![Step::Read, Step::Hold]).unwrap();
+    let proxy_url = proxy.url("");
+    let run = ringload_env(
+        &[
+            "--json",
+            "--no-progress",
+            "-n",
+            "20",
+            "-c",
+            "2",
+            &url(&server, "/"),
+        ],
+        &[
+            ("HTTP_PROXY", proxy_url.as_str()),
+            ("http_proxy", proxy_url.as_str()),
+            ("HTTPS_PROXY", proxy_url.as_str()),
+            ("ALL_PROXY", proxy_url.as_str()),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&run.json(), "ok"), 20);
+    assert_eq!(server.requests(), 20);
+    assert_eq!(
+        proxy.connections(),
+        0,
+        "no traffic through a proxy nobody asked for"
+    );
+}

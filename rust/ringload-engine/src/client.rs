@@ -629,6 +629,9 @@ impl Capture {
     }
 }
 
+/// Largest body a `Content-Encoding` may decode to; a larger one is a failed request.
+pub const MAX_DECODED_BODY_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Undoes `Content-Encoding` (gzip, deflate, br; `identity` and an absent header pass through).
 fn decode_body(headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Result<Vec<u8>, Failure> {
     let Some((_, coding)) = headers
@@ -652,24 +655,44 @@ fn decode_body(headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Result<Vec<u8>, 
         )
     };
     let mut out = Vec::with_capacity(body.len() * 4);
+    // A few hundred bytes of gzip can expand to gigabytes: decode at most the limit.
+    let mut bounded = |reader: &mut dyn Read, what: &str| {
+        out.clear();
+        let read = reader
+            .take(MAX_DECODED_BODY_BYTES + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| broken(what, e))?;
+        if read as u64 > MAX_DECODED_BODY_BYTES {
+            return Err(broken(
+                what,
+                io::Error::other(format!(
+                    "decodes to more than {MAX_DECODED_BODY_BYTES} bytes"
+                )),
+            ));
+        }
+        Ok(read)
+    };
     match coding.as_str() {
         "" | "identity" => return Ok(body),
-        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(body.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| broken("gzip", e))?,
+        "gzip" | "x-gzip" => bounded(
+            &mut flate2::read::MultiGzDecoder::new(body.as_slice()),
+            "gzip",
+        )?,
         // "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
-        "deflate" => match flate2::read::ZlibDecoder::new(body.as_slice()).read_to_end(&mut out) {
+        "deflate" => match bounded(
+            &mut flate2::read::ZlibDecoder::new(body.as_slice()),
+            "deflate",
+        ) {
             Ok(n) => n,
-            Err(_) => {
-                out.clear();
-                flate2::read::DeflateDecoder::new(body.as_slice())
-                    .read_to_end(&mut out)
-                    .map_err(|e| broken("deflate", e))?
-            }
+            Err(_) => bounded(
+                &mut flate2::read::DeflateDecoder::new(body.as_slice()),
+                "deflate",
+            )?,
         },
-        "br" => brotli_decompressor::Decompressor::new(body.as_slice(), 4096)
-            .read_to_end(&mut out)
-            .map_err(|e| broken("brotli", e))?,
+        "br" => bounded(
+            &mut brotli_decompressor::Decompressor::new(body.as_slice(), 4096),
+            "brotli",
+        )?,
         // An unknown coding is passed through undecoded, as browsers and requests do.
         _ => return Ok(body),
     };

@@ -3,9 +3,11 @@
 //!
 //! - [`client`]: the engine thread behind `FastHttpUser` (submit, flush, drain);
 //! - [`load`]: `ringload.run()`: a whole load run, its result and per-name rows;
-//! - [`target`]: the built-in target server, for tests and demos.
+//! - [`target`]: the built-in target server, for tests and demos;
+//! - [`hostile`]: the scriptable hostile server, for tests of misbehaving servers.
 
 mod client;
+mod hostile;
 mod load;
 mod target;
 
@@ -18,6 +20,7 @@ fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::RawError>()?;
     load::register(m)?;
     m.add_class::<target::TargetServer>()?;
+    m.add_class::<hostile::HostileServer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1,0 +1,214 @@
+"""ringload's FastHttpSession against misbehaving servers (``ringload.testing.HostileServer``):
+every request fires exactly one event, failures carry the exception a Locust user would catch,
+nothing hangs past its timeout, and a broken connection is never reused.
+
+Also: TLS defaults as in Locust's FastHttpUser, credentials that never leak, proxy variables that
+are ignored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import os
+import ssl
+import subprocess
+import sys
+import time
+
+import pytest
+
+ringload_fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
+
+from locust.event import Events  # noqa: E402
+
+import ringload  # noqa: E402
+from ringload.testing import HostileServer, TargetServer  # noqa: E402
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events = Events()
+        self.fired: list[dict] = []
+        self.events.request.add_listener(lambda **kw: self.fired.append(kw))
+
+
+def session_for(base: str, **kwargs):
+    recorder = Recorder()
+    return ringload_fasthttp.FastHttpSession(base, recorder.events.request, None, **kwargs), recorder
+
+
+def keep_alive(response: bytes) -> list[tuple]:
+    return [("read",), ("send", response), ("repeat",)]
+
+
+def held(response: bytes) -> list[tuple]:
+    """Answer, then keep the connection open: only the client can close it."""
+    return [("read",), ("send", response), ("hold",)]
+
+
+BROKEN = [
+    ("garbage", b"HELLO\r\n\r\n"),
+    ("header without colon", b"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 0\r\n\r\n"),
+    ("conflicting Content-Length", b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok"),
+    ("bad chunk size", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+]
+
+
+@pytest.mark.parametrize(("name", "response"), BROKEN, ids=[name for name, _ in BROKEN])
+def test_broken_responses_fail_once_and_close_the_connection(name: str, response: bytes) -> None:
+    with HostileServer(held(response)) as server:
+        session, recorder = session_for(server.url)
+        for _ in range(2):
+            result = session.get("/", name=name)
+            assert result.status_code == 0, name
+            assert isinstance(result.error, http.client.HTTPException), repr(result.error)
+        assert len(recorder.fired) == 2
+        assert all(isinstance(event["exception"], http.client.HTTPException) for event in recorder.fired)
+        assert server.connections() == 2, "a broken connection is not reused"
+
+
+def test_broken_gzip_fails_but_keeps_the_well_framed_connection() -> None:
+    broken = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+    with HostileServer(keep_alive(broken)) as server:
+        session, recorder = session_for(server.url)
+        for _ in range(2):
+            result = session.get("/")
+            assert result.status_code == 0
+            assert isinstance(result.error, http.client.HTTPException)
+            assert "invalid gzip body" in str(result.error)
+        assert len(recorder.fired) == 2
+        assert server.connections() == 1, "the framing was fine: the connection stays usable"
+
+
+def test_gzip_bomb_is_bounded() -> None:
+    # 300 MB of zeros compress to ~300 KB; decoding stops at the limit instead of growing.
+    bomb = gzip.compress(b"\0" * (300 << 20), compresslevel=9)
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n".encode()
+    with HostileServer(held(head + bomb)) as server:
+        session, recorder = session_for(server.url)
+        result = session.get("/")
+        assert result.status_code == 0
+        assert "decodes to more than" in str(result.error)
+        assert len(recorder.fired) == 1
+
+
+def test_extra_bytes_after_the_body_are_not_the_next_response() -> None:
+    smuggled = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 299 Smuggled\r\nContent-Length: 0\r\n\r\n"
+    with HostileServer(keep_alive(smuggled)) as server:
+        session, _ = session_for(server.url)
+        statuses = [session.get("/").status_code for _ in range(3)]
+        assert statuses == [200, 200, 200]
+        assert server.connections() == 3
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [("read",), ("hold",)],
+        [("read",), ("trickle", OK, 0.1)],
+    ],
+    ids=["silent", "trickling"],
+)
+def test_slow_servers_time_out_on_time(steps: list[tuple]) -> None:
+    with HostileServer(steps) as server:
+        session, recorder = session_for(server.url, network_timeout=0.4)
+        started = time.monotonic()
+        result = session.get("/")
+        assert isinstance(result.error, TimeoutError)
+        assert time.monotonic() - started < 2
+        assert len(recorder.fired) == 1
+
+
+@pytest.mark.parametrize(
+    ("steps", "error"),
+    [
+        ([("close",)], http.client.HTTPException),
+        ([("read",), ("reset",)], ConnectionResetError),
+        ([("read",), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"), ("close",)], ConnectionResetError),
+    ],
+    ids=["closed before the request", "reset after the request", "body cut short"],
+)
+def test_dropped_connections(steps: list[tuple], error: type[Exception]) -> None:
+    with HostileServer(steps) as server:
+        session, recorder = session_for(server.url)
+        result = session.get("/")
+        assert isinstance(result.error, error), repr(result.error)
+        assert len(recorder.fired) == 1
+
+
+IDLE_CLOSE = [("read",), ("send", OK), ("sleep", 0.02), ("close",)]
+
+
+def test_idle_close_resends_a_get_once_and_never_a_post() -> None:
+    with HostileServer(IDLE_CLOSE) as server:
+        session, recorder = session_for(server.url)
+        assert session.get("/").status_code == 200
+        time.sleep(0.1)
+        assert session.get("/").status_code == 200, "the GET went out again on a new connection"
+        assert server.requests() == 2
+    with HostileServer(IDLE_CLOSE) as server:
+        session, recorder = session_for(server.url)
+        assert session.post("/", data=b"x").status_code == 200
+        time.sleep(0.1)
+        failed = session.post("/", data=b"x")
+        assert failed.status_code == 0, "a POST that may have been received is not resent"
+        assert server.requests() == 1
+        assert len(recorder.fired) == 2
+
+
+def test_tls_self_signed_passes_by_default_like_locust() -> None:
+    with TargetServer(tls=True) as server:
+        session, _ = session_for(server.url)
+        assert session.get("/").status_code == 200
+        strict, recorder = session_for(server.url, insecure=False)
+        result = strict.get("/")
+        assert isinstance(result.error, ssl.SSLError)
+        assert "certificate" in str(result.error).lower()
+        assert isinstance(recorder.fired[0]["exception"], ssl.SSLError)
+
+
+def test_url_credentials_never_appear_in_results_or_messages() -> None:
+    with TargetServer() as server:
+        port = server.url.rsplit(":", 1)[1]
+    # The server is gone: every request fails, and the failure must not carry the password.
+    url = f"http://alice:hunter2secret@127.0.0.1:{port}/"
+    result = ringload.run(url, requests=3, connections=1)
+    assert result.failed["connect"] == 3
+    for text in (repr(result), result.to_json(), str(result.error_examples), result.url):
+        assert "hunter2secret" not in text and "alice" not in text
+    with pytest.raises(ValueError) as invalid:
+        ringload.run("http://alice:hunter2secret@127.0.0.1:notaport/", requests=1)
+    assert "hunter2secret" not in str(invalid.value)
+
+    session, recorder = session_for(f"http://alice:hunter2secret@127.0.0.1:{port}")
+    failure = session.get("/")
+    assert failure.status_code == 0
+    assert "hunter2secret" not in repr(failure.error) and "hunter2secret" not in recorder.fired[0]["url"]
+
+
+def test_proxy_environment_variables_are_ignored() -> None:
+    """ringload has no proxy support: HTTP(S)_PROXY must not divert traffic anywhere."""
+    with TargetServer() as target, HostileServer([("read",), ("hold",)]) as proxy:
+        env = {
+            **os.environ,
+            "HTTP_PROXY": proxy.url,
+            "http_proxy": proxy.url,
+            "HTTPS_PROXY": proxy.url,
+            "ALL_PROXY": proxy.url,
+        }
+        code = (
+            "import sys, ringload\n"
+            "from ringload.contrib.fasthttp import FastHttpSession\n"
+            "from locust.event import Events\n"
+            f"r = ringload.run({target.url + '/'!r}, requests=20, connections=2)\n"
+            f"s = FastHttpSession({target.url!r}, Events().request, None)\n"
+            "print(r.ok, s.get('/').status_code)\n"
+        )
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["20", "200"]
+        assert target.requests() == 21
+        assert proxy.connections() == 0
