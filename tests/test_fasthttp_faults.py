@@ -20,9 +20,8 @@ import pytest
 
 ringload_fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
 
-from locust.event import Events  # noqa: E402
-
 import ringload  # noqa: E402
+from locust.event import Events  # noqa: E402
 from ringload.testing import HostileServer, TargetServer  # noqa: E402
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
