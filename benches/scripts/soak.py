@@ -62,9 +62,7 @@ class BuiltinTarget:
     """`ringload serve` on a free port, when nginx is not installed."""
 
     def __init__(self, ringload: str, cpu: int | None) -> None:
-        self.proc = subprocess.Popen(
-            pinned([ringload, "serve", "--port", "0"], cpu), stderr=subprocess.PIPE, text=True
-        )
+        self.proc = subprocess.Popen(pinned([ringload, "serve", "--port", "0"], cpu), stderr=subprocess.PIPE, text=True)
         assert self.proc.stderr is not None
         line = self.proc.stderr.readline()
         # "ringload target listening on http://127.0.0.1:PORT/  routes: ..."

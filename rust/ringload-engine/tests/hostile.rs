@@ -4,7 +4,7 @@
 //! descriptor outlived the run.
 //!
 //! The engine runs in this process so its descriptors can be counted; the cases run one at a
-//! time (a lock) because the count covers the whole process.
+//! time (a lock) because the count covers the whole process; every test checks it at its end.
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -14,8 +14,31 @@ use ringload_target::hostile::{HostileServer, Step};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+/// Held for a whole test: runs tests one at a time, and when the test ends (after everything it
+/// created was dropped, since this is created first) checks that no descriptor was left open.
+struct Serial {
+    _lock: MutexGuard<'static, ()>,
+    descriptors: usize,
+}
+
+impl Drop for Serial {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_eq!(
+                open_descriptors(),
+                self.descriptors,
+                "file descriptors leaked"
+            );
+        }
+    }
+}
+
+fn serial() -> Serial {
+    let lock = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    Serial {
+        _lock: lock,
+        descriptors: open_descriptors(),
+    }
 }
 
 fn open_descriptors() -> usize {
