@@ -8,6 +8,7 @@ are ignored.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import http.client
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import gevent
 import pytest
 
 ringload_fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
@@ -25,6 +27,37 @@ from locust.event import Events  # noqa: E402
 from ringload.testing import HostileServer, TargetServer  # noqa: E402
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def open_sockets() -> int:
+    """Socket descriptors of this process (the engine creates its io_uring lazily, in its own
+    thread, so other descriptor kinds would race with the count)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
+@pytest.fixture(autouse=True)
+def no_descriptor_leaks():
+    """Every case ends with as many open sockets as it started with, once its sessions are gone
+    (the engine closes a session's pooled connections when the session is collected)."""
+    from ringload._dispatch import dispatcher
+
+    dispatcher()  # the engine thread's own descriptors exist before counting
+    before = open_sockets()
+    yield
+    deadline = time.monotonic() + 3
+    while True:
+        gc.collect()
+        gevent.sleep(0.05)  # lets the hub run the engine's close commands
+        now = open_sockets()
+        if now == before or time.monotonic() > deadline:
+            break
+    assert now == before, f"{now - before} sockets leaked"
 
 
 class Recorder:
@@ -69,15 +102,16 @@ def test_broken_responses_fail_once_and_close_the_connection(name: str, response
         assert server.connections() == 2, "a broken connection is not reused"
 
 
-def test_broken_gzip_fails_but_keeps_the_well_framed_connection() -> None:
-    broken = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nnope"
+@pytest.mark.parametrize(("coding", "name"), [("gzip", "gzip"), ("deflate", "deflate"), ("br", "brotli")])
+def test_a_broken_encoding_fails_but_keeps_the_well_framed_connection(coding: str, name: str) -> None:
+    broken = f"HTTP/1.1 200 OK\r\nContent-Encoding: {coding}\r\nContent-Length: 4\r\n\r\nnope".encode()
     with HostileServer(keep_alive(broken)) as server:
         session, recorder = session_for(server.url)
         for _ in range(2):
             result = session.get("/")
             assert result.status_code == 0
             assert isinstance(result.error, http.client.HTTPException)
-            assert "invalid gzip body" in str(result.error)
+            assert f"invalid {name} body" in str(result.error)
         assert len(recorder.fired) == 2
         assert server.connections() == 1, "the framing was fine: the connection stays usable"
 
