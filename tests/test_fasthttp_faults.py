@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import sys
 import time
+import zlib
 
 import gevent
 import pytest
@@ -114,6 +115,16 @@ def test_a_broken_encoding_fails_but_keeps_the_well_framed_connection(coding: st
             assert f"invalid {name} body" in str(result.error)
         assert len(recorder.fired) == 2
         assert server.connections() == 1, "the framing was fine: the connection stays usable"
+
+
+def test_raw_deflate_is_decoded_too() -> None:
+    """Some servers send "deflate" without the zlib wrapper; both forms decode."""
+    compressor = zlib.compressobj(wbits=-15)
+    raw = compressor.compress(b"z" * 300) + compressor.flush()
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: {len(raw)}\r\n\r\n".encode()
+    with HostileServer(keep_alive(head + raw)) as server:
+        session, _ = session_for(server.url)
+        assert session.get("/").content == b"z" * 300
 
 
 def test_gzip_bomb_is_bounded() -> None:

@@ -160,6 +160,9 @@ class HostileServer:
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:40123``."""
+    @property
+    def certificate_pem(self) -> str | None:
+        """The self-signed certificate (PEM) when serving TLS, for ``cacert=``."""
     def connections(self) -> int:
         """Connections accepted so far."""
     def requests(self) -> int:
@@ -177,7 +180,8 @@ class HostileServer:
 @final
 class StopHandle:
     """Ends a run early from another thread or task: no new request starts, requests in flight
-    complete or time out, and the run returns its result."""
+    complete or time out, and the run returns its result. A handle serves one run: once set
+    (by you, or by an exception in ``on_progress``) it stays set."""
 
     def __init__(self) -> None: ...
     def set(self) -> None:

@@ -192,7 +192,7 @@ impl LoadArgs {
                 .filter(|(name, _)| {
                     !command_line_headers
                         .iter()
-                        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                        .any(|(n, _)| n.eq_ignore_ascii_case(name.trim()))
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();

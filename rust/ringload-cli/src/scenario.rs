@@ -52,7 +52,7 @@ fn one() -> i64 {
 }
 
 impl ScenarioFile {
-    /// Reads a TOML or JSON scenario (by extension; anything else is tried as both).
+    /// Reads a TOML or JSON scenario (by extension, else by its first character).
     pub fn load(path: &Path) -> Result<ScenarioFile> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read --scenario {}", path.display()))?;
@@ -60,10 +60,11 @@ impl ScenarioFile {
         let file: ScenarioFile = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => serde_json::from_str(&text).with_context(where_)?,
             Some("toml") => from_toml(&text).with_context(where_)?,
-            _ => match serde_json::from_str(&text) {
-                Ok(file) => file,
-                Err(_) => from_toml(&text).with_context(where_)?,
-            },
+            // No telling extension: a JSON document starts with '{'.
+            _ if text.trim_start().starts_with('{') => {
+                serde_json::from_str(&text).with_context(where_)?
+            }
+            _ => from_toml(&text).with_context(where_)?,
         };
         if file.requests.is_empty() {
             bail!("{}: the scenario has no [[requests]]", where_());

@@ -629,6 +629,11 @@ impl Capture {
     }
 }
 
+/// RFC 1950: compression method 8 (deflate) and a header checksum divisible by 31.
+fn has_zlib_header(body: &[u8]) -> bool {
+    matches!(body, [cmf, flg, ..] if cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0)
+}
+
 /// Largest body a `Content-Encoding` may decode to; a larger one is a failed request.
 pub const MAX_DECODED_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -679,16 +684,14 @@ fn decode_body(headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Result<Vec<u8>, 
             "gzip",
         )?,
         // "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
-        "deflate" => match bounded(
+        "deflate" if has_zlib_header(&body) => bounded(
             &mut flate2::read::ZlibDecoder::new(body.as_slice()),
             "deflate",
-        ) {
-            Ok(n) => n,
-            Err(_) => bounded(
-                &mut flate2::read::DeflateDecoder::new(body.as_slice()),
-                "deflate",
-            )?,
-        },
+        )?,
+        "deflate" => bounded(
+            &mut flate2::read::DeflateDecoder::new(body.as_slice()),
+            "deflate",
+        )?,
         "br" => bounded(
             &mut brotli_decompressor::Decompressor::new(body.as_slice(), 4096),
             "brotli",

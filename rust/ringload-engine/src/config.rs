@@ -285,6 +285,12 @@ pub(crate) struct PreparedRequests {
     pub endpoints: Vec<EndpointKey>,
 }
 
+/// Longest duration, timeout or connect timeout accepted: far beyond any real run, and small
+/// enough that deadlines computed from it cannot overflow.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Slowest open-model rate accepted, requests per second.
+pub const MIN_RATE: f64 = 0.001;
+
 /// One load run.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
@@ -383,8 +389,8 @@ impl LoadConfig {
     fn scenario_target(&self, request: &ScenarioRequest) -> Result<String, ConfigError> {
         request.validate()?;
         if request.target.starts_with('/') {
-            let base = self.target.path_and_query.split('?').next().unwrap_or("");
-            return Ok(format!("{}{}", base.trim_end_matches('/'), request.target));
+            let base = self.target.path_and_query.trim_end_matches('/');
+            return Ok(format!("{base}{}", request.target));
         }
         let url = Target::parse(&request.target)?;
         let origin = |t: &Target| (t.scheme, t.host.clone(), t.port);
@@ -415,6 +421,12 @@ impl LoadConfig {
                     name: self.target.path_and_query.clone(),
                 }],
             });
+        }
+        if self.target.path_and_query.contains('?') {
+            return Err(ConfigError::Invalid(format!(
+                "the base URL of a scenario cannot have a query ({}): put it in the requests' paths",
+                self.target.display_url()
+            )));
         }
         let mut endpoints: Vec<EndpointKey> = Vec::new();
         let mut requests = Vec::with_capacity(self.scenario.len());
@@ -469,6 +481,17 @@ impl LoadConfig {
 
     /// Rejects anything that cannot work, before any connection is made.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validated_requests().map(drop)
+    }
+
+    /// Validates the whole configuration and encodes its requests (once).
+    pub(crate) fn validated_requests(&self) -> Result<PreparedRequests, ConfigError> {
+        self.validate_settings()?;
+        self.prepare()
+    }
+
+    /// Everything but the requests themselves.
+    fn validate_settings(&self) -> Result<(), ConfigError> {
         if self.connections == 0 {
             return Err(ConfigError::NotPositive("connections"));
         }
@@ -493,12 +516,28 @@ impl LoadConfig {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(ConfigError::NotPositive("rate"));
             }
+            if rate < MIN_RATE {
+                return Err(ConfigError::Invalid(format!(
+                    "rate must be at least {MIN_RATE} requests per second"
+                )));
+            }
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::NotPositive("timeout"));
         }
         if self.connect_timeout.is_zero() {
             return Err(ConfigError::NotPositive("connect timeout"));
+        }
+        for (name, value) in [
+            ("duration", self.duration),
+            ("timeout", Some(self.timeout)),
+            ("connect timeout", Some(self.connect_timeout)),
+        ] {
+            if value.is_some_and(|v| v > MAX_DURATION) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at most one year"
+                )));
+            }
         }
         if let Some(path) = &self.tls.ca_file {
             if !path.is_file() {
@@ -508,7 +547,6 @@ impl LoadConfig {
                 )));
             }
         }
-        self.prepare()?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use crossbeam_channel::RecvTimeoutError;
 
 use crate::config::{ConfigError, IoMode, LoadConfig, Scheme};
 use crate::report::{Report, RunFacts};
-use crate::stats::{EndpointStats, IntervalStats};
+use crate::stats::IntervalStats;
 use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 
 /// Why a run could not happen (as opposed to requests failing, which the report counts).
@@ -91,8 +91,7 @@ pub fn run_until(
     mut on_warning: impl FnMut(&str),
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
-    config.validate()?;
-    let prepared = config.prepare()?;
+    let prepared = config.validated_requests()?;
     let addrs = config.target.resolve()?;
     let tls = match config.target.scheme {
         Scheme::Http => None,
@@ -136,9 +135,7 @@ pub fn run_until(
     drop(tx);
 
     let open_model = config.rate.is_some();
-    // Per endpoint, and all endpoints together for the live view.
     let mut total = IntervalStats::new(prepared.endpoints.len(), open_model);
-    let mut overall = EndpointStats::new(open_model);
     let mut running = handles.len();
     let mut worker_error = None;
     let mut next_tick = start + PROGRESS_INTERVAL;
@@ -146,12 +143,7 @@ pub fn run_until(
     let mut finished_at = start;
     while running > 0 {
         match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
-            Ok(WorkerMessage::Snapshot(snapshot)) => {
-                total.merge(&snapshot);
-                for endpoint in &snapshot.endpoints {
-                    overall.merge(endpoint);
-                }
-            }
+            Ok(WorkerMessage::Snapshot(snapshot)) => total.merge(&snapshot),
             Ok(WorkerMessage::Finished) => {
                 running -= 1;
                 finished_at = Instant::now();
@@ -162,6 +154,7 @@ pub fn run_until(
             }
             Err(RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
+                let overall = total.total();
                 on_progress(&Progress {
                     elapsed: now - start,
                     requests: overall.requests(),

@@ -21,13 +21,13 @@ pub(crate) fn io_mode(io: &str) -> PyResult<IoMode> {
 }
 
 pub(crate) fn seconds(name: &str, value: f64) -> PyResult<Duration> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(PyValueError::new_err(format!(
+    if !(value.is_finite() && value > 0.0) {
+        return Err(PyValueError::new_err(format!(
             "{name} must be a positive number of seconds, not {value}"
-        )))
+        )));
     }
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| PyValueError::new_err(format!("{name} of {value} seconds is too large")))
 }
 
 /// The engine thread of this process: requests go in with `submit`, results come out of

@@ -1,14 +1,15 @@
 //! The scriptable hostile server (`ringload_target::hostile`) for Python tests: canned steps
 //! given as tuples, e.g. `[("read",), ("send", b"HTTP/1.1 200 OK\r\n..."), ("repeat",)]`.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 use ringload_target::hostile::{HostileServer as Server, Step};
 use ringload_target::self_signed;
+
+use crate::target::Running;
 
 fn step(tuple: &Bound<'_, PyTuple>) -> PyResult<Step> {
     let name: String = tuple.get_item(0)?.extract()?;
@@ -60,18 +61,10 @@ fn step(tuple: &Bound<'_, PyTuple>) -> PyResult<Step> {
 
 #[pyclass(module = "ringload._ringload", frozen)]
 pub(crate) struct HostileServer {
-    server: Mutex<Option<Server>>,
+    server: Running<Server>,
     url: String,
-}
-
-impl HostileServer {
-    fn with_server<T>(&self, f: impl FnOnce(&Server) -> T) -> PyResult<T> {
-        let guard = self.server.lock().unwrap_or_else(|e| e.into_inner());
-        guard
-            .as_ref()
-            .map(f)
-            .ok_or_else(|| PyRuntimeError::new_err("the hostile server is stopped"))
-    }
+    /// The self-signed certificate (PEM) when serving TLS.
+    certificate_pem: Option<String>,
 }
 
 #[pymethods]
@@ -80,8 +73,10 @@ impl HostileServer {
     #[pyo3(signature = (steps, *, tls = false))]
     fn new(steps: Vec<Bound<'_, PyTuple>>, tls: bool) -> PyResult<Self> {
         let steps = steps.iter().map(step).collect::<PyResult<Vec<_>>>()?;
+        let mut certificate_pem = None;
         let started = if tls {
-            let (identity, _) = self_signed(&["127.0.0.1", "localhost"]);
+            let (identity, pem) = self_signed(&["127.0.0.1", "localhost"]);
+            certificate_pem = Some(pem);
             Server::start_tls(&identity, move |session| session.play(&steps))
         } else {
             Server::play(steps)
@@ -91,8 +86,9 @@ impl HostileServer {
         let scheme = if tls { "https" } else { "http" };
         let url = format!("{scheme}://{}", server.addr());
         Ok(HostileServer {
-            server: Mutex::new(Some(server)),
+            server: Running::new(server, "hostile server"),
             url,
+            certificate_pem,
         })
     }
 
@@ -101,19 +97,21 @@ impl HostileServer {
         &self.url
     }
 
+    #[getter]
+    fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
+    }
+
     fn connections(&self) -> PyResult<u64> {
-        self.with_server(Server::connections)
+        self.server.with(Server::connections)
     }
 
     fn requests(&self) -> PyResult<u64> {
-        self.with_server(Server::requests)
+        self.server.with(Server::requests)
     }
 
     fn stop(&self, py: Python<'_>) {
-        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(server) = server {
-            py.detach(|| drop(server));
-        }
+        self.server.stop(py);
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

@@ -7,7 +7,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -17,7 +16,7 @@ use ringload_engine::{
     ScenarioRequest, ScheduleLag as EngineScheduleLag, TlsOptions,
 };
 
-use crate::client::io_mode;
+use crate::client::{io_mode, seconds};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_load, m)?)?;
@@ -156,11 +155,11 @@ fn run_load(
     config.scenario = scenario.into_iter().map(scenario_request).collect();
     config.connections = connections;
     config.threads = threads;
-    config.duration = duration.map(Duration::from_secs_f64);
+    config.duration = duration.map(|d| seconds("duration", d)).transpose()?;
     config.requests = requests;
     config.rate = rate;
-    config.timeout = Duration::from_secs_f64(timeout);
-    config.connect_timeout = Duration::from_secs_f64(connect_timeout);
+    config.timeout = seconds("timeout", timeout)?;
+    config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
     config.pipeline = pipeline;
     config.io = io_mode(io)?;
     config.tls = TlsOptions {
@@ -180,6 +179,9 @@ fn run_load(
             stop_flag.clone(),
             |warning| eprintln!("ringload: {warning}"),
             |progress| {
+                if interrupted.is_some() {
+                    return;
+                }
                 Python::attach(|py| {
                     let outcome = py.check_signals().and_then(|()| match &on_progress {
                         Some(callback) => callback
@@ -309,10 +311,21 @@ impl From<&EngineScheduleLag> for ScheduleLag {
 }
 
 /// What a set of requests amounted to: the base of `Result` (the whole run) and `Endpoint`
-/// (one statistics row).
+/// (one statistics row). Both share one report; nothing is copied per access.
 #[pyclass(module = "ringload._ringload", frozen, subclass)]
 pub(crate) struct Outcomes {
-    outcomes: EngineOutcomes,
+    report: Arc<Report>,
+    /// `None` for the whole run, else the index of the statistics row.
+    endpoint: Option<usize>,
+}
+
+impl Outcomes {
+    fn of(&self) -> &EngineOutcomes {
+        match self.endpoint {
+            None => &self.report.outcomes,
+            Some(i) => &self.report.endpoints[i].outcomes,
+        }
+    }
 }
 
 #[pymethods]
@@ -320,20 +333,20 @@ impl Outcomes {
     /// Every request accounted for: ok + failed_total + aborted.
     #[getter]
     fn requests(&self) -> u64 {
-        self.outcomes.requests
+        self.of().requests
     }
 
     /// Complete responses, whatever their status.
     #[getter]
     fn ok(&self) -> u64 {
-        self.outcomes.ok
+        self.of().ok
     }
 
     /// Failed requests by kind (connect, tls, timeout, closed, read, write, parse, framing).
     #[getter]
     fn failed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (kind, count) in &self.outcomes.failed {
+        for (kind, count) in &self.of().failed {
             dict.set_item(kind, count)?;
         }
         Ok(dict)
@@ -341,24 +354,24 @@ impl Outcomes {
 
     #[getter]
     fn failed_total(&self) -> u64 {
-        self.outcomes.failed_total()
+        self.of().failed_total()
     }
 
     #[getter]
     fn aborted(&self) -> u64 {
-        self.outcomes.aborted
+        self.of().aborted
     }
 
     #[getter]
     fn retries(&self) -> u64 {
-        self.outcomes.retries
+        self.of().retries
     }
 
     /// Responses by status code.
     #[getter]
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (code, count) in &self.outcomes.status {
+        for (code, count) in &self.of().status {
             let code: u16 = code.parse().expect("status codes are numbers");
             dict.set_item(code, count)?;
         }
@@ -367,20 +380,17 @@ impl Outcomes {
 
     #[getter]
     fn rps(&self) -> f64 {
-        self.outcomes.rps
+        self.of().rps
     }
 
     #[getter]
     fn latency_us(&self) -> Latency {
-        Latency::from(&self.outcomes.latency_us)
+        Latency::from(&self.of().latency_us)
     }
 
     #[getter]
     fn latency_uncorrected_us(&self) -> Option<Latency> {
-        self.outcomes
-            .latency_uncorrected_us
-            .as_ref()
-            .map(Latency::from)
+        self.of().latency_uncorrected_us.as_ref().map(Latency::from)
     }
 
     /// Latency at percentile `q` (0 to 100) in microseconds, or None when nothing completed.
@@ -390,39 +400,47 @@ impl Outcomes {
                 "q must be a percentile between 0 and 100, not {q}"
             )));
         }
-        Ok(self.outcomes.percentile(q))
+        Ok(self.of().percentile(q))
     }
 }
 
 /// One statistics row: the requests of one method and name.
 #[pyclass(module = "ringload._ringload", frozen, extends = Outcomes)]
 pub(crate) struct Endpoint {
-    report: EndpointReport,
+    report: Arc<Report>,
+    index: usize,
+}
+
+impl Endpoint {
+    fn row(&self) -> &EndpointReport {
+        &self.report.endpoints[self.index]
+    }
 }
 
 #[pymethods]
 impl Endpoint {
     #[getter]
     fn name(&self) -> &str {
-        &self.report.name
+        &self.row().name
     }
 
     #[getter]
     fn method(&self) -> &str {
-        &self.report.method
+        &self.row().method
     }
 
     /// This row as in the `endpoints` list of the CLI's `--json` object.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        json_to_py(py, &serde_json::to_value(&self.report).expect("plain data"))
+        json_to_py(py, &serde_json::to_value(self.row()).expect("plain data"))
     }
 
     fn __repr__(&self) -> String {
-        let o = &self.report.outcomes;
+        let row = self.row();
+        let o = &row.outcomes;
         format!(
             "<Endpoint {} {}: requests={} ok={} failed={} aborted={} p99_us={}>",
-            self.report.method,
-            self.report.name,
+            row.method,
+            row.name,
             o.requests,
             o.ok,
             o.failed_total(),
@@ -435,17 +453,33 @@ impl Endpoint {
 /// The result of `ringload.run()`: the same data as the CLI's `--json` object.
 #[pyclass(module = "ringload._ringload", name = "Result", frozen, extends = Outcomes)]
 pub(crate) struct RunResult {
-    report: Report,
+    report: Arc<Report>,
 }
 
 impl RunResult {
     fn create(py: Python<'_>, report: Report) -> PyResult<Py<RunResult>> {
+        let report = Arc::new(report);
         let base = Outcomes {
-            outcomes: report.outcomes.clone(),
+            report: report.clone(),
+            endpoint: None,
         };
         Py::new(
             py,
             PyClassInitializer::from(base).add_subclass(RunResult { report }),
+        )
+    }
+
+    fn endpoint_object(&self, py: Python<'_>, index: usize) -> PyResult<Py<Endpoint>> {
+        let base = Outcomes {
+            report: self.report.clone(),
+            endpoint: Some(index),
+        };
+        Py::new(
+            py,
+            PyClassInitializer::from(base).add_subclass(Endpoint {
+                report: self.report.clone(),
+                index,
+            }),
         )
     }
 }
@@ -521,8 +555,8 @@ impl RunResult {
     #[getter]
     fn endpoints<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let rows = PyList::empty(py);
-        for endpoint in &self.report.endpoints {
-            rows.append(Self::endpoint_object(py, endpoint)?)?;
+        for index in 0..self.report.endpoints.len() {
+            rows.append(self.endpoint_object(py, index)?)?;
         }
         Ok(rows)
     }
@@ -530,12 +564,11 @@ impl RunResult {
     /// The row named `name` (and `method`, when several methods share the name).
     #[pyo3(signature = (name, method = None))]
     fn endpoint(&self, py: Python<'_>, name: &str, method: Option<&str>) -> PyResult<Py<Endpoint>> {
-        let mut matching =
-            self.report.endpoints.iter().filter(|e| {
-                e.name == name && method.is_none_or(|m| e.method.eq_ignore_ascii_case(m))
-            });
+        let mut matching = self.report.endpoints.iter().enumerate().filter(|(_, e)| {
+            e.name == name && method.is_none_or(|m| e.method.eq_ignore_ascii_case(m))
+        });
         match (matching.next(), matching.next()) {
-            (Some(endpoint), None) => Self::endpoint_object(py, endpoint),
+            (Some((index, _)), None) => self.endpoint_object(py, index),
             (Some(_), Some(_)) => Err(PyKeyError::new_err(format!(
                 "several methods use the name {name:?}: pass method="
             ))),
@@ -556,20 +589,6 @@ impl RunResult {
     /// The CLI's summary.
     fn __repr__(&self) -> String {
         self.report.to_string()
-    }
-}
-
-impl RunResult {
-    fn endpoint_object(py: Python<'_>, endpoint: &EndpointReport) -> PyResult<Py<Endpoint>> {
-        let base = Outcomes {
-            outcomes: endpoint.outcomes.clone(),
-        };
-        Py::new(
-            py,
-            PyClassInitializer::from(base).add_subclass(Endpoint {
-                report: endpoint.clone(),
-            }),
-        )
     }
 }
 

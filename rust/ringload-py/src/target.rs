@@ -8,22 +8,44 @@ use pyo3::prelude::*;
 use pyo3::types::PyType;
 use ringload_target::{self_signed, Server, ServerConfig};
 
-#[pyclass(module = "ringload._ringload", frozen)]
-pub(crate) struct TargetServer {
-    server: Mutex<Option<Server>>,
-    url: String,
-    /// The self-signed certificate (PEM) when serving HTTPS.
-    certificate_pem: Option<String>,
+/// A test server owned by a Python object until `stop()` (or `with` ends).
+pub(crate) struct Running<T> {
+    server: Mutex<Option<T>>,
+    what: &'static str,
 }
 
-impl TargetServer {
-    fn with_server<T>(&self, f: impl FnOnce(&Server) -> T) -> PyResult<T> {
+impl<T: Send> Running<T> {
+    pub fn new(server: T, what: &'static str) -> Self {
+        Running {
+            server: Mutex::new(Some(server)),
+            what,
+        }
+    }
+
+    /// Calls `f` on the server, or raises RuntimeError once it is stopped.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> PyResult<R> {
         let guard = self.server.lock().unwrap_or_else(|e| e.into_inner());
         guard
             .as_ref()
             .map(f)
-            .ok_or_else(|| PyRuntimeError::new_err("the target server is stopped"))
+            .ok_or_else(|| PyRuntimeError::new_err(format!("the {} is stopped", self.what)))
     }
+
+    /// Stops the server (dropping it joins its threads) without holding the GIL; then nothing.
+    pub fn stop(&self, py: Python<'_>) {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(server) = server {
+            py.detach(|| drop(server));
+        }
+    }
+}
+
+#[pyclass(module = "ringload._ringload", frozen)]
+pub(crate) struct TargetServer {
+    server: Running<Server>,
+    url: String,
+    /// The self-signed certificate (PEM) when serving HTTPS.
+    certificate_pem: Option<String>,
 }
 
 #[pymethods]
@@ -45,7 +67,7 @@ impl TargetServer {
         let scheme = if tls { "https" } else { "http" };
         let url = format!("{scheme}://{}", server.addr());
         Ok(TargetServer {
-            server: Mutex::new(Some(server)),
+            server: Running::new(server, "target server"),
             url,
             certificate_pem,
         })
@@ -64,25 +86,22 @@ impl TargetServer {
 
     /// Complete requests read so far (counted before the response is written).
     fn requests(&self) -> PyResult<u64> {
-        self.with_server(Server::requests)
+        self.server.with(Server::requests)
     }
 
     /// Connections accepted so far.
     fn connections(&self) -> PyResult<u64> {
-        self.with_server(Server::connections)
+        self.server.with(Server::connections)
     }
 
     /// Complete requests to this path (query string excluded).
     fn path_count(&self, path: &str) -> PyResult<u64> {
-        self.with_server(|server| server.path_count(path))
+        self.server.with(|server| server.path_count(path))
     }
 
     /// Stops the server and closes its connections; calling it again does nothing.
     fn stop(&self, py: Python<'_>) {
-        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(server) = server {
-            py.detach(|| server.shutdown());
-        }
+        self.server.stop(py);
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

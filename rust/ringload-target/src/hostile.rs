@@ -195,7 +195,12 @@ fn accept_loop(
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        let Ok(stream) = stream else {
+            // Out of descriptors, say: wait instead of spinning on accept().
+            std::thread::sleep(STOP_POLL);
+            continue;
+        };
+        lock(&shared.sessions).retain(|session| !session.is_finished());
         let index = shared.connections.fetch_add(1, Ordering::SeqCst);
         if let Ok(clone) = stream.try_clone() {
             lock(&shared.live).push((index, clone));
@@ -232,6 +237,14 @@ pub struct Session {
     /// The head of the last request read, lowercased.
     last_head: String,
     open: bool,
+}
+
+impl Drop for Session {
+    /// The script is over: close the connection (the server's stop list holds the other handle
+    /// to the socket, which would keep it open).
+    fn drop(&mut self) {
+        lock(&self.shared.live).retain(|(index, _)| *index != self.index);
+    }
 }
 
 impl Session {
@@ -419,7 +432,7 @@ impl Session {
                     }
                 }
             }
-            if !self.skip_bytes(size + 2) {
+            if !size.checked_add(2).is_some_and(|n| self.skip_bytes(n)) {
                 return false;
             }
         }
@@ -537,19 +550,20 @@ fn reset_socket_keep_descriptor(stream: &TcpStream) {
         l_linger: 0,
     };
     // SAFETY: setsockopt reads `linger` for its size; socket() returns a new descriptor or -1;
-    // dup2 atomically closes `fd`'s socket and reuses the number, so `stream` still owns a
-    // valid descriptor for its drop.
+    // dup3 atomically closes `fd`'s socket and reuses the number (close-on-exec, as std opens
+    // every descriptor), so `stream` still owns a valid descriptor for its drop.
     unsafe {
-        libc::setsockopt(
+        let set = libc::setsockopt(
             fd,
             libc::SOL_SOCKET,
             libc::SO_LINGER,
             (&linger as *const libc::linger).cast(),
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
-        let placeholder = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        debug_assert_eq!(set, 0, "SO_LINGER on a TCP socket");
+        let placeholder = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         if placeholder >= 0 {
-            libc::dup2(placeholder, fd);
+            libc::dup3(placeholder, fd, libc::O_CLOEXEC);
             libc::close(placeholder);
         }
     }

@@ -47,25 +47,26 @@ impl fmt::Debug for TlsIdentity {
 /// or key generation fails. The names come from the caller, not from the
 /// network.
 pub fn self_signed(names: &[&str]) -> (TlsIdentity, String) {
-    let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
-    let certified = rcgen::generate_simple_self_signed(names)
-        .unwrap_or_else(|err| panic!("cannot create self-signed certificate: {err}"));
-    let pem = certified.cert.pem();
-    let identity = TlsIdentity {
-        cert_chain: vec![certified.cert.der().clone()],
-        key: PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()).into(),
-    };
-    (identity, pem)
+    certificate(names, |_| {})
 }
 
 /// Like [`self_signed`], but the certificate expired long ago (valid in the year 2000 only), for
 /// testing that clients reject it.
 pub fn self_signed_expired(names: &[&str]) -> (TlsIdentity, String) {
+    certificate(names, |params| {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+    })
+}
+
+fn certificate(
+    names: &[&str],
+    adjust: impl FnOnce(&mut rcgen::CertificateParams),
+) -> (TlsIdentity, String) {
     let names: Vec<String> = names.iter().map(|name| name.to_string()).collect();
     let mut params = rcgen::CertificateParams::new(names)
         .unwrap_or_else(|err| panic!("cannot describe certificate: {err}"));
-    params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-    params.not_after = rcgen::date_time_ymd(2000, 12, 31);
+    adjust(&mut params);
     let key_pair =
         rcgen::KeyPair::generate().unwrap_or_else(|err| panic!("cannot create key: {err}"));
     let cert = params
