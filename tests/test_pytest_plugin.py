@@ -27,7 +27,8 @@ def test_target_counts(ringload_target):
 
 def test_plugin_fixtures_and_the_failure_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_slo=SLO_TESTS)
-    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
+    # -rA prints the sections of passing tests too: the plugin must add none to them.
+    result = pytester.runpytest_subprocess("-q", "-rA", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     output = result.stdout.str()
     # pytest's own explanation names the attribute that crossed the SLO ...

@@ -45,6 +45,10 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module 'ringload' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LOCUST_NAMES])
+
+
 __all__ = [
     "Endpoint",
     "ErrorResponse",

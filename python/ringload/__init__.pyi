@@ -109,13 +109,15 @@ def run(
     - ``pipeline``: requests written per connection before reading (HTTP/1.1 pipelining).
     - ``io``: ``auto``, ``uring`` or ``epoll``.
     - ``stop``: a :class:`StopHandle` another thread may set to end the run early.
-    - ``on_progress``: called once a second, from the engine's thread, with a :class:`Progress`;
-      an exception it raises stops the run and is re-raised.
+    - ``on_progress``: called once a second with a :class:`Progress`, on the thread that runs the
+      load (under gevent and asyncio a pool thread); an exception it raises stops the run and is
+      re-raised.
 
     Raises TypeError or ValueError naming the argument before any connection is made, OSError
     when the host does not resolve or ``io="uring"`` is unavailable. Blocks the calling thread with
     the GIL released; under gevent only the calling greenlet waits (the run goes to gevent's
-    thread pool). Ctrl-C in the main thread stops the run and raises KeyboardInterrupt."""
+    thread pool, and killing the greenlet stops the run). Ctrl-C in the main thread stops the run
+    and raises KeyboardInterrupt."""
 
 async def run_async(
     url: str | None = None,

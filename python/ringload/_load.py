@@ -8,11 +8,11 @@ greenlet waits cooperatively: the hub (and a gevent server in the same process) 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import json as _json
 import math
+import operator
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -61,7 +61,7 @@ class Request:
                 self.headers.append(("Content-Type", "application/json"))
         self.body: bytes = _body("body", body)
         self.name: str | None = None if name is None else _text("name", name)
-        self.weight: int = _positive_int("weight", weight)
+        self.weight: int = _positive_int("weight", weight, maximum=2**32 - 1)
         try:
             _ringload.check_request(self._as_tuple())
         except ValueError as e:
@@ -105,12 +105,18 @@ def _headers(arg: str, value: HeadersArg) -> list[tuple[str, str]]:
     return result
 
 
-def _positive_int(arg: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{arg} must be an int, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{arg} must be greater than zero, got {value}")
-    return value
+def _positive_int(arg: str, value: Any, maximum: int = 2**63 - 1) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{arg} must be an int, not bool")
+    try:
+        number = operator.index(value)  # an int, or an integer type such as numpy's
+    except TypeError:
+        raise TypeError(f"{arg} must be an int, not {type(value).__name__}") from None
+    if number <= 0:
+        raise ValueError(f"{arg} must be greater than zero, got {number}")
+    if number > maximum:
+        raise ValueError(f"{arg} must be at most {maximum}, got {number}")
+    return number
 
 
 def _positive_number(arg: str, value: object, unit: str = "seconds") -> float:
@@ -163,7 +169,7 @@ def _prepare(
     else:
         if url is not None and host is not None:
             raise TypeError("give the scenario's base URL as url or host=, not both")
-        if method != "GET" or body is not None:
+        if _text("method", method) != "GET" or _body("body", body):
             raise ValueError("method= and body= describe a single URL; give each Request its own")
         if isinstance(scenario, (str, bytes)) or not isinstance(scenario, Iterable):
             raise TypeError("scenario must be a list of ringload.Request")
@@ -174,10 +180,9 @@ def _prepare(
             if not isinstance(item, Request):
                 raise TypeError(f"scenario items must be ringload.Request, not {type(item).__name__}")
         scenario_tuples = [r._as_tuple() for r in scenario]
-        base_url = url if url is not None else host
-        if base_url is None:
+        if url is None and host is None:
             raise TypeError("a scenario needs host= (the base URL its paths are appended to)")
-        base = _text("host", base_url)
+        base = _text("url", url) if url is not None else _text("host", host)
     if duration is None and requests is None:
         raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
     if not isinstance(insecure, bool):
@@ -249,6 +254,7 @@ def run(
     calling greenlet waits. Ctrl-C in the main thread stops the run early and raises
     KeyboardInterrupt once requests in flight are accounted for.
     """
+    stop = stop if stop is not None else StopHandle()
     call = _prepare(
         url,
         method=method,
@@ -271,10 +277,21 @@ def run(
         on_progress=on_progress,
     )
     hub = _gevent_hub()
-    if hub is not None:
-        # A native thread of gevent's pool blocks in the engine; this greenlet parks on the hub.
-        return hub.threadpool.apply(call)
-    return call()
+    if hub is None:
+        return call()
+    # Under gevent a native thread of a pool of its own blocks in the engine while this greenlet
+    # parks on the hub (the hub's shared pool also serves gevent's DNS resolver). If the greenlet
+    # is killed or times out, the run is stopped rather than left running unobserved.
+    from gevent.threadpool import ThreadPool
+
+    pool = ThreadPool(1)
+    try:
+        return pool.apply(call)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.kill()
 
 
 async def run_async(
@@ -323,11 +340,15 @@ async def run_async(
         stop=stop,
         on_progress=on_progress,
     )
+    import asyncio
+
     future = asyncio.get_running_loop().run_in_executor(None, call)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         stop.set()
-        with contextlib.suppress(BaseException):
-            await future
+        # Wait for the run to wind down, even through further cancellations.
+        while not future.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({future})
         raise

@@ -191,7 +191,8 @@ class StopHandle:
 
 @final
 class Progress:
-    """The live view passed to ``on_progress`` once a second (from the engine's thread)."""
+    """The live view passed to ``on_progress`` once a second, on the thread that runs the load
+    (the caller's, or under gevent and asyncio a pool thread: use thread-safe calls there)."""
 
     @property
     def elapsed_s(self) -> float: ...

@@ -46,11 +46,13 @@ def ringload_target() -> Iterator[ringload.TargetServer]:
         server.stop()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    report = yield
+# An old-style wrapper: this plugin loads in every pytest session where ringload is installed,
+# so it must work with whatever pytest and pluggy that session has.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
     runs = item.stash.get(_RUNS, [])
     if report.when == "call" and report.failed and runs:
         for number, result in enumerate(runs, 1):
             report.sections.append((f"ringload run {number} of {len(runs)}", repr(result)))
-    return report
