@@ -249,6 +249,20 @@ def test_basic_auth_from_argument_and_from_host_userinfo(server):
     assert session.get("/auth").status_code == 200
 
 
+def test_userinfo_never_reaches_events_names_or_errors(server):
+    # A user name alone (an API token in the URL) is stripped from the base URL too.
+    session, recorder = make_session(server.replace("http://", "http://TOKEN123@"))
+    session.get("/echo")
+    assert "TOKEN123" not in recorder.fired[0]["url"] and "TOKEN123" not in session.base_url
+    # An absolute URL's userinfo authenticates the request and is not the stats name.
+    session, recorder = make_session(server)
+    assert session.get(server.replace("http://", "http://user:pass@") + "/auth").status_code == 200
+    assert "pass" not in recorder.fired[-1]["url"] and "pass" not in recorder.fired[-1]["name"]
+    with pytest.raises(ValueError) as error:
+        session.get("ftp://user:secret99@127.0.0.1/")
+    assert "secret99" not in str(error.value)
+
+
 def test_cookies_are_kept_per_session(server):
     session, _ = make_session(server)
     session.get("/cookie/set")

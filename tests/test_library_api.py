@@ -128,6 +128,21 @@ def test_scenario_mix_and_per_name_statistics(ringload_target: ringload.TargetSe
         result.endpoint("missing")
 
 
+def test_failures_are_counted_on_their_own_row(ringload_target: ringload.TargetServer) -> None:
+    scenario = [
+        Request("GET", "/", name="fast", weight=3),
+        Request("GET", "/delay/2000", name="slow"),  # answers after 2 s: past the timeout
+    ]
+    result = ringload.run(scenario=scenario, host=ringload_target.url, requests=400, connections=8, timeout=0.05)
+    fast, slow = result.endpoint("fast"), result.endpoint("slow")
+    assert slow.requests > 0 and fast.requests > 0
+    nonzero = lambda counts: {kind: n for kind, n in counts.items() if n}  # noqa: E731
+    assert nonzero(slow.failed) == {"timeout": slow.requests} and slow.ok == 0
+    assert fast.failed_total == 0 and fast.ok == fast.requests
+    assert nonzero(result.failed) == {"timeout": slow.requests}
+    assert result.requests == fast.requests + slow.requests == 400
+
+
 def test_requests_with_the_same_method_and_name_share_a_row(ringload_target: ringload.TargetServer) -> None:
     scenario = [
         Request("GET", "/bytes/1", name="item"),
@@ -208,6 +223,11 @@ BAD_RUN_ARGUMENTS = [
     ({"insecure": "yes"}, TypeError, "insecure"),
     ({"io": "kqueue"}, ValueError, "io"),
     ({"headers": {"X-Evil": "a\r\nInjected: 1"}}, ValueError, "header"),
+    # At either end too: trimming must not quietly turn them into a different header.
+    ({"headers": {"X-Evil": "a\r"}}, ValueError, "header"),
+    ({"headers": {"X-Evil": "\na"}}, ValueError, "header"),
+    ({"headers": {"X-Evil\r\n": "a"}}, ValueError, "header"),
+    ({"headers": {"X-Evil": "a\x00"}}, ValueError, "header"),
     ({"headers": {"X-Nul": "a\0b"}}, ValueError, "header"),
     ({"headers": {"Bad Name": "v"}}, ValueError, "header name"),
     ({"headers": {"X": 1}}, TypeError, "headers"),
@@ -283,6 +303,8 @@ def test_bad_scenarios(ringload_target: ringload.TargetServer) -> None:
         (("GE T", "/"), {}, ValueError, "method"),
         (("GET", "/a b"), {}, ValueError, "target"),
         (("GET", "/"), {"headers": {"X": "a\nb"}}, ValueError, "header"),
+        (("GET", "/"), {"headers": {"X": "a\r"}}, ValueError, "header"),
+        (("GET", "/"), {"headers": {"X\r\n": "a"}}, ValueError, "header"),
         (("GET", "/"), {"weight": 0}, ValueError, "weight"),
         (("GET", "/"), {"weight": 1.5}, TypeError, "weight"),
         (("GET", "/"), {"weight": True}, TypeError, "weight"),
@@ -307,7 +329,10 @@ def test_request_json_sets_body_and_content_type() -> None:
     assert repr(request) == "Request('POST', '/cart', name='cart', weight=3)"
     custom = Request("POST", "/cart", json=[1], headers={"content-type": "application/vnd.x+json"})
     assert custom.headers == [("content-type", "application/vnd.x+json")]
-    assert Request("POST", "/", json=None).body == b"null"
+    # json=None is "no JSON body", as in requests, so wrappers may pass it through.
+    no_json = Request("POST", "/", json=None)
+    assert (no_json.body, no_json.headers) == (b"", [])
+    assert Request("POST", "/", body="x", json=None).body == b"x"
 
 
 class _RecordingHandler(socketserver.StreamRequestHandler):

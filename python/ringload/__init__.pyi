@@ -3,7 +3,9 @@ pytest SLO checks, and Locust's FastHttpUser on the engine)."""
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any
+
+from typing_extensions import TypeAlias
 
 from ringload._ringload import Endpoint as Endpoint
 from ringload._ringload import Latency as Latency
@@ -51,8 +53,9 @@ class Request:
 
     ``path_or_url`` is a path appended to the run's host, or an absolute URL on the same origin.
     ``json`` is serialized with ``json.dumps`` and sets ``Content-Type: application/json`` unless
-    ``headers`` set one. Raises TypeError for a wrong type and ValueError for a value that cannot
-    be sent (CR, LF or NUL in the method, path or headers; a weight below 1)."""
+    ``headers`` set one; ``json=None`` means no JSON body, as in requests. Raises TypeError for a
+    wrong type and ValueError for a value that cannot be sent (CR, LF or NUL in the method, path
+    or headers; a weight below 1)."""
 
     method: str
     path: str
@@ -66,7 +69,7 @@ class Request:
         path_or_url: str,
         headers: _HeadersArg = None,
         body: bytes | str | None = None,
-        json: Any = ...,
+        json: Any = None,
         name: str | None = None,
         weight: int = 1,
     ) -> None: ...

@@ -23,15 +23,14 @@ from ringload._ringload import Progress, Result, StopHandle
 
 HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 
-_UNSET: Any = object()
-
 
 class Request:
     """One request of a scenario: picked by ``weight`` inside the engine, counted under ``name``.
 
     ``path_or_url`` is a path appended to the run's ``host`` (as Locust appends paths to its host),
     or an absolute URL on the same origin. ``json`` is serialized with ``json.dumps`` and sets
-    ``Content-Type: application/json`` unless ``headers`` set one. Requests with the same method
+    ``Content-Type: application/json`` unless ``headers`` set one; ``json=None`` means no JSON body,
+    as in requests (send ``body="null"`` for a literal JSON null). Requests with the same method
     and name share a statistics row, as in Locust's stats table.
     """
 
@@ -43,16 +42,16 @@ class Request:
         path_or_url: str,
         headers: HeadersArg = None,
         body: bytes | str | None = None,
-        json: Any = _UNSET,
+        json: Any = None,
         name: str | None = None,
         weight: int = 1,
     ) -> None:
         self.method: str = _text("method", method)
         self.path: str = _text("path_or_url", path_or_url)
         self.headers: list[tuple[str, str]] = _headers("headers", headers)
-        if body is not None and json is not _UNSET:
+        if body is not None and json is not None:
             raise TypeError("Request() takes body= or json=, not both")
-        if json is not _UNSET:
+        if json is not None:
             try:
                 body = _json.dumps(json)
             except (TypeError, ValueError) as e:

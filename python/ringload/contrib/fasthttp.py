@@ -75,6 +75,21 @@ def _basic_auth(username: str | bytes, password: str | bytes) -> str:
     return "Basic " + b64encode(b":".join((username, password))).strip().decode("ascii")
 
 
+def _split_userinfo(url: str) -> tuple[str, str | None]:
+    """The URL without ``user:password@`` and the Basic header that userinfo asks for, if any.
+
+    Credentials never travel in URLs past this point, so they cannot reach events, stats names or
+    error messages. As in Locust, a Basic header needs both a user name and a password."""
+    parsed = urlsplit(url)
+    if "@" not in parsed.netloc:
+        return url, None
+    netloc = parsed.netloc.rpartition("@")[2]
+    bare = urlunsplit((parsed.scheme, netloc, parsed.path, parsed.query, parsed.fragment))
+    if parsed.username is not None and parsed.password is not None:
+        return bare, _basic_auth(unquote(parsed.username), unquote(parsed.password))
+    return bare, None
+
+
 def _exception_for(error: Any) -> Exception:
     """The Python exception a user of Locust's client would see for an engine error."""
     kind, os_error, message = error.kind, error.os_error, error.message
@@ -411,11 +426,9 @@ class FastHttpSession:
         self._has_cookies = False
         self._origins: dict[tuple[str, str], _Origin] = {}
         if base_url:
-            parsed = urlsplit(base_url)
-            if parsed.username is not None and parsed.password is not None:
-                netloc = parsed.netloc.rpartition("@")[2]
-                self.base_url = urlunsplit((parsed.scheme, netloc, parsed.path, parsed.query, parsed.fragment))
-                self.auth_header = _basic_auth(unquote(parsed.username), unquote(parsed.password))
+            self.base_url, userinfo_auth = _split_userinfo(base_url)
+            if userinfo_auth:
+                self.auth_header = userinfo_auth
 
     def __del__(self) -> None:
         try:
@@ -572,7 +585,10 @@ class FastHttpSession:
             )
         if self.request_name and not name:
             name = self.request_name
-        built_url = self._build_url(url)
+        given_url = self._build_url(url)
+        built_url, url_auth = _split_userinfo(given_url)
+        if built_url != given_url and url.lower().startswith(_absolute_url):
+            url = built_url  # an absolute URL's userinfo must not become the stats name either
         start_time = time.time()
         if self.user:
             context = {**self.user.context(), **context}
@@ -587,6 +603,8 @@ class FastHttpSession:
                 merged[key] = value
         if auth:
             merged["Authorization"] = _basic_auth(auth[0], auth[1])
+        elif url_auth:
+            merged["Authorization"] = url_auth
         elif self.auth_header:
             merged["Authorization"] = self.auth_header
         if "Accept-Encoding" not in merged and "accept-encoding" not in merged:

@@ -227,10 +227,13 @@ fn parse_header(raw: &str) -> Result<(String, String)> {
     let Some((name, value)) = raw.split_once(':') else {
         bail!("invalid header {raw:?}: expected \"Name: value\"");
     };
-    if name.trim().is_empty() {
+    // Only blanks are trimmed: a CR, LF or NUL stays in so that validation refuses it.
+    let blanks = [' ', '\t'];
+    let (name, value) = (name.trim_matches(blanks), value.trim_matches(blanks));
+    if name.is_empty() {
         bail!("invalid header {raw:?}: the name is empty");
     }
-    Ok((name.trim().to_string(), value.trim().to_string()))
+    Ok((name.to_string(), value.to_string()))
 }
 
 /// `10s`, `2m`, `500ms`, `1h`, `250us`, or a bare number of seconds (may be fractional).

@@ -250,6 +250,12 @@ fn bad_scenarios_exit_2_with_one_line_and_no_connection() {
             ),
         ),
         (
+            "trailing_cr.toml",
+            format!(
+                "host = \"{host}\"\n[[requests]]\npath = \"/\"\nheaders = {{ X = \"a\\r\" }}\n"
+            ),
+        ),
+        (
             "both.toml",
             format!("host = \"{host}\"\n[[requests]]\npath = \"/\"\nbody = \"a\"\njson = 1\n"),
         ),

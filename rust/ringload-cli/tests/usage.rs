@@ -30,6 +30,7 @@ fn bad_input_exits_2_with_one_line_and_no_connection() {
         vec!["--timeout".into(), "5parsecs".into(), good.clone()],
         vec!["-H".into(), "NoColon".into(), good.clone()],
         vec!["-H".into(), "X-Evil: a\r\nInjected: 1".into(), good.clone()],
+        vec!["-H".into(), "X-Evil: a\r".into(), good.clone()],
         vec![
             "-H".into(),
             "X-Nul: a\0b".replace('\0', "\u{1}"),
@@ -243,9 +244,16 @@ fn url_credentials_never_appear_in_output() {
             );
         }
     }
-    let bad = ringload(&["http://alice:hunter2secret@127.0.0.1:notaport/"]);
-    assert_eq!(bad.code, 2);
-    assert!(!bad.stderr.contains("hunter2secret"), "{}", bad.stderr);
+    // An '@' later in the path or query must not hide where the userinfo ends.
+    for bad_url in [
+        "http://alice:hunter2secret@127.0.0.1:notaport/",
+        "http://alice:hunter2secret@127.0.0.1:notaport/a@b",
+        "http://alice:hunter2secret@127.0.0.1:notaport?to=a@b",
+    ] {
+        let bad = ringload(&[bad_url]);
+        assert_eq!(bad.code, 2);
+        assert!(!bad.stderr.contains("hunter2secret"), "{}", bad.stderr);
+    }
 }
 
 #[test]

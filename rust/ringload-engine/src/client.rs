@@ -474,9 +474,8 @@ async fn exchange_with_retry(
                 return capture.finish(request, reused, started);
             }
             Ok(Err(failure)) => {
-                let stale_keep_alive = reused
-                    && !stream.received_any
-                    && matches!(failure.kind, ErrorKind::Closed | ErrorKind::Read);
+                let stale_keep_alive =
+                    reused && !stream.received_any && failure.kind.may_be_stale_keep_alive();
                 if stale_keep_alive && request.idempotent && !retried {
                     // The server had closed this idle connection before our request arrived:
                     // sending an idempotent request again is safe, once.

@@ -151,17 +151,21 @@ fn percent_decode(s: &str) -> String {
 
 /// A URL with any `user:password@` removed, for messages.
 pub fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let authority_end = url[scheme_end + 3..]
-                .find('/')
-                .map_or(url.len(), |i| i + scheme_end + 3);
-            if at < authority_end {
-                return format!("{}***@{}", &url[..scheme_end + 3], &url[at + 1..]);
-            }
-            url.to_string()
-        }
-        _ => url.to_string(),
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = scheme_end + 3;
+    // The authority ends at the first '/', '?' or '#'; an '@' after it belongs to the path.
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| i + authority_start);
+    match url[authority_start..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}***@{}",
+            &url[..authority_start],
+            &url[authority_start + at + 1..]
+        ),
+        None => url.to_string(),
     }
 }
 

@@ -136,7 +136,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                         && conn.reused
                         && !conn.http.received_any
                         && unanswered.iter().all(|&r| shared.requests[r].idempotent)
-                        && matches!(failure.kind, ErrorKind::Closed | ErrorKind::Read);
+                        && failure.kind.may_be_stale_keep_alive();
                     conn.close();
                     if may_retry {
                         // A keep-alive connection the server had already closed: the request

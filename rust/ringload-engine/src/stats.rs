@@ -37,6 +37,13 @@ impl ErrorKind {
     ];
     pub const COUNT: usize = Self::ALL.len();
 
+    /// What a reused keep-alive connection that the server had already closed (FIN) or reset
+    /// (RST) while idle looks like: the write fails, or the read ends with no byte. Callers also
+    /// check that no response byte arrived before allowing one resend of an idempotent request.
+    pub fn may_be_stale_keep_alive(self) -> bool {
+        matches!(self, ErrorKind::Closed | ErrorKind::Read | ErrorKind::Write)
+    }
+
     /// The stable name used in reports and JSON.
     pub fn name(self) -> &'static str {
         match self {

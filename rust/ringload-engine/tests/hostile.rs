@@ -534,11 +534,16 @@ fn connection_refused_is_counted_and_leaks_nothing() {
 
 /// The server answers, then closes the idle connection before the client's next request.
 fn idle_closing_server() -> HostileServer {
+    idle_ending_server(Step::Close)
+}
+
+/// The server answers, then ends the idle connection with `end` (FIN or RST).
+fn idle_ending_server(end: Step) -> HostileServer {
     HostileServer::play(vec![
         Step::Read,
         Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
         Step::Sleep(Duration::from_millis(20)),
-        Step::Close,
+        end,
     ])
     .unwrap()
 }
@@ -565,6 +570,42 @@ fn idle_keep_alive_close_retries_idempotent_requests_once() {
     assert_eq!(server.connections(), 4);
     drop(server);
     assert_eq!(open_descriptors(), before);
+}
+
+#[test]
+fn idle_keep_alive_reset_retries_idempotent_requests_once() {
+    let _serial = serial();
+    // An RST while idle makes the next write fail (not the read): still a stale connection.
+    let server = idle_ending_server(Step::Reset);
+    let report = run(&paced(&server.url("/"), "GET"));
+    assert_accounting(&report);
+    assert_eq!(report.outcomes.ok, 4, "{report}");
+    assert_eq!(report.outcomes.retries, 3, "{report}");
+    assert_eq!(server.requests(), 4);
+    assert_eq!(server.connections(), 4);
+}
+
+#[test]
+fn a_reused_connection_that_sent_part_of_a_response_is_not_retried() {
+    let _serial = serial();
+    // The second response breaks off after its status line: the server did see the request.
+    let server = HostileServer::play(vec![
+        Step::Read,
+        Step::send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+        Step::Read,
+        Step::send(b"HTTP/1.1 200 OK\r\n"),
+        Step::Close,
+    ])
+    .unwrap();
+    let mut config = paced(&server.url("/"), "GET");
+    config.connections = 1;
+    config.requests = Some(2);
+    let report = run(&config);
+    assert_accounting(&report);
+    assert_eq!(report.outcomes.ok, 1, "{report}");
+    assert_eq!(failed(&report, "read"), 1, "{report}");
+    assert_eq!(report.outcomes.retries, 0, "{report}");
+    assert_eq!(server.connections(), 1);
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub struct RequestSpec {
 /// `User-Agent` sent unless the caller sets one.
 pub const DEFAULT_USER_AGENT: &str = concat!("ringload/", env!("CARGO_PKG_VERSION"));
 
+/// Characters that would split or truncate a header line on the wire.
+const FORBIDDEN_IN_FIELDS: [char; 3] = ['\r', '\n', '\0'];
+
 impl RequestSpec {
     /// A GET of `target` with no extra headers.
     pub fn get(host: impl Into<String>, target: impl Into<String>) -> Self {
@@ -83,6 +86,14 @@ impl RequestSpec {
 
         let mut fields: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
+            // Checked before trimming: a CR or LF at either end would otherwise be trimmed away
+            // silently, and the user asked for a header that cannot be sent as written.
+            if name.contains(FORBIDDEN_IN_FIELDS) {
+                return Err(RequestError::InvalidHeaderName(name.clone()));
+            }
+            if value.contains(FORBIDDEN_IN_FIELDS) {
+                return Err(RequestError::InvalidHeaderValue(name.clone()));
+            }
             let header_name = HeaderName::from_bytes(name.trim().as_bytes())
                 .map_err(|_| RequestError::InvalidHeaderName(name.clone()))?;
             let header_value = HeaderValue::from_str(value.trim())
