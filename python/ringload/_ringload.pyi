@@ -73,7 +73,8 @@ class RawResponse:
     """A complete response as the engine received it."""
 
     @property
-    def status(self) -> int: ...
+    def status(self) -> int:
+        """The status code of the final response (1xx responses are skipped)."""
     @property
     def body(self) -> bytes:
         """The body, with Content-Encoding (gzip, deflate, br) undone."""
@@ -108,7 +109,8 @@ class RawError:
     def os_error(self) -> str:
         """The I/O error kind behind it, e.g. ``ConnectionRefused`` or ``TimedOut``."""
     @property
-    def message(self) -> str: ...
+    def message(self) -> str:
+        """What went wrong, readable; never contains URL credentials."""
 
 @final
 class TargetServer:
@@ -187,7 +189,8 @@ class StopHandle:
     def set(self) -> None:
         """Asks the run to stop."""
     @property
-    def is_set(self) -> bool: ...
+    def is_set(self) -> bool:
+        """True once :meth:`set` was called or ``on_progress`` raised."""
 
 @final
 class Progress:
@@ -195,14 +198,17 @@ class Progress:
     (the caller's, or under gevent and asyncio a pool thread: use thread-safe calls there)."""
 
     @property
-    def elapsed_s(self) -> float: ...
+    def elapsed_s(self) -> float:
+        """Seconds since the run started."""
     @property
     def requests(self) -> int:
         """Requests accounted for so far."""
     @property
-    def ok(self) -> int: ...
+    def ok(self) -> int:
+        """Complete responses so far, whatever their status."""
     @property
-    def failed(self) -> int: ...
+    def failed(self) -> int:
+        """Failed requests so far, every kind together."""
     @property
     def current_rps(self) -> float:
         """Complete responses per second over the last second."""
@@ -218,25 +224,35 @@ class Latency:
     server shows up here (coordinated-omission correction)."""
 
     @property
-    def min(self) -> int | None: ...
+    def min(self) -> int | None:
+        """Fastest response, microseconds."""
     @property
-    def mean(self) -> float | None: ...
+    def mean(self) -> float | None:
+        """Mean, microseconds."""
     @property
-    def stdev(self) -> float | None: ...
+    def stdev(self) -> float | None:
+        """Standard deviation, microseconds."""
     @property
-    def max(self) -> int | None: ...
+    def max(self) -> int | None:
+        """Slowest response, microseconds."""
     @property
-    def p50(self) -> int | None: ...
+    def p50(self) -> int | None:
+        """Median, microseconds."""
     @property
-    def p75(self) -> int | None: ...
+    def p75(self) -> int | None:
+        """75th percentile, microseconds."""
     @property
-    def p90(self) -> int | None: ...
+    def p90(self) -> int | None:
+        """90th percentile, microseconds."""
     @property
-    def p99(self) -> int | None: ...
+    def p99(self) -> int | None:
+        """99th percentile, microseconds: the usual SLO figure."""
     @property
-    def p999(self) -> int | None: ...
+    def p999(self) -> int | None:
+        """99.9th percentile, microseconds."""
     @property
-    def p9999(self) -> int | None: ...
+    def p9999(self) -> int | None:
+        """99.99th percentile, microseconds."""
     def to_dict(self) -> dict[str, int | float | None]:
         """The ``latency_us`` object of the CLI's ``--json``."""
 
@@ -245,11 +261,14 @@ class ScheduleLag:
     """Open model: how late sends were compared with the constant-rate schedule."""
 
     @property
-    def target_rps(self) -> float: ...
+    def target_rps(self) -> float:
+        """The requested constant rate, requests per second."""
     @property
-    def mean_us(self) -> float: ...
+    def mean_us(self) -> float:
+        """Mean delay of a send behind its scheduled time, microseconds."""
     @property
-    def max_us(self) -> int: ...
+    def max_us(self) -> int:
+        """Largest delay of a send behind its scheduled time, microseconds."""
 
 @disjoint_base
 class Outcomes:
@@ -266,7 +285,8 @@ class Outcomes:
     def failed(self) -> dict[str, int]:
         """Failed requests by kind: connect, tls, timeout, closed, read, write, parse, framing."""
     @property
-    def failed_total(self) -> int: ...
+    def failed_total(self) -> int:
+        """Failed requests, every kind together (the sum of :attr:`failed`)."""
     @property
     def aborted(self) -> int:
         """In flight when the run ended."""
@@ -280,7 +300,8 @@ class Outcomes:
     def rps(self) -> float:
         """Complete responses per second."""
     @property
-    def latency_us(self) -> Latency: ...
+    def latency_us(self) -> Latency:
+        """Latency of complete responses; in the open model corrected for coordinated omission."""
     @property
     def latency_uncorrected_us(self) -> Latency | None:
         """Open model only: latency measured from the actual send."""
@@ -293,9 +314,11 @@ class Endpoint(Outcomes):
     """One statistics row: the requests of one method and name, like a line of Locust's table."""
 
     @property
-    def name(self) -> str: ...
+    def name(self) -> str:
+        """The row's name: ``name=`` of its requests, or the path as given."""
     @property
-    def method(self) -> str: ...
+    def method(self) -> str:
+        """The HTTP method of the row's requests."""
     def to_dict(self) -> dict[str, Any]:
         """This row as in the ``endpoints`` list of the CLI's ``--json``."""
 
@@ -311,9 +334,11 @@ class Result(Outcomes):
     def method(self) -> str:
         """The method of every request, or ``MIXED``."""
     @property
-    def connections(self) -> int: ...
+    def connections(self) -> int:
+        """Connections the run kept open (``connections=``)."""
     @property
-    def threads(self) -> int: ...
+    def threads(self) -> int:
+        """Engine worker threads, one per CPU core used."""
     @property
     def io(self) -> str:
         """``uring`` or ``epoll``."""
@@ -327,13 +352,17 @@ class Result(Outcomes):
     def error_examples(self) -> dict[str, str]:
         """The first error message of each failed kind."""
     @property
-    def duration_s(self) -> float: ...
+    def duration_s(self) -> float:
+        """Seconds the run took; ``rps`` is ``ok`` divided by it."""
     @property
-    def bytes_read(self) -> int: ...
+    def bytes_read(self) -> int:
+        """HTTP bytes received: heads and bodies as sent (TLS records not counted)."""
     @property
-    def bytes_written(self) -> int: ...
+    def bytes_written(self) -> int:
+        """HTTP bytes sent: request heads and bodies (TLS records not counted)."""
     @property
-    def schedule_lag(self) -> ScheduleLag | None: ...
+    def schedule_lag(self) -> ScheduleLag | None:
+        """Open model only (``rate=``): how late sends were; None in the closed model."""
     @property
     def endpoints(self) -> list[Endpoint]:
         """Per method and name, in the order the requests were given."""
