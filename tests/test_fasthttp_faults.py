@@ -81,12 +81,66 @@ def held(response: bytes) -> list[tuple]:
     return [("read",), ("send", response), ("hold",)]
 
 
+HEAD_200 = b"HTTP/1.1 200 OK\r\n"
+CHUNKED = HEAD_200 + b"Transfer-Encoding: chunked\r\n"
+
+# The Python client parses with the engine's ringload-http1, whose full table runs in
+# rust/ringload-engine/tests/hostile.rs; these cases check that each kind of breakage surfaces
+# through FastHttpSession as one failed event and a connection that is not reused.
 BROKEN = [
     ("garbage", b"HELLO\r\n\r\n"),
-    ("header without colon", b"HTTP/1.1 200 OK\r\nNoColon\r\nContent-Length: 0\r\n\r\n"),
-    ("conflicting Content-Length", b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nok"),
-    ("bad chunk size", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+    ("header without colon", HEAD_200 + b"NoColon\r\nContent-Length: 0\r\n\r\n"),
+    ("NUL in a header", HEAD_200 + b"X-Nul: a\0b\r\nContent-Length: 0\r\n\r\n"),
+    ("bare CR in a header", HEAD_200 + b"X-Cr: a\rb\r\nContent-Length: 0\r\n\r\n"),
+    ("obsolete line folding", HEAD_200 + b"X-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok"),
+    ("conflicting Content-Length", HEAD_200 + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\nok"),
+    ("Content-Length not a number", HEAD_200 + b"Content-Length: abc\r\n\r\nok"),
+    ("negative Content-Length", HEAD_200 + b"Content-Length: -1\r\n\r\nok"),
+    ("unknown transfer coding", HEAD_200 + b"Transfer-Encoding: frobnicate\r\n\r\nok"),
+    ("bad chunk size", CHUNKED + b"\r\nzz\r\n"),
+    ("overflowing chunk size", CHUNKED + b"\r\n1ffffffffffffffff\r\nok\r\n0\r\n\r\n"),
+    ("long chunk extension", CHUNKED + b"\r\n2;" + b"e" * 5000 + b"\r\nok\r\n0\r\n\r\n"),
+    ("header over the size limit", HEAD_200 + b"X-Big: " + b"a" * 70_000 + b"\r\nContent-Length: 0\r\n\r\n"),
+    ("a flood of interim responses", b"HTTP/1.1 100 Continue\r\n\r\n" * 20 + HEAD_200 + b"Content-Length: 0\r\n\r\n"),
 ]
+
+# Unusual but valid framing: (name, response, body, whether the connection may be reused).
+WELL_FRAMED = [
+    ("TE with CL: chunked wins", CHUNKED + b"Content-Length: 50\r\n\r\n2\r\nok\r\n0\r\n\r\n", b"ok", False),
+    ("duplicate equal CL", HEAD_200 + b"Content-Length: 2\r\nContent-Length: 2\r\n\r\nok", b"ok", True),
+    ("chunk extension and trailers", CHUNKED + b"\r\n2;a=b\r\nok\r\n0\r\nX-Sum: 1\r\n\r\n", b"ok", True),
+    ("204 with Content-Length", b"HTTP/1.1 204 No Content\r\nContent-Length: 50\r\n\r\n", b"", True),
+    (
+        "100 and 103 before the final response",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+        + HEAD_200
+        + b"Content-Length: 2\r\n\r\nok",
+        b"ok",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "response", "body", "reusable"), WELL_FRAMED, ids=[case[0] for case in WELL_FRAMED])
+def test_unusual_valid_framing_succeeds(name: str, response: bytes, body: bytes, reusable: bool) -> None:
+    with HostileServer(keep_alive(response)) as server:
+        session, recorder = session_for(server.url)
+        for _ in range(2):
+            result = session.get("/", name=name)
+            assert result.error is None and result.content == body, (name, result.error)
+        assert [event["exception"] for event in recorder.fired] == [None, None]
+        assert server.connections() == (1 if reusable else 2)
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.0", b"HTTP/1.1"])
+def test_a_close_delimited_body_is_a_complete_response(version: bytes) -> None:
+    with HostileServer([("read",), ("send", version + b" 200 OK\r\n\r\nhello"), ("close",)]) as server:
+        session, recorder = session_for(server.url)
+        for _ in range(2):
+            result = session.get("/")
+            assert result.error is None and result.content == b"hello"
+        assert len(recorder.fired) == 2
+        assert server.connections() == 2
 
 
 @pytest.mark.parametrize(("name", "response"), BROKEN, ids=[name for name, _ in BROKEN])
@@ -179,8 +233,19 @@ def test_slow_servers_time_out_on_time(steps: list[tuple]) -> None:
         ([("close",)], http.client.HTTPException),
         ([("read",), ("reset",)], ConnectionResetError),
         ([("read",), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort"), ("close",)], ConnectionResetError),
+        ([("read",), ("send", b"HTTP/1.1 200 OK\r\nContent-Le"), ("reset",)], ConnectionResetError),
+        (
+            [("read",), ("send", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nten bytes."), ("reset",)],
+            ConnectionResetError,
+        ),
     ],
-    ids=["closed before the request", "reset after the request", "body cut short"],
+    ids=[
+        "closed before the request",
+        "reset after the request",
+        "body cut short",
+        "reset mid-headers",
+        "reset mid-body",
+    ],
 )
 def test_dropped_connections(steps: list[tuple], error: type[Exception]) -> None:
     with HostileServer(steps) as server:
@@ -191,6 +256,25 @@ def test_dropped_connections(steps: list[tuple], error: type[Exception]) -> None
 
 
 IDLE_CLOSE = [("read",), ("send", OK), ("sleep", 0.02), ("close",)]
+IDLE_RESET = [("read",), ("send", OK), ("sleep", 0.02), ("reset",)]
+
+
+def test_connection_close_on_every_response_opens_a_connection_per_request() -> None:
+    closing = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+    with HostileServer(held(closing)) as server:
+        session, recorder = session_for(server.url)
+        assert [session.get("/").content for _ in range(3)] == [b"ok"] * 3
+        assert server.connections() == 3 and len(recorder.fired) == 3
+
+
+def test_idle_reset_resends_a_get_once() -> None:
+    with HostileServer(IDLE_RESET) as server:
+        session, recorder = session_for(server.url)
+        assert session.get("/").status_code == 200
+        time.sleep(0.1)
+        assert session.get("/").status_code == 200, "the GET went out again on a new connection"
+        assert server.requests() == 2 and server.connections() == 2
+        assert len(recorder.fired) == 2
 
 
 def test_idle_close_resends_a_get_once_and_never_a_post() -> None:
