@@ -557,32 +557,23 @@ fn paced(url: &str, method: &str) -> LoadConfig {
 }
 
 #[test]
-fn idle_keep_alive_close_retries_idempotent_requests_once() {
+fn idle_keep_alive_close_or_reset_retries_idempotent_requests_once() {
     let _serial = serial();
-    let before = open_descriptors();
-    let server = idle_closing_server();
-    let report = run(&paced(&server.url("/"), "GET"));
-    assert_accounting(&report);
-    assert_eq!(report.outcomes.ok, 4, "{report}");
-    // Requests 2..4 found their reused connection closed and were resent once each.
-    assert_eq!(report.outcomes.retries, 3, "{report}");
-    assert_eq!(server.requests(), 4);
-    assert_eq!(server.connections(), 4);
-    drop(server);
-    assert_eq!(open_descriptors(), before);
-}
-
-#[test]
-fn idle_keep_alive_reset_retries_idempotent_requests_once() {
-    let _serial = serial();
-    // An RST while idle makes the next write fail (not the read): still a stale connection.
-    let server = idle_ending_server(Step::Reset);
-    let report = run(&paced(&server.url("/"), "GET"));
-    assert_accounting(&report);
-    assert_eq!(report.outcomes.ok, 4, "{report}");
-    assert_eq!(report.outcomes.retries, 3, "{report}");
-    assert_eq!(server.requests(), 4);
-    assert_eq!(server.connections(), 4);
+    // After a FIN the next read finds nothing; after an RST the next write fails. Both mean the
+    // server ended the idle connection before our request arrived.
+    for end in [Step::Close, Step::Reset] {
+        let before = open_descriptors();
+        let server = idle_ending_server(end);
+        let report = run(&paced(&server.url("/"), "GET"));
+        assert_accounting(&report);
+        assert_eq!(report.outcomes.ok, 4, "{report}");
+        // Requests 2..4 found their reused connection ended and were resent once each.
+        assert_eq!(report.outcomes.retries, 3, "{report}");
+        assert_eq!(server.requests(), 4);
+        assert_eq!(server.connections(), 4);
+        drop(server);
+        assert_eq!(open_descriptors(), before);
+    }
 }
 
 #[test]
