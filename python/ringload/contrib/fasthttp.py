@@ -80,6 +80,8 @@ def _split_userinfo(url: str) -> tuple[str, str | None]:
 
     Credentials never travel in URLs past this point, so they cannot reach events, stats names or
     error messages. As in Locust, a Basic header needs both a user name and a password."""
+    if "@" not in url:  # the common case, without parsing: this runs on every request
+        return url, None
     parsed = urlsplit(url)
     if "@" not in parsed.netloc:
         return url, None
