@@ -7,6 +7,13 @@ Method (the project's way of measuring a load generator): nginx with ONE worker 
 alternating. Requests/s and failures come from Locust's own ``--json`` summary; client CPU per
 request is (user + sys of the whole Locust process, engine thread included) / requests.
 
+Locustfiles (``benches/locust``): ``one`` is a single ``get("/")`` task, ``mix`` the seed-style
+gateway mix (four headers, ``name=``, a JSON POST, ``catch_response``). Each round also runs
+``loop_only.py``: a plain ``User`` that fires ``events.request`` without any HTTP, which is
+Locust's own cost per request and so the ceiling for any drop-in. ``thread_cpu.py`` is loaded
+beside every locustfile and splits the process's CPU into the Python thread and ringload's engine
+thread, so the table shows what ringload's Python layer adds on top of Locust's loop.
+
     python3 benches/scripts/locust_compare.py --rounds 3 --duration 10
 
 Needs nginx and ``pip install .`` (which brings Locust). Only 127.0.0.1 is contacted.
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -26,21 +34,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import Nginx, parse_time_file  # noqa: E402  (shared nginx setup)
 
-LOCUSTFILE = Path(__file__).resolve().parent.parent / "locust" / "locustfile.py"
+LOCUSTFILES = Path(__file__).resolve().parent.parent / "locust"
+SCENARIOS = {"one": "locustfile.py", "mix": "mix.py"}
 MODES = {"stock": ["-m", "locust"], "ringload": ["-m", "ringload.locust"]}
+ENGINE_THREAD = "ringload-client"
 
 
-def run_once(mode: str, url: str, users: int, duration: int) -> dict:
+def run_once(mode: str, locustfile: str, url: str, users: int, duration: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         time_file = Path(tmp) / "time.txt"
+        thread_file = Path(tmp) / "threads.json"
+        files = f"{LOCUSTFILES / locustfile},{LOCUSTFILES / 'thread_cpu.py'}"
         cmd = [
             "/usr/bin/time", "-o", str(time_file), "-f", "%U %S %e %M",
             "taskset", "-c", "0", sys.executable, *MODES[mode],
-            "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
+            "-f", files, "--headless", "-u", str(users), "-r", str(users),
             "-t", f"{duration}s", "-H", url, "--only-summary", "--json", "--stop-timeout", "5",
         ]  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
+        env = {**os.environ, "RINGLOAD_BENCH_THREAD_CPU": str(thread_file)}
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, env=env)
         user, system, wall, rss_kib = parse_time_file(time_file.read_text())
+        threads = json.loads(thread_file.read_text()) if thread_file.exists() else {}
     try:
         stats = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -51,12 +65,18 @@ def run_once(mode: str, url: str, users: int, duration: int) -> dict:
     failures = sum(row["num_failures"] for row in stats)
     # Locust's stats run from the first request to the last one: use them for requests/s.
     elapsed = max(row["last_request_timestamp"] for row in stats) - min(row["start_time"] for row in stats)
+    engine_cpu = threads.get(ENGINE_THREAD, 0.0)
+    python_cpu = sum(threads.values()) - engine_cpu
     return {
         "mode": mode,
+        "locustfile": locustfile,
         "requests": requests,
         "failures": failures,
         "rps": requests / elapsed if elapsed > 0 else 0.0,
         "cpu_us_per_request": (user + system) * 1e6 / requests if requests else float("inf"),
+        # The Python thread (Locust and ringload's Python layer) and the engine thread, per request.
+        "python_us_per_request": python_cpu * 1e6 / requests if requests else float("inf"),
+        "engine_us_per_request": engine_cpu * 1e6 / requests if requests else float("inf"),
         "rss_mib": rss_kib / 1024,
         "wall_s": wall,
     }
@@ -67,8 +87,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     args = parser.parse_args()
+    scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    # (label, mode, locustfile): the loop-only run is Locust's own cost, with no HTTP.
+    runs = [(name, mode, SCENARIOS[name]) for name in scenarios for mode in MODES]
+    runs.append(("loop", "stock", "loop_only.py"))
 
     nginx = Nginx(args.nginx, cpu=1)
     nginx.start()
@@ -76,31 +101,52 @@ def main() -> int:
         if not nginx.wait_ready(10):
             print("nginx did not start:\n" + nginx.read_error_log(), file=sys.stderr)
             return 3
-        results = []
+        results: dict[tuple[str, str], list[dict]] = {}
         for round_number in range(1, args.rounds + 1):
-            for mode in MODES:
-                r = run_once(mode, nginx.url.rstrip("/"), args.users, args.duration)
-                results.append(r)
+            for label, mode, locustfile in runs:
+                r = run_once(mode, locustfile, nginx.url.rstrip("/"), args.users, args.duration)
+                results.setdefault((label, mode), []).append(r)
                 print(
-                    f"round {round_number}/{args.rounds} {mode:<9} {r['rps']:>9,.0f} req/s "
-                    f"{r['cpu_us_per_request']:>7.1f} us CPU/req  failures {r['failures']}  RSS {r['rss_mib']:.0f} MiB",
+                    f"round {round_number}/{args.rounds} {label:<5} {mode:<9} {r['rps']:>9,.0f} req/s "
+                    f"{r['cpu_us_per_request']:>7.1f} us CPU/req (python {r['python_us_per_request']:.1f}, "
+                    f"engine {r['engine_us_per_request']:.1f})  failures {r['failures']}  RSS {r['rss_mib']:.0f} MiB",
                     flush=True,
                 )
     finally:
         nginx.stop()
         nginx.cleanup()
 
-    print("\n| Locust FastHttpUser | req/s | client CPU us/request | failures | vs stock |")
-    print("|---|---:|---:|---:|---:|")
-    medians = {}
-    for mode in MODES:
-        rows = [r for r in results if r["mode"] == mode]
-        medians[mode] = statistics.median(r["rps"] for r in rows)
-        cpu = statistics.median(r["cpu_us_per_request"] for r in rows)
-        failures = sum(r["failures"] for r in rows)
-        ratio = medians[mode] / medians["stock"] if medians.get("stock") else float("nan")
-        print(f"| {mode} | {medians[mode]:,.0f} | {cpu:.1f} | {failures} | {ratio:.2f}x |")
-    return 0 if all(r["failures"] == 0 for r in results) else 1
+    def median(label: str, mode: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[(label, mode)])
+
+    loop_us = median("loop", "stock", "cpu_us_per_request")
+    print("\n| locustfile | client | req/s | CPU us/request | Python thread | engine thread | failures | vs stock |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for label in scenarios:
+        stock_rps = median(label, "stock", "rps")
+        for mode in MODES:
+            rps = median(label, mode, "rps")
+            failures = sum(r["failures"] for r in results[(label, mode)])
+            print(
+                f"| {label} | {mode} | {rps:,.0f} | {median(label, mode, 'cpu_us_per_request'):.1f} | "
+                f"{median(label, mode, 'python_us_per_request'):.1f} | "
+                f"{median(label, mode, 'engine_us_per_request'):.1f} | {failures} | {rps / stock_rps:.2f}x |"
+            )
+    print(
+        f"| loop only (no HTTP) | Locust's own loop | {median('loop', 'stock', 'rps'):,.0f} | {loop_us:.1f} | | | | |"
+    )
+    print()
+    for label in scenarios:
+        python_us = median(label, "ringload", "python_us_per_request")
+        engine_us = median(label, "ringload", "engine_us_per_request")
+        stock_rps = median(label, "stock", "rps")
+        floor_rps = 1e6 / (loop_us + engine_us)
+        print(
+            f"{label}: ringload's Python layer adds {python_us - loop_us:.1f} us/request to Locust's loop "
+            f"({loop_us:.1f} us); floor with today's engine thread ({engine_us:.1f} us): "
+            f"{floor_rps:,.0f} req/s = {floor_rps / stock_rps:.1f}x stock"
+        )
+    return 0 if all(r["failures"] == 0 for rows in results.values() for r in rows) else 1
 
 
 if __name__ == "__main__":

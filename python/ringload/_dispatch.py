@@ -1,20 +1,21 @@
 """Cooperative waiting on the Rust engine under gevent.
 
-A greenlet that sends a request never blocks the OS thread: it parks on a ``gevent.hub.Waiter``
-and switches to the hub. The engine signals an eventfd when results are ready; one io watcher on
-the hub drains every finished result at once and switches to each waiting greenlet. A gevent
-server running in the same thread keeps serving meanwhile.
+A greenlet that sends a request never blocks the OS thread: it parks in the hub (as a
+``gevent.hub.Waiter`` would, without one per request). The engine signals an eventfd when results
+are ready; one io watcher on the hub drains every finished result at once and switches to each
+waiting greenlet. A gevent server running in the same thread keeps serving meanwhile.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import sys
 from typing import Any
 
 import gevent
-from gevent.hub import Waiter
-from greenlet import GreenletExit
+from gevent._hub_local import get_hub_if_exists
+from greenlet import GreenletExit, getcurrent
 
 from ringload import _ringload
 
@@ -26,18 +27,23 @@ class Dispatcher:
 
     def __init__(self) -> None:
         # RINGLOAD_IO=auto|uring|epoll picks the engine's I/O driver (default auto).
-        self.pid = os.getpid()
         self.engine = _ringload.Engine(os.environ.get("RINGLOAD_IO", "auto"))
-        self._waiters: dict[int, Waiter] = {}
+        self.route = self.engine.route
+        self._submit = self.engine.submit
+        #: token -> the greenlet parked on it (the hub switches the result straight into it).
+        self._waiting: dict[int, Any] = {}
         self._tokens = itertools.count(1)
-        self._loop = gevent.get_hub().loop
+        self._hub = gevent.get_hub()
+        self._loop = self._hub.loop
         self._flush_scheduled = False
         self._watcher = self._loop.io(self.engine.fileno(), _READ)
         # Only keep the hub's loop alive while a greenlet is waiting on us.
         self._watcher.ref = False
         self._watcher.start(self._on_ready)
 
-    def call(self, **request: Any) -> tuple[Any, BaseException | None]:
+    def call(
+        self, session: int, route: Any, method: str, target: str, headers: list, body: bytes | None, timeout: float
+    ) -> tuple[Any, BaseException | None]:
         """Submits a request and waits cooperatively for its RawResponse or RawError.
 
         Returns ``(result, deferred_exit)``. Locust stops a user by killing its greenlet, which
@@ -46,30 +52,32 @@ class Dispatcher:
         and the ``GreenletExit`` comes back for the caller to raise after firing the event.
         """
         token = next(self._tokens)
-        waiter = Waiter()
-        self.engine.submit(token=token, **request)
+        self._submit(token, session, route, method, target, headers, body, timeout)
         if not self._flush_scheduled:
             # Runs once the greenlets that are ready now have run and parked: the engine is
             # woken once for the whole batch of their requests.
             self._flush_scheduled = True
             self._loop.run_callback(self._flush)
-        self._waiters[token] = waiter
-        if len(self._waiters) == 1:
+        waiting = self._waiting
+        waiting[token] = getcurrent()
+        if len(waiting) == 1:
             self._watcher.ref = True
         deferred_exit: BaseException | None = None
+        switch_to_hub = self._hub.switch
         try:
             while True:
                 try:
-                    return waiter.get(), deferred_exit
+                    # What a gevent Waiter does, without an object per request: park in the
+                    # hub until _on_ready switches the result back.
+                    return switch_to_hub(), deferred_exit
                 except GreenletExit as exit_request:
-                    if token not in self._waiters:
+                    if token not in waiting:
                         raise
                     deferred_exit = exit_request
-                    waiter.clear()
         finally:
             # A result that can no longer be delivered (another exception, e.g. gevent.Timeout)
             # is dropped when it arrives.
-            if self._waiters.pop(token, None) is not None and not self._waiters:
+            if waiting.pop(token, None) is not None and not waiting:
                 self._watcher.ref = False
 
     def _flush(self) -> None:
@@ -77,13 +85,26 @@ class Dispatcher:
         self.engine.flush()
 
     def _on_ready(self) -> None:
-        waiters = self._waiters
+        waiting = self._waiting
         for token, result in self.engine.drain():
-            waiter = waiters.pop(token, None)
-            if waiter is not None:
-                waiter.switch(result)
-        if not waiters:
+            parked = waiting.pop(token, None)
+            if parked is not None:
+                try:
+                    parked.switch(result)
+                except BaseException:
+                    self._hub.handle_error(parked, *sys.exc_info())
+        if not waiting:
             self._watcher.ref = False
+
+
+def _forget_dispatcher_after_fork() -> None:
+    # A forked child has no engine thread: its first request makes a new dispatcher.
+    hub = get_hub_if_exists()
+    if hub is not None and getattr(hub, "_ringload_dispatcher", None) is not None:
+        hub._ringload_dispatcher = None  # type: ignore[attr-defined]
+
+
+os.register_at_fork(after_in_child=_forget_dispatcher_after_fork)
 
 
 def dispatcher() -> Dispatcher:
@@ -96,7 +117,7 @@ def dispatcher() -> Dispatcher:
     """
     hub = gevent.get_hub()
     current = getattr(hub, "_ringload_dispatcher", None)
-    if current is None or current.pid != os.getpid():
+    if current is None:
         current = Dispatcher()
         hub._ringload_dispatcher = current  # type: ignore[attr-defined]
     return current

@@ -16,6 +16,7 @@ __all__ = [
     "RawError",
     "RawResponse",
     "Result",
+    "Route",
     "ScheduleLag",
     "StopHandle",
     "TargetServer",
@@ -40,22 +41,31 @@ class Engine:
         """The I/O driver in use: ``"uring"`` or ``"epoll"``."""
     def fileno(self) -> int:
         """A descriptor that is readable while completions wait."""
-    def submit(
+    def route(
         self,
-        token: int,
-        session: int,
         https: bool,
         host: str,
         port: int,
         authority: str,
+        connect_timeout: float,
+        verify: bool,
+        decode: bool,
+    ) -> Route:
+        """Where requests go and how to connect there, validated once for many ``submit`` calls.
+
+        Raises ValueError for an authority that cannot be a Host header or a non-positive
+        ``connect_timeout``."""
+    def submit(
+        self,
+        token: int,
+        session: int,
+        route: Route,
         method: str,
         target: str,
         headers: list[tuple[str, str]],
         body: bytes | None,
-        connect_timeout: float,
         timeout: float,
-        verify: bool,
-        decode: bool,
+        /,
     ) -> None:
         """Validates, encodes and queues one request; ``flush()`` sends the batch.
 
@@ -67,6 +77,11 @@ class Engine:
         """Every completion waiting now, as ``(token, result)`` pairs. Never blocks."""
     def close_session(self, session: int) -> None:
         """Closes a session's pooled connections."""
+
+@final
+class Route:
+    """An origin (scheme, host, port, Host header) with its connect timeout, TLS verification and
+    body decoding, made by ``Engine.route``."""
 
 @final
 class RawResponse:
@@ -87,6 +102,9 @@ class RawResponse:
     @property
     def wire_length(self) -> int:
         """Body bytes as received, before decoding."""
+    @property
+    def sets_cookie(self) -> bool:
+        """The response has at least one ``Set-Cookie`` field."""
     @property
     def reused_connection(self) -> bool:
         """The request went out on a kept-alive connection."""

@@ -40,6 +40,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from ringload._dispatch import dispatcher, new_session_id
+from ringload._ringload import RawResponse
 
 __all__ = [
     "ErrorResponse",
@@ -61,6 +62,8 @@ _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _EXTRA_KWARGS = frozenset(["params", "timeout", "verify", "cookies", "files"])
 
 _absolute_url = ("http://", "https://")
+#: URLs whose parsed route a session keeps; past this many distinct URLs it starts over.
+_MAX_CACHED_URLS = 512
 
 
 class TooManyRedirects(ConnectionError):
@@ -426,7 +429,7 @@ class FastHttpSession:
         self.default_headers = dict(headers) if headers else {}
         self._session = new_session_id()
         self._has_cookies = False
-        self._origins: dict[tuple[str, str], _Origin] = {}
+        self._routes: dict[tuple[str, bool, float], tuple[Any, str]] = {}
         if base_url:
             self.base_url, userinfo_auth = _split_userinfo(base_url)
             if userinfo_auth:
@@ -439,6 +442,8 @@ class FastHttpSession:
             pass
 
     def _build_url(self, path: str) -> str:
+        if path[:1] == "/":  # the common case: a path under the base URL
+            return f"{self.base_url}{path}"
         if path.startswith(_absolute_url) or path[:8].lower().startswith(_absolute_url):
             return path
         return f"{self.base_url}{path}"
@@ -452,20 +457,28 @@ class FastHttpSession:
         finally:
             self.request_name = None
 
-    def _origin(self, scheme: str, netloc: str) -> _Origin:
-        key = (scheme, netloc)
-        origin = self._origins.get(key)
-        if origin is None:
-            origin = self._origins[key] = _Origin(scheme, netloc)
-        return origin
-
-    def _send_once(self, method: str, url: str, headers: dict, body: bytes | None, timeout: float, verify: bool) -> Any:
-        """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
+    def _route(self, url: str, verify: bool) -> tuple[Any, str]:
+        """The engine route and request target of a URL, parsed once per URL and settings."""
+        key = (url, verify, self.connection_timeout)
+        known = self._routes.get(key)
+        if known is not None:
+            return known
         scheme, netloc, path, query, _ = urlsplit(url)
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}: use http:// or https://")
-        origin = self._origin(scheme, netloc)
+        origin = _Origin(scheme, netloc)
+        route = dispatcher().route(
+            origin.https, origin.host, origin.port, origin.authority, self.connection_timeout, verify, True
+        )
         target = (path or "/") + (f"?{query}" if query else "")
+        if len(self._routes) >= _MAX_CACHED_URLS:  # URLs with ids or queries in them: start over
+            self._routes.clear()
+        known = self._routes[key] = (route, target)
+        return known
+
+    def _send_once(self, method: str, url: str, headers: dict, body: bytes | None, timeout: float, verify: bool) -> Any:
+        """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
+        route, target = self._route(url, verify)
         if self._has_cookies:
             cookie_request = _CookieRequest(url)
             self.cookiejar.add_cookie_header(cookie_request)
@@ -475,23 +488,11 @@ class FastHttpSession:
                 headers = dict(headers)
                 headers[existing or "Cookie"] = f"{headers[existing]}; {cookie}" if existing else cookie
         raw, deferred_exit = dispatcher().call(
-            session=self._session,
-            https=origin.https,
-            host=origin.host,
-            port=origin.port,
-            authority=origin.authority,
-            method=method,
-            target=target,
-            headers=list(headers.items()),
-            body=body,
-            connect_timeout=self.connection_timeout,
-            timeout=timeout,
-            verify=verify,
-            decode=True,
+            self._session, route, method, target, list(headers.items()), body, timeout
         )
         if deferred_exit is not None:
             self._deferred_exit = deferred_exit
-        if hasattr(raw, "status") and raw.header("set-cookie") is not None:
+        if type(raw) is RawResponse and raw.sets_cookie:
             self.cookiejar.extract_cookies(_CookieHeaders(raw), _CookieRequest(url))  # type: ignore[arg-type]
             self._has_cookies = True
         return raw
@@ -501,7 +502,6 @@ class FastHttpSession:
     ) -> tuple[str, dict, bytes | None]:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
-        content_type_set = any(k.lower() == "content-type" for k in headers)
         body: bytes | None = None
         if files:
             body, content_type = _encode_multipart(files, data if isinstance(data, dict) else None)
@@ -509,16 +509,15 @@ class FastHttpSession:
         elif data:
             if isinstance(data, dict):
                 body = urlencode(data).encode()
-                if not content_type_set:
-                    headers["Content-Type"] = "application/x-www-form-urlencoded; charset=utf-8"
+                default_type = "application/x-www-form-urlencoded; charset=utf-8"
             elif isinstance(data, str):
                 body = data.encode()
-                if not content_type_set:
-                    headers["Content-Type"] = "text/plain; charset=utf-8"
+                default_type = "text/plain; charset=utf-8"
             else:
                 body = bytes(data)
-                if not content_type_set:
-                    headers["Content-Type"] = "application/octet-stream"
+                default_type = "application/octet-stream"
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = default_type
         if cookies:
             jar_cookies = "; ".join(f"{k}={v}" for k, v in dict(cookies).items())
             headers["Cookie"] = jar_cookies
@@ -543,7 +542,7 @@ class FastHttpSession:
         while True:
             request = FastRequest(current_url, current_method, headers, current_body)
             raw = self._send_once(current_method, current_url, headers, current_body, timeout, verify)
-            if not hasattr(raw, "status"):
+            if type(raw) is not RawResponse:
                 return ErrorResponse(request, _exception_for(raw)), elapsed
             last_hop = not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES
             elapsed += raw.head_time if (stream and last_hop) else raw.total_time
@@ -618,14 +617,21 @@ class FastHttpSession:
             if "Accept" not in merged and "accept" not in merged:
                 merged["Accept"] = "application/json"
 
+        timeout = self.network_timeout
+        verify = not self.insecure
+        params = files = cookies = None
+        if kwargs:
+            params, files, cookies = kwargs.get("params"), kwargs.get("files"), kwargs.get("cookies")
+            timeout = kwargs.get("timeout") or timeout
+            if isinstance(timeout, tuple):  # requests' (connect, read)
+                timeout = timeout[1] or self.network_timeout
+            verify = kwargs.get("verify", verify)
+        verify = bool(verify)
         # The event's url is the built URL without params=, as Locust reports it.
-        request_url, merged, body = self._prepare(
-            built_url, merged, data, kwargs.get("params"), kwargs.get("files"), kwargs.get("cookies")
-        )
-        timeout = kwargs.get("timeout") or self.network_timeout
-        if isinstance(timeout, tuple):  # requests' (connect, read)
-            timeout = timeout[1] or self.network_timeout
-        verify = bool(kwargs.get("verify", not self.insecure))
+        if data or params or files or cookies:
+            request_url, merged, body = self._prepare(built_url, merged, data, params, files, cookies)
+        else:
+            request_url, body = built_url, None
 
         response, elapsed = self._send(method, request_url, merged, body, allow_redirects, stream, timeout, verify)
         request_meta = {

@@ -58,31 +58,61 @@ impl Engine {
         self.client.completion_fd()
     }
 
-    /// Validates, encodes and queues one request; `flush()` sends the batch. Raises ValueError for a request that cannot
-    /// be sent (CR/LF/NUL in the method, target or headers, an invalid header name).
-    #[allow(clippy::too_many_arguments)] // one flat call per request keeps the hot path cheap
-    #[pyo3(signature = (token, session, https, host, port, authority, method, target, headers, body, connect_timeout, timeout, verify, decode))]
-    fn submit(
+    /// Where a session's requests go, validated once: `submit` takes it instead of re-reading the
+    /// scheme, address, TLS and connect settings on every request.
+    #[allow(clippy::too_many_arguments)] // mirrors the session's settings, once per origin
+    #[pyo3(signature = (https, host, port, authority, connect_timeout, verify, decode))]
+    fn route(
         &self,
-        token: u64,
-        session: u64,
         https: bool,
         host: String,
         port: u16,
         authority: String,
+        connect_timeout: f64,
+        verify: bool,
+        decode: bool,
+    ) -> PyResult<Route> {
+        let spec = RequestSpec {
+            method: "GET".into(),
+            target: "/".into(),
+            host: authority.clone(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        // The authority becomes the Host header: refuse CR/LF/NUL once, here.
+        spec.encode()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(Route {
+            scheme: if https { Scheme::Https } else { Scheme::Http },
+            host,
+            port,
+            authority,
+            connect_timeout: seconds("connection_timeout", connect_timeout)?,
+            verify_tls: verify,
+            decode,
+        })
+    }
+
+    /// Validates, encodes and queues one request; `flush()` sends the batch. Raises ValueError for a request that cannot
+    /// be sent (CR/LF/NUL in the method, target or headers, an invalid header name).
+    #[allow(clippy::too_many_arguments)] // positional: the cheapest call pyo3 offers, once per request
+    #[pyo3(signature = (token, session, route, method, target, headers, body, timeout, /))]
+    fn submit(
+        &self,
+        token: u64,
+        session: u64,
+        route: &Bound<'_, Route>,
         method: String,
         target: String,
         headers: Vec<(String, String)>,
         body: Option<Vec<u8>>,
-        connect_timeout: f64,
         timeout: f64,
-        verify: bool,
-        decode: bool,
     ) -> PyResult<()> {
+        let route = route.get();
         let spec = RequestSpec {
             method,
             target,
-            host: authority,
+            host: route.authority.clone(),
             headers,
             body: body.unwrap_or_default(),
         };
@@ -92,16 +122,16 @@ impl Engine {
         let request = ClientRequest {
             token,
             session,
-            scheme: if https { Scheme::Https } else { Scheme::Http },
-            host,
-            port,
+            scheme: route.scheme,
+            host: route.host.clone(),
+            port: route.port,
             bytes,
             is_head: spec.is_head(),
             idempotent: spec.is_idempotent(),
-            connect_timeout: seconds("connection_timeout", connect_timeout)?,
+            connect_timeout: route.connect_timeout,
             timeout: seconds("network_timeout", timeout)?,
-            verify_tls: verify,
-            decode,
+            verify_tls: route.verify_tls,
+            decode: route.decode,
         };
         self.client
             .submit(request)
@@ -141,6 +171,29 @@ impl Engine {
     }
 }
 
+/// An origin and its connection settings, made by `Engine.route`.
+#[pyclass(module = "ringload._ringload", frozen)]
+pub(crate) struct Route {
+    scheme: Scheme,
+    host: String,
+    port: u16,
+    authority: String,
+    connect_timeout: Duration,
+    verify_tls: bool,
+    decode: bool,
+}
+
+#[pymethods]
+impl Route {
+    fn __repr__(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        format!("<Route {scheme}://{}>", self.authority)
+    }
+}
+
 /// A complete response as the engine received it.
 #[pyclass(module = "ringload._ringload", frozen)]
 pub(crate) struct RawResponse {
@@ -158,6 +211,9 @@ pub(crate) struct RawResponse {
     wire_length: usize,
     #[pyo3(get)]
     reused_connection: bool,
+    /// The response has a Set-Cookie field (checked once here, read on every response).
+    #[pyo3(get)]
+    sets_cookie: bool,
     fields: Vec<(String, Vec<u8>)>,
 }
 
@@ -170,6 +226,10 @@ impl RawResponse {
             total_time: response.total_us as f64 / 1e6,
             wire_length: response.wire_body_len,
             reused_connection: response.reused_connection,
+            sets_cookie: response
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("set-cookie")),
             fields: response.headers,
         }
     }

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Engine>()?;
+    m.add_class::<client::Route>()?;
     m.add_class::<client::RawResponse>()?;
     m.add_class::<client::RawError>()?;
     load::register(m)?;

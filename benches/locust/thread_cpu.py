@@ -1,0 +1,32 @@
+"""Loaded beside a benchmark locustfile (``-f file.py,thread_cpu.py``): at quit, writes the CPU
+seconds of each thread of this process to ``$RINGLOAD_BENCH_THREAD_CPU`` as JSON, so the
+benchmark can split the Python thread from ringload's engine thread."""
+
+import json
+import os
+
+from locust import events
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+    return totals
+
+
+@events.quitting.add_listener
+def _write_thread_cpu(environment, **_kwargs):
+    path = os.environ.get("RINGLOAD_BENCH_THREAD_CPU")
+    if path:
+        with open(path, "w") as f:
+            json.dump(thread_cpu_seconds(), f)
