@@ -1,6 +1,7 @@
 """Loaded beside a benchmark locustfile (``-f file.py,thread_cpu.py``): at quit, writes the CPU
-seconds of each thread of this process to ``$RINGLOAD_BENCH_THREAD_CPU`` as JSON, so the
-benchmark can split the Python thread from ringload's engine thread."""
+seconds and context switches of each thread of this process to ``$RINGLOAD_BENCH_THREAD_CPU`` as
+JSON, so the benchmark can split the Python thread from ringload's engine thread and count how
+often the two trade the core."""
 
 import json
 import os
@@ -10,17 +11,24 @@ from locust import events
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def thread_cpu_seconds() -> dict[str, float]:
-    totals: dict[str, float] = {}
+def thread_cpu_seconds() -> dict[str, dict[str, float]]:
+    """``{thread name: {"cpu_s": user + sys seconds, "switches": context switches}}``."""
+    totals: dict[str, dict[str, float]] = {}
     for tid in os.listdir("/proc/self/task"):
         try:
             with open(f"/proc/self/task/{tid}/stat") as f:
                 stat = f.read()
+            with open(f"/proc/self/task/{tid}/status") as f:
+                status = f.read()
         except OSError:
             continue
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
-        totals[name] = totals.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / _TICKS
+        # voluntary (blocked or yielded) plus nonvoluntary (preempted)
+        switches = sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line)
+        entry = totals.setdefault(name, {"cpu_s": 0.0, "switches": 0})
+        entry["cpu_s"] += (int(fields[11]) + int(fields[12])) / _TICKS
+        entry["switches"] += switches
     return totals
 
 

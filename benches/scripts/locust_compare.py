@@ -65,8 +65,10 @@ def run_once(mode: str, locustfile: str, url: str, users: int, duration: int) ->
     failures = sum(row["num_failures"] for row in stats)
     # Locust's stats run from the first request to the last one: use them for requests/s.
     elapsed = max(row["last_request_timestamp"] for row in stats) - min(row["start_time"] for row in stats)
-    engine_cpu = threads.get(ENGINE_THREAD, 0.0)
-    python_cpu = sum(threads.values()) - engine_cpu
+    engine = threads.get(ENGINE_THREAD, {"cpu_s": 0.0, "switches": 0})
+    python_cpu = sum(t["cpu_s"] for t in threads.values()) - engine["cpu_s"]
+    engine_cpu = engine["cpu_s"]
+    switches = sum(t["switches"] for t in threads.values())
     return {
         "mode": mode,
         "locustfile": locustfile,
@@ -77,6 +79,7 @@ def run_once(mode: str, locustfile: str, url: str, users: int, duration: int) ->
         # The Python thread (Locust and ringload's Python layer) and the engine thread, per request.
         "python_us_per_request": python_cpu * 1e6 / requests if requests else float("inf"),
         "engine_us_per_request": engine_cpu * 1e6 / requests if requests else float("inf"),
+        "switches_per_request": switches / requests if requests else float("inf"),
         "rss_mib": rss_kib / 1024,
         "wall_s": wall,
     }
@@ -109,7 +112,8 @@ def main() -> int:
                 print(
                     f"round {round_number}/{args.rounds} {label:<5} {mode:<9} {r['rps']:>9,.0f} req/s "
                     f"{r['cpu_us_per_request']:>7.1f} us CPU/req (python {r['python_us_per_request']:.1f}, "
-                    f"engine {r['engine_us_per_request']:.1f})  failures {r['failures']}  RSS {r['rss_mib']:.0f} MiB",
+                    f"engine {r['engine_us_per_request']:.1f}), {r['switches_per_request']:.2f} switches/req  "
+                    f"failures {r['failures']}  RSS {r['rss_mib']:.0f} MiB",
                     flush=True,
                 )
     finally:

@@ -28,6 +28,9 @@ class Dispatcher:
     def __init__(self) -> None:
         # RINGLOAD_IO=auto|uring|epoll picks the engine's I/O driver (default auto).
         self.engine = _ringload.Engine(os.environ.get("RINGLOAD_IO", "auto"))
+        #: Set in a forked child, where no engine thread stands behind this object; sessions that
+        #: kept it ask ``dispatcher()`` for a new one.
+        self.stale = False
         self.route = self.engine.route
         self._submit = self.engine.submit
         #: token -> the greenlet parked on it (the hub switches the result straight into it).
@@ -100,7 +103,9 @@ class Dispatcher:
 def _forget_dispatcher_after_fork() -> None:
     # A forked child has no engine thread: its first request makes a new dispatcher.
     hub = get_hub_if_exists()
-    if hub is not None and getattr(hub, "_ringload_dispatcher", None) is not None:
+    current = getattr(hub, "_ringload_dispatcher", None) if hub is not None else None
+    if current is not None:
+        current.stale = True
         hub._ringload_dispatcher = None  # type: ignore[attr-defined]
 
 

@@ -39,7 +39,7 @@ from locust.user.users import RestMixin
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from ringload._dispatch import dispatcher, new_session_id
+from ringload._dispatch import Dispatcher, dispatcher, new_session_id
 from ringload._ringload import RawResponse
 
 __all__ = [
@@ -430,14 +430,20 @@ class FastHttpSession:
         self._session = new_session_id()
         self._has_cookies = False
         self._routes: dict[tuple[str, bool, float], tuple[Any, str]] = {}
+        self._dispatcher: Dispatcher | None = None
         if base_url:
             self.base_url, userinfo_auth = _split_userinfo(base_url)
             if userinfo_auth:
                 self.auth_header = userinfo_auth
 
     def __del__(self) -> None:
+        # The engine that holds this session's connections: the one its requests went to (a
+        # session that sent nothing has none, and the collector may run on another thread).
+        engine = getattr(self, "_dispatcher", None)
+        if engine is None or engine.stale:
+            return
         try:
-            dispatcher().engine.close_session(self._session)
+            engine.engine.close_session(self._session)
         except Exception:  # interpreter shutdown, or the engine is already gone
             pass
 
@@ -487,9 +493,10 @@ class FastHttpSession:
                 existing = next((k for k in headers if k.lower() == "cookie"), None)
                 headers = dict(headers)
                 headers[existing or "Cookie"] = f"{headers[existing]}; {cookie}" if existing else cookie
-        raw, deferred_exit = dispatcher().call(
-            self._session, route, method, target, list(headers.items()), body, timeout
-        )
+        engine = self._dispatcher
+        if engine is None or engine.stale:  # first request, or the first after a fork
+            engine = self._dispatcher = dispatcher()
+        raw, deferred_exit = engine.call(self._session, route, method, target, list(headers.items()), body, timeout)
         if deferred_exit is not None:
             self._deferred_exit = deferred_exit
         if type(raw) is RawResponse and raw.sets_cookie:
@@ -578,7 +585,7 @@ class FastHttpSession:
         **kwargs: Any,
     ) -> Any:
         """Sends a request and fires ``events.request`` once (after redirects); see Locust's docs."""
-        unknown = kwargs.keys() - _EXTRA_KWARGS
+        unknown = kwargs.keys() - _EXTRA_KWARGS if kwargs else None
         if unknown:
             raise TypeError(
                 f"request() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; ringload accepts "
