@@ -19,8 +19,8 @@ build: ## release build of the `ringload` binary (target/release/ringload)
 lint: ## formatting, clippy and ruff; warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-	$(PYTHON) -m ruff check python tests benches/scripts
-	$(PYTHON) -m ruff format --check python tests benches/scripts
+	$(PYTHON) -m ruff check python tests benches/scripts benches/locust
+	$(PYTHON) -m ruff format --check python tests benches/scripts benches/locust
 
 .PHONY: install
 install: ## build the Python package (the Rust engine in release mode) into the current Python

@@ -451,3 +451,33 @@ def test_engine_thread_keeps_the_process_cpu_affinity(tmp_path):
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.split() == ["0"], completed.stdout
+
+
+def test_a_session_keeps_working_in_a_forked_child():
+    """A session caches its dispatcher; in a forked child (Locust's --processes) there is no engine
+    thread behind it, so its next request must start a new engine, not hang or fail."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from gevent import monkey; monkey.patch_all()\n"
+        "import os\n"
+        "from locust.event import Events\n"
+        "from ringload import TargetServer\n"
+        "from ringload.contrib.fasthttp import FastHttpSession\n"
+        "with TargetServer() as server:\n"
+        "    session = FastHttpSession(server.url.rstrip('/'), Events().request, None)\n"
+        "    assert session.get('/').status_code == 200\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        response = session.get('/')\n"
+        "        fresh = session._dispatcher is not None and not session._dispatcher.stale\n"
+        "        os._exit(0 if response.status_code == 200 and fresh else 1)\n"
+        "    _, status = os.waitpid(pid, 0)\n"
+        "    assert session.get('/').status_code == 200\n"
+        "    print(os.waitstatus_to_exitcode(status), server.requests())\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    # the child exited 0, and the server saw the parent's two requests and the child's one
+    assert completed.stdout.split() == ["0", "3"], completed.stdout

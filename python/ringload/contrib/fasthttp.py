@@ -63,7 +63,7 @@ _EXTRA_KWARGS = frozenset(["params", "timeout", "verify", "cookies", "files"])
 
 _absolute_url = ("http://", "https://")
 #: URLs whose parsed route a session keeps; past this many distinct URLs it starts over.
-_MAX_CACHED_URLS = 512
+_MAX_CACHED_URLS = 64
 
 
 class TooManyRedirects(ConnectionError):
