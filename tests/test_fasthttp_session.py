@@ -481,3 +481,31 @@ def test_a_session_keeps_working_in_a_forked_child():
     assert completed.returncode == 0, completed.stderr
     # the child exited 0, and the server saw the parent's two requests and the child's one
     assert completed.stdout.split() == ["0", "3"], completed.stdout
+
+
+@pytest.mark.parametrize("io", ["epoll", "uring"])
+def test_an_engine_whose_runtime_cannot_start_raises(io):
+    """The engine thread builds its I/O runtime before the constructor returns; when that fails
+    (here: no descriptor left for the ring or the epoll instance) Python gets an OSError at once,
+    instead of an engine that leaves the first request waiting forever."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, resource\n"
+        "from ringload import _ringload\n"
+        "def is_open(fd):\n"
+        "    try:\n        os.fstat(fd)\n    except OSError:\n        return False\n    return True\n"
+        "limit = os.open('/dev/null', os.O_RDONLY) + 1  # the lowest free descriptor: all below are in use\n"
+        "free = 0\n"
+        "while free < 3:  # room for the socketpair and the eventfd the engine opens first, none for its runtime\n"
+        "    free += not is_open(limit)\n"
+        "    limit += 1\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))\n"
+        f"try:\n    _ringload.Engine({io!r})\n"
+        "except OSError as e:\n    print('OSError:', e)\n"
+        "else:\n    print('started')\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.startswith("OSError: cannot start the ringload engine"), completed.stdout

@@ -200,26 +200,41 @@ impl Client {
             done: Mutex::new(Vec::new()),
             event,
         });
+        // The thread reports whether its runtime started: a client whose engine cannot run
+        // must fail here, not leave the first request waiting for a thread that is gone.
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
         let thread = {
             let (inbox, outbox) = (inbox.clone(), outbox.clone());
             std::thread::Builder::new()
                 .name("ringload-client".into())
                 .spawn(move || {
                     prefer_caller_on_shared_core();
-                    let main = engine_main(inbox, outbox, wake_rx);
-                    let result = if use_uring {
-                        crate::worker::uring_runtime().map(|mut rt| rt.block_on(main))
-                    } else {
-                        monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
-                            .enable_timer()
-                            .build()
-                            .map(|mut rt| rt.block_on(main))
-                    };
+                    let main = engine_main(inbox.clone(), outbox, wake_rx);
+                    let result = crate::worker::run_on_runtime(use_uring, main, || {
+                        let _ = started_tx.send(Ok(()));
+                    });
                     if let Err(e) = result {
-                        eprintln!("ringload: cannot start the I/O runtime: {e}");
+                        let _ = started_tx.send(Err(e));
                     }
+                    // However the engine ended, later submissions fail instead of waiting.
+                    inbox.closed.store(true, Ordering::Release);
                 })?
         };
+        let started = started_rx
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the engine thread ended while starting")));
+        if let Err(e) = started {
+            let _ = thread.join();
+            let hint = if e.raw_os_error() == Some(libc::EMFILE) {
+                " (raise the open-file limit, e.g. `ulimit -n 65536`)"
+            } else {
+                ""
+            };
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot start the I/O runtime: {e}{hint}"),
+            ));
+        }
         Ok(Client {
             inbox,
             outbox,

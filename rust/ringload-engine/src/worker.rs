@@ -77,20 +77,35 @@ pub(crate) fn spawn(
                 job,
                 tx: tx.clone(),
             };
-            let result = if run.setup.use_uring {
-                uring_runtime().map(|mut rt| rt.block_on(run.main()))
-            } else {
-                RuntimeBuilder::<LegacyDriver>::new()
-                    .enable_timer()
-                    .build()
-                    .map(|mut rt| rt.block_on(run.main()))
-            };
-            let message = match result {
+            let message = match run_on_runtime(run.setup.use_uring, run.main(), || {}) {
                 Ok(()) => WorkerMessage::Finished,
                 Err(e) => WorkerMessage::Failed(format!("cannot start the I/O runtime: {e}")),
             };
             let _ = tx.send(message);
         })
+}
+
+/// Builds this thread's runtime (io_uring or epoll) and runs `main` on it to completion: the one
+/// way both the load workers and the client thread start. `started` runs once the runtime exists
+/// and before `main`, so a caller can report that the thread is up; an error means the runtime
+/// could not be built and `main` never ran.
+pub(crate) fn run_on_runtime<F: std::future::Future<Output = ()>>(
+    use_uring: bool,
+    main: F,
+    started: impl FnOnce(),
+) -> std::io::Result<()> {
+    if use_uring {
+        let mut runtime = uring_runtime()?;
+        started();
+        runtime.block_on(main);
+    } else {
+        let mut runtime = RuntimeBuilder::<LegacyDriver>::new()
+            .enable_timer()
+            .build()?;
+        started();
+        runtime.block_on(main);
+    }
+    Ok(())
 }
 
 /// An io_uring runtime for this thread. Only this thread ever reaps the ring's completions, so
