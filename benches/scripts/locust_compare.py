@@ -8,7 +8,8 @@ alternating. Requests/s and failures come from Locust's own ``--json`` summary; 
 request is (user + sys of the whole Locust process, engine thread included) / requests.
 
 Locustfiles (``benches/locust``): ``one`` is a single ``get("/")`` task, ``mix`` the seed-style
-gateway mix (four headers, ``name=``, a JSON POST, ``catch_response``). Each round also runs
+gateway mix (four headers, ``name=``, a JSON POST, ``catch_response``), ``https`` the single task
+over TLS (a self-signed certificate, which FastHttpUser accepts by default). Each round also runs
 ``loop_only.py``: a plain ``User`` that fires ``events.request`` without any HTTP, which is
 Locust's own cost per request and so the ceiling for any drop-in. ``thread_cpu.py`` is loaded
 beside every locustfile and splits the process's CPU into the Python thread and ringload's engine
@@ -16,7 +17,8 @@ thread, so the table shows what ringload's Python layer adds on top of Locust's 
 
     python3 benches/scripts/locust_compare.py --rounds 3 --duration 10
 
-Needs nginx and ``pip install .`` (which brings Locust). Only 127.0.0.1 is contacted.
+Needs nginx, openssl (for the https certificate) and ``pip install .`` (which brings Locust). Only
+127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import Nginx, parse_time_file  # noqa: E402  (shared nginx setup)
 
 LOCUSTFILES = Path(__file__).resolve().parent.parent / "locust"
-SCENARIOS = {"one": "locustfile.py", "mix": "mix.py"}
+#: label -> (locustfile, over TLS)
+SCENARIOS = {"one": ("locustfile.py", False), "mix": ("mix.py", False), "https": ("locustfile.py", True)}
 MODES = {"stock": ["-m", "locust"], "ringload": ["-m", "ringload.locust"]}
 ENGINE_THREAD = "ringload-client"
 
@@ -95,10 +98,10 @@ def main() -> int:
     args = parser.parse_args()
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     # (label, mode, locustfile): the loop-only run is Locust's own cost, with no HTTP.
-    runs = [(name, mode, SCENARIOS[name]) for name in scenarios for mode in MODES]
-    runs.append(("loop", "stock", "loop_only.py"))
+    runs = [(name, mode, *SCENARIOS[name]) for name in scenarios for mode in MODES]
+    runs.append(("loop", "stock", "loop_only.py", False))
 
-    nginx = Nginx(args.nginx, cpu=1)
+    nginx = Nginx(args.nginx, cpu=1, tls=any(SCENARIOS[name][1] for name in scenarios))
     nginx.start()
     try:
         if not nginx.wait_ready(10):
@@ -106,8 +109,9 @@ def main() -> int:
             return 3
         results: dict[tuple[str, str], list[dict]] = {}
         for round_number in range(1, args.rounds + 1):
-            for label, mode, locustfile in runs:
-                r = run_once(mode, locustfile, nginx.url.rstrip("/"), args.users, args.duration)
+            for label, mode, locustfile, tls in runs:
+                url = (nginx.https_url if tls else nginx.url).rstrip("/")
+                r = run_once(mode, locustfile, url, args.users, args.duration)
                 results.setdefault((label, mode), []).append(r)
                 print(
                     f"round {round_number}/{args.rounds} {label:<5} {mode:<9} {r['rps']:>9,.0f} req/s "
