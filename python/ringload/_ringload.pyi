@@ -51,10 +51,10 @@ class Engine:
         verify: bool,
         decode: bool,
     ) -> Route:
-        """Where requests go and how to connect there, validated once for many ``submit`` calls.
+        """Where requests go and how to connect there, converted once for many ``submit`` calls.
 
-        Raises ValueError for an authority that cannot be a Host header or a non-positive
-        ``connect_timeout``."""
+        Raises ValueError for a non-positive ``connect_timeout``; an authority that cannot be a
+        Host header is refused by ``submit``, with the rest of the request."""
     def submit(
         self,
         token: int,

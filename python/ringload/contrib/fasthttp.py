@@ -448,9 +448,8 @@ class FastHttpSession:
             pass
 
     def _build_url(self, path: str) -> str:
-        if path[:1] == "/":  # the common case: a path under the base URL
-            return f"{self.base_url}{path}"
-        if path.startswith(_absolute_url) or path[:8].lower().startswith(_absolute_url):
+        # A path under the base URL is the common case: only other strings can be absolute.
+        if path[:1] != "/" and (path.startswith(_absolute_url) or path[:8].lower().startswith(_absolute_url)):
             return path
         return f"{self.base_url}{path}"
 
@@ -463,6 +462,13 @@ class FastHttpSession:
         finally:
             self.request_name = None
 
+    def _engine(self) -> Dispatcher:
+        """This thread's dispatcher, kept from the first request (and looked up again after a fork)."""
+        engine = self._dispatcher
+        if engine is None or engine.stale:
+            engine = self._dispatcher = dispatcher()
+        return engine
+
     def _route(self, url: str, verify: bool) -> tuple[Any, str]:
         """The engine route and request target of a URL, parsed once per URL and settings."""
         key = (url, verify, self.connection_timeout)
@@ -473,7 +479,7 @@ class FastHttpSession:
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}: use http:// or https://")
         origin = _Origin(scheme, netloc)
-        route = dispatcher().route(
+        route = self._engine().route(
             origin.https, origin.host, origin.port, origin.authority, self.connection_timeout, verify, True
         )
         target = (path or "/") + (f"?{query}" if query else "")
@@ -493,10 +499,9 @@ class FastHttpSession:
                 existing = next((k for k in headers if k.lower() == "cookie"), None)
                 headers = dict(headers)
                 headers[existing or "Cookie"] = f"{headers[existing]}; {cookie}" if existing else cookie
-        engine = self._dispatcher
-        if engine is None or engine.stale:  # first request, or the first after a fork
-            engine = self._dispatcher = dispatcher()
-        raw, deferred_exit = engine.call(self._session, route, method, target, list(headers.items()), body, timeout)
+        raw, deferred_exit = self._engine().call(
+            self._session, route, method, target, list(headers.items()), body, timeout
+        )
         if deferred_exit is not None:
             self._deferred_exit = deferred_exit
         if type(raw) is RawResponse and raw.sets_cookie:

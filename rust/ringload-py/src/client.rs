@@ -58,7 +58,7 @@ impl Engine {
         self.client.completion_fd()
     }
 
-    /// Where a session's requests go, validated once: `submit` takes it instead of re-reading the
+    /// Where a session's requests go, converted once: `submit` takes it instead of re-reading the
     /// scheme, address, TLS and connect settings on every request.
     #[allow(clippy::too_many_arguments)] // mirrors the session's settings, once per origin
     #[pyo3(signature = (https, host, port, authority, connect_timeout, verify, decode))]
@@ -72,16 +72,6 @@ impl Engine {
         verify: bool,
         decode: bool,
     ) -> PyResult<Route> {
-        let spec = RequestSpec {
-            method: "GET".into(),
-            target: "/".into(),
-            host: authority.clone(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        };
-        // The authority becomes the Host header: refuse CR/LF/NUL once, here.
-        spec.encode()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Route {
             scheme: if https { Scheme::Https } else { Scheme::Http },
             host,
