@@ -285,8 +285,21 @@ class ScheduleLag:
     def mean_us(self) -> float:
         """Mean delay of a send behind its scheduled time, microseconds."""
     @property
+    def p50_us(self) -> int:
+        """Median delay of a send behind its scheduled time, microseconds."""
+    @property
+    def p99_us(self) -> int:
+        """99th percentile of that delay, microseconds."""
+    @property
     def max_us(self) -> int:
         """Largest delay of a send behind its scheduled time, microseconds."""
+    @property
+    def unsent(self) -> int:
+        """Requests due before the run ended that were never sent: every connection was busy."""
+    @property
+    def behind(self) -> bool:
+        """More than 1% of the requests due were never sent: the connections could not carry
+        the rate, and ``rps`` is below ``target_rps``."""
 
 @disjoint_base
 class Outcomes:
@@ -308,6 +321,9 @@ class Outcomes:
     @property
     def aborted(self) -> int:
         """In flight when the run ended."""
+    @property
+    def aborted_connecting(self) -> int:
+        """Of :attr:`aborted`: still waiting for their connection when the run ended."""
     @property
     def retries(self) -> int:
         """Idempotent requests resent once after a kept-alive connection closed unanswered."""
@@ -381,6 +397,10 @@ class Result(Outcomes):
     @property
     def schedule_lag(self) -> ScheduleLag | None:
         """Open model only (``rate=``): how late sends were; None in the closed model."""
+    @property
+    def warnings(self) -> list[str]:
+        """What a reader of the numbers must know (too few open files, a schedule that fell
+        behind, requests aborted while connecting); also printed on stderr during the run."""
     @property
     def endpoints(self) -> list[Endpoint]:
         """Per method and name, in the order the requests were given."""

@@ -180,6 +180,18 @@ fn json_output_matches_the_schema() {
         "2",
         &url(&server, "/"),
     ]));
+    // An open-model run that fell behind, with its warning.
+    let behind = ringload_json(&[
+        "-R",
+        "1000",
+        "-d",
+        "500ms",
+        "-c",
+        "1",
+        &url(&server, "/delay/20"),
+    ]);
+    assert_eq!(behind["schedule_lag"]["behind"], true, "{behind}");
+    assert_valid(&behind);
     assert_valid(&ringload_json(&[
         "-n",
         "5",

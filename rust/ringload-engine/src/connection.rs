@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::config::PreparedRequest;
-use crate::dial::{Dialer, Failure};
+use crate::dial::{DialGate, Dialer, Failure};
 use crate::http_stream::{Discard, HttpStream};
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
+use crate::watchdog::Watchdog;
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
@@ -35,9 +36,27 @@ pub(crate) struct WorkerShared {
     pub deadline: Instant,
     /// Set when the user interrupts the run: no new request starts; those in flight finish.
     pub stop: Arc<AtomicBool>,
+    /// Enforces every exchange's timeout and the run's deadline.
+    pub watchdog: Rc<Watchdog>,
+    /// Bounds the connection attempts in flight.
+    pub dial_gate: DialGate,
 }
 
 impl WorkerShared {
+    /// Opens a connection through the dial gate; `None` when the run ended first.
+    async fn dial<D: Dialer>(&self, dialer: &D) -> Option<Result<D::Stream, Failure>> {
+        let deadline = monoio::time::Instant::from_std(self.deadline);
+        let _permit = monoio::time::timeout_at(deadline, self.dial_gate.enter())
+            .await
+            .ok()?;
+        // A slot freed at the deadline can reach a waiter before its own timeout does; a
+        // connect started then would only delay the end.
+        if Instant::now() >= self.deadline {
+            return None;
+        }
+        monoio::time::timeout_at(deadline, dialer.dial()).await.ok()
+    }
+
     /// Counts each of `picked` (indices into `requests`) as failed.
     fn fail(&self, failure: &Failure, picked: &[usize]) {
         let mut stats = self.stats.borrow_mut();
@@ -57,16 +76,34 @@ impl WorkerShared {
             stats.endpoints[self.requests[request].endpoint].aborted += 1;
         }
     }
+
+    /// Counts each of `picked` as aborted by the end of the run before its connection was up.
+    fn abort_connecting(&self, picked: &[usize]) {
+        self.abort(picked);
+        let mut stats = self.stats.borrow_mut();
+        for &request in picked {
+            stats.endpoints[self.requests[request].endpoint].aborted_connecting += 1;
+        }
+    }
 }
 
 /// Runs one connection until the plan has no more requests or the deadline passes.
 pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: Rc<D>) {
     let mut conn: Connection<D::Stream> = Connection::new(&shared);
+    let alarm = shared.watchdog.alarm();
     let mut backoff = BACKOFF_FIRST;
     // Due time of each request of the current batch (open model) or its send time (closed),
     // and which request each one is.
     let mut due: Vec<Instant> = Vec::with_capacity(shared.pipeline);
     let mut picked: Vec<usize> = Vec::with_capacity(shared.pipeline);
+    if !shared.plan.is_closed_model() {
+        // Connect before the first due time, so the schedule's first sends do not wait for a
+        // handshake. A failure is not counted here: the first request dials again and counts it.
+        if let Some(Ok(stream)) = shared.dial(&*dialer).await {
+            conn.attach(stream);
+            shared.stats.borrow_mut().connects += 1;
+        }
+    }
     loop {
         due.clear();
         picked.clear();
@@ -85,19 +122,18 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
         let mut retried = false;
         loop {
             if !conn.is_open() {
-                let deadline = monoio::time::Instant::from_std(shared.deadline);
-                match monoio::time::timeout_at(deadline, dialer.dial()).await {
-                    Err(_) => {
-                        shared.abort(&picked);
+                match shared.dial(&*dialer).await {
+                    None => {
+                        shared.abort_connecting(&picked);
                         return;
                     }
-                    Ok(Err(failure)) => {
+                    Some(Err(failure)) => {
                         shared.fail(&failure, &picked);
                         sleep_before_deadline(backoff, shared.deadline).await;
                         backoff = (backoff * 2).min(BACKOFF_MAX);
                         break;
                     }
-                    Ok(Ok(stream)) => {
+                    Some(Ok(stream)) => {
                         conn.attach(stream);
                         shared.stats.borrow_mut().connects += 1;
                         backoff = BACKOFF_FIRST;
@@ -114,11 +150,9 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                 }
             }
             let limit = (sent_at + shared.timeout).min(shared.deadline);
-            let outcome = monoio::time::timeout_at(
-                monoio::time::Instant::from_std(limit),
-                conn.exchange(&shared, &due, &picked, sent_at),
-            )
-            .await;
+            let outcome = alarm
+                .guard(limit, conn.exchange(&shared, &due, &picked, sent_at))
+                .await;
             let unanswered = &picked[conn.completed..];
             match outcome {
                 Ok(Ok(true)) => {}

@@ -12,11 +12,13 @@ pub mod config;
 pub(crate) mod connection;
 mod dial;
 mod http_stream;
+mod pacer;
 mod plan;
 pub mod report;
 pub mod run;
 pub mod stats;
 mod tls;
+mod watchdog;
 pub mod worker;
 
 pub use config::{

@@ -2,7 +2,10 @@
 //! constant-rate schedule that says when each request is due.
 
 use std::cell::Cell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
+
+use crate::pacer::Pacer;
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {
@@ -11,21 +14,27 @@ pub(crate) struct Plan {
     schedule: Option<Schedule>,
 }
 
-/// Open model: request `i` of this worker is due at `start + i * interval`.
+/// Open model: request `i` of this worker is due at `start + i / rate`.
 struct Schedule {
     start: Instant,
-    interval: Duration,
+    /// Requests per second.
+    rate: f64,
     next: Cell<u64>,
+    /// Wakes connections at their requests' due times, to the microsecond.
+    pacer: Rc<Pacer>,
 }
 
 impl Plan {
-    pub fn new(requests: Option<u64>, rate: Option<(f64, Instant)>) -> Plan {
+    /// A plan for `requests` (or until the deadline); in the open model `rate` is requests
+    /// per second from a start time, paced by `pacer`.
+    pub fn new(requests: Option<u64>, rate: Option<(f64, Instant, Rc<Pacer>)>) -> Plan {
         Plan {
             remaining: Cell::new(requests),
-            schedule: rate.map(|(per_second, start)| Schedule {
+            schedule: rate.map(|(per_second, start, pacer)| Schedule {
                 start,
-                interval: Duration::from_secs_f64(1.0 / per_second),
+                rate: per_second,
                 next: Cell::new(0),
+                pacer,
             }),
         }
     }
@@ -66,7 +75,7 @@ impl Plan {
         schedule.next.set(schedule.next.get() + 1);
         due.push(first);
         if first > now {
-            monoio::time::sleep_until(monoio::time::Instant::from_std(first)).await;
+            schedule.pacer.sleep_until(first).await;
         }
         let now = Instant::now();
         while due.len() < max && schedule.due(schedule.next.get()) <= now && self.take_one() {
@@ -77,9 +86,32 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Open model: the requests due before `end` that were never sent (0 in the closed model,
+    /// or once the request budget is spent).
+    pub fn unsent_by(&self, end: Instant) -> u64 {
+        let Some(schedule) = &self.schedule else {
+            return 0;
+        };
+        if self.remaining.get() == Some(0) || end <= schedule.start {
+            return 0;
+        }
+        // Due times are start + i * interval; those strictly before `end` are 0..=last.
+        let span = (end - schedule.start).as_secs_f64();
+        let due = (span * schedule.rate).ceil() as u64;
+        let due = self
+            .remaining
+            .get()
+            .map_or(due, |left| due.min(schedule.next.get() + left));
+        due.saturating_sub(schedule.next.get())
+    }
+}
+
 impl Schedule {
     fn due(&self, index: u64) -> Instant {
-        self.start + self.interval.mul_f64(index as f64)
+        // One division per request, so `-R 3` has exactly 6 due times in 2 s (a rounded
+        // interval multiplied up would let a 7th slip in just before the end).
+        self.start + Duration::from_secs_f64(index as f64 / self.rate)
     }
 }
 

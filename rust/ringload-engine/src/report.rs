@@ -81,7 +81,54 @@ pub struct ScheduleLag {
     /// Requested total rate, requests per second.
     pub target_rps: f64,
     pub mean_us: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
     pub max_us: u64,
+    /// Requests due before the run ended that were never sent: every connection was busy.
+    pub unsent: u64,
+    /// The connections could not carry the rate: more than 1% of the requests due were never
+    /// sent. The achieved rate is then below the target; more connections (`-c`) would help.
+    pub behind: bool,
+}
+
+impl ScheduleLag {
+    fn build(target_rps: f64, stats: &IntervalStats) -> ScheduleLag {
+        let quantile = |q: f64| {
+            stats
+                .lag
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map_or(0, |h| h.value_at_quantile(q))
+        };
+        let due = stats.lag_count + stats.unsent;
+        ScheduleLag {
+            target_rps,
+            mean_us: if stats.lag_count == 0 {
+                0.0
+            } else {
+                round2(stats.lag_sum_us as f64 / stats.lag_count as f64)
+            },
+            p50_us: quantile(0.5),
+            p99_us: quantile(0.99),
+            max_us: stats.lag_max_us,
+            unsent: stats.unsent,
+            behind: stats.unsent * 100 > due,
+        }
+    }
+
+    /// The warning line for a schedule that fell behind, if it did.
+    fn warning(&self) -> Option<String> {
+        self.behind.then(|| {
+            format!(
+                "warning: the schedule fell behind: {} requests due were never sent, so fewer \
+                 than {:.1} req/s went out; every connection was busy (send lag p99 {}). Add \
+                 connections with -c, or lower -R",
+                self.unsent,
+                self.target_rps,
+                format_us(self.p99_us as f64)
+            )
+        })
+    }
 }
 
 /// What a set of requests amounted to: the whole run, or one endpoint (statistics row).
@@ -95,6 +142,8 @@ pub struct Outcomes {
     pub failed: BTreeMap<&'static str, u64>,
     /// In flight when the run ended.
     pub aborted: u64,
+    /// Of `aborted`: still waiting for their connection to be established.
+    pub aborted_connecting: u64,
     /// Idempotent requests resent after a reused connection closed without any response byte.
     pub retries: u64,
     /// Responses by status code.
@@ -119,6 +168,7 @@ impl Outcomes {
                 .map(|kind| (kind.name(), stats.failed[*kind as usize]))
                 .collect(),
             aborted: stats.aborted,
+            aborted_connecting: stats.aborted_connecting,
             retries: stats.retries,
             status: stats
                 .status
@@ -190,6 +240,10 @@ pub struct Report {
     pub bytes_written: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_lag: Option<ScheduleLag>,
+    /// What a reader of the numbers must know: the open-file limit was too low for the
+    /// connections, the schedule fell behind, requests were aborted while connecting. Also
+    /// printed on stderr as they are found.
+    pub warnings: Vec<String>,
     /// Per method and name, in the order the requests were given.
     pub endpoints: Vec<EndpointReport>,
 }
@@ -204,6 +258,8 @@ pub(crate) struct RunFacts {
     pub io: &'static str,
     pub target_rps: Option<f64>,
     pub elapsed: Duration,
+    /// Warnings found before the run started.
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -216,15 +272,9 @@ impl Report {
                 Some((kind.name(), example.clone()))
             })
             .collect();
-        let schedule_lag = facts.target_rps.map(|target_rps| ScheduleLag {
-            target_rps,
-            mean_us: if stats.lag_count == 0 {
-                0.0
-            } else {
-                round2(stats.lag_sum_us as f64 / stats.lag_count as f64)
-            },
-            max_us: stats.lag_max_us,
-        });
+        let schedule_lag = facts
+            .target_rps
+            .map(|target_rps| ScheduleLag::build(target_rps, stats));
         let endpoints = facts
             .endpoints
             .into_iter()
@@ -235,6 +285,18 @@ impl Report {
                 outcomes: Outcomes::build(endpoint, duration_s),
             })
             .collect();
+        let outcomes = Outcomes::build(&stats.total(), duration_s);
+        let mut warnings = facts.warnings;
+        warnings.extend(schedule_lag.as_ref().and_then(ScheduleLag::warning));
+        if outcomes.aborted_connecting > 0 {
+            warnings.push(format!(
+                "warning: {} requests were aborted while connecting: their connections were not \
+                 established before the run ended (the target accepts connections too slowly \
+                 for {} at once, or the kernel ran short of local ports); use fewer connections \
+                 or a longer run",
+                outcomes.aborted_connecting, facts.connections
+            ));
+        }
         Report {
             url: facts.url,
             method: facts.method,
@@ -246,13 +308,14 @@ impl Report {
             } else {
                 "closed"
             },
-            outcomes: Outcomes::build(&stats.total(), duration_s),
+            outcomes,
             error_examples,
             connects: stats.connects,
             duration_s: round_to(duration_s, 6),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
             schedule_lag,
+            warnings,
             endpoints,
         }
     }
@@ -338,11 +401,15 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "Requests: {}  ok {}  failed {}  aborted {}  in {:.2}s",
+            "Requests: {}  ok {}  failed {}  aborted {}{}  in {:.2}s",
             self.outcomes.requests,
             self.outcomes.ok,
             self.failed_total(),
             self.outcomes.aborted,
+            match self.outcomes.aborted_connecting {
+                0 => String::new(),
+                n => format!(" ({n} while connecting)"),
+            },
             self.duration_s
         )?;
         writeln!(
@@ -364,10 +431,17 @@ impl fmt::Display for Report {
         if let Some(lag) = &self.schedule_lag {
             writeln!(
                 f,
-                "Schedule: target {:.1} req/s  send lag mean {}  max {}",
+                "Schedule: target {:.1} req/s  send lag mean {}  p50 {}  p99 {}  max {}{}",
                 lag.target_rps,
                 format_us(lag.mean_us),
-                format_us(lag.max_us as f64)
+                format_us(lag.p50_us as f64),
+                format_us(lag.p99_us as f64),
+                format_us(lag.max_us as f64),
+                if lag.behind {
+                    format!("  FELL BEHIND: {} due requests never sent", lag.unsent)
+                } else {
+                    String::new()
+                }
             )?;
         }
         let codes: Vec<String> = self

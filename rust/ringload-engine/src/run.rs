@@ -100,9 +100,13 @@ pub fn run_until(
             crate::tls::server_name(&config.target.host)?,
         )),
     };
-    let (use_uring, warning) = choose_io(config.io)?;
-    if let Some(line) = warning {
-        on_warning(&line);
+    let (use_uring, io_warning) = choose_io(config.io)?;
+    let start_warnings: Vec<String> = io_warning
+        .into_iter()
+        .chain(raise_open_file_limit(config.connections))
+        .collect();
+    for line in &start_warnings {
+        on_warning(line);
     }
 
     let threads = config.effective_threads();
@@ -183,6 +187,7 @@ pub fn run_until(
     while let Ok(WorkerMessage::Snapshot(snapshot)) = rx.try_recv() {
         total.merge(&snapshot);
     }
+    let stopped_early = setup.stop.load(std::sync::atomic::Ordering::Relaxed);
     let facts = RunFacts {
         url: config.target.display_url(),
         method: config.display_method(),
@@ -191,9 +196,64 @@ pub fn run_until(
         threads,
         io: if use_uring { "uring" } else { "epoll" },
         target_rps: config.rate,
-        elapsed: finished_at - start,
+        elapsed: reported_duration(config, finished_at - start, stopped_early),
+        warnings: start_warnings.clone(),
     };
-    Ok(Report::build(facts, &total))
+    let report = Report::build(facts, &total);
+    for line in &report.warnings[start_warnings.len()..] {
+        on_warning(line);
+    }
+    Ok(report)
+}
+
+/// Descriptors a run needs besides one per connection: the rings, timers and wake-up fds of
+/// the workers, the process's own files, and headroom for reconnects whose old socket is
+/// still closing.
+const SPARE_FILES: u64 = 64;
+
+/// Raises this process's soft open-file limit to its hard limit, as Locust does, so that `-c`
+/// is bounded by what the system allows rather than by a shell's default of 1024. Returns a
+/// warning when the connections still do not fit.
+fn raise_open_file_limit(connections: usize) -> Option<String> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a valid struct.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            ..limit
+        };
+        // SAFETY: as above; raising the soft limit up to the hard one needs no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit = raised;
+        }
+    }
+    let needed = connections as u64 + SPARE_FILES;
+    (limit.rlim_cur < needed).then(|| {
+        format!(
+            "warning: {connections} connections need about {needed} open files, but this process \
+             may open {} (the hard limit); connections beyond it fail with 'Too many open \
+             files'. Raise the limit (ulimit -n, or LimitNOFILE= for a service) or use fewer \
+             connections",
+            limit.rlim_cur
+        )
+    })
+}
+
+/// The duration rates are computed over. An open-model run for a duration lasts exactly that
+/// (its workers wait out the schedule), so that is its duration, as wrk2 and k6 report it; a
+/// run with a request budget (`-n`), a closed run, or one the user stopped, reports what it
+/// measured.
+fn reported_duration(config: &LoadConfig, measured: Duration, stopped_early: bool) -> Duration {
+    match (config.rate, config.duration, config.requests) {
+        (Some(_), Some(asked), None) if !stopped_early => asked,
+        _ => measured,
+    }
 }
 
 /// Splits connections, the request budget and the rate across workers, proportionally to each

@@ -81,6 +81,8 @@ pub struct EndpointStats {
     pub failed: [u64; ErrorKind::COUNT],
     /// In flight when the run ended.
     pub aborted: u64,
+    /// Of `aborted`: still waiting for their connection to be established.
+    pub aborted_connecting: u64,
     /// Idempotent requests resent once after a reused connection closed before any response byte.
     pub retries: u64,
     pub status: Box<[u64; STATUS_SLOTS]>,
@@ -94,6 +96,7 @@ impl EndpointStats {
             ok: 0,
             failed: [0; ErrorKind::COUNT],
             aborted: 0,
+            aborted_connecting: 0,
             retries: 0,
             status: Box::new([0; STATUS_SLOTS]),
         }
@@ -122,6 +125,7 @@ impl EndpointStats {
             *mine += theirs;
         }
         self.aborted += other.aborted;
+        self.aborted_connecting += other.aborted_connecting;
         self.retries += other.retries;
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
@@ -143,6 +147,11 @@ pub struct IntervalStats {
     pub lag_sum_us: u64,
     pub lag_max_us: u64,
     pub lag_count: u64,
+    /// Open model: the distribution of that lateness, for its percentiles.
+    pub lag: Option<Histogram<u64>>,
+    /// Open model: requests that were due before the run ended but were never sent, because
+    /// every connection was busy (the schedule fell behind).
+    pub unsent: u64,
     /// The first error message seen for each kind, so a report can say what went wrong.
     pub examples: [Option<String>; ErrorKind::COUNT],
 }
@@ -159,6 +168,8 @@ impl IntervalStats {
             lag_sum_us: 0,
             lag_max_us: 0,
             lag_count: 0,
+            lag: open_model.then(new_histogram),
+            unsent: 0,
             examples: Default::default(),
         }
     }
@@ -214,6 +225,9 @@ impl IntervalStats {
         self.lag_sum_us += lag_us;
         self.lag_max_us = self.lag_max_us.max(lag_us);
         self.lag_count += 1;
+        if let Some(histogram) = &mut self.lag {
+            histogram.saturating_record(lag_us);
+        }
     }
 
     /// Adds `other` (with the same endpoints) into `self`.
@@ -227,6 +241,10 @@ impl IntervalStats {
         self.lag_sum_us += other.lag_sum_us;
         self.lag_max_us = self.lag_max_us.max(other.lag_max_us);
         self.lag_count += other.lag_count;
+        if let (Some(mine), Some(theirs)) = (&mut self.lag, &other.lag) {
+            let _ = mine.add(theirs);
+        }
+        self.unsent += other.unsent;
         for (mine, theirs) in self.examples.iter_mut().zip(&other.examples) {
             if mine.is_none() {
                 mine.clone_from(theirs);

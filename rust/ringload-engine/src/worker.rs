@@ -14,9 +14,11 @@ use rustls::ClientConfig;
 
 use crate::config::PreparedRequest;
 use crate::connection::{run_connection, WorkerShared};
-use crate::dial::{Dialer, TcpDialer, TlsDialer};
+use crate::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
+use crate::pacer::Pacer;
 use crate::plan::{Picker, Plan};
 use crate::stats::IntervalStats;
+use crate::watchdog::Watchdog;
 
 /// How often a worker hands its measurements to the coordinator.
 pub(crate) const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
@@ -78,7 +80,8 @@ pub(crate) fn spawn(
                 tx: tx.clone(),
             };
             let message = match run_on_runtime(run.setup.use_uring, run.main(), || {}) {
-                Ok(()) => WorkerMessage::Finished,
+                Ok(Ok(())) => WorkerMessage::Finished,
+                Ok(Err(message)) => WorkerMessage::Failed(message),
                 Err(e) => WorkerMessage::Failed(format!("cannot start the I/O runtime: {e}")),
             };
             let _ = tx.send(message);
@@ -89,23 +92,22 @@ pub(crate) fn spawn(
 /// way both the load workers and the client thread start. `started` runs once the runtime exists
 /// and before `main`, so a caller can report that the thread is up; an error means the runtime
 /// could not be built and `main` never ran.
-pub(crate) fn run_on_runtime<F: std::future::Future<Output = ()>>(
+pub(crate) fn run_on_runtime<F: std::future::Future>(
     use_uring: bool,
     main: F,
     started: impl FnOnce(),
-) -> std::io::Result<()> {
+) -> std::io::Result<F::Output> {
     if use_uring {
         let mut runtime = uring_runtime()?;
         started();
-        runtime.block_on(main);
+        Ok(runtime.block_on(main))
     } else {
         let mut runtime = RuntimeBuilder::<LegacyDriver>::new()
             .enable_timer()
             .build()?;
         started();
-        runtime.block_on(main);
+        Ok(runtime.block_on(main))
     }
-    Ok(())
 }
 
 /// An io_uring runtime for this thread. Only this thread ever reaps the ring's completions, so
@@ -137,7 +139,7 @@ struct WorkerRun {
 }
 
 impl WorkerRun {
-    async fn main(self) {
+    async fn main(self) -> Result<(), String> {
         let tcp = TcpDialer {
             addrs: self.setup.addrs.clone().into(),
             connect_timeout: self.setup.connect_timeout,
@@ -151,20 +153,31 @@ impl WorkerRun {
         }
     }
 
-    async fn drive<D: Dialer + 'static>(&self, dialer: D) {
+    async fn drive<D: Dialer + 'static>(&self, dialer: D) -> Result<(), String> {
         let fresh_stats = {
             let (endpoints, open_model) = (self.setup.endpoints, self.job.rate.is_some());
             move || IntervalStats::new(endpoints, open_model)
         };
+        let (rate, pacer_task) = match self.job.rate {
+            None => (None, None),
+            Some((per_second, start)) => {
+                let (pacer, task) = Pacer::start(self.setup.use_uring)
+                    .map_err(|e| format!("cannot create the open model's timer: {e}"))?;
+                (Some((per_second, start, pacer)), Some(task))
+            }
+        };
+        let watchdog = Rc::new(Watchdog::default());
         let shared = Rc::new(WorkerShared {
             stats: RefCell::new(fresh_stats()),
-            plan: Plan::new(self.job.requests, self.job.rate),
+            plan: Plan::new(self.job.requests, rate),
             picker: Picker::new(self.setup.requests.iter().map(|r| r.weight), self.job.seed),
             requests: self.setup.requests.as_slice().into(),
             pipeline: self.setup.pipeline,
             timeout: self.setup.timeout,
             deadline: self.setup.deadline,
             stop: self.setup.stop.clone(),
+            watchdog: watchdog.clone(),
+            dial_gate: DialGate::default(),
         });
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)
@@ -180,11 +193,26 @@ impl WorkerRun {
                 }
             })
         };
+        let sweeper = monoio::spawn(watchdog.sweep());
         for connection in connections {
             connection.await;
         }
-        drop(reporter);
+        if self.job.rate.is_some() && self.job.requests.is_none() {
+            // An open-model run for a duration lasts that duration, even when the last request
+            // was due (and answered) earlier; a user's stop ends it at once. (With a request
+            // budget it ends with the last request.)
+            while Instant::now() < self.setup.deadline
+                && !self.setup.stop.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                let rest = self.setup.deadline - Instant::now();
+                monoio::time::sleep(rest.min(SNAPSHOT_INTERVAL)).await;
+            }
+            let end = Instant::now().min(self.setup.deadline);
+            shared.stats.borrow_mut().unsent += shared.plan.unsent_by(end);
+        }
+        drop((reporter, sweeper, pacer_task));
         send_snapshot(&shared, &self.tx, fresh_stats());
+        Ok(())
     }
 }
 

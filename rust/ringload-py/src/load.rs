@@ -287,15 +287,26 @@ impl Latency {
 pub(crate) struct ScheduleLag {
     target_rps: f64,
     mean_us: f64,
+    p50_us: u64,
+    p99_us: u64,
     max_us: u64,
+    unsent: u64,
+    behind: bool,
 }
 
 #[pymethods]
 impl ScheduleLag {
     fn __repr__(&self) -> String {
         format!(
-            "ScheduleLag(target_rps={}, mean_us={}, max_us={})",
-            self.target_rps, self.mean_us, self.max_us
+            "ScheduleLag(target_rps={}, mean_us={}, p50_us={}, p99_us={}, max_us={}, unsent={}, \
+             behind={})",
+            self.target_rps,
+            self.mean_us,
+            self.p50_us,
+            self.p99_us,
+            self.max_us,
+            self.unsent,
+            if self.behind { "True" } else { "False" }
         )
     }
 }
@@ -305,7 +316,11 @@ impl From<&EngineScheduleLag> for ScheduleLag {
         ScheduleLag {
             target_rps: lag.target_rps,
             mean_us: lag.mean_us,
+            p50_us: lag.p50_us,
+            p99_us: lag.p99_us,
             max_us: lag.max_us,
+            unsent: lag.unsent,
+            behind: lag.behind,
         }
     }
 }
@@ -360,6 +375,11 @@ impl Outcomes {
     #[getter]
     fn aborted(&self) -> u64 {
         self.of().aborted
+    }
+
+    #[getter]
+    fn aborted_connecting(&self) -> u64 {
+        self.of().aborted_connecting
     }
 
     #[getter]
@@ -549,6 +569,11 @@ impl RunResult {
     #[getter]
     fn schedule_lag(&self) -> Option<ScheduleLag> {
         self.report.schedule_lag.as_ref().map(ScheduleLag::from)
+    }
+
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.report.warnings.clone()
     }
 
     /// Per method and name, in the order the requests were given.
