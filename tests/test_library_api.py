@@ -160,11 +160,24 @@ def test_requests_with_the_same_method_and_name_share_a_row(ringload_target: rin
 def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     result = ringload.run(ringload_target.url + "/", rate=500, duration=1.0, connections=4)
     assert result.model == "open"
-    # 500 are due in the second; a busy machine may leave a few unsent at the deadline.
-    assert 300 <= result.requests <= 505, result.requests
-    assert result.schedule_lag is not None and result.schedule_lag.target_rps == 500
+    lag = result.schedule_lag
+    assert lag is not None and lag.target_rps == 500
+    # Exactly 500 are due in the second: each was sent, or is counted unsent.
+    assert result.requests + lag.unsent == 500, (result.requests, lag)
+    assert not lag.behind and result.warnings == []
+    # The run lasts the second asked for, and rps is over that second.
+    assert result.duration_s == 1.0 and result.rps == result.ok
+    # Microsecond pacing: a millisecond timer's median lag is ~500 us.
+    assert lag.p50_us < 400 and lag.p50_us <= lag.p99_us <= lag.max_us, lag
     assert result.latency_uncorrected_us is not None
     assert result.latency_uncorrected_us.p50 is not None
+
+    behind = ringload.run(
+        ringload_target.url + "/delay/20", rate=1000, duration=0.5, connections=1, threads=1
+    )
+    assert behind.schedule_lag is not None and behind.schedule_lag.behind
+    assert behind.requests + behind.schedule_lag.unsent == 500
+    assert any("schedule fell behind" in w for w in behind.warnings), behind.warnings
 
     budget = ringload.run(ringload_target.url + "/", rate=1000, requests=300, connections=4)
     assert budget.requests == 300
