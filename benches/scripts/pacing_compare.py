@@ -287,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", "-d", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ringload", default=str(default_ringload()))
+    ap.add_argument(
+        "--baseline",
+        help="another ringload binary (e.g. a build of the previous commit) to run beside it as ringload-baseline",
+    )
     ap.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
     ap.add_argument("--client-cpu", type=int, default=0)
     ap.add_argument("--server-cpu", type=int, default=1)
@@ -295,7 +299,13 @@ def main(argv: list[str] | None = None) -> int:
     rates = [int(r) for r in args.rates.split(",")]
 
     tools: list[OpenTool] = []
-    for tool in (RingloadOpen(args.ringload), Wrk2(shutil.which("wrk2")), OhaOpen(shutil.which("oha"))):
+    candidates: list[OpenTool] = [RingloadOpen(args.ringload)]
+    if args.baseline:
+        baseline = RingloadOpen(args.baseline)
+        baseline.name = "ringload-baseline"
+        candidates.append(baseline)
+    candidates += [Wrk2(shutil.which("wrk2")), OhaOpen(shutil.which("oha"))]
+    for tool in candidates:
         reason = tool.missing_reason()
         if reason:
             print(f"note: {reason}", file=sys.stderr)

@@ -2,9 +2,11 @@
 //!
 //! monoio's timer wheel ticks in milliseconds, and epoll's own timeout does too, so a request
 //! due at 12.3 ms would leave at 13 ms: at sub-millisecond response times that wait dominated
-//! the corrected latency. Instead, a worker's connections wait for their due times on one
-//! `timerfd` (`CLOCK_MONOTONIC`, nanosecond resolution, no timer slack), always armed for the
-//! earliest waiter and read by the runtime like any other file: io_uring or epoll, no spinning.
+//! the corrected latency. Instead, each worker's schedule is a [`Grid`] of due times, and one
+//! periodic `timerfd` (`CLOCK_MONOTONIC`, nanosecond resolution, no timer slack) expires on that
+//! grid; the runtime reads it like any other file (io_uring or epoll, no spinning) and releases
+//! the connections whose due time has come. The timer is set once per run: arming it per
+//! request cost a `timerfd_settime` (a hypervisor exit on a VM) for every request.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -19,24 +21,61 @@ use std::time::{Duration, Instant};
 use monoio::buf::VecBuf;
 use monoio::io::AsyncReadRent;
 
+/// How long after each due time the timer expires. The grid is handed to the kernel as a
+/// `CLOCK_MONOTONIC` time computed from an [`Instant`] read next to it, which can be off by
+/// some nanoseconds; expiring a hair early would leave the due request for the next expiry.
+const EXPIRY_AFTER_DUE: Duration = Duration::from_micros(2);
+
+/// A constant-rate schedule: due time `i` is `start + i * interval`, in whole nanoseconds so
+/// that the kernel's periodic timer and the schedule agree exactly over any run length.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grid {
+    pub start: Instant,
+    pub interval: Duration,
+}
+
+impl Grid {
+    /// `per_second` due times a second from `start`. The interval is rounded up to the next
+    /// nanosecond, so `-R 3` has exactly 6 due times in 2 s rather than a 7th a few
+    /// nanoseconds before the end.
+    pub fn new(per_second: f64, start: Instant) -> Grid {
+        let nanos = (1e9 / per_second).ceil().max(1.0) as u64;
+        Grid {
+            start,
+            interval: Duration::from_nanos(nanos),
+        }
+    }
+
+    pub fn due(&self, index: u64) -> Instant {
+        let nanos = self.interval.as_nanos() as u64;
+        self.start + Duration::from_nanos(nanos.saturating_mul(index))
+    }
+
+    /// How many due times fall strictly before `end`.
+    pub fn count_before(&self, end: Instant) -> u64 {
+        let span = end.saturating_duration_since(self.start).as_nanos();
+        let interval = self.interval.as_nanos();
+        u64::try_from(span.div_ceil(interval)).unwrap_or(u64::MAX)
+    }
+}
+
 /// One worker's timer for due times. Single-threaded: shared by the worker's connections.
 pub(crate) struct Pacer {
-    /// The timerfd, for arming; the reading task owns (and finally closes) it.
-    timer: RawFd,
     /// Tasks waiting for a due time, earliest first. The schedule hands out due times in
     /// order, so inserting is nearly always a push at the back.
     waiters: RefCell<VecDeque<(Instant, Waker)>>,
-    /// The due time the timer is set for, if any.
-    armed: Cell<Option<Instant>>,
     /// The timer failed (which a valid timerfd does not): waits end at once from then on, and
     /// the schedule's lag figures show what that cost, instead of connections hanging.
     broken: Cell<bool>,
 }
 
 impl Pacer {
-    /// Creates the timer and spawns the task that reads it on the current runtime; the task
-    /// runs until the runtime ends.
-    pub fn start(use_uring: bool) -> io::Result<(Rc<Pacer>, monoio::task::JoinHandle<()>)> {
+    /// Creates the timer, expiring on `grid`, and spawns the task that reads it on the current
+    /// runtime; the task runs until the runtime ends.
+    pub fn start(
+        use_uring: bool,
+        grid: Grid,
+    ) -> io::Result<(Rc<Pacer>, monoio::task::JoinHandle<()>)> {
         // The epoll driver reads after readiness and retries on EAGAIN, so it needs a
         // non-blocking fd; io_uring would return EAGAIN for one instead of waiting for it.
         let nonblocking = if use_uring { 0 } else { libc::TFD_NONBLOCK };
@@ -48,20 +87,19 @@ impl Pacer {
         }
         // monoio has no type for an arbitrary pollable fd; its UnixStream's `readv` is a plain
         // readv (io_uring `Readv`, or readiness then readv(2)), which is what a timerfd needs.
-        // SAFETY: `fd` is a fresh descriptor owned by nothing else.
+        // SAFETY: `fd` is a fresh descriptor owned by nothing else; the stream closes it.
         let std_stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
         let reader = monoio::net::UnixStream::from_std(std_stream)?;
+        arm_periodic(fd, grid)?;
         let pacer = Rc::new(Pacer {
-            timer: fd,
             waiters: RefCell::new(VecDeque::new()),
-            armed: Cell::new(None),
             broken: Cell::new(false),
         });
         let task = monoio::spawn(pacer.clone().wake_waiters(reader));
         Ok((pacer, task))
     }
 
-    /// Completes at `due` (at once if it has passed).
+    /// Completes at `due` (at once if it has passed). `due` must be on the pacer's grid.
     pub fn sleep_until(&self, due: Instant) -> PaceSleep<'_> {
         PaceSleep {
             pacer: self,
@@ -71,52 +109,21 @@ impl Pacer {
     }
 
     fn register(&self, due: Instant, waker: Waker) {
-        {
-            let mut waiters = self.waiters.borrow_mut();
-            let at = waiters.partition_point(|(other, _)| *other <= due);
-            waiters.insert(at, (due, waker));
-        }
-        if self.armed.get().is_none_or(|armed| due < armed) {
-            self.arm(due);
-        }
-    }
-
-    fn arm(&self, due: Instant) {
-        // A relative expiry; zero would disarm the timer, so a due time already passed
-        // becomes the shortest wait.
-        let wait = due
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: wait.as_secs() as libc::time_t,
-                tv_nsec: libc::c_long::from(wait.subsec_nanos() as i32),
-            },
-        };
-        // SAFETY: `timer` is our timerfd, open while any waiter can exist; `spec` is valid.
-        let set = unsafe { libc::timerfd_settime(self.timer, 0, &spec, std::ptr::null_mut()) };
-        if set == 0 {
-            self.armed.set(Some(due));
-        } else {
-            self.fail();
-        }
+        let mut waiters = self.waiters.borrow_mut();
+        let at = waiters.partition_point(|(other, _)| *other <= due);
+        waiters.insert(at, (due, waker));
     }
 
     fn fail(&self) {
         self.broken.set(true);
-        self.armed.set(None);
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
         for (_, waker) in waiters {
             waker.wake();
         }
     }
 
-    /// The reading task: each expiry wakes every waiter whose time has come and re-arms the
-    /// timer for the next one.
+    /// The reading task: each expiry wakes every waiter whose time has come. Expiries with
+    /// nobody waiting (every connection busy) are read and cost nothing else.
     async fn wake_waiters(self: Rc<Self>, mut reader: monoio::net::UnixStream) {
         let mut expirations = VecBuf::from(vec![vec![0u8; 8]]);
         loop {
@@ -137,12 +144,10 @@ impl Pacer {
                     return;
                 }
             }
-            self.armed.set(None);
             self.wake_due(Instant::now());
         }
     }
 
-    /// Wakes the waiters due by `now` and arms the timer for the next one.
     fn wake_due(&self, now: Instant) {
         let mut waiters = self.waiters.borrow_mut();
         while let Some((due, _)) = waiters.front() {
@@ -152,12 +157,45 @@ impl Pacer {
             let (_, waker) = waiters.pop_front().expect("front exists");
             waker.wake();
         }
-        let next = waiters.front().map(|(due, _)| *due);
-        drop(waiters);
-        if let Some(next) = next {
-            self.arm(next);
-        }
     }
+}
+
+/// Sets `timer` to expire at every due time of `grid` (just after it), from the first one on.
+fn arm_periodic(timer: RawFd, grid: Grid) -> io::Result<()> {
+    let timespec = |d: Duration| libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    };
+    // The grid's start on CLOCK_MONOTONIC (the clock `Instant` reads), from a pair of readings.
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: plain syscall writing into `now`.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let instant_now = Instant::now();
+    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+    let first = if grid.start >= instant_now {
+        now + (grid.start - instant_now)
+    } else {
+        now.saturating_sub(instant_now - grid.start)
+    };
+    let spec = libc::itimerspec {
+        it_interval: timespec(grid.interval),
+        // Zero would disarm the timer.
+        it_value: timespec((first + EXPIRY_AFTER_DUE).max(Duration::from_nanos(1))),
+    };
+    // SAFETY: `timer` is our timerfd; `spec` is valid. An absolute start in the past expires
+    // at once and then keeps the period.
+    let set = unsafe {
+        libc::timerfd_settime(timer, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
+    };
+    if set != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// [`Pacer::sleep_until`]'s future.
@@ -187,12 +225,15 @@ mod tests {
     use super::*;
 
     /// Sleeps until each of `count` due times `spacing` apart and returns how late each woke.
-    async fn lags(use_uring: bool, count: u32, spacing: Duration) -> Vec<Duration> {
-        let (pacer, _task) = Pacer::start(use_uring).unwrap();
-        let start = Instant::now() + Duration::from_millis(5);
+    async fn lags(use_uring: bool, count: u64, spacing: Duration) -> Vec<Duration> {
+        let grid = Grid {
+            start: Instant::now() + Duration::from_millis(5),
+            interval: spacing,
+        };
+        let (pacer, _task) = Pacer::start(use_uring, grid).unwrap();
         let mut lags = Vec::new();
         for i in 0..count {
-            let due = start + spacing * i;
+            let due = grid.due(i);
             pacer.sleep_until(due).await;
             let woke = Instant::now();
             assert!(woke >= due, "woke before its due time");
@@ -242,10 +283,14 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let (pacer, _task) = Pacer::start(false).unwrap();
             let start = Instant::now();
-            let late = start + Duration::from_millis(20);
-            let early = start + Duration::from_millis(5);
+            let grid = Grid {
+                start,
+                interval: Duration::from_millis(5),
+            };
+            let (pacer, _task) = Pacer::start(false, grid).unwrap();
+            let late = grid.due(4);
+            let early = grid.due(1);
             let late_sleeper = {
                 let pacer = pacer.clone();
                 monoio::spawn(async move {
@@ -253,7 +298,7 @@ mod tests {
                     Instant::now()
                 })
             };
-            // Let the late waiter arm the timer first; the early one must re-arm it.
+            // The late waiter queues first; the early one must still be released first.
             monoio::time::sleep(Duration::from_millis(1)).await;
             pacer.sleep_until(early).await;
             let early_woke = Instant::now();
@@ -265,5 +310,18 @@ mod tests {
             let late_woke = late_sleeper.await;
             assert!(late_woke >= late, "{:?}", late_woke - start);
         });
+    }
+
+    #[test]
+    fn the_grid_has_exactly_the_due_times_of_the_rate() {
+        let start = Instant::now();
+        let three = Grid::new(3.0, start);
+        assert_eq!(three.count_before(start + Duration::from_secs(2)), 6);
+        assert!(three.due(6) >= start + Duration::from_secs(2));
+        let half = Grid::new(0.5, start);
+        assert_eq!(half.count_before(start + Duration::from_secs(2)), 1);
+        let fast = Grid::new(30_000.0, start);
+        assert_eq!(fast.count_before(start + Duration::from_secs(8)), 239_996);
+        assert_eq!(fast.count_before(start), 0);
     }
 }

@@ -3,9 +3,9 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::pacer::Pacer;
+use crate::pacer::{Grid, Pacer};
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {
@@ -14,25 +14,22 @@ pub(crate) struct Plan {
     schedule: Option<Schedule>,
 }
 
-/// Open model: request `i` of this worker is due at `start + i / rate`.
+/// Open model: request `i` of this worker is due at `grid.due(i)`.
 struct Schedule {
-    start: Instant,
-    /// Requests per second.
-    rate: f64,
+    grid: Grid,
     next: Cell<u64>,
     /// Wakes connections at their requests' due times, to the microsecond.
     pacer: Rc<Pacer>,
 }
 
 impl Plan {
-    /// A plan for `requests` (or until the deadline); in the open model `rate` is requests
-    /// per second from a start time, paced by `pacer`.
-    pub fn new(requests: Option<u64>, rate: Option<(f64, Instant, Rc<Pacer>)>) -> Plan {
+    /// A plan for `requests` (or until the deadline); in the open model requests are due on
+    /// `grid`, paced by `pacer` (which expires on the same grid).
+    pub fn new(requests: Option<u64>, schedule: Option<(Grid, Rc<Pacer>)>) -> Plan {
         Plan {
             remaining: Cell::new(requests),
-            schedule: rate.map(|(per_second, start, pacer)| Schedule {
-                start,
-                rate: per_second,
+            schedule: schedule.map(|(grid, pacer)| Schedule {
+                grid,
                 next: Cell::new(0),
                 pacer,
             }),
@@ -84,21 +81,17 @@ impl Plan {
         }
         true
     }
-}
 
-impl Plan {
     /// Open model: the requests due before `end` that were never sent (0 in the closed model,
     /// or once the request budget is spent).
     pub fn unsent_by(&self, end: Instant) -> u64 {
         let Some(schedule) = &self.schedule else {
             return 0;
         };
-        if self.remaining.get() == Some(0) || end <= schedule.start {
+        if self.remaining.get() == Some(0) {
             return 0;
         }
-        // Due times are start + i * interval; those strictly before `end` are 0..=last.
-        let span = (end - schedule.start).as_secs_f64();
-        let due = (span * schedule.rate).ceil() as u64;
+        let due = schedule.grid.count_before(end);
         let due = self
             .remaining
             .get()
@@ -109,9 +102,7 @@ impl Plan {
 
 impl Schedule {
     fn due(&self, index: u64) -> Instant {
-        // One division per request, so `-R 3` has exactly 6 due times in 2 s (a rounded
-        // interval multiplied up would let a 7th slip in just before the end).
-        self.start + Duration::from_secs_f64(index as f64 / self.rate)
+        self.grid.due(index)
     }
 }
 

@@ -15,7 +15,7 @@ use rustls::ClientConfig;
 use crate::config::PreparedRequest;
 use crate::connection::{run_connection, WorkerShared};
 use crate::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
-use crate::pacer::Pacer;
+use crate::pacer::{Grid, Pacer};
 use crate::plan::{Picker, Plan};
 use crate::stats::IntervalStats;
 use crate::watchdog::Watchdog;
@@ -161,9 +161,10 @@ impl WorkerRun {
         let (rate, pacer_task) = match self.job.rate {
             None => (None, None),
             Some((per_second, start)) => {
-                let (pacer, task) = Pacer::start(self.setup.use_uring)
+                let grid = Grid::new(per_second, start);
+                let (pacer, task) = Pacer::start(self.setup.use_uring, grid)
                     .map_err(|e| format!("cannot create the open model's timer: {e}"))?;
-                (Some((per_second, start, pacer)), Some(task))
+                (Some((grid, pacer)), Some(task))
             }
         };
         let watchdog = Rc::new(Watchdog::default());
