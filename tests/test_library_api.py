@@ -172,9 +172,7 @@ def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     assert result.latency_uncorrected_us is not None
     assert result.latency_uncorrected_us.p50 is not None
 
-    behind = ringload.run(
-        ringload_target.url + "/delay/20", rate=1000, duration=0.5, connections=1, threads=1
-    )
+    behind = ringload.run(ringload_target.url + "/delay/20", rate=1000, duration=0.5, connections=1, threads=1)
     assert behind.schedule_lag is not None and behind.schedule_lag.behind
     assert behind.requests + behind.schedule_lag.unsent == 500
     assert any("schedule fell behind" in w for w in behind.warnings), behind.warnings

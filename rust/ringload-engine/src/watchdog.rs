@@ -2,9 +2,11 @@
 //!
 //! A timer-wheel entry inserted and removed around every exchange showed in `perf` of the
 //! closed model. Instead, each connection has one [`Alarm`] holding its current deadline (a
-//! plain store per exchange), and one task per worker sweeps the alarms every
-//! [`SWEEP_INTERVAL`], waking the connections whose deadline has passed, as wrk does. A timeout
-//! fires up to one sweep late, which is noise next to any timeout a user sets.
+//! plain store per exchange), and one task per worker sweeps the alarms, waking the connections
+//! whose deadline has passed, as wrk does. The sweep sleeps until the earliest deadline that can
+//! be due: an alarm armed while it sleeps expires a whole timeout later at the soonest (or at the
+//! run's end), so with the usual timeouts of seconds the sweep wakes a few times per run, not
+//! once per request. A timeout fires up to [`SWEEP_INTERVAL`] late.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -13,7 +15,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-/// How often deadlines are checked; also bounds how late a run notices its end.
+/// The shortest time between two sweeps: how late a timeout may fire.
 pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_millis(10);
 
 /// One connection's deadline.
@@ -79,12 +81,24 @@ impl<F> Drop for Guarded<'_, F> {
 }
 
 /// A worker's alarms and the sweep over them.
-#[derive(Default)]
 pub(crate) struct Watchdog {
     alarms: RefCell<Vec<Rc<Alarm>>>,
+    /// The shortest time from arming an alarm to its deadline, unless the run ends first.
+    timeout: Duration,
+    /// When the run ends; no alarm's deadline is later.
+    run_deadline: Instant,
 }
 
 impl Watchdog {
+    /// A watchdog for alarms armed with at least `timeout` to go, or up to `run_deadline`.
+    pub fn new(timeout: Duration, run_deadline: Instant) -> Watchdog {
+        Watchdog {
+            alarms: RefCell::new(Vec::new()),
+            timeout,
+            run_deadline,
+        }
+    }
+
     /// A new alarm, swept until the watchdog's task ends.
     pub fn alarm(&self) -> Rc<Alarm> {
         let alarm = Rc::new(Alarm::default());
@@ -92,24 +106,38 @@ impl Watchdog {
         alarm
     }
 
-    /// Sweeps forever; the worker drops this task when its connections are done.
+    /// Sweeps until the runtime ends (the worker's connections are done).
     pub async fn sweep(self: Rc<Self>) {
         loop {
-            monoio::time::sleep(SWEEP_INTERVAL).await;
-            self.fire_expired(Instant::now());
+            let now = Instant::now();
+            let earliest_armed = self.fire_expired(now);
+            let next = earliest_armed
+                .into_iter()
+                .chain([now + self.timeout, self.run_deadline])
+                .min()
+                .expect("two candidates")
+                .max(now + SWEEP_INTERVAL);
+            monoio::time::sleep_until(monoio::time::Instant::from_std(next)).await;
         }
     }
 
-    fn fire_expired(&self, now: Instant) {
+    /// Fires the alarms whose deadline has passed; returns the earliest deadline still armed.
+    fn fire_expired(&self, now: Instant) -> Option<Instant> {
+        let mut earliest: Option<Instant> = None;
         for alarm in self.alarms.borrow().iter() {
-            if alarm.deadline.get().is_some_and(|deadline| deadline <= now) {
-                alarm.deadline.set(None);
-                alarm.fired.set(true);
-                if let Some(waker) = alarm.waker.borrow_mut().take() {
-                    waker.wake();
+            match alarm.deadline.get() {
+                Some(deadline) if deadline <= now => {
+                    alarm.deadline.set(None);
+                    alarm.fired.set(true);
+                    if let Some(waker) = alarm.waker.borrow_mut().take() {
+                        waker.wake();
+                    }
                 }
+                Some(deadline) => earliest = Some(earliest.map_or(deadline, |e| e.min(deadline))),
+                None => {}
             }
         }
+        earliest
     }
 }
 
@@ -119,7 +147,10 @@ mod tests {
 
     #[test]
     fn an_alarm_fires_only_after_its_deadline_and_only_while_guarding() {
-        let watchdog = Rc::new(Watchdog::default());
+        let watchdog = Rc::new(Watchdog::new(
+            Duration::from_millis(30),
+            Instant::now() + Duration::from_secs(60),
+        ));
         let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
             .build()
@@ -145,6 +176,38 @@ mod tests {
             // Completed work leaves the alarm disarmed: a later sweep fires nothing.
             monoio::time::sleep(SWEEP_INTERVAL * 3).await;
             assert!(!alarm.fired.get());
+            drop(sweeper);
+        });
+    }
+
+    #[test]
+    fn an_alarm_armed_while_the_sweep_sleeps_still_fires_on_time() {
+        let timeout = Duration::from_millis(50);
+        let watchdog = Rc::new(Watchdog::new(
+            timeout,
+            Instant::now() + Duration::from_secs(60),
+        ));
+        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let alarm = watchdog.alarm();
+            // Nothing armed: the sweep goes to sleep for up to one timeout.
+            let sweeper = monoio::spawn(watchdog.clone().sweep());
+            monoio::time::sleep(Duration::from_millis(20)).await;
+            let armed_at = Instant::now();
+            let outcome = alarm
+                .guard(
+                    armed_at + timeout,
+                    monoio::time::sleep(Duration::from_secs(5)),
+                )
+                .await;
+            assert!(outcome.is_err());
+            let waited = armed_at.elapsed();
+            assert!(waited >= timeout, "fired early: {waited:?}");
+            // The sweep woke at most one timeout after it slept, before this deadline.
+            assert!(waited < Duration::from_secs(2), "fired late: {waited:?}");
             drop(sweeper);
         });
     }

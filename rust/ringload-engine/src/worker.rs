@@ -167,7 +167,7 @@ impl WorkerRun {
                 (Some((grid, pacer)), Some(task))
             }
         };
-        let watchdog = Rc::new(Watchdog::default());
+        let watchdog = Rc::new(Watchdog::new(self.setup.timeout, self.setup.deadline));
         let shared = Rc::new(WorkerShared {
             stats: RefCell::new(fresh_stats()),
             plan: Plan::new(self.job.requests, rate),
