@@ -38,6 +38,7 @@ Only 127.0.0.1 is contacted. Python standard library only; reuses compare.py.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import ctypes
 import json
@@ -129,11 +130,17 @@ def parse_wrk2(stdout: str) -> OpenParsed:
     )
 
 
-class OpenTool(Tool):
-    """A tool run at a constant rate: ``command`` gets the rate."""
+class OpenTool(Tool, abc.ABC):
+    """A tool run at a constant rate."""
 
+    version_flag = "--version"
+
+    @abc.abstractmethod
     def rate_command(self, url: str, rate: int, connections: int, duration: int) -> list[str]:
-        raise NotImplementedError
+        """The command line for one run at `rate` requests/s."""
+
+    def version(self) -> str:
+        return first_line([self.path, self.version_flag])
 
 
 class RingloadOpen(OpenTool):
@@ -161,9 +168,6 @@ class RingloadOpen(OpenTool):
             url,
         ]
 
-    def version(self) -> str:
-        return first_line([self.path, "--version"])
-
 
 class OhaOpen(OpenTool):
     name = "oha"
@@ -185,13 +189,11 @@ class OhaOpen(OpenTool):
             url,
         ]
 
-    def version(self) -> str:
-        return first_line([self.path, "--version"])
-
 
 class Wrk2(OpenTool):
     name = "wrk2"
     parse = staticmethod(parse_wrk2)
+    version_flag = "-v"
 
     def missing_reason(self) -> str | None:
         if self.path:
@@ -216,9 +218,6 @@ class Wrk2(OpenTool):
             "--u_latency",
             url,
         ]
-
-    def version(self) -> str:
-        return first_line([self.path, "-v"])
 
 
 def wake_up_floor(cpu: int, sleeps: int = 2000, ahead_us: int = 500) -> dict:
