@@ -85,6 +85,7 @@ def parse_ringload_open(stdout: str) -> OpenParsed:
             "corrected_p50_us": report["latency_us"]["p50"],
             "uncorrected_p50_us": (report.get("latency_uncorrected_us") or {}).get("p50"),
             "lag_mean_us": lag.get("mean_us"),
+            "lag_p50_us": lag.get("p50_us"),
             "lag_p99_us": lag.get("p99_us"),
             "behind": lag.get("behind"),
         },
@@ -364,20 +365,28 @@ def main(argv: list[str] | None = None) -> int:
         nginx.stop()
 
     print()
-    print("| rate | tool | req/s | corrected p50 | uncorrected p50 | mean lag | client CPU/req |")
-    print("|---:|---|---:|---:|---:|---:|---:|")
+    print("| rate | tool | req/s | corrected p50 | uncorrected p50 | mean lag | median lag | client CPU/req |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
     summary: dict = {}
     for rate in rates:
         for tool in tools:
             rows = [r for r in results if r["rate"] == rate and r["tool"] == tool.name and r["ok"]]
             s = {
                 key: median([r.get(key) for r in rows])
-                for key in ("rps", "corrected_p50_us", "uncorrected_p50_us", "lag_mean_us", "cpu_us_per_req")
+                for key in (
+                    "rps",
+                    "corrected_p50_us",
+                    "uncorrected_p50_us",
+                    "lag_mean_us",
+                    "lag_p50_us",
+                    "cpu_us_per_req",
+                )
             }
             summary[(rate, tool.name)] = s
             print(
                 f"| {rate:,} | {tool.name} | {fmt(s['rps'], ',.0f')} | {fmt(s['corrected_p50_us'])} us | "
                 f"{fmt(s['uncorrected_p50_us'])} us | {fmt(s['lag_mean_us'], '.1f')} us | "
+                f"{fmt(s['lag_p50_us'])} us | "
                 f"{fmt(s['cpu_us_per_req'], '.2f')} us |"
             )
 
