@@ -102,6 +102,21 @@ fn a_rate_the_connections_cannot_carry_is_reported_as_behind() {
         "{}",
         run.stderr
     );
+    let text = ringload(&[
+        "--no-progress",
+        "-R",
+        "1000",
+        "-d",
+        "500ms",
+        "-c",
+        "1",
+        &url(&server, "/delay/20"),
+    ]);
+    assert!(
+        text.stdout.contains("FELL BEHIND") && text.stdout.contains("p99"),
+        "{}",
+        text.stdout
+    );
 }
 
 /// Runs ringload with the open-file limit set to `soft`/`hard` before it starts.
@@ -208,5 +223,17 @@ fn requests_still_connecting_at_the_end_are_aborted_while_connecting() {
     );
     // The connect timeout is far off: the run's end, not the timeout, ended the attempts.
     assert!(report["duration_s"].as_f64().unwrap() < 1.5, "{report}");
+
+    let text = ringload(&[
+        "--no-progress",
+        "-c",
+        "20",
+        "-t",
+        "1",
+        "-d",
+        "300ms",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert!(text.stdout.contains("while connecting)"), "{}", text.stdout);
     drop(listener);
 }
