@@ -183,6 +183,14 @@ def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     assert budget.duration_s >= 0.25, budget.duration_s
 
 
+def test_disable_keepalive_opens_a_connection_per_request(ringload_target: ringload.TargetServer) -> None:
+    before = ringload_target.connections()
+    result = ringload.run(ringload_target.url + "/", requests=120, connections=3, disable_keepalive=True)
+    assert result.ok == 120
+    assert result.connects == 120
+    assert ringload_target.connections() - before == 120
+
+
 def test_on_progress_and_stop_handle(ringload_target: ringload.TargetServer) -> None:
     seen: list[ringload.Progress] = []
     result = ringload.run(ringload_target.url + "/", duration=3.5, rate=200, on_progress=seen.append)
@@ -232,6 +240,8 @@ BAD_RUN_ARGUMENTS = [
     ({"connect_timeout": -1}, ValueError, "connect_timeout"),
     ({"pipeline": 0}, ValueError, "pipeline"),
     ({"insecure": "yes"}, TypeError, "insecure"),
+    ({"disable_keepalive": 1}, TypeError, "disable_keepalive"),
+    ({"disable_keepalive": True, "pipeline": 4}, ValueError, "pipeline"),
     ({"io": "kqueue"}, ValueError, "io"),
     ({"headers": {"X-Evil": "a\r\nInjected: 1"}}, ValueError, "header"),
     # At either end too: trimming must not quietly turn them into a different header.

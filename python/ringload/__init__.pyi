@@ -92,6 +92,7 @@ def run(
     insecure: bool = False,
     cacert: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
+    disable_keepalive: bool = False,
     io: str = "auto",
     stop: StopHandle | None = None,
     on_progress: Callable[[Progress], object] | None = None,
@@ -110,6 +111,8 @@ def run(
       and TLS set-up (seconds).
     - ``insecure`` skips TLS verification; ``cacert`` trusts extra PEM certificates.
     - ``pipeline``: requests written per connection before reading (HTTP/1.1 pipelining).
+    - ``disable_keepalive``: a new connection (and TLS handshake) for every request, with
+      ``Connection: close`` sent; latency then includes the connect. Not with ``pipeline`` > 1.
     - ``io``: ``auto``, ``uring`` or ``epoll``.
     - ``stop``: a :class:`StopHandle` another thread may set to end the run early.
     - ``on_progress``: called once a second with a :class:`Progress`, on the thread that runs the
@@ -140,6 +143,7 @@ async def run_async(
     insecure: bool = False,
     cacert: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
+    disable_keepalive: bool = False,
     io: str = "auto",
     stop: StopHandle | None = None,
     on_progress: Callable[[Progress], object] | None = None,

@@ -153,6 +153,7 @@ def _prepare(
     insecure: bool,
     cacert: str | os.PathLike[str] | None,
     pipeline: int,
+    disable_keepalive: bool,
     io: str,
     stop: StopHandle | None,
     on_progress: Callable[[Progress], object] | None,
@@ -186,6 +187,8 @@ def _prepare(
         raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
     if not isinstance(insecure, bool):
         raise TypeError(f"insecure must be a bool, not {type(insecure).__name__}")
+    if not isinstance(disable_keepalive, bool):
+        raise TypeError(f"disable_keepalive must be a bool, not {type(disable_keepalive).__name__}")
     if stop is not None and not isinstance(stop, StopHandle):
         raise TypeError("stop must be a ringload.StopHandle")
     if on_progress is not None and not callable(on_progress):
@@ -209,6 +212,7 @@ def _prepare(
         insecure=insecure,
         cacert=None if cacert is None else os.fspath(cacert),
         pipeline=_positive_int("pipeline", pipeline),
+        disable_keepalive=disable_keepalive,
         io=io,
         stop=stop,
         on_progress=on_progress,
@@ -242,6 +246,7 @@ def run(
     insecure: bool = False,
     cacert: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
+    disable_keepalive: bool = False,
     io: str = "auto",
     stop: StopHandle | None = None,
     on_progress: Callable[[Progress], object] | None = None,
@@ -271,6 +276,7 @@ def run(
         insecure=insecure,
         cacert=cacert,
         pipeline=pipeline,
+        disable_keepalive=disable_keepalive,
         io=io,
         stop=stop,
         on_progress=on_progress,
@@ -311,6 +317,7 @@ async def run_async(
     insecure: bool = False,
     cacert: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
+    disable_keepalive: bool = False,
     io: str = "auto",
     stop: StopHandle | None = None,
     on_progress: Callable[[Progress], object] | None = None,
@@ -335,6 +342,7 @@ async def run_async(
         insecure=insecure,
         cacert=cacert,
         pipeline=pipeline,
+        disable_keepalive=disable_keepalive,
         io=io,
         stop=stop,
         on_progress=on_progress,

@@ -431,6 +431,7 @@ def run_load(
     insecure: bool,
     cacert: str | None,
     pipeline: int,
+    disable_keepalive: bool,
     io: str,
     stop: StopHandle | None,
     on_progress: Callable[[Progress], object] | None,

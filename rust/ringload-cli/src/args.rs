@@ -116,6 +116,10 @@ pub struct LoadArgs {
     /// Requests sent on a connection before reading responses (HTTP/1.1 pipelining).
     #[arg(long, default_value_t = 1)]
     pub pipeline: i64,
+    /// A new connection (and TLS handshake) for every request, with `Connection: close` sent;
+    /// latency then includes the connect.
+    #[arg(long)]
+    pub disable_keepalive: bool,
     /// I/O driver.
     #[arg(long, value_enum, default_value_t = IoArg::Auto)]
     pub io: IoArg,
@@ -168,6 +172,8 @@ impl LoadArgs {
             config.rate = Some(rate);
         }
         config.pipeline = positive("--pipeline", self.pipeline)?;
+        let file_disables_keepalive = scenario.as_ref().is_some_and(|f| f.disable_keepalive);
+        config.keep_alive = !(self.disable_keepalive || file_disables_keepalive);
         config.body = match (&self.body, &self.body_file) {
             (Some(body), _) => body.clone().into_bytes(),
             (None, Some(path)) => std::fs::read(path)

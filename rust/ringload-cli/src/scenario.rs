@@ -4,6 +4,7 @@
 //! ```toml
 //! host = "http://127.0.0.1:8080"          # base URL; a URL on the command line replaces it
 //! headers = { "X-Api-Key" = "secret" }    # sent with every request
+//! disable_keepalive = false               # true: a new connection per request
 //!
 //! [[requests]]
 //! name = "list products"                  # statistics row (default: the path)
@@ -30,6 +31,9 @@ pub struct ScenarioFile {
     pub host: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A new connection per request, as `--disable-keepalive`.
+    #[serde(default)]
+    pub disable_keepalive: bool,
     pub requests: Vec<RequestEntry>,
 }
 

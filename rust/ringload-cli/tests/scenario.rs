@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use common::*;
 use serde_json::Value;
@@ -152,21 +151,6 @@ fn json_scenario_per_name_failures_and_human_table() {
     ] {
         assert!(run.stdout.contains(needle), "{needle} in\n{}", run.stdout);
     }
-}
-
-/// A keep-alive server that answers 204 and keeps every request head it reads.
-fn recording_server() -> (HostileServer, Arc<Mutex<Vec<String>>>) {
-    let heads = Arc::new(Mutex::new(Vec::new()));
-    let recorded = heads.clone();
-    let server = HostileServer::start(move |session| {
-        while session.read_request() {
-            let head = session.last_request_head().to_string();
-            recorded.lock().unwrap().push(head);
-            session.send(b"HTTP/1.1 204 No Content\r\n\r\n");
-        }
-    })
-    .unwrap();
-    (server, heads)
 }
 
 #[test]

@@ -319,6 +319,9 @@ pub struct LoadConfig {
     pub connect_timeout: Duration,
     /// Requests sent per connection before reading responses.
     pub pipeline: usize,
+    /// `false` for a new connection (and TLS handshake) per request, with `Connection: close`
+    /// sent (`--disable-keepalive`).
+    pub keep_alive: bool,
     pub io: IoMode,
     pub tls: TlsOptions,
 }
@@ -340,6 +343,7 @@ impl LoadConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             pipeline: 1,
+            keep_alive: true,
             io: IoMode::Auto,
             tls: TlsOptions::default(),
         })
@@ -373,6 +377,10 @@ impl LoadConfig {
             .cloned()
             .collect();
         headers.extend_from_slice(extra);
+        if !self.keep_alive {
+            headers.retain(|(name, _)| !same_name(name, "connection"));
+            headers.push(("Connection".into(), "close".into()));
+        }
         let has_authorization = headers
             .iter()
             .any(|(name, _)| same_name(name, "authorization"));
@@ -504,6 +512,13 @@ impl LoadConfig {
         }
         if self.pipeline == 0 {
             return Err(ConfigError::NotPositive("pipeline"));
+        }
+        if !self.keep_alive && self.pipeline > 1 {
+            return Err(ConfigError::Invalid(
+                "a connection per request (keep-alive disabled) cannot pipeline: pipelined \
+                 requests need a kept-alive connection; drop one of the two"
+                    .into(),
+            ));
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(ConfigError::NotPositive("duration"));

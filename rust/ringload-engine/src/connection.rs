@@ -31,6 +31,8 @@ pub(crate) struct WorkerShared {
     /// The encoded requests, sent as they are every time.
     pub requests: Rc<[PreparedRequest]>,
     pub pipeline: usize,
+    /// `false`: every request on a new connection, closed after its response.
+    pub keep_alive: bool,
     pub timeout: Duration,
     /// When the run ends; requests still in flight then are counted aborted.
     pub deadline: Instant,
@@ -96,7 +98,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
     // and which request each one is.
     let mut due: Vec<Instant> = Vec::with_capacity(shared.pipeline);
     let mut picked: Vec<usize> = Vec::with_capacity(shared.pipeline);
-    if !shared.plan.is_closed_model() {
+    if !shared.plan.is_closed_model() && shared.keep_alive {
         // Connect before the first due time, so the schedule's first sends do not wait for a
         // handshake. A failure is not counted here: the first request dials again and counts it.
         if let Some(Ok(stream)) = shared.dial(&*dialer).await {
@@ -121,6 +123,9 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
         picked.extend(due.iter().map(|_| shared.picker.pick()));
         let mut retried = false;
         loop {
+            // Without keep-alive the connection is part of each request: its latency (and
+            // timeout) starts before the connect and the TLS handshake, as oha counts it.
+            let started = Instant::now();
             if !conn.is_open() {
                 match shared.dial(&*dialer).await {
                     None => {
@@ -140,7 +145,11 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                     }
                 }
             }
-            let sent_at = Instant::now();
+            let sent_at = if shared.keep_alive {
+                Instant::now()
+            } else {
+                started
+            };
             if shared.plan.is_closed_model() {
                 due.fill(sent_at);
             } else {
@@ -305,7 +314,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
                 return Ok(false);
             }
         }
-        if self.http.has_unparsed_bytes() {
+        if !shared.keep_alive || self.http.has_unparsed_bytes() {
             return Ok(false);
         }
         self.reused = true;

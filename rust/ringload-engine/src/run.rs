@@ -119,6 +119,7 @@ pub fn run_until(
         requests: prepared.requests,
         endpoints: prepared.endpoints.len(),
         pipeline: config.pipeline,
+        keep_alive: config.keep_alive,
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
         deadline,

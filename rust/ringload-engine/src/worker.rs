@@ -36,6 +36,7 @@ pub(crate) struct RunSetup {
     /// Statistics rows the requests record into.
     pub endpoints: usize,
     pub pipeline: usize,
+    pub keep_alive: bool,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub deadline: Instant,
@@ -174,6 +175,7 @@ impl WorkerRun {
             picker: Picker::new(self.setup.requests.iter().map(|r| r.weight), self.job.seed),
             requests: self.setup.requests.as_slice().into(),
             pipeline: self.setup.pipeline,
+            keep_alive: self.setup.keep_alive,
             timeout: self.setup.timeout,
             deadline: self.setup.deadline,
             stop: self.setup.stop.clone(),

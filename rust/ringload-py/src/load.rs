@@ -126,7 +126,7 @@ impl Progress {
 
 #[allow(clippy::too_many_arguments)] // mirrors ringload.run()'s keyword arguments one to one
 #[pyfunction]
-#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, timeout, connect_timeout, insecure, cacert, pipeline, io, stop, on_progress))]
+#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, timeout, connect_timeout, insecure, cacert, pipeline, disable_keepalive, io, stop, on_progress))]
 fn run_load(
     py: Python<'_>,
     url: &str,
@@ -144,6 +144,7 @@ fn run_load(
     insecure: bool,
     cacert: Option<PathBuf>,
     pipeline: usize,
+    disable_keepalive: bool,
     io: &str,
     stop: Option<Py<StopHandle>>,
     on_progress: Option<Py<PyAny>>,
@@ -161,6 +162,7 @@ fn run_load(
     config.timeout = seconds("timeout", timeout)?;
     config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
     config.pipeline = pipeline;
+    config.keep_alive = !disable_keepalive;
     config.io = io_mode(io)?;
     config.tls = TlsOptions {
         insecure,

@@ -5,6 +5,7 @@
 
 use std::net::TcpListener;
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -100,4 +101,20 @@ pub fn url(server: &Server, path: &str) -> String {
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// A keep-alive server that answers 204 to every request, whatever it asks, and keeps every
+/// request head it reads.
+pub fn recording_server() -> (HostileServer, Arc<Mutex<Vec<String>>>) {
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let recorded = heads.clone();
+    let server = HostileServer::start(move |session| {
+        while session.read_request() {
+            let head = session.last_request_head().to_string();
+            recorded.lock().unwrap().push(head);
+            session.send(b"HTTP/1.1 204 No Content\r\n\r\n");
+        }
+    })
+    .unwrap();
+    (server, heads)
 }

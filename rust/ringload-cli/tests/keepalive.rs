@@ -1,0 +1,127 @@
+//! `--disable-keepalive`: a new connection for every request, `Connection: close` sent.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn every_request_gets_its_own_connection() {
+    let server = target();
+    let report = ringload_json(&[
+        "-n",
+        "300",
+        "-c",
+        "4",
+        "--disable-keepalive",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 300, "{report}");
+    assert_eq!(count(&report, "connects"), 300, "{report}");
+    assert_eq!(server.connections(), 300, "server-side connections");
+    assert_eq!(server.requests(), 300);
+    assert_eq!(failed(&report, "closed") + failed(&report, "read"), 0);
+}
+
+#[test]
+fn connection_close_is_sent_and_the_client_closes_even_when_the_server_would_not() {
+    // This server keeps every connection open whatever the request says.
+    let (server, heads) = recording_server();
+    let report = ringload_json(&[
+        "-n",
+        "50",
+        "-c",
+        "2",
+        "-H",
+        "Connection: keep-alive",
+        "--disable-keepalive",
+        &server.url("/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 50, "{report}");
+    assert_eq!(count(&report, "connects"), 50);
+    assert_eq!(server.connections(), 50);
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 50);
+    for head in heads.iter() {
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains("\r\nconnection: close\r\n"), "{head}");
+        assert!(!lower.contains("keep-alive"), "{head}");
+    }
+}
+
+#[test]
+fn the_open_model_and_tls_work_without_keep_alive() {
+    let server = target();
+    let report = ringload_json(&[
+        "-R",
+        "200",
+        "-d",
+        "1s",
+        "-c",
+        "4",
+        "--disable-keepalive",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 200, "{report}");
+    assert_eq!(count(&report, "connects"), 200);
+
+    // Over TLS every request pays a full handshake on its own connection.
+    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let tls = Server::start(ServerConfig {
+        tls: Some(identity),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let report = ringload_json(&[
+        "-n",
+        "60",
+        "-c",
+        "3",
+        "--insecure",
+        "--disable-keepalive",
+        &format!("https://127.0.0.1:{}/", tls.addr().port()),
+    ]);
+    assert_eq!(count(&report, "ok"), 60, "{report}");
+    assert_eq!(count(&report, "connects"), 60);
+    assert_eq!(tls.connections(), 60);
+}
+
+#[test]
+fn a_scenario_file_can_disable_keep_alive() {
+    let server = target();
+    let dir = std::env::temp_dir().join(format!("ringload-keepalive-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("no-keepalive.toml");
+    std::fs::write(
+        &file,
+        "disable_keepalive = true\n[[requests]]\npath = \"/\"\n",
+    )
+    .unwrap();
+    let report = ringload_json(&[
+        "-n",
+        "40",
+        "-c",
+        "2",
+        "--scenario",
+        file.to_str().unwrap(),
+        &url(&server, ""),
+    ]);
+    assert_eq!(count(&report, "connects"), 40, "{report}");
+    assert_eq!(server.connections(), 40);
+}
+
+#[test]
+fn pipelining_without_keep_alive_exits_2_before_any_connection() {
+    let server = target();
+    let run = ringload(&[
+        "-n",
+        "10",
+        "--pipeline",
+        "4",
+        "--disable-keepalive",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("pipeline"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(server.connections(), 0);
+}
