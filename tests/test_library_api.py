@@ -189,6 +189,10 @@ def test_disable_keepalive_opens_a_connection_per_request(ringload_target: ringl
     assert result.ok == 120
     assert result.connects == 120
     assert ringload_target.connections() - before == 120
+    # Phase times: a connect per request, no TLS on http, the first byte before the last.
+    assert result.connect_us.p50 is not None and result.tls_us is None
+    assert result.ttfb_us.p50 is not None and result.latency_us.p50 is not None
+    assert result.ttfb_us.p50 <= result.latency_us.p50
 
 
 def test_on_progress_and_stop_handle(ringload_target: ringload.TargetServer) -> None:

@@ -398,6 +398,16 @@ class Result(Outcomes):
     def schedule_lag(self) -> ScheduleLag | None:
         """Open model only (``rate=``): how late sends were; None in the closed model."""
     @property
+    def connect_us(self) -> Latency:
+        """Time to establish each new TCP connection (:attr:`connects` of them), microseconds."""
+    @property
+    def tls_us(self) -> Latency | None:
+        """https only: time of each new connection's TLS handshake, microseconds."""
+    @property
+    def ttfb_us(self) -> Latency:
+        """Time from sending each completed request to the first byte of its response
+        (with ``disable_keepalive``, from before the connect), microseconds."""
+    @property
     def warnings(self) -> list[str]:
         """What a reader of the numbers must know (too few open files, a schedule that fell
         behind, requests aborted while connecting); also printed on stderr during the run."""

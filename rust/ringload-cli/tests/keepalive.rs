@@ -1,4 +1,5 @@
-//! `--disable-keepalive`: a new connection for every request, `Connection: close` sent.
+//! `--disable-keepalive` (a new connection for every request, `Connection: close` sent) and
+//! the phase times that show what a connection costs: connect, TLS handshake, first byte.
 
 mod common;
 
@@ -124,4 +125,57 @@ fn pipelining_without_keep_alive_exits_2_before_any_connection() {
     assert!(run.stderr.contains("pipeline"), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn phase_times_cover_every_new_connection_and_every_response() {
+    let server = target();
+    // Plain HTTP: connect times, no TLS field; the first byte comes before the last.
+    let report = ringload_json(&["-n", "500", "-c", "5", &url(&server, "/bytes/20000")]);
+    assert!(report.get("tls_us").is_none(), "{report}");
+    let connect = &report["connect_us"];
+    assert!(connect["p50"].as_u64().unwrap() > 0, "{report}");
+    let ttfb = report["ttfb_us"]["p50"].as_u64().unwrap();
+    assert!(
+        ttfb <= report["latency_us"]["p50"].as_u64().unwrap(),
+        "{report}"
+    );
+
+    // Without keep-alive over TLS: a connect and a handshake per request, and the time to the
+    // first byte includes both.
+    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let tls = Server::start(ServerConfig {
+        tls: Some(identity),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let report = ringload_json(&[
+        "-n",
+        "50",
+        "-c",
+        "2",
+        "--insecure",
+        "--disable-keepalive",
+        &format!("https://127.0.0.1:{}/", tls.addr().port()),
+    ]);
+    let handshake = report["tls_us"]["min"].as_u64().unwrap();
+    let connect = report["connect_us"]["min"].as_u64().unwrap();
+    assert!(
+        report["ttfb_us"]["min"].as_u64().unwrap() >= handshake + connect,
+        "{report}"
+    );
+    let text = ringload(&[
+        "--no-progress",
+        "-n",
+        "20",
+        "-c",
+        "2",
+        "--insecure",
+        &format!("https://127.0.0.1:{}/", tls.addr().port()),
+    ]);
+    assert!(
+        text.stdout.contains("Phases: connect p50") && text.stdout.contains("tls p50"),
+        "{}",
+        text.stdout
+    );
 }

@@ -192,6 +192,23 @@ fn json_output_matches_the_schema() {
     ]);
     assert_eq!(behind["schedule_lag"]["behind"], true, "{behind}");
     assert_valid(&behind);
+    // Over TLS, with the handshake times.
+    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let tls = Server::start(ServerConfig {
+        tls: Some(identity),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    let https = ringload_json(&[
+        "-n",
+        "20",
+        "-c",
+        "2",
+        "--insecure",
+        &format!("https://127.0.0.1:{}/", tls.addr().port()),
+    ]);
+    assert!(https["tls_us"]["p50"].as_u64().is_some(), "{https}");
+    assert_valid(&https);
     assert_valid(&ringload_json(&[
         "-n",
         "5",

@@ -538,13 +538,13 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
         connect_timeout: request.connect_timeout,
     };
     match request.scheme {
-        Scheme::Http => Ok(AnyStream::Plain(tcp.dial().await?)),
+        Scheme::Http => Ok(AnyStream::Plain(tcp.dial().await?.0)),
         Scheme::Https => {
             let config = engine.tls_config(request.verify_tls)?;
             let name = crate::tls::server_name(&request.host)
                 .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
             let tls = TlsDialer::new(tcp, config, name);
-            Ok(AnyStream::Tls(Box::new(tls.dial().await?)))
+            Ok(AnyStream::Tls(Box::new(tls.dial().await?.0)))
         }
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::config::PreparedRequest;
-use crate::dial::{DialGate, Dialer, Failure};
+use crate::dial::{DialGate, DialTimes, Dialer, Failure};
 use crate::http_stream::{Discard, HttpStream};
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
@@ -47,6 +47,19 @@ pub(crate) struct WorkerShared {
 impl WorkerShared {
     /// Opens a connection through the dial gate; `None` when the run ended first.
     async fn dial<D: Dialer>(&self, dialer: &D) -> Option<Result<D::Stream, Failure>> {
+        let dialed = self.dial_timed(dialer).await?;
+        Some(dialed.map(|(stream, times)| {
+            self.stats
+                .borrow_mut()
+                .record_dial(micros(times.connect), times.tls.map(micros));
+            stream
+        }))
+    }
+
+    async fn dial_timed<D: Dialer>(
+        &self,
+        dialer: &D,
+    ) -> Option<Result<(D::Stream, DialTimes), Failure>> {
         let deadline = monoio::time::Instant::from_std(self.deadline);
         let _permit = monoio::time::timeout_at(deadline, self.dial_gate.enter())
             .await
@@ -303,11 +316,13 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
                 .read_response(request.is_head, &mut Discard)
                 .await?;
             let done = Instant::now();
+            let first_byte = self.http.first_byte_at.unwrap_or(done);
             shared.stats.borrow_mut().record_response(
                 request.endpoint,
                 end.status,
                 micros(done.saturating_duration_since(*due_at)),
                 micros(done.saturating_duration_since(sent_at)),
+                micros(first_byte.saturating_duration_since(sent_at)),
             );
             self.completed += 1;
             if !end.keep_alive {

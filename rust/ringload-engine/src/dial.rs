@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
@@ -37,10 +37,19 @@ impl Failure {
     }
 }
 
+/// How long opening a connection took, by phase.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DialTimes {
+    /// The TCP handshake (of the address that accepted).
+    pub connect: Duration,
+    /// The TLS handshake, for https.
+    pub tls: Option<Duration>,
+}
+
 /// Something that opens a new stream to the target.
 pub(crate) trait Dialer {
     type Stream: AsyncReadRent + AsyncWriteRent;
-    async fn dial(&self) -> Result<Self::Stream, Failure>;
+    async fn dial(&self) -> Result<(Self::Stream, DialTimes), Failure>;
 }
 
 /// Plain TCP to the first address that accepts.
@@ -52,15 +61,20 @@ pub(crate) struct TcpDialer {
 impl Dialer for TcpDialer {
     type Stream = TcpStream;
 
-    async fn dial(&self) -> Result<TcpStream, Failure> {
+    async fn dial(&self) -> Result<(TcpStream, DialTimes), Failure> {
         let mut last_error = io::Error::new(io::ErrorKind::AddrNotAvailable, "no address");
         for addr in self.addrs.iter() {
+            let started = Instant::now();
             match monoio::time::timeout(self.connect_timeout, TcpStream::connect_addr(*addr)).await
             {
                 Ok(Ok(stream)) => {
+                    let times = DialTimes {
+                        connect: started.elapsed(),
+                        tls: None,
+                    };
                     // Requests are written whole; Nagle would only add delay.
                     let _ = stream.set_nodelay(true);
-                    return Ok(stream);
+                    return Ok((stream, times));
                 }
                 Ok(Err(e)) => last_error = e,
                 Err(_) => last_error = io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
@@ -94,11 +108,18 @@ impl TlsDialer {
 impl Dialer for TlsDialer {
     type Stream = ClientTlsStream<TcpStream>;
 
-    async fn dial(&self) -> Result<Self::Stream, Failure> {
-        let tcp = self.tcp.dial().await?;
+    async fn dial(&self) -> Result<(Self::Stream, DialTimes), Failure> {
+        let (tcp, times) = self.tcp.dial().await?;
+        let started = Instant::now();
         let handshake = self.connector.connect(self.server_name.clone(), tcp);
         match monoio::time::timeout(self.tcp.connect_timeout, handshake).await {
-            Ok(Ok(stream)) => Ok(stream),
+            Ok(Ok(stream)) => Ok((
+                stream,
+                DialTimes {
+                    tls: Some(started.elapsed()),
+                    ..times
+                },
+            )),
             Ok(Err(TlsError::Rustls(e))) => Err(Failure::new(ErrorKind::Tls, io::Error::other(e))),
             Ok(Err(TlsError::Io(e))) => Err(Failure::new(ErrorKind::Tls, e)),
             Err(_) => Err(Failure::message(ErrorKind::Tls, "TLS handshake timed out")),

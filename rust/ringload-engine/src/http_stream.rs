@@ -3,6 +3,7 @@
 //! client used by the Python package (which keeps headers and body).
 
 use std::io;
+use std::time::Instant;
 
 use monoio::buf::{IoBuf, IoBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
@@ -45,6 +46,8 @@ pub(crate) struct HttpStream<S> {
     read_pos: usize,
     /// Any byte received since [`HttpStream::begin_exchange`].
     pub received_any: bool,
+    /// When the last response read began to arrive (its first byte was there to parse).
+    pub first_byte_at: Option<Instant>,
     /// Bytes received since the last [`HttpStream::take_bytes_read`].
     bytes_read: u64,
 }
@@ -56,6 +59,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
             read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
             read_pos: 0,
             received_any: false,
+            first_byte_at: None,
             bytes_read: 0,
         }
     }
@@ -119,8 +123,12 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
     ) -> Result<ResponseEnd, Failure> {
         let mut informational = 0;
         let mut head_started = false;
+        self.first_byte_at = None;
         let head = loop {
             if self.read_pos < self.read_buf.len() {
+                if !head_started {
+                    self.first_byte_at = Some(Instant::now());
+                }
                 head_started = true;
                 let unparsed = &self.read_buf[self.read_pos..];
                 match parse_response_head(unparsed, request_was_head, |name, value| {

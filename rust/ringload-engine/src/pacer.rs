@@ -61,6 +61,10 @@ impl Grid {
 
 /// One worker's timer for due times. Single-threaded: shared by the worker's connections.
 pub(crate) struct Pacer {
+    /// The timerfd, for [`Pacer::stop`]; the reading task owns (and closes) it.
+    timer: RawFd,
+    /// Set by [`Pacer::stop`]: the reading task ends at the next expiry.
+    stopping: Cell<bool>,
     /// Tasks waiting for a due time, earliest first. The schedule hands out due times in
     /// order, so inserting is nearly always a push at the back.
     waiters: RefCell<VecDeque<(Instant, Waker)>>,
@@ -71,7 +75,8 @@ pub(crate) struct Pacer {
 
 impl Pacer {
     /// Creates the timer, expiring on `grid`, and spawns the task that reads it on the current
-    /// runtime; the task runs until the runtime ends.
+    /// runtime. Call [`Pacer::stop`] and await the task before the runtime ends: a read still
+    /// in flight would keep the ring, and with it the runtime's descriptors, alive.
     pub fn start(
         use_uring: bool,
         grid: Grid,
@@ -92,6 +97,8 @@ impl Pacer {
         let reader = monoio::net::UnixStream::from_std(std_stream)?;
         arm_periodic(fd, grid)?;
         let pacer = Rc::new(Pacer {
+            timer: fd,
+            stopping: Cell::new(false),
             waiters: RefCell::new(VecDeque::new()),
             broken: Cell::new(false),
         });
@@ -106,6 +113,25 @@ impl Pacer {
             due,
             registered: false,
         }
+    }
+
+    /// Ends the reading task: the timer expires once more, at once, and the task returns
+    /// (closing the timer) instead of reading again.
+    pub fn stop(&self) {
+        self.stopping.set(true);
+        let now = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 1,
+            },
+        };
+        // SAFETY: `timer` is open until the reading task returns, which it has not (it
+        // returns only after this, or after a failed read, when the timer no longer matters).
+        unsafe { libc::timerfd_settime(self.timer, 0, &now, std::ptr::null_mut()) };
     }
 
     fn register(&self, due: Instant, waker: Waker) {
@@ -145,6 +171,9 @@ impl Pacer {
                 }
             }
             self.wake_due(Instant::now());
+            if self.stopping.get() {
+                return;
+            }
         }
     }
 

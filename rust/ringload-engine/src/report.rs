@@ -240,6 +240,14 @@ pub struct Report {
     pub bytes_written: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule_lag: Option<ScheduleLag>,
+    /// Time to establish each new TCP connection (`connects` of them), microseconds.
+    pub connect_us: LatencySummary,
+    /// https only: time of each new connection's TLS handshake, microseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_us: Option<LatencySummary>,
+    /// Time from sending each completed request to the first byte of its response (with
+    /// `--disable-keepalive`, from before the connect), microseconds.
+    pub ttfb_us: LatencySummary,
     /// What a reader of the numbers must know: the open-file limit was too low for the
     /// connections, the schedule fell behind, requests were aborted while connecting. Also
     /// printed on stderr as they are found.
@@ -258,6 +266,8 @@ pub(crate) struct RunFacts {
     pub io: &'static str,
     pub target_rps: Option<f64>,
     pub elapsed: Duration,
+    /// https: TLS handshake times are reported.
+    pub tls: bool,
     /// Warnings found before the run started.
     pub warnings: Vec<String>,
 }
@@ -315,6 +325,11 @@ impl Report {
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
             schedule_lag,
+            connect_us: LatencySummary::from_histogram(&stats.connect),
+            tls_us: facts
+                .tls
+                .then(|| LatencySummary::from_histogram(&stats.tls)),
+            ttfb_us: LatencySummary::from_histogram(&stats.ttfb),
             warnings,
             endpoints,
         }
@@ -428,6 +443,27 @@ impl fmt::Display for Report {
         if let Some(uncorrected) = &self.outcomes.latency_uncorrected_us {
             write_latency(f, "Latency (uncorrected, from send)", uncorrected)?;
         }
+        let phase = |name: &str, l: &LatencySummary| match (l.p50, l.p99) {
+            (Some(p50), Some(p99)) => format!(
+                "{name} p50 {}  p99 {}",
+                format_us(p50 as f64),
+                format_us(p99 as f64)
+            ),
+            _ => format!("{name} -"),
+        };
+        let mut phases = vec![
+            phase("connect", &self.connect_us),
+            phase("ttfb", &self.ttfb_us),
+        ];
+        if let Some(tls) = &self.tls_us {
+            phases.insert(1, phase("tls", tls));
+        }
+        writeln!(
+            f,
+            "Phases: {}  ({} new connections)",
+            phases.join("  |  "),
+            self.connects
+        )?;
         if let Some(lag) = &self.schedule_lag {
             writeln!(
                 f,

@@ -198,6 +198,7 @@ pub fn run_until(
         io: if use_uring { "uring" } else { "epoll" },
         target_rps: config.rate,
         elapsed: reported_duration(config, finished_at - start, stopped_early),
+        tls: config.target.scheme == Scheme::Https,
         warnings: start_warnings.clone(),
     };
     let report = Report::build(facts, &total);

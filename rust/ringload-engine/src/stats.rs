@@ -149,6 +149,12 @@ pub struct IntervalStats {
     pub lag_count: u64,
     /// Open model: the distribution of that lateness, for its percentiles.
     pub lag: Option<Histogram<u64>>,
+    /// Time to establish each new connection (TCP), microseconds.
+    pub connect: Histogram<u64>,
+    /// Time of each new connection's TLS handshake, microseconds (https only).
+    pub tls: Histogram<u64>,
+    /// Time from sending each completed request to the first byte of its response.
+    pub ttfb: Histogram<u64>,
     /// Open model: requests that were due before the run ended but were never sent, because
     /// every connection was busy (the schedule fell behind).
     pub unsent: u64,
@@ -169,6 +175,9 @@ impl IntervalStats {
             lag_max_us: 0,
             lag_count: 0,
             lag: open_model.then(new_histogram),
+            connect: new_histogram(),
+            tls: new_histogram(),
+            ttfb: new_histogram(),
             unsent: 0,
             examples: Default::default(),
         }
@@ -208,7 +217,9 @@ impl IntervalStats {
         status: u16,
         latency_us: u64,
         uncorrected_us: u64,
+        ttfb_us: u64,
     ) {
+        self.ttfb.saturating_record(ttfb_us);
         let stats = &mut self.endpoints[endpoint];
         stats.ok += 1;
         if let Some(slot) = stats.status.get_mut(usize::from(status)) {
@@ -217,6 +228,13 @@ impl IntervalStats {
         stats.latency.saturating_record(latency_us.max(1));
         if let Some(histogram) = &mut stats.latency_uncorrected {
             histogram.saturating_record(uncorrected_us.max(1));
+        }
+    }
+
+    pub(crate) fn record_dial(&mut self, connect_us: u64, tls_us: Option<u64>) {
+        self.connect.saturating_record(connect_us);
+        if let Some(tls_us) = tls_us {
+            self.tls.saturating_record(tls_us);
         }
     }
 
@@ -245,6 +263,13 @@ impl IntervalStats {
             let _ = mine.add(theirs);
         }
         self.unsent += other.unsent;
+        for (mine, theirs) in [
+            (&mut self.connect, &other.connect),
+            (&mut self.tls, &other.tls),
+            (&mut self.ttfb, &other.ttfb),
+        ] {
+            let _ = mine.add(theirs);
+        }
         for (mine, theirs) in self.examples.iter_mut().zip(&other.examples) {
             if mine.is_none() {
                 mine.clone_from(theirs);

@@ -159,13 +159,13 @@ impl WorkerRun {
             let (endpoints, open_model) = (self.setup.endpoints, self.job.rate.is_some());
             move || IntervalStats::new(endpoints, open_model)
         };
-        let (rate, pacer_task) = match self.job.rate {
+        let (rate, pacer) = match self.job.rate {
             None => (None, None),
             Some((per_second, start)) => {
                 let grid = Grid::new(per_second, start);
                 let (pacer, task) = Pacer::start(self.setup.use_uring, grid)
                     .map_err(|e| format!("cannot create the open model's timer: {e}"))?;
-                (Some((grid, pacer)), Some(task))
+                (Some((grid, pacer.clone())), Some((pacer, task)))
             }
         };
         let watchdog = Rc::new(Watchdog::new(self.setup.timeout, self.setup.deadline));
@@ -213,7 +213,11 @@ impl WorkerRun {
             let end = Instant::now().min(self.setup.deadline);
             shared.stats.borrow_mut().unsent += shared.plan.unsent_by(end);
         }
-        drop((reporter, sweeper, pacer_task));
+        if let Some((pacer, task)) = pacer {
+            pacer.stop();
+            task.await;
+        }
+        drop((reporter, sweeper));
         send_snapshot(&shared, &self.tx, fresh_stats());
         Ok(())
     }

@@ -578,6 +578,21 @@ impl RunResult {
         self.report.warnings.clone()
     }
 
+    #[getter]
+    fn connect_us(&self) -> Latency {
+        Latency::from(&self.report.connect_us)
+    }
+
+    #[getter]
+    fn tls_us(&self) -> Option<Latency> {
+        self.report.tls_us.as_ref().map(Latency::from)
+    }
+
+    #[getter]
+    fn ttfb_us(&self) -> Latency {
+        Latency::from(&self.report.ttfb_us)
+    }
+
     /// Per method and name, in the order the requests were given.
     #[getter]
     fn endpoints<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
