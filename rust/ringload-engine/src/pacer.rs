@@ -119,6 +119,11 @@ impl Pacer {
     /// (closing the timer) instead of reading again.
     pub fn stop(&self) {
         self.stopping.set(true);
+        if self.broken.get() {
+            // The reading task has returned and closed the timer; its number may belong to
+            // another file by now.
+            return;
+        }
         let now = libc::itimerspec {
             it_interval: libc::timespec {
                 tv_sec: 0,
@@ -129,8 +134,8 @@ impl Pacer {
                 tv_nsec: 1,
             },
         };
-        // SAFETY: `timer` is open until the reading task returns, which it has not (it
-        // returns only after this, or after a failed read, when the timer no longer matters).
+        // SAFETY: `timer` is open: the reading task closes it only after a failed read (then
+        // `broken` is set) or after this call.
         unsafe { libc::timerfd_settime(self.timer, 0, &now, std::ptr::null_mut()) };
     }
 
