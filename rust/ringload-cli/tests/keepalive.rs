@@ -66,12 +66,7 @@ fn the_open_model_and_tls_work_without_keep_alive() {
     assert_eq!(count(&report, "connects"), 200);
 
     // Over TLS every request pays a full handshake on its own connection.
-    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
-    let tls = Server::start(ServerConfig {
-        tls: Some(identity),
-        ..ServerConfig::default()
-    })
-    .unwrap();
+    let (tls, _pem) = tls_target();
     let report = ringload_json(&[
         "-n",
         "60",
@@ -143,12 +138,7 @@ fn phase_times_cover_every_new_connection_and_every_response() {
 
     // Without keep-alive over TLS: a connect and a handshake per request, and the time to the
     // first byte includes both.
-    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
-    let tls = Server::start(ServerConfig {
-        tls: Some(identity),
-        ..ServerConfig::default()
-    })
-    .unwrap();
+    let (tls, _pem) = tls_target();
     let report = ringload_json(&[
         "-n",
         "50",

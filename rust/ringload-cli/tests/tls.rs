@@ -4,16 +4,6 @@ mod common;
 
 use common::*;
 
-fn tls_target() -> (Server, String) {
-    let (identity, pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
-    let server = Server::start(ServerConfig {
-        tls: Some(identity),
-        ..ServerConfig::default()
-    })
-    .unwrap();
-    (server, pem)
-}
-
 #[test]
 fn self_signed_certificate_fails_verification_with_a_readable_message() {
     let (server, _) = tls_target();

@@ -193,12 +193,7 @@ fn json_output_matches_the_schema() {
     assert_eq!(behind["schedule_lag"]["behind"], true, "{behind}");
     assert_valid(&behind);
     // Over TLS, with the handshake times.
-    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
-    let tls = Server::start(ServerConfig {
-        tls: Some(identity),
-        ..ServerConfig::default()
-    })
-    .unwrap();
+    let (tls, _pem) = tls_target();
     let https = ringload_json(&[
         "-n",
         "20",

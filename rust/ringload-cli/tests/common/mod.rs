@@ -118,3 +118,15 @@ pub fn recording_server() -> (HostileServer, Arc<Mutex<Vec<String>>>) {
     .unwrap();
     (server, heads)
 }
+
+/// The built-in target over TLS with a fresh self-signed certificate for localhost and
+/// 127.0.0.1, and that certificate's PEM.
+pub fn tls_target() -> (Server, String) {
+    let (identity, pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let server = Server::start(ServerConfig {
+        tls: Some(identity),
+        ..ServerConfig::default()
+    })
+    .unwrap();
+    (server, pem)
+}
