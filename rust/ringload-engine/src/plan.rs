@@ -65,19 +65,17 @@ impl Plan {
             }
             return !due.is_empty();
         };
-        let first = schedule.due(schedule.next.get());
-        if first >= deadline || !self.take_one() {
+        if schedule.grid.due(schedule.next.get()) >= deadline || !self.take_one() {
             return false;
         }
-        schedule.next.set(schedule.next.get() + 1);
+        let first = schedule.take_next();
         due.push(first);
         if first > now {
             schedule.pacer.sleep_until(first).await;
         }
         let now = Instant::now();
-        while due.len() < max && schedule.due(schedule.next.get()) <= now && self.take_one() {
-            due.push(schedule.due(schedule.next.get()));
-            schedule.next.set(schedule.next.get() + 1);
+        while due.len() < max && schedule.grid.due(schedule.next.get()) <= now && self.take_one() {
+            due.push(schedule.take_next());
         }
         true
     }
@@ -101,7 +99,10 @@ impl Plan {
 }
 
 impl Schedule {
-    fn due(&self, index: u64) -> Instant {
+    /// The next request's due time, and moves past it.
+    fn take_next(&self) -> Instant {
+        let index = self.next.get();
+        self.next.set(index + 1);
         self.grid.due(index)
     }
 }
