@@ -20,6 +20,7 @@ from ringload._ringload import (
     ScheduleLag,
     StopHandle,
     TargetServer,
+    TimelineEntry,
     __version__,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "ScheduleLag",
     "StopHandle",
     "TargetServer",
+    "TimelineEntry",
     "__version__",
     "run",
     "run_async",

@@ -15,6 +15,7 @@ from ringload._ringload import Result as Result
 from ringload._ringload import ScheduleLag as ScheduleLag
 from ringload._ringload import StopHandle as StopHandle
 from ringload._ringload import TargetServer as TargetServer
+from ringload._ringload import TimelineEntry as TimelineEntry
 from ringload._ringload import __version__ as __version__
 from ringload.contrib.fasthttp import ErrorResponse as ErrorResponse
 from ringload.contrib.fasthttp import FastHttpSession as FastHttpSession
@@ -39,6 +40,7 @@ __all__ = [
     "ScheduleLag",
     "StopHandle",
     "TargetServer",
+    "TimelineEntry",
     "__version__",
     "run",
     "run_async",

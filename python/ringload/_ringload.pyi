@@ -1,5 +1,6 @@
 """The private extension module: the Rust engine behind ``ringload``. Import from ``ringload``."""
 
+import os
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, final
@@ -18,6 +19,7 @@ __all__ = [
     "Result",
     "Route",
     "ScheduleLag",
+    "TimelineEntry",
     "StopHandle",
     "TargetServer",
     "__version__",
@@ -301,6 +303,50 @@ class ScheduleLag:
         """More than 1% of the requests due were never sent: the connections could not carry
         the rate, and ``rps`` is below ``target_rps``."""
 
+@final
+class TimelineEntry:
+    """One second of the run (the last entry covers the rest); the CLI's ``timeline``."""
+
+    @property
+    def t(self) -> float:
+        """Seconds since the start when this entry begins."""
+    @property
+    def duration_s(self) -> float:
+        """How long it lasts: 1.0, except the last entry."""
+    @property
+    def requests(self) -> int:
+        """Requests whose outcome was recorded in this entry; the entries add up to the run's."""
+    @property
+    def ok(self) -> int:
+        """Complete responses, whatever their status."""
+    @property
+    def failed(self) -> dict[str, int]:
+        """Failed requests by kind; every kind is present."""
+    @property
+    def failed_total(self) -> int:
+        """Failed requests of every kind."""
+    @property
+    def aborted(self) -> int:
+        """In flight when the run ended."""
+    @property
+    def status(self) -> dict[str, int]:
+        """Responses by status code (``"200"``)."""
+    @property
+    def rps(self) -> float:
+        """Complete responses per second during this entry."""
+    @property
+    def latency_us(self) -> Latency:
+        """Latency of the responses completed in this entry (corrected in the open model)."""
+    @property
+    def latency_uncorrected_us(self) -> Latency | None:
+        """Open model only: the same responses measured from their actual send."""
+    @property
+    def connects(self) -> int:
+        """Connections established during this entry."""
+    @property
+    def connections_open(self) -> int:
+        """Connections open at its end."""
+
 @disjoint_base
 class Outcomes:
     """What a set of requests amounted to: the base of :class:`Result` (the whole run) and
@@ -416,6 +462,15 @@ class Result(Outcomes):
         """Per method and name, in the order the requests were given."""
     def endpoint(self, name: str, method: str | None = None) -> Endpoint:
         """The row named ``name`` (and ``method`` when several share it); KeyError if none."""
+    @property
+    def timeline(self) -> list[TimelineEntry]:
+        """The run second by second (the CLI's ``timeline``)."""
+    def to_html(self, path: str | os.PathLike[str]) -> None:
+        """Writes the CLI's ``--html`` report: one self-contained page with the summary,
+        per-endpoint table, charts over time and the latency spectrum. OSError if it cannot."""
+    def to_csv(self, prefix: str | os.PathLike[str]) -> tuple[str, str]:
+        """Writes the CLI's ``--csv`` files ``PREFIX_stats.csv`` (per endpoint) and
+        ``PREFIX_stats_history.csv`` (per second); returns their paths."""
     def to_dict(self) -> dict[str, Any]:
         """Exactly the CLI's ``--json`` object: same keys, same units."""
     def to_json(self) -> str:

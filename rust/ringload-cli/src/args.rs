@@ -56,6 +56,9 @@ pub struct DemoArgs {
     /// Connections.
     #[arg(short, long, default_value_t = 32)]
     pub connections: usize,
+    /// Also write the HTML report with charts.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +129,14 @@ pub struct LoadArgs {
     /// Print exactly one JSON object on stdout (schema: rust/ringload-cli/schema/report.schema.json).
     #[arg(long)]
     pub json: bool,
+    /// Also write the report as one self-contained HTML page with charts over time and the
+    /// latency distribution (works with --json).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write PREFIX_stats.csv (per endpoint) and PREFIX_stats_history.csv (per second),
+    /// as Locust's --csv does.
+    #[arg(long, value_name = "PREFIX")]
+    pub csv: Option<PathBuf>,
     /// No live progress line on stderr.
     #[arg(long)]
     pub no_progress: bool,

@@ -9,6 +9,7 @@ mod scenario;
 mod serve;
 mod thresholds;
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -71,6 +72,9 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
+    if let Err(e) = check_output_paths(args) {
+        return fail(EXIT_USAGE, &e);
+    }
     let mut progress = ProgressLine::new(!args.no_progress);
     let result = ringload_engine::run_until(
         &config,
@@ -83,6 +87,9 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         Ok(report) => report,
         Err(e) => return fail(EXIT_RUN_ERROR, &e.into()),
     };
+    if let Err(e) = write_files(args, &report) {
+        return fail(EXIT_RUN_ERROR, &e);
+    }
     let verdicts: Vec<_> = args.fail_on.iter().map(|t| t.check(&report)).collect();
     if args.json {
         let mut json = report.to_json();
@@ -109,6 +116,45 @@ fn run_load(args: &LoadArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The report files must be writable; finding out after a long run would lose it, so a
+/// missing directory is a usage error before any traffic.
+fn check_output_paths(args: &LoadArgs) -> anyhow::Result<()> {
+    let outputs = [("--html", &args.html), ("--csv", &args.csv)];
+    for (option, path) in outputs {
+        let Some(path) = path else { continue };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "{option} {}: the directory {} does not exist; create it or choose another path",
+                path.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes the `--html` and `--csv` files, saying where on stderr (stdout may be JSON).
+fn write_files(args: &LoadArgs, report: &ringload_engine::Report) -> anyhow::Result<()> {
+    use anyhow::Context;
+    if let Some(path) = &args.html {
+        report
+            .write_html(path)
+            .with_context(|| format!("cannot write the HTML report to {}", path.display()))?;
+        eprintln!("HTML report: {}", path.display());
+    }
+    if let Some(prefix) = &args.csv {
+        let paths = report
+            .write_csv(prefix)
+            .with_context(|| format!("cannot write the CSV files {}_*.csv", prefix.display()))?;
+        eprintln!("CSV: {} {}", paths[0].display(), paths[1].display());
+    }
+    Ok(())
 }
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();

@@ -50,5 +50,6 @@ pub fn demo_args(args: &DemoArgs, url: String) -> crate::args::LoadArgs {
     let mut cli =
         crate::args::Cli::parse_from(["ringload", "-c", &connections, "-d", &duration, &url]);
     cli.load.url = Some(url);
+    cli.load.html.clone_from(&args.html);
     cli.load
 }

@@ -115,8 +115,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
         // Connect before the first due time, so the schedule's first sends do not wait for a
         // handshake. A failure is not counted here: the first request dials again and counts it.
         if let Some(Ok(stream)) = shared.dial(&*dialer).await {
-            conn.attach(stream);
-            shared.stats.borrow_mut().connects += 1;
+            conn.attach(&shared, stream);
         }
     }
     loop {
@@ -152,8 +151,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                         break;
                     }
                     Some(Ok(stream)) => {
-                        conn.attach(stream);
-                        shared.stats.borrow_mut().connects += 1;
+                        conn.attach(&shared, stream);
                         backoff = BACKOFF_FIRST;
                     }
                 }
@@ -181,7 +179,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                 Ok(Ok(false)) => {
                     // The server closed the connection after `completed` responses; pipelined
                     // requests behind them were never answered.
-                    conn.close();
+                    conn.close(&shared);
                     shared.fail(
                         &Failure::message(ErrorKind::Closed, "connection closed before response"),
                         unanswered,
@@ -193,7 +191,7 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                         && !conn.http.received_any
                         && unanswered.iter().all(|&r| shared.requests[r].idempotent)
                         && failure.kind.may_be_stale_keep_alive();
-                    conn.close();
+                    conn.close(&shared);
                     if may_retry {
                         // A keep-alive connection the server had already closed: the request
                         // never reached it, so resending an idempotent one is safe, once.
@@ -207,11 +205,13 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
                     shared.fail(&failure, unanswered);
                 }
                 Err(_) => {
-                    conn.close();
                     if limit >= shared.deadline && Instant::now() >= shared.deadline {
+                        // The run is over and the connection ends with it, as the others do
+                        // (so the timeline does not count it as closed).
                         shared.abort(unanswered);
                         return;
                     }
+                    conn.close(&shared);
                     shared.fail(
                         &Failure::new(
                             ErrorKind::Timeout,
@@ -262,12 +262,19 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         self.http.is_open()
     }
 
-    fn attach(&mut self, stream: S) {
+    /// Takes a newly established stream, counting the connect.
+    fn attach(&mut self, shared: &WorkerShared, stream: S) {
         self.http.attach(stream);
         self.reused = false;
+        shared.stats.borrow_mut().connects += 1;
     }
 
-    fn close(&mut self) {
+    /// Closes the stream, counting the close when one was open (the timeline's open
+    /// connections are `connects - closes`).
+    fn close(&mut self, shared: &WorkerShared) {
+        if self.http.is_open() {
+            shared.stats.borrow_mut().closes += 1;
+        }
         self.http.close();
     }
 

@@ -4,7 +4,7 @@
 //! Layout: [`config`] says what to run; [`run::run`] (the coordinator) starts one pinned
 //! [`worker`] per core; each worker runs many [`connection`]s that follow its [`plan`] (request
 //! budget and open-model schedule) and record into [`stats`]; the coordinator merges them into a
-//! [`report::Report`].
+//! [`report::Report`] and, second by second, its [`timeline`].
 
 mod any_stream;
 pub mod client;
@@ -17,6 +17,7 @@ mod plan;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod timeline;
 mod tls;
 mod watchdog;
 pub mod worker;
@@ -27,3 +28,4 @@ pub use config::{
 pub use report::{EndpointReport, LatencySummary, Outcomes, Report, ScheduleLag};
 pub use run::{run, run_until, Progress, RunError};
 pub use stats::ErrorKind;
+pub use timeline::TimelineEntry;

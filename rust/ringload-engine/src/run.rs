@@ -10,6 +10,7 @@ use crossbeam_channel::RecvTimeoutError;
 use crate::config::{ConfigError, IoMode, LoadConfig, Scheme};
 use crate::report::{Report, RunFacts};
 use crate::stats::IntervalStats;
+use crate::timeline::TimelineBuilder;
 use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 
 /// Why a run could not happen (as opposed to requests failing, which the report counts).
@@ -122,6 +123,7 @@ pub fn run_until(
         keep_alive: config.keep_alive,
         timeout: config.timeout,
         connect_timeout: config.connect_timeout,
+        start,
         deadline,
         use_uring,
         stop,
@@ -141,6 +143,7 @@ pub fn run_until(
 
     let open_model = config.rate.is_some();
     let mut total = IntervalStats::new(prepared.endpoints.len(), open_model);
+    let mut timeline = TimelineBuilder::new(handles.len(), open_model);
     let mut running = handles.len();
     let mut worker_error = None;
     let mut next_tick = start + PROGRESS_INTERVAL;
@@ -148,7 +151,10 @@ pub fn run_until(
     let mut finished_at = start;
     while running > 0 {
         match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
-            Ok(WorkerMessage::Snapshot(snapshot)) => total.merge(&snapshot),
+            Ok(WorkerMessage::Snapshot { worker, end, stats }) => {
+                timeline.add(worker, end, &stats);
+                total.merge(&stats);
+            }
             Ok(WorkerMessage::Finished) => {
                 running -= 1;
                 finished_at = Instant::now();
@@ -185,10 +191,12 @@ pub fn run_until(
         return Err(RunError::Worker(message));
     }
     // Anything still queued (a worker's last snapshot racing its Finished message).
-    while let Ok(WorkerMessage::Snapshot(snapshot)) = rx.try_recv() {
-        total.merge(&snapshot);
+    while let Ok(WorkerMessage::Snapshot { worker, end, stats }) = rx.try_recv() {
+        timeline.add(worker, end, &stats);
+        total.merge(&stats);
     }
     let stopped_early = setup.stop.load(std::sync::atomic::Ordering::Relaxed);
+    let elapsed = reported_duration(config, finished_at - start, stopped_early);
     let facts = RunFacts {
         url: config.target.display_url(),
         method: config.display_method(),
@@ -197,9 +205,12 @@ pub fn run_until(
         threads,
         io: if use_uring { "uring" } else { "epoll" },
         target_rps: config.rate,
-        elapsed: reported_duration(config, finished_at - start, stopped_early),
+        elapsed,
         tls: config.target.scheme == Scheme::Https,
         warnings: start_warnings.clone(),
+        // The timeline ends where the workers did; the last entry's rate is over what it
+        // covers, so a run that overran its deadline by milliseconds does not inflate it.
+        timeline: timeline.finish((finished_at - start).max(elapsed)),
     };
     let report = Report::build(facts, &total);
     for line in &report.warnings[start_warnings.len()..] {

@@ -141,6 +141,9 @@ pub struct IntervalStats {
     pub endpoints: Vec<EndpointStats>,
     /// Connections established.
     pub connects: u64,
+    /// Connections closed (by either side, or after an error); `connects - closes` over a
+    /// run so far is how many are open.
+    pub closes: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
     /// Open model: how late requests were sent compared with their schedule, microseconds.
@@ -169,6 +172,7 @@ impl IntervalStats {
                 .map(|_| EndpointStats::new(open_model))
                 .collect(),
             connects: 0,
+            closes: 0,
             bytes_read: 0,
             bytes_written: 0,
             lag_sum_us: 0,
@@ -254,6 +258,7 @@ impl IntervalStats {
             mine.merge(theirs);
         }
         self.connects += other.connects;
+        self.closes += other.closes;
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.lag_sum_us += other.lag_sum_us;

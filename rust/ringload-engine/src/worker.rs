@@ -20,7 +20,8 @@ use crate::plan::{Picker, Plan};
 use crate::stats::IntervalStats;
 use crate::watchdog::Watchdog;
 
-/// How often a worker hands its measurements to the coordinator.
+/// How often a worker hands its measurements to the coordinator: at every multiple of this
+/// since the run's start (a tick), so each snapshot covers a known slice of the timeline.
 pub(crate) const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
 
 /// The CPUs this process may run on (respects `taskset` and cgroup affinity).
@@ -39,6 +40,8 @@ pub(crate) struct RunSetup {
     pub keep_alive: bool,
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// When the run started: snapshot ticks count from here.
+    pub start: Instant,
     pub deadline: Instant,
     pub use_uring: bool,
     pub stop: Arc<std::sync::atomic::AtomicBool>,
@@ -55,8 +58,21 @@ pub(crate) struct WorkerJob {
     pub seed: u64,
 }
 
+/// The end of the slice of time a snapshot covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SnapshotEnd {
+    /// Through tick `n` (`n` × [`SNAPSHOT_INTERVAL`] after the start).
+    Tick(u64),
+    /// The worker's last snapshot, taken this long after the start.
+    Final(Duration),
+}
+
 pub(crate) enum WorkerMessage {
-    Snapshot(Box<IntervalStats>),
+    Snapshot {
+        worker: usize,
+        end: SnapshotEnd,
+        stats: Box<IntervalStats>,
+    },
     /// The worker has sent its last snapshot.
     Finished,
     /// The worker could not start (runtime creation failed).
@@ -76,6 +92,7 @@ pub(crate) fn spawn(
                 core_affinity::set_for_current(core);
             }
             let run = WorkerRun {
+                index,
                 setup,
                 job,
                 tx: tx.clone(),
@@ -134,6 +151,7 @@ pub(crate) fn uring_runtime(
 }
 
 struct WorkerRun {
+    index: usize,
     setup: Arc<RunSetup>,
     job: WorkerJob,
     tx: Sender<WorkerMessage>,
@@ -187,12 +205,25 @@ impl WorkerRun {
             .map(|_| monoio::spawn(run_connection(shared.clone(), dialer.clone())))
             .collect();
         let reporter = {
-            let shared = shared.clone();
-            let tx = self.tx.clone();
+            let (shared, tx, worker, start) = (
+                shared.clone(),
+                self.tx.clone(),
+                self.index,
+                self.setup.start,
+            );
             monoio::spawn(async move {
+                let mut tick = 1;
                 loop {
-                    monoio::time::sleep(SNAPSHOT_INTERVAL).await;
-                    send_snapshot(&shared, &tx, fresh_stats());
+                    let at = start + SNAPSHOT_INTERVAL * tick;
+                    monoio::time::sleep_until(monoio::time::Instant::from_std(at)).await;
+                    // A late wake-up (a busy core) labels the snapshot with the tick it reached,
+                    // so what it holds lands in the second it was recorded in.
+                    let reached =
+                        (start.elapsed().as_nanos() / SNAPSHOT_INTERVAL.as_nanos()) as u32;
+                    tick = tick.max(reached);
+                    let end = SnapshotEnd::Tick(u64::from(tick));
+                    send_snapshot(&shared, &tx, worker, end, fresh_stats());
+                    tick += 1;
                 }
             })
         };
@@ -218,12 +249,23 @@ impl WorkerRun {
             task.await;
         }
         drop((reporter, sweeper));
-        send_snapshot(&shared, &self.tx, fresh_stats());
+        let end = SnapshotEnd::Final(self.setup.start.elapsed());
+        send_snapshot(&shared, &self.tx, self.index, end, fresh_stats());
         Ok(())
     }
 }
 
-fn send_snapshot(shared: &WorkerShared, tx: &Sender<WorkerMessage>, fresh: IntervalStats) {
+fn send_snapshot(
+    shared: &WorkerShared,
+    tx: &Sender<WorkerMessage>,
+    worker: usize,
+    end: SnapshotEnd,
+    fresh: IntervalStats,
+) {
     let snapshot = std::mem::replace(&mut *shared.stats.borrow_mut(), fresh);
-    let _ = tx.send(WorkerMessage::Snapshot(Box::new(snapshot)));
+    let _ = tx.send(WorkerMessage::Snapshot {
+        worker,
+        end,
+        stats: Box::new(snapshot),
+    });
 }

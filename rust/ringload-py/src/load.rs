@@ -4,6 +4,7 @@
 //! (plain thread, gevent's thread pool, asyncio's executor); this module builds the engine
 //! configuration, runs it with the GIL released, and converts the report.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,7 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{
     EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report, RunError,
-    ScenarioRequest, ScheduleLag as EngineScheduleLag, TlsOptions,
+    ScenarioRequest, ScheduleLag as EngineScheduleLag, TimelineEntry as EngineTimelineEntry,
+    TlsOptions,
 };
 
 use crate::client::{io_mode, seconds};
@@ -25,6 +27,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Progress>()?;
     m.add_class::<Latency>()?;
     m.add_class::<ScheduleLag>()?;
+    m.add_class::<TimelineEntry>()?;
     m.add_class::<Outcomes>()?;
     m.add_class::<Endpoint>()?;
     m.add_class::<RunResult>()?;
@@ -327,6 +330,66 @@ impl From<&EngineScheduleLag> for ScheduleLag {
     }
 }
 
+/// One second of the run (the last entry covers the rest); the CLI's `timeline` entries.
+#[pyclass(module = "ringload._ringload", frozen, get_all)]
+pub(crate) struct TimelineEntry {
+    t: f64,
+    duration_s: f64,
+    requests: u64,
+    ok: u64,
+    failed: BTreeMap<String, u64>,
+    aborted: u64,
+    status: BTreeMap<String, u64>,
+    rps: f64,
+    latency_us: Latency,
+    latency_uncorrected_us: Option<Latency>,
+    connects: u64,
+    connections_open: u64,
+}
+
+impl From<&EngineTimelineEntry> for TimelineEntry {
+    fn from(e: &EngineTimelineEntry) -> Self {
+        TimelineEntry {
+            t: e.t,
+            duration_s: e.duration_s,
+            requests: e.requests,
+            ok: e.ok,
+            failed: e.failed.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            aborted: e.aborted,
+            status: e.status.clone(),
+            rps: e.rps,
+            latency_us: Latency::from(&e.latency_us),
+            latency_uncorrected_us: e.latency_uncorrected_us.as_ref().map(Latency::from),
+            connects: e.connects,
+            connections_open: e.connections_open,
+        }
+    }
+}
+
+#[pymethods]
+impl TimelineEntry {
+    #[getter]
+    fn failed_total(&self) -> u64 {
+        self.failed.values().sum()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TimelineEntry(t={}, duration_s={}, requests={}, ok={}, failed={}, rps={}, p50={}, \
+             p99={}, connections_open={})",
+            self.t,
+            self.duration_s,
+            self.requests,
+            self.ok,
+            self.failed_total(),
+            self.rps,
+            optional(self.latency_us.p50),
+            optional(self.latency_us.p99),
+            self.connections_open
+        )
+    }
+}
+
 /// What a set of requests amounted to: the base of `Result` (the whole run) and `Endpoint`
 /// (one statistics row). Both share one report; nothing is copied per access.
 #[pyclass(module = "ringload._ringload", frozen, subclass)]
@@ -618,6 +681,33 @@ impl RunResult {
         }
     }
 
+    /// The run second by second.
+    #[getter]
+    fn timeline(&self) -> Vec<TimelineEntry> {
+        self.report
+            .timeline
+            .iter()
+            .map(TimelineEntry::from)
+            .collect()
+    }
+
+    /// Writes the CLI's `--html` report (self-contained, with charts) to `path`.
+    fn to_html(&self, path: PathBuf) -> PyResult<()> {
+        self.report
+            .write_html(&path)
+            .map_err(|e| os_error(&e, &path))
+    }
+
+    /// Writes the CLI's `--csv` files; returns their paths (`PREFIX_stats.csv`,
+    /// `PREFIX_stats_history.csv`).
+    fn to_csv(&self, prefix: PathBuf) -> PyResult<(PathBuf, PathBuf)> {
+        let [stats, history] = self
+            .report
+            .write_csv(&prefix)
+            .map_err(|e| os_error(&e, &prefix))?;
+        Ok((stats, history))
+    }
+
     /// Exactly the CLI's `--json` object: same keys, same units.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         json_to_py(py, &self.report.to_json())
@@ -632,6 +722,16 @@ impl RunResult {
     fn __repr__(&self) -> String {
         self.report.to_string()
     }
+}
+
+/// `OSError(errno, message, path)`: Python picks the subclass from the errno
+/// (`FileNotFoundError`, `PermissionError`), as `open()` would raise it.
+fn os_error(error: &std::io::Error, path: &std::path::Path) -> PyErr {
+    PyOSError::new_err((
+        error.raw_os_error().unwrap_or(0),
+        error.to_string(),
+        path.to_path_buf(),
+    ))
 }
 
 /// JSON data as the Python values `json.loads` would give.

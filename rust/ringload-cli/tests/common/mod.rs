@@ -75,6 +75,39 @@ pub fn assert_accounting(report: &Value) {
         report["ok"].as_u64().unwrap() + failed + report["aborted"].as_u64().unwrap(),
         "accounting in {report}"
     );
+    assert_timeline_adds_up(report);
+}
+
+/// The timeline's entries add up to the run's totals: requests, ok, aborted, connects, every
+/// failure kind and every status code; `t` counts whole seconds from 0.
+pub fn assert_timeline_adds_up(report: &Value) {
+    let entries = report["timeline"].as_array().expect("timeline array");
+    assert!(!entries.is_empty(), "an empty timeline in {report}");
+    let sum = |pick: &dyn Fn(&Value) -> u64| entries.iter().map(pick).sum::<u64>();
+    for key in ["requests", "ok", "aborted", "connects"] {
+        assert_eq!(
+            sum(&|e| e[key].as_u64().unwrap()),
+            report[key].as_u64().unwrap(),
+            "timeline {key} in {report}"
+        );
+    }
+    for (kind, total) in report["failed"].as_object().unwrap() {
+        assert_eq!(
+            sum(&|e| e["failed"][kind].as_u64().unwrap()),
+            total.as_u64().unwrap(),
+            "timeline failed.{kind} in {report}"
+        );
+    }
+    for (code, total) in report["status"].as_object().unwrap() {
+        assert_eq!(
+            sum(&|e| e["status"][code].as_u64().unwrap_or(0)),
+            total.as_u64().unwrap(),
+            "timeline status {code} in {report}"
+        );
+    }
+    for (i, entry) in entries.iter().enumerate() {
+        assert_eq!(entry["t"].as_f64().unwrap(), i as f64, "t of entry {i}");
+    }
 }
 
 pub fn failed(report: &Value, kind: &str) -> u64 {

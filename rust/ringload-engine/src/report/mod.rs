@@ -1,5 +1,10 @@
 //! The end-of-run report: the JSON contract (`schema/report.schema.json` in the CLI crate) and
-//! the human summary. Built once from the merged statistics.
+//! the human summary. Built once from the merged statistics. The same report renders as a
+//! self-contained HTML page with charts ([`html`]) and as CSV files ([`csv`]).
+
+mod chart;
+pub mod csv;
+pub mod html;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +15,7 @@ use serde::Serialize;
 
 use crate::config::EndpointKey;
 use crate::stats::{EndpointStats, ErrorKind, IntervalStats};
+use crate::timeline::TimelineEntry;
 
 /// Latency distribution in microseconds. Every field is `None` when no request completed.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -163,20 +169,11 @@ impl Outcomes {
         Outcomes {
             requests: stats.requests(),
             ok: stats.ok,
-            failed: ErrorKind::ALL
-                .iter()
-                .map(|kind| (kind.name(), stats.failed[*kind as usize]))
-                .collect(),
+            failed: failed_by_kind(stats),
             aborted: stats.aborted,
             aborted_connecting: stats.aborted_connecting,
             retries: stats.retries,
-            status: stats
-                .status
-                .iter()
-                .enumerate()
-                .filter(|(_, count)| **count > 0)
-                .map(|(code, count)| (code.to_string(), *count))
-                .collect(),
+            status: status_counts(stats),
             rps: if duration_s > 0.0 {
                 round2(stats.ok as f64 / duration_s)
             } else {
@@ -254,6 +251,37 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// Per method and name, in the order the requests were given.
     pub endpoints: Vec<EndpointReport>,
+    /// The run second by second; the entries' counts add up to the run's.
+    pub timeline: Vec<TimelineEntry>,
+    /// The whole run's latency distribution, for the HTML report's percentile spectrum.
+    #[serde(skip)]
+    pub spectrum: Spectrum,
+}
+
+/// Latency at percentiles from 0 to 99.999% (ten per decade of `1 / (1 - q)`), as
+/// HdrHistogram's percentile distribution plots it.
+#[derive(Debug, Clone, Default)]
+pub struct Spectrum {
+    /// `(percentile, latency_us)`, corrected in the open model.
+    pub corrected: Vec<(f64, u64)>,
+    /// Open model only: from the actual send.
+    pub uncorrected: Option<Vec<(f64, u64)>>,
+}
+
+/// The spectrum stops where the histogram has too few values to say more: at `1 / count` from
+/// the top, and at five nines at most.
+const SPECTRUM_POINTS_PER_DECADE: u32 = 10;
+const SPECTRUM_DECADES: u32 = 5;
+
+fn spectrum_of(h: &Histogram<u64>) -> Vec<(f64, u64)> {
+    if h.is_empty() {
+        return Vec::new();
+    }
+    (0..=SPECTRUM_POINTS_PER_DECADE * SPECTRUM_DECADES)
+        .map(|i| 1.0 - 10f64.powf(-f64::from(i) / f64::from(SPECTRUM_POINTS_PER_DECADE)))
+        .take_while(|q| (1.0 - q) * h.len() as f64 >= 1.0)
+        .map(|q| (round_to(q * 100.0, 4), h.value_at_quantile(q)))
+        .collect()
 }
 
 /// What the report needs besides the statistics.
@@ -270,6 +298,7 @@ pub(crate) struct RunFacts {
     pub tls: bool,
     /// Warnings found before the run started.
     pub warnings: Vec<String>,
+    pub timeline: Vec<TimelineEntry>,
 }
 
 impl Report {
@@ -295,7 +324,12 @@ impl Report {
                 outcomes: Outcomes::build(endpoint, duration_s),
             })
             .collect();
-        let outcomes = Outcomes::build(&stats.total(), duration_s);
+        let total = stats.total();
+        let outcomes = Outcomes::build(&total, duration_s);
+        let spectrum = Spectrum {
+            corrected: spectrum_of(&total.latency),
+            uncorrected: total.latency_uncorrected.as_ref().map(spectrum_of),
+        };
         let mut warnings = facts.warnings;
         warnings.extend(schedule_lag.as_ref().and_then(ScheduleLag::warning));
         if outcomes.aborted_connecting > 0 {
@@ -332,6 +366,8 @@ impl Report {
             ttfb_us: LatencySummary::from_histogram(&stats.ttfb),
             warnings,
             endpoints,
+            timeline: facts.timeline,
+            spectrum,
         }
     }
 
@@ -351,7 +387,26 @@ impl Report {
     }
 }
 
-fn round2(v: f64) -> f64 {
+/// Failed requests by kind name, every kind present (the JSON's `failed`).
+pub(crate) fn failed_by_kind(stats: &EndpointStats) -> BTreeMap<&'static str, u64> {
+    ErrorKind::ALL
+        .iter()
+        .map(|kind| (kind.name(), stats.failed[*kind as usize]))
+        .collect()
+}
+
+/// Responses by status code, the codes seen only (the JSON's `status`).
+pub(crate) fn status_counts(stats: &EndpointStats) -> BTreeMap<String, u64> {
+    stats
+        .status
+        .iter()
+        .enumerate()
+        .filter(|(_, count)| **count > 0)
+        .map(|(code, count)| (code.to_string(), *count))
+        .collect()
+}
+
+pub(crate) fn round2(v: f64) -> f64 {
     round_to(v, 2)
 }
 

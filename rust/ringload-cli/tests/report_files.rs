@@ -1,0 +1,213 @@
+//! The run over time: the JSON `timeline`, `--html FILE` and `--csv PREFIX`, checked against
+//! real runs on the built-in target. (tests/test_html_report.py opens the HTML in Chromium.)
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+
+/// A fresh directory for one test's files.
+fn out_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringload-files-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn entries(report: &Value) -> &Vec<Value> {
+    report["timeline"].as_array().expect("timeline")
+}
+
+#[test]
+fn a_closed_run_has_one_entry_per_second_and_a_shorter_last_one() {
+    let server = target();
+    let report = ringload_json(&["-c", "4", "-d", "2600ms", &url(&server, "/")]);
+    let timeline = entries(&report);
+    assert_eq!(timeline.len(), 3, "{report}");
+    let durations: Vec<f64> = timeline
+        .iter()
+        .map(|e| e["duration_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(&durations[..2], [1.0, 1.0]);
+    assert!((0.55..=0.7).contains(&durations[2]), "{durations:?}");
+    for entry in timeline {
+        assert!(
+            entry["ok"].as_u64().unwrap() > 0,
+            "a second without responses: {entry}"
+        );
+        assert!(entry["latency_us"]["p99"].as_u64().is_some());
+        assert!(entry.get("latency_uncorrected_us").is_none());
+        let rps = entry["ok"].as_f64().unwrap() / entry["duration_s"].as_f64().unwrap();
+        assert!((entry["rps"].as_f64().unwrap() - rps).abs() <= 0.01 * rps + 1.0);
+        assert_eq!(entry["connections_open"], 4, "{entry}");
+    }
+    assert_eq!(timeline[0]["connects"], 4);
+}
+
+#[test]
+fn an_open_run_shows_its_rate_and_both_latencies_each_second() {
+    let server = target();
+    let report = ringload_json(&["-R", "400", "-c", "4", "-d", "3s", &url(&server, "/")]);
+    let timeline = entries(&report);
+    assert_eq!(timeline.len(), 3, "{report}");
+    for entry in timeline {
+        let ok = entry["ok"].as_u64().unwrap();
+        // 400 due per second; a snapshot tick may move a few across a boundary.
+        assert!((380..=420).contains(&ok), "{entry}");
+        let corrected = entry["latency_us"]["p50"].as_u64().unwrap();
+        let uncorrected = entry["latency_uncorrected_us"]["p50"].as_u64().unwrap();
+        assert!(corrected >= uncorrected, "{entry}");
+    }
+}
+
+#[test]
+fn failures_and_status_codes_are_counted_in_their_seconds() {
+    // Nothing listens: every request fails to connect, in the second it failed in.
+    let report = ringload_json(&[
+        "-c",
+        "1",
+        "-d",
+        "1500ms",
+        &format!("http://127.0.0.1:{}/", closed_port()),
+    ]);
+    let timeline = entries(&report);
+    assert_eq!(timeline.len(), 2, "{report}");
+    assert!(timeline
+        .iter()
+        .all(|e| e["failed"]["connect"].as_u64().unwrap() > 0));
+    assert!(timeline.iter().all(|e| e["latency_us"]["p50"].is_null()));
+
+    let server = target();
+    let report = ringload_json(&["-n", "50", "-c", "2", &url(&server, "/status/503")]);
+    assert_eq!(entries(&report)[0]["status"]["503"], 50, "{report}");
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .map(|line| line.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn html_and_csv_files_are_written_next_to_the_json() {
+    let server = target();
+    let dir = out_dir("both");
+    let html = dir.join("report.html");
+    let prefix = dir.join("run");
+    let report = ringload_json(&[
+        "-R",
+        "300",
+        "-c",
+        "2",
+        "-d",
+        "2500ms",
+        "--html",
+        html.to_str().unwrap(),
+        "--csv",
+        prefix.to_str().unwrap(),
+        &url(&server, "/"),
+    ]);
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!doctype html>"));
+    for id in [
+        "chart-rps",
+        "chart-latency",
+        "chart-outcomes",
+        "chart-connections",
+        "chart-spectrum",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "no {id} chart");
+    }
+    // Both latencies are plotted in the open model, and the page loads nothing.
+    assert!(page.contains("p99 uncorrected"));
+    assert!(page.contains(&format!(">{}<", report["url"].as_str().unwrap())));
+    for external in ["src=", "href=", "url(", "@import", "<script", "<link"] {
+        assert!(!page.contains(external), "the page has {external}");
+    }
+
+    let stats = csv_rows(&dir.join("run_stats.csv"));
+    assert_eq!(
+        stats[0][..7],
+        ["method", "name", "requests", "ok", "failed", "aborted", "rps"]
+    );
+    assert_eq!(
+        stats.len(),
+        3,
+        "header, the endpoint, Aggregated: {stats:?}"
+    );
+    assert_eq!(stats[2][1], "Aggregated");
+    assert_eq!(stats[2][2], report["requests"].to_string());
+    assert!(stats.iter().all(|row| row.len() == stats[0].len()));
+
+    let history = csv_rows(&dir.join("run_stats_history.csv"));
+    assert_eq!(history.len(), 1 + entries(&report).len(), "{history:?}");
+    assert!(history.iter().all(|row| row.len() == history[0].len()));
+    let column = |name: &str| history[0].iter().position(|c| c == name).unwrap();
+    let requests: u64 = history[1..]
+        .iter()
+        .map(|row| row[column("requests")].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(requests, report["requests"].as_u64().unwrap());
+    assert!(history[1][column("uncorrected_p99_us")]
+        .parse::<u64>()
+        .is_ok());
+    assert_eq!(
+        history[1][column("status")],
+        format!("200:{}", entries(&report)[0]["ok"])
+    );
+}
+
+#[test]
+fn a_report_path_in_a_missing_directory_exits_2_before_any_request() {
+    let server = target();
+    for option in ["--html", "--csv"] {
+        let run = ringload(&[
+            "-n",
+            "5",
+            option,
+            "/nonexistent-dir/report",
+            &url(&server, "/"),
+        ]);
+        assert_eq!(run.code, 2, "{option}: {}", run.stderr);
+        assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    }
+    assert_eq!(server.requests(), 0);
+}
+
+#[test]
+fn the_html_report_of_a_scenario_has_every_row_and_its_errors() {
+    let server = target();
+    let dir = out_dir("scenario");
+    let scenario = dir.join("mix.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "host = \"http://{}\"\n\n[[requests]]\nname = \"home <&>\"\npath = \"/\"\n\n\
+             [[requests]]\nname = \"missing\"\npath = \"/status/404\"\n",
+            server.addr()
+        ),
+    )
+    .unwrap();
+    let html = dir.join("mix.html");
+    let run = ringload(&[
+        "--no-progress",
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "-n",
+        "200",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run
+        .stderr
+        .contains(&format!("HTML report: {}", html.display())));
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("home &lt;&amp;&gt;"), "names are escaped");
+    assert!(page.contains(">missing<") && page.contains(">Aggregated<"));
+    assert!(page.contains("HTTP 404/s") && page.contains("HTTP 200/s"));
+}
