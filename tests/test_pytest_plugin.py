@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 SLO_TESTS = """
@@ -44,3 +47,11 @@ def test_plugin_fixtures_and_the_failure_report(pytester: pytest.Pytester) -> No
     )
     # Passing tests print nothing extra.
     assert output.count("ringload run 1 of 1") == 1
+    # Beside the summary, the path of the run's HTML report, written for the failing test only.
+    [html] = re.findall(r"^HTML report: (\S+)$", output, re.MULTILINE)
+    page = Path(html)
+    assert page.name == "run-1.html" and "test_slow_endpoint_breaks_its_slo" in page.parent.name
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and "/delay/20" in text and 'id="chart-latency"' in text
+    # (pytest also links the newest numbered directory as `...current`.)
+    assert {path.resolve() for path in page.parent.parent.glob("*/run-*.html")} == {page.resolve()}

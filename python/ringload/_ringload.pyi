@@ -1,6 +1,7 @@
 """The private extension module: the Rust engine behind ``ringload``. Import from ``ringload``."""
 
 import os
+import pathlib
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, final
@@ -468,7 +469,7 @@ class Result(Outcomes):
     def to_html(self, path: str | os.PathLike[str]) -> None:
         """Writes the CLI's ``--html`` report: one self-contained page with the summary,
         per-endpoint table, charts over time and the latency spectrum. OSError if it cannot."""
-    def to_csv(self, prefix: str | os.PathLike[str]) -> tuple[str, str]:
+    def to_csv(self, prefix: str | os.PathLike[str]) -> tuple[pathlib.Path, pathlib.Path]:
         """Writes the CLI's ``--csv`` files ``PREFIX_stats.csv`` (per endpoint) and
         ``PREFIX_stats_history.csv`` (per second); returns their paths."""
     def to_dict(self) -> dict[str, Any]:

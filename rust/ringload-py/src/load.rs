@@ -375,8 +375,9 @@ impl TimelineEntry {
 
     fn __repr__(&self) -> String {
         format!(
-            "TimelineEntry(t={}, duration_s={}, requests={}, ok={}, failed={}, rps={}, p50={}, \
-             p99={}, connections_open={})",
+            // Floats as Python writes them (`1.0`, not `1`).
+            "TimelineEntry(t={:?}, duration_s={:?}, requests={}, ok={}, failed={}, rps={:?}, \
+             p50={}, p99={}, connections_open={})",
             self.t,
             self.duration_s,
             self.requests,
