@@ -87,9 +87,6 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         Ok(report) => report,
         Err(e) => return fail(EXIT_RUN_ERROR, &e.into()),
     };
-    if let Err(e) = write_files(args, &report) {
-        return fail(EXIT_RUN_ERROR, &e);
-    }
     let verdicts: Vec<_> = args.fail_on.iter().map(|t| t.check(&report)).collect();
     if args.json {
         let mut json = report.to_json();
@@ -102,6 +99,10 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         if let Some(hint) = tls_hint(&report) {
             println!("{hint}");
         }
+    }
+    // After the summary, so a file that cannot be written does not cost the user the report.
+    if let Err(e) = write_files(args, &report) {
+        return fail(EXIT_RUN_ERROR, &e);
     }
     let mut crossed = false;
     for verdict in verdicts.iter().filter(|v| v.crossed) {

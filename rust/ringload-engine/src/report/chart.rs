@@ -43,7 +43,7 @@ pub(super) struct LineChart {
 const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 300.0;
 const LEFT: f64 = 72.0;
-const RIGHT: f64 = 16.0;
+const RIGHT: f64 = 30.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 36.0;
 /// Points get a marker with a tooltip up to this many per series; beyond, only the line.
