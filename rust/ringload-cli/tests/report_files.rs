@@ -211,3 +211,31 @@ fn the_html_report_of_a_scenario_has_every_row_and_its_errors() {
     assert!(page.contains(">missing<") && page.contains(">Aggregated<"));
     assert!(page.contains("HTTP 404/s") && page.contains("HTTP 200/s"));
 }
+
+#[test]
+fn the_demo_runs_against_its_own_target_and_writes_its_report() {
+    let dir = out_dir("demo");
+    let html = dir.join("demo.html");
+    let run = ringload(&[
+        "demo",
+        "-d",
+        "600ms",
+        "-c",
+        "4",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("Requests: "), "{}", run.stdout);
+    let counted = run
+        .stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("demo: the target counted "))
+        .and_then(|rest| rest.strip_suffix(" requests"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no count in {}", run.stderr));
+    assert!(counted > 0);
+    assert!(std::fs::read_to_string(&html)
+        .unwrap()
+        .contains("id=\"chart-rps\""));
+}
