@@ -183,6 +183,27 @@ def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     assert budget.duration_s >= 0.25, budget.duration_s
 
 
+def test_stages_ramp_the_rate_and_the_connections(ringload_target: ringload.TargetServer) -> None:
+    # 0 -> 300 req/s over 1 s, then 300 for 1 s: 150 + 300 requests, in the stages' 2 s.
+    ramp = ringload.run(ringload_target.url + "/", stages=[(1, 300), (1, 300)], connections=4)
+    assert ramp.model == "open" and ramp.duration_s == 2.0
+    assert abs(ramp.requests - 450) <= 3, ramp
+    assert [entry.target_rps for entry in ramp.timeline] == [150.0, 300.0]
+    assert abs(ramp.timeline[0].ok - 150) <= 8 and abs(ramp.timeline[1].ok - 300) <= 8, ramp.timeline
+    # A closed-model ramp: 3 connections after 0.5 s, down to none at the end.
+    closed = ringload.run(ringload_target.url + "/", connection_stages=[(0.5, 3), (1.0, 3), (0.5, 0)])
+    assert closed.model == "closed" and closed.connections == 3 and closed.connects == 3
+    assert [entry.connections_open for entry in closed.timeline] == [3, 0]
+    with pytest.raises(ValueError, match="connection stages"):
+        ringload.run(ringload_target.url + "/", connection_stages=[(1, 3)], connections=3)
+    with pytest.raises(ValueError, match="stages\\[0\\] duration"):
+        ringload.run(ringload_target.url + "/", stages=[(0, 100)])
+    with pytest.raises(TypeError, match="stages\\[1\\]"):
+        ringload.run(ringload_target.url + "/", stages=[(1, 100), 5])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="target"):
+        ringload.run(ringload_target.url + "/", stages=[(1, -100)])
+
+
 def test_disable_keepalive_opens_a_connection_per_request(ringload_target: ringload.TargetServer) -> None:
     before = ringload_target.connections()
     result = ringload.run(ringload_target.url + "/", requests=120, connections=3, disable_keepalive=True)

@@ -35,7 +35,7 @@ def test_timeline_entries_are_typed_and_add_up(open_run: ringload.Result) -> Non
     assert [entry.duration_s for entry in timeline][:2] == [1.0, 1.0]
     assert sum(entry.requests for entry in timeline) == open_run.requests
     assert sum(entry.ok for entry in timeline) == open_run.ok
-    assert sum(entry.status.get("200", 0) for entry in timeline) == open_run.status[200]
+    assert sum(entry.status.get(200, 0) for entry in timeline) == open_run.status[200]
     assert sum(entry.connects for entry in timeline) == open_run.connects
     for entry in timeline:
         assert isinstance(entry, ringload.TimelineEntry)

@@ -84,11 +84,13 @@ def run(
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,
     host: str | None = None,
-    connections: int = 64,
+    connections: int | None = None,
     threads: int | None = None,
     duration: float | None = None,
     requests: int | None = None,
     rate: float | None = None,
+    stages: Sequence[tuple[float, float]] | None = None,
+    connection_stages: Sequence[tuple[float, int]] | None = None,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,
@@ -103,12 +105,17 @@ def run(
 
     - ``url``: the URL to load; with ``scenario=``, the base URL (or give ``host=``).
     - ``scenario``: a list of :class:`Request` picked by weight; the result has a row per name.
-    - ``connections``: concurrent connections, split across ``threads`` workers (default: one per
-      core this process may use).
+    - ``connections``: concurrent connections (default 64), split across ``threads`` workers
+      (default: one per core this process may use).
     - ``duration`` (seconds) and ``requests`` (a count): give one or both; with both, whichever
-      ends first. ``requests=N`` sends exactly N requests.
+      ends first. ``requests=N`` sends exactly N requests. With stages, the run lasts the
+      stages unless ``duration`` is given.
     - ``rate``: open model, requests per second in total on a constant schedule; latency is
       measured from when each request was due.
+    - ``stages``: open-model ramp, ``[(seconds, rate), ...]``: the rate moves linearly from the
+      previous target (the first from ``rate``, or 0) to each stage's over its seconds.
+    - ``connection_stages``: closed-model ramp, ``[(seconds, connections), ...]``: the
+      connections in use move from 0 through each target (not with ``connections=``).
     - ``timeout``: limit for a whole request, send to last body byte; ``connect_timeout``: for TCP
       and TLS set-up (seconds).
     - ``insecure`` skips TLS verification; ``cacert`` trusts extra PEM certificates.
@@ -135,11 +142,13 @@ async def run_async(
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,
     host: str | None = None,
-    connections: int = 64,
+    connections: int | None = None,
     threads: int | None = None,
     duration: float | None = None,
     requests: int | None = None,
     rate: float | None = None,
+    stages: Sequence[tuple[float, float]] | None = None,
+    connection_stages: Sequence[tuple[float, int]] | None = None,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,

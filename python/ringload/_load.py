@@ -131,6 +131,23 @@ def _rate(arg: str, value: object) -> float:
     return _positive_number(arg, value, "requests per second")
 
 
+def _stages(arg: str, stages: object) -> list[tuple[float, float]]:
+    """``[(seconds, target), ...]`` as floats; the engine checks the values."""
+    if stages is None:
+        return []
+    if isinstance(stages, (str, bytes)) or not isinstance(stages, Iterable):
+        raise TypeError(f"{arg} must be a list of (seconds, target) pairs")
+    result = []
+    for i, stage in enumerate(stages):
+        if not (isinstance(stage, tuple) and len(stage) == 2):
+            raise TypeError(f"{arg}[{i}] must be a (seconds, target) pair, not {stage!r}")
+        seconds, target = stage
+        if isinstance(target, bool) or not isinstance(target, (int, float)):
+            raise TypeError(f"{arg}[{i}]: the target must be a number, not {type(target).__name__}")
+        result.append((_positive_number(f"{arg}[{i}] duration", seconds), float(target)))
+    return result
+
+
 def _optional(check: Callable[[str, object], Any], arg: str, value: object) -> Any:
     return None if value is None else check(arg, value)
 
@@ -143,11 +160,13 @@ def _prepare(
     body: bytes | str | None,
     scenario: Sequence[Request] | None,
     host: str | None,
-    connections: int,
+    connections: int | None,
     threads: int | None,
     duration: float | None,
     requests: int | None,
     rate: float | None,
+    stages: Sequence[tuple[float, float]] | None,
+    connection_stages: Sequence[tuple[float, int]] | None,
     timeout: float,
     connect_timeout: float,
     insecure: bool,
@@ -183,7 +202,7 @@ def _prepare(
         if url is None and host is None:
             raise TypeError("a scenario needs host= (the base URL its paths are appended to)")
         base = _text("url", url) if url is not None else _text("host", host)
-    if duration is None and requests is None:
+    if duration is None and requests is None and not stages and not connection_stages:
         raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
     if not isinstance(insecure, bool):
         raise TypeError(f"insecure must be a bool, not {type(insecure).__name__}")
@@ -202,11 +221,13 @@ def _prepare(
         headers=_headers("headers", headers),
         body=_body("body", body),
         scenario=scenario_tuples,
-        connections=_positive_int("connections", connections),
+        connections=_optional(_positive_int, "connections", connections),
         threads=_optional(_positive_int, "threads", threads),
         duration=_optional(_positive_number, "duration", duration),
         requests=_optional(_positive_int, "requests", requests),
         rate=_optional(_rate, "rate", rate),
+        stages=_stages("stages", stages),
+        connection_stages=_stages("connection_stages", connection_stages),
         timeout=_positive_number("timeout", timeout),
         connect_timeout=_positive_number("connect_timeout", connect_timeout),
         insecure=insecure,
@@ -236,11 +257,13 @@ def run(
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,
     host: str | None = None,
-    connections: int = 64,
+    connections: int | None = None,
     threads: int | None = None,
     duration: float | None = None,
     requests: int | None = None,
     rate: float | None = None,
+    stages: Sequence[tuple[float, float]] | None = None,
+    connection_stages: Sequence[tuple[float, int]] | None = None,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,
@@ -271,6 +294,8 @@ def run(
         duration=duration,
         requests=requests,
         rate=rate,
+        stages=stages,
+        connection_stages=connection_stages,
         timeout=timeout,
         connect_timeout=connect_timeout,
         insecure=insecure,
@@ -307,11 +332,13 @@ async def run_async(
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,
     host: str | None = None,
-    connections: int = 64,
+    connections: int | None = None,
     threads: int | None = None,
     duration: float | None = None,
     requests: int | None = None,
     rate: float | None = None,
+    stages: Sequence[tuple[float, float]] | None = None,
+    connection_stages: Sequence[tuple[float, int]] | None = None,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,
@@ -337,6 +364,8 @@ async def run_async(
         duration=duration,
         requests=requests,
         rate=rate,
+        stages=stages,
+        connection_stages=connection_stages,
         timeout=timeout,
         connect_timeout=connect_timeout,
         insecure=insecure,

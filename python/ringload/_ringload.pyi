@@ -330,11 +330,15 @@ class TimelineEntry:
     def aborted(self) -> int:
         """In flight when the run ended."""
     @property
-    def status(self) -> dict[str, int]:
-        """Responses by status code (``"200"``)."""
+    def status(self) -> dict[int, int]:
+        """Responses by status code."""
     @property
     def rps(self) -> float:
         """Complete responses per second during this entry."""
+    @property
+    def target_rps(self) -> float | None:
+        """Open model only: the rate the schedule asked for during this entry (with
+        ``stages``, it follows the ramp)."""
     @property
     def latency_us(self) -> Latency:
         """Latency of the responses completed in this entry (corrected in the open model)."""
@@ -487,11 +491,13 @@ def run_load(
     headers: list[tuple[str, str]],
     body: bytes,
     scenario: list[tuple[str | None, str, str, list[tuple[str, str]], bytes, int]],
-    connections: int,
+    connections: int | None,
     threads: int | None,
     duration: float | None,
     requests: int | None,
     rate: float | None,
+    stages: list[tuple[float, float]],
+    connection_stages: list[tuple[float, float]],
     timeout: float,
     connect_timeout: float,
     insecure: bool,

@@ -1,17 +1,17 @@
-//! Command-line options and their conversion to an engine configuration. Every check that can
-//! fail happens here or in `LoadConfig::validate`, before any connection is made.
+//! Command-line options and their conversion to an engine plan. Every check that can fail
+//! happens here or in `LoadConfig::plan`, before any connection is made.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ringload_engine::{IoMode, LoadConfig, TlsOptions};
+use ringload_engine::{IoMode, LoadConfig, LoadPlan, Stage, TlsOptions};
 
 use crate::scenario::ScenarioFile;
 use crate::thresholds::Threshold;
 
-/// Duration of a run when neither --duration nor --requests is given.
+/// Duration of a run when neither --duration nor --requests (nor stages) is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 #[derive(Parser, Debug)]
@@ -76,9 +76,9 @@ pub struct LoadArgs {
     /// file (see README, "Scenarios").
     #[arg(long, value_name = "FILE", conflicts_with_all = ["method", "body", "body_file"])]
     pub scenario: Option<PathBuf>,
-    /// Concurrent connections, split across threads.
-    #[arg(short, long, default_value_t = 64)]
-    pub connections: i64,
+    /// Concurrent connections, split across threads [default: 64].
+    #[arg(short, long)]
+    pub connections: Option<i64>,
     /// Worker threads, one pinned per core [default: all available cores].
     #[arg(short, long)]
     pub threads: Option<i64>,
@@ -92,6 +92,17 @@ pub struct LoadArgs {
     /// when each request was due (coordinated-omission corrected).
     #[arg(short = 'R', long)]
     pub rate: Option<f64>,
+    /// Open-model ramp, repeatable, like k6's ramping-arrival-rate: the rate moves linearly
+    /// from the previous target (the first from -R, or 0) to RATE over DURATION, e.g.
+    /// `--stage 30s:1000 --stage 1m:1000 --stage 10s:0`. The run lasts the stages unless -d
+    /// is given (then the last rate holds, or the run is cut short).
+    #[arg(long = "stage", value_name = "DURATION:RATE", value_parser = parse_stage)]
+    pub stages: Vec<Stage>,
+    /// Closed-model ramp, repeatable: the connections in use move linearly from the previous
+    /// target (the first from 0) to N over DURATION, e.g. `--connection-stage 20s:200
+    /// --connection-stage 1m:200`. The run opens as many connections as the peak (no -c).
+    #[arg(long = "connection-stage", value_name = "DURATION:N", value_parser = parse_stage)]
+    pub connection_stages: Vec<Stage>,
     /// HTTP method [default: GET, or POST when a body is given].
     #[arg(short, long)]
     pub method: Option<String>,
@@ -148,8 +159,8 @@ pub struct LoadArgs {
 }
 
 impl LoadArgs {
-    /// The engine configuration, or a one-line reason why these options cannot run.
-    pub fn to_config(&self) -> Result<LoadConfig> {
+    /// The engine's plan for these options, or a one-line reason why they cannot run.
+    pub fn to_plan(&self) -> Result<LoadPlan> {
         let scenario = self
             .scenario
             .as_deref()
@@ -165,14 +176,32 @@ impl LoadArgs {
             }
         };
         let mut config = LoadConfig::new(url)?;
-        config.connections = positive("--connections", self.connections)?;
+        let stages_from_file = scenario.as_ref().map(|f| f.stages()).transpose()?;
+        let (file_rate_stages, file_connection_stages) = stages_from_file.unwrap_or_default();
+        config.rate_stages = if self.stages.is_empty() {
+            file_rate_stages
+        } else {
+            self.stages.clone()
+        };
+        config.connection_stages = if self.connection_stages.is_empty() {
+            file_connection_stages
+        } else {
+            self.connection_stages.clone()
+        };
+        config.connections = self
+            .connections
+            .map(|n| positive("--connections", n))
+            .transpose()?;
         config.threads = self.threads.map(|t| positive("--threads", t)).transpose()?;
         config.requests = self
             .requests
             .map(|n| positive("--requests", n).map(|n| n as u64))
             .transpose()?;
+        let staged = !config.rate_stages.is_empty() || !config.connection_stages.is_empty();
         config.duration = match (self.duration, self.requests) {
             (Some(d), _) => Some(d),
+            // Stages last as long as they add up to (the engine decides).
+            (None, None) if staged => None,
             (None, None) => Some(DEFAULT_DURATION),
             (None, Some(_)) => None,
         };
@@ -227,8 +256,7 @@ impl LoadArgs {
             insecure: self.insecure,
             ca_file: self.cacert.clone(),
         };
-        config.validate()?;
-        Ok(config)
+        Ok(config.plan()?)
     }
 }
 
@@ -251,6 +279,23 @@ fn parse_header(raw: &str) -> Result<(String, String)> {
         bail!("invalid header {raw:?}: the name is empty");
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+/// `DURATION:TARGET`, e.g. `30s:2000`.
+fn parse_stage(raw: &str) -> Result<Stage, String> {
+    let (duration, target) = raw
+        .rsplit_once(':')
+        .ok_or_else(|| format!("invalid stage {raw:?}: use DURATION:TARGET, e.g. 30s:2000"))?;
+    let target: f64 = target
+        .trim()
+        .parse()
+        .ok()
+        .filter(|t: &f64| t.is_finite() && *t >= 0.0)
+        .ok_or_else(|| format!("invalid stage {raw:?}: the target must be a number >= 0"))?;
+    Ok(Stage {
+        duration: parse_duration(duration)?,
+        target,
+    })
 }
 
 /// `10s`, `2m`, `500ms`, `1h`, `250us`, or a bare number of seconds (may be fractional).
@@ -294,6 +339,17 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         for bad in ["", "0s", "ten", "5x", "-1s", "1e3s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn stages() {
+        let stage = parse_stage("30s:2000").unwrap();
+        assert_eq!(stage.duration, Duration::from_secs(30));
+        assert_eq!(stage.target, 2000.0);
+        assert_eq!(parse_stage("1.5:0").unwrap().target, 0.0);
+        for bad in ["30s", "30s:", ":5", "0s:5", "30s:-1", "30s:fast", "x:5"] {
+            assert!(parse_stage(bad).is_err(), "{bad:?} should be rejected");
         }
     }
 

@@ -68,8 +68,8 @@ fn fail(code: u8, error: &anyhow::Error) -> ExitCode {
 }
 
 fn run_load(args: &LoadArgs) -> ExitCode {
-    let config = match args.to_config() {
-        Ok(config) => config,
+    let plan = match args.to_plan() {
+        Ok(plan) => plan,
         Err(e) => return fail(EXIT_USAGE, &e),
     };
     if let Err(e) = check_output_paths(args) {
@@ -77,7 +77,7 @@ fn run_load(args: &LoadArgs) -> ExitCode {
     }
     let mut progress = ProgressLine::new(!args.no_progress);
     let result = ringload_engine::run_until(
-        &config,
+        &plan,
         stop_on_ctrl_c(),
         |warning| eprintln!("{warning}"),
         |p| progress.update(p),

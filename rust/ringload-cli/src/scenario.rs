@@ -5,6 +5,8 @@
 //! host = "http://127.0.0.1:8080"          # base URL; a URL on the command line replaces it
 //! headers = { "X-Api-Key" = "secret" }    # sent with every request
 //! disable_keepalive = false               # true: a new connection per request
+//! stages = [{ duration = "30s", rate = 1000 }, { duration = "1m", rate = 1000 }]   # as --stage
+//! # connection_stages = [{ duration = "30s", connections = 100 }]          # as --connection-stage
 //!
 //! [[requests]]
 //! name = "list products"                  # statistics row (default: the path)
@@ -22,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use ringload_engine::ScenarioRequest;
+use ringload_engine::{ScenarioRequest, Stage};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -34,7 +36,27 @@ pub struct ScenarioFile {
     /// A new connection per request, as `--disable-keepalive`.
     #[serde(default)]
     pub disable_keepalive: bool,
+    /// Open-model ramp, as `--stage` (which replaces it).
+    #[serde(default)]
+    stages: Vec<RateStageEntry>,
+    /// Closed-model ramp, as `--connection-stage` (which replaces it).
+    #[serde(default)]
+    connection_stages: Vec<ConnectionStageEntry>,
     pub requests: Vec<RequestEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateStageEntry {
+    duration: String,
+    rate: f64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionStageEntry {
+    duration: String,
+    connections: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +96,29 @@ impl ScenarioFile {
             bail!("{}: the scenario has no [[requests]]", where_());
         }
         Ok(file)
+    }
+
+    /// The file's `(stages, connection_stages)`; the engine checks their values.
+    pub fn stages(&self) -> Result<(Vec<Stage>, Vec<Stage>)> {
+        let stage = |which: &str, i: usize, duration: &str, target: f64| {
+            crate::args::parse_duration(duration)
+                .map_err(anyhow::Error::msg)
+                .map(|duration| Stage { duration, target })
+                .with_context(|| format!("scenario {which} #{}", i + 1))
+        };
+        let rate = self
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| stage("stage", i, &s.duration, s.rate))
+            .collect::<Result<_>>()?;
+        let connections = self
+            .connection_stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| stage("connection stage", i, &s.duration, s.connections))
+            .collect::<Result<_>>()?;
+        Ok((rate, connections))
     }
 
     /// The engine's requests, or a message naming the entry that cannot be sent.

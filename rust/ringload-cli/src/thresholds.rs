@@ -144,7 +144,7 @@ impl Threshold {
                     .outcomes
                     .status
                     .iter()
-                    .filter(|(code, _)| code.parse::<u16>().is_ok_and(|c| c >= 400))
+                    .filter(|(code, _)| **code >= 400)
                     .map(|(_, n)| n)
                     .sum();
                 self.count_or_share(count, report.outcomes.requests)

@@ -4,8 +4,12 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use ringload_http1::RequestSpec;
+
+use crate::stages::{Ramp, Stage};
 
 /// A configuration the engine refuses, with a message naming the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -292,6 +296,8 @@ pub(crate) struct PreparedRequests {
 /// Longest duration, timeout or connect timeout accepted: far beyond any real run, and small
 /// enough that deadlines computed from it cannot overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// Connections when none are given.
+pub const DEFAULT_CONNECTIONS: usize = 64;
 /// Slowest open-model rate accepted, requests per second.
 pub const MIN_RATE: f64 = 0.001;
 
@@ -307,14 +313,23 @@ pub struct LoadConfig {
     pub body: Vec<u8>,
     /// Several requests picked by weight for every send; empty for the single request above.
     pub scenario: Vec<ScenarioRequest>,
-    pub connections: usize,
+    /// Concurrent connections; `None` for [`DEFAULT_CONNECTIONS`], or with connection stages
+    /// their peak (giving both is refused).
+    pub connections: Option<usize>,
     /// Worker threads; `None` for one per available core.
     pub threads: Option<usize>,
     pub duration: Option<Duration>,
     /// Total requests to send (`-n`); the run ends when all are accounted for.
     pub requests: Option<u64>,
-    /// Open model: total requests per second on a constant schedule.
+    /// Open model: total requests per second on a constant schedule (with `rate_stages`, the
+    /// rate the first stage starts from).
     pub rate: Option<f64>,
+    /// Open model ramp (`--stage`): the rate moves linearly from `rate` (or 0) to each stage's
+    /// target over its duration; the run lasts the stages unless `duration` is set.
+    pub rate_stages: Vec<Stage>,
+    /// Closed model ramp: the connections in use move linearly from 0 to each stage's target
+    /// over its duration (whole connections; the peak is how many the run opens).
+    pub connection_stages: Vec<Stage>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     /// Requests sent per connection before reading responses.
@@ -335,11 +350,13 @@ impl LoadConfig {
             headers: Vec::new(),
             body: Vec::new(),
             scenario: Vec::new(),
-            connections: 64,
+            connections: None,
             threads: None,
             duration: None,
             requests: None,
             rate: None,
+            rate_stages: Vec::new(),
+            connection_stages: Vec::new(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             pipeline: 1,
@@ -485,26 +502,70 @@ impl LoadConfig {
         }
     }
 
-    /// The worker count this run will use.
-    pub fn effective_threads(&self) -> usize {
-        let cores = crate::worker::available_cores().len().max(1);
-        self.threads.unwrap_or(cores).min(self.connections).max(1)
-    }
-
-    /// Rejects anything that cannot work, before any connection is made.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        self.validated_requests().map(drop)
-    }
-
-    /// Validates the whole configuration and encodes its requests (once).
-    pub(crate) fn validated_requests(&self) -> Result<PreparedRequests, ConfigError> {
+    /// Checks everything and encodes every request, once: the plan the workers run. Anything
+    /// that cannot work is refused here, before any connection is made.
+    pub fn plan(&self) -> Result<LoadPlan, ConfigError> {
         self.validate_settings()?;
-        self.prepare()
+        let rate = match (self.rate_stages.is_empty(), self.rate) {
+            (true, None) => None,
+            (true, Some(rate)) => Some(RateShape::Constant(rate)),
+            (false, start) => Some(RateShape::Ramp(Arc::new(Ramp::new(
+                start.unwrap_or(0.0),
+                self.rate_stages.clone(),
+                "rate",
+            )?))),
+        };
+        let connection_ramp = (!self.connection_stages.is_empty())
+            .then(|| Ramp::new(0.0, self.connection_stages.clone(), "connection"))
+            .transpose()?
+            .map(Arc::new);
+        let connections = match (&connection_ramp, self.connections) {
+            (None, connections) => connections.unwrap_or(DEFAULT_CONNECTIONS),
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "connections and connection stages both set the connections: the run opens \
+                     as many as the stages' peak, so give only the stages"
+                        .into(),
+                ))
+            }
+            (Some(ramp), None) => {
+                let peak = ramp.peak().ceil();
+                if peak < 1.0 {
+                    return Err(ConfigError::Invalid(
+                        "connection stages never reach one connection: give a stage a target of                          at least 1"
+                            .into(),
+                    ));
+                }
+                peak as usize
+            }
+        };
+        let stages = rate
+            .as_ref()
+            .and_then(RateShape::ramp)
+            .or(connection_ramp.as_ref());
+        let duration = self.duration.or_else(|| stages.map(|ramp| ramp.duration()));
+        if duration.is_none() && self.requests.is_none() {
+            return Err(ConfigError::Invalid(
+                "set a duration or a number of requests".into(),
+            ));
+        }
+        let cores = crate::worker::available_cores().len().max(1);
+        let prepared = self.prepare()?;
+        Ok(LoadPlan {
+            threads: self.threads.unwrap_or(cores).min(connections).max(1),
+            config: self.clone(),
+            requests: prepared.requests,
+            endpoints: prepared.endpoints,
+            connections,
+            duration,
+            rate,
+            connection_ramp,
+        })
     }
 
     /// Everything but the requests themselves.
     fn validate_settings(&self) -> Result<(), ConfigError> {
-        if self.connections == 0 {
+        if self.connections == Some(0) {
             return Err(ConfigError::NotPositive("connections"));
         }
         if self.threads == Some(0) {
@@ -526,9 +587,12 @@ impl LoadConfig {
         if self.requests == Some(0) {
             return Err(ConfigError::NotPositive("requests"));
         }
-        if self.duration.is_none() && self.requests.is_none() {
+        if !self.connection_stages.is_empty()
+            && (self.rate.is_some() || !self.rate_stages.is_empty())
+        {
             return Err(ConfigError::Invalid(
-                "set a duration or a number of requests".into(),
+                "connection stages ramp the closed model; for the open model, ramp the rate                  with rate stages (--stage) and set the connections with -c"
+                    .into(),
             ));
         }
         if let Some(rate) = self.rate {
@@ -567,5 +631,65 @@ impl LoadConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// The open model's rate: constant, or a ramp.
+#[derive(Debug, Clone)]
+pub(crate) enum RateShape {
+    Constant(f64),
+    Ramp(Arc<Ramp>),
+}
+
+impl RateShape {
+    fn ramp(&self) -> Option<&Arc<Ramp>> {
+        match self {
+            RateShape::Constant(_) => None,
+            RateShape::Ramp(ramp) => Some(ramp),
+        }
+    }
+
+    /// Requests due in the first `seconds` of the run.
+    pub fn due_by(&self, seconds: f64) -> f64 {
+        match self {
+            RateShape::Constant(rate) => rate * seconds,
+            RateShape::Ramp(ramp) => ramp.integral(seconds),
+        }
+    }
+}
+
+/// A run ready to start ([`LoadConfig::plan`]): every setting checked, every request encoded
+/// once, and what the configuration leaves open decided: the duration (the stages' unless
+/// given), the connections (a connection ramp's peak), the workers.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub(crate) config: LoadConfig,
+    pub(crate) requests: Vec<PreparedRequest>,
+    pub(crate) endpoints: Vec<EndpointKey>,
+    pub(crate) connections: usize,
+    pub(crate) threads: usize,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) rate: Option<RateShape>,
+    pub(crate) connection_ramp: Option<Arc<Ramp>>,
+}
+
+impl LoadPlan {
+    pub fn config(&self) -> &LoadConfig {
+        &self.config
+    }
+
+    /// How long the run lasts, unless a request budget ends it first.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+
+    /// Connections the run opens (at most, with a connection ramp).
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 }

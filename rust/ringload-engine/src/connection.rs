@@ -16,6 +16,7 @@ use crate::http_stream::{Discard, HttpStream};
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
 use crate::watchdog::Watchdog;
+use crate::worker::RampSlot;
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
@@ -102,8 +103,13 @@ impl WorkerShared {
     }
 }
 
-/// Runs one connection until the plan has no more requests or the deadline passes.
-pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: Rc<D>) {
+/// Runs one connection until the plan has no more requests or the deadline passes. On a
+/// connection ramp, `slot` says when the connection is in use; while it is not, it is closed.
+pub(crate) async fn run_connection<D: Dialer>(
+    shared: Rc<WorkerShared>,
+    dialer: Rc<D>,
+    slot: Option<RampSlot>,
+) {
     let mut conn: Connection<D::Stream> = Connection::new(&shared);
     let alarm = shared.watchdog.alarm();
     let mut backoff = BACKOFF_FIRST;
@@ -124,6 +130,18 @@ pub(crate) async fn run_connection<D: Dialer>(shared: Rc<WorkerShared>, dialer: 
         // Read-only until the user interrupts, so this shared flag costs no cache traffic.
         if shared.stop.load(Ordering::Relaxed) {
             break;
+        }
+        if let Some(idle) = slot.as_ref().and_then(|s| s.idle_until(Instant::now())) {
+            // Ramped down (or not up yet): no connection until the ramp reaches this one.
+            conn.close(&shared);
+            match idle {
+                Some(until) if until < shared.deadline => {
+                    let until = monoio::time::Instant::from_std(until);
+                    monoio::time::sleep_until(until).await;
+                    continue;
+                }
+                _ => break,
+            }
         }
         if !shared
             .plan

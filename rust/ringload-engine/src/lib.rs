@@ -16,6 +16,7 @@ mod pacer;
 mod plan;
 pub mod report;
 pub mod run;
+pub mod stages;
 pub mod stats;
 pub mod timeline;
 mod tls;
@@ -23,9 +24,11 @@ mod watchdog;
 pub mod worker;
 
 pub use config::{
-    ConfigError, EndpointKey, IoMode, LoadConfig, ScenarioRequest, Scheme, Target, TlsOptions,
+    ConfigError, EndpointKey, IoMode, LoadConfig, LoadPlan, ScenarioRequest, Scheme, Target,
+    TlsOptions,
 };
 pub use report::{EndpointReport, LatencySummary, Outcomes, Report, ScheduleLag};
 pub use run::{run, run_until, Progress, RunError};
+pub use stages::Stage;
 pub use stats::ErrorKind;
 pub use timeline::TimelineEntry;

@@ -6,7 +6,8 @@
 //! periodic `timerfd` (`CLOCK_MONOTONIC`, nanosecond resolution, no timer slack) expires on that
 //! grid; the runtime reads it like any other file (io_uring or epoll, no spinning) and releases
 //! the connections whose due time has come. The timer is set once per run: arming it per
-//! request cost a `timerfd_settime` (a hypervisor exit on a VM) for every request.
+//! request cost a `timerfd_settime` (a hypervisor exit on a VM) for every request. A ramp
+//! (`--stage`) has no fixed period: its timer is armed for the earliest waiter instead.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -71,15 +72,18 @@ pub(crate) struct Pacer {
     /// The timer failed (which a valid timerfd does not): waits end at once from then on, and
     /// the schedule's lag figures show what that cost, instead of connections hanging.
     broken: Cell<bool>,
+    /// `None` for a periodic timer; for one armed per waiter, the time it is armed for.
+    on_demand: Option<Cell<Option<Instant>>>,
 }
 
 impl Pacer {
-    /// Creates the timer, expiring on `grid`, and spawns the task that reads it on the current
-    /// runtime. Call [`Pacer::stop`] and await the task before the runtime ends: a read still
-    /// in flight would keep the ring, and with it the runtime's descriptors, alive.
+    /// Creates the timer, expiring on `grid` (or, without one, at each waiter's due time), and
+    /// spawns the task that reads it on the current runtime. Call [`Pacer::stop`] and await
+    /// the task before the runtime ends: a read still in flight would keep the ring, and with
+    /// it the runtime's descriptors, alive.
     pub fn start(
         use_uring: bool,
-        grid: Grid,
+        grid: Option<Grid>,
     ) -> io::Result<(Rc<Pacer>, monoio::task::JoinHandle<()>)> {
         // The epoll driver reads after readiness and retries on EAGAIN, so it needs a
         // non-blocking fd; io_uring would return EAGAIN for one instead of waiting for it.
@@ -95,18 +99,21 @@ impl Pacer {
         // SAFETY: `fd` is a fresh descriptor owned by nothing else; the stream closes it.
         let std_stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
         let reader = monoio::net::UnixStream::from_std(std_stream)?;
-        arm_periodic(fd, grid)?;
+        if let Some(grid) = grid {
+            arm_periodic(fd, grid)?;
+        }
         let pacer = Rc::new(Pacer {
             timer: fd,
             stopping: Cell::new(false),
             waiters: RefCell::new(VecDeque::new()),
             broken: Cell::new(false),
+            on_demand: grid.is_none().then(|| Cell::new(None)),
         });
         let task = monoio::spawn(pacer.clone().wake_waiters(reader));
         Ok((pacer, task))
     }
 
-    /// Completes at `due` (at once if it has passed). `due` must be on the pacer's grid.
+    /// Completes at `due` (at once if it has passed). With a grid, `due` must be on it.
     pub fn sleep_until(&self, due: Instant) -> PaceSleep<'_> {
         PaceSleep {
             pacer: self,
@@ -143,6 +150,43 @@ impl Pacer {
         let mut waiters = self.waiters.borrow_mut();
         let at = waiters.partition_point(|(other, _)| *other <= due);
         waiters.insert(at, (due, waker));
+        drop(waiters);
+        if let Some(armed) = &self.on_demand {
+            if armed.get().is_none_or(|armed_for| due < armed_for) {
+                self.arm_once(armed, due);
+            }
+        }
+    }
+
+    /// Arms the timer to expire once, just after `due`.
+    fn arm_once(&self, armed: &Cell<Option<Instant>>, due: Instant) {
+        if self.stopping.get() || self.broken.get() {
+            return;
+        }
+        armed.set(Some(due));
+        let armed_ok = monotonic(due + EXPIRY_AFTER_DUE).and_then(|at| {
+            let spec = libc::itimerspec {
+                it_interval: timespec(Duration::ZERO),
+                it_value: timespec(at.max(Duration::from_nanos(1))),
+            };
+            // SAFETY: `timer` is open (see `stop`); `spec` is valid.
+            let set = unsafe {
+                libc::timerfd_settime(
+                    self.timer,
+                    libc::TFD_TIMER_ABSTIME,
+                    &spec,
+                    std::ptr::null_mut(),
+                )
+            };
+            if set == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        });
+        if armed_ok.is_err() {
+            self.fail();
+        }
     }
 
     fn fail(&self) {
@@ -179,6 +223,13 @@ impl Pacer {
             if self.stopping.get() {
                 return;
             }
+            if let Some(armed) = &self.on_demand {
+                armed.set(None);
+                let next = self.waiters.borrow().front().map(|(due, _)| *due);
+                if let Some(due) = next {
+                    self.arm_once(armed, due);
+                }
+            }
         }
     }
 
@@ -196,30 +247,12 @@ impl Pacer {
 
 /// Sets `timer` to expire at every due time of `grid` (just after it), from the first one on.
 fn arm_periodic(timer: RawFd, grid: Grid) -> io::Result<()> {
-    let timespec = |d: Duration| libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-    };
-    // The grid's start on CLOCK_MONOTONIC (the clock `Instant` reads), from a pair of readings.
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: plain syscall writing into `now`.
-    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let instant_now = Instant::now();
-    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
-    let first = if grid.start >= instant_now {
-        now + (grid.start - instant_now)
-    } else {
-        now.saturating_sub(instant_now - grid.start)
-    };
     let spec = libc::itimerspec {
         it_interval: timespec(grid.interval),
         // Zero would disarm the timer.
-        it_value: timespec((first + EXPIRY_AFTER_DUE).max(Duration::from_nanos(1))),
+        it_value: timespec(
+            (monotonic(grid.start)? + EXPIRY_AFTER_DUE).max(Duration::from_nanos(1)),
+        ),
     };
     // SAFETY: `timer` is our timerfd; `spec` is valid. An absolute start in the past expires
     // at once and then keeps the period.
@@ -230,6 +263,32 @@ fn arm_periodic(timer: RawFd, grid: Grid) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: d.as_secs() as libc::time_t,
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    }
+}
+
+/// `at` on `CLOCK_MONOTONIC` (the clock `Instant` reads), from a pair of readings.
+fn monotonic(at: Instant) -> io::Result<Duration> {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: plain syscall (vDSO) writing into `now`.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let instant_now = Instant::now();
+    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+    Ok(if at >= instant_now {
+        now + (at - instant_now)
+    } else {
+        now.saturating_sub(instant_now - at)
+    })
 }
 
 /// [`Pacer::sleep_until`]'s future.
@@ -258,13 +317,14 @@ impl Future for PaceSleep<'_> {
 mod tests {
     use super::*;
 
-    /// Sleeps until each of `count` due times `spacing` apart and returns how late each woke.
-    async fn lags(use_uring: bool, count: u64, spacing: Duration) -> Vec<Duration> {
+    /// Sleeps until each of `count` due times `spacing` apart and returns how late each woke;
+    /// `periodic`: the timer follows the grid, else it is armed per waiter (a ramp).
+    async fn lags(use_uring: bool, periodic: bool, count: u64, spacing: Duration) -> Vec<Duration> {
         let grid = Grid {
             start: Instant::now() + Duration::from_millis(5),
             interval: spacing,
         };
-        let (pacer, _task) = Pacer::start(use_uring, grid).unwrap();
+        let (pacer, _task) = Pacer::start(use_uring, periodic.then_some(grid)).unwrap();
         let mut lags = Vec::new();
         for i in 0..count {
             let due = grid.due(i);
@@ -276,18 +336,18 @@ mod tests {
         lags
     }
 
-    fn median_lag(use_uring: bool) -> Duration {
+    fn median_lag(use_uring: bool, periodic: bool) -> Duration {
         let spacing = Duration::from_micros(250);
         let mut lags = if use_uring {
             crate::worker::uring_runtime()
                 .unwrap()
-                .block_on(lags(true, 400, spacing))
+                .block_on(lags(true, periodic, 400, spacing))
         } else {
             monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
                 .enable_timer()
                 .build()
                 .unwrap()
-                .block_on(lags(false, 400, spacing))
+                .block_on(lags(false, periodic, 400, spacing))
         };
         lags.sort();
         lags[lags.len() / 2]
@@ -300,18 +360,34 @@ mod tests {
         if !monoio::utils::detect_uring() {
             return;
         }
-        let median = median_lag(true);
-        assert!(median < Duration::from_micros(200), "median lag {median:?}");
+        for periodic in [true, false] {
+            let median = median_lag(true, periodic);
+            assert!(
+                median < Duration::from_micros(200),
+                "median lag {median:?} ({periodic})"
+            );
+        }
     }
 
     #[test]
     fn due_times_are_kept_to_well_under_a_millisecond_with_epoll() {
-        let median = median_lag(false);
-        assert!(median < Duration::from_micros(200), "median lag {median:?}");
+        for periodic in [true, false] {
+            let median = median_lag(false, periodic);
+            assert!(
+                median < Duration::from_micros(200),
+                "median lag {median:?} ({periodic})"
+            );
+        }
     }
 
     #[test]
     fn waiters_registered_out_of_order_each_wake_at_their_own_time() {
+        for periodic in [true, false] {
+            out_of_order_waiters(periodic);
+        }
+    }
+
+    fn out_of_order_waiters(periodic: bool) {
         let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
             .enable_timer()
             .build()
@@ -322,7 +398,7 @@ mod tests {
                 start,
                 interval: Duration::from_millis(5),
             };
-            let (pacer, _task) = Pacer::start(false, grid).unwrap();
+            let (pacer, _task) = Pacer::start(false, periodic.then_some(grid)).unwrap();
             let late = grid.due(4);
             let early = grid.due(1);
             let late_sleeper = {

@@ -3,9 +3,11 @@
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::pacer::{Grid, Pacer};
+use crate::stages::Ramp;
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {
@@ -14,22 +16,93 @@ pub(crate) struct Plan {
     schedule: Option<Schedule>,
 }
 
-/// Open model: request `i` of this worker is due at `grid.due(i)`.
+/// When one worker's open-model requests are due.
+#[derive(Clone, Debug)]
+pub(crate) enum DueTimes {
+    /// A constant rate: request `i` at `grid.due(i)`.
+    Constant(Grid),
+    /// A ramp (`--stage`): this worker sends `fraction` of the run's requests, and its request
+    /// `i` is the run's request `(i + phase) / fraction`, due when the ramp's integral since
+    /// `start` reaches it. Workers' phases interleave their requests evenly.
+    Ramp {
+        ramp: Arc<Ramp>,
+        start: Instant,
+        fraction: f64,
+        phase: f64,
+    },
+}
+
+/// Due times beyond any run, for requests a ramp never reaches.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+impl DueTimes {
+    pub fn due(&self, index: u64) -> Instant {
+        match self {
+            DueTimes::Constant(grid) => grid.due(index),
+            DueTimes::Ramp {
+                ramp,
+                start,
+                fraction,
+                phase,
+            } => {
+                // Request `n` of the run takes the `n`-th unit of the ramp's area and is due
+                // at its middle: a ramp from 0 does not send at once, and one that ends at
+                // area 100 has sent 100, not a 101st at the very end.
+                let wanted = (index as f64 + phase) / fraction + 0.5;
+                let at = ramp.time_of_integral(wanted).map_or(NEVER, |secs| {
+                    Duration::try_from_secs_f64(secs)
+                        .unwrap_or(NEVER)
+                        .min(NEVER)
+                });
+                *start + at
+            }
+        }
+    }
+
+    /// How many due times fall strictly before `end`.
+    pub fn count_before(&self, end: Instant) -> u64 {
+        match self {
+            DueTimes::Constant(grid) => grid.count_before(end),
+            DueTimes::Ramp {
+                ramp,
+                start,
+                fraction,
+                phase,
+            } => {
+                let span = end.saturating_duration_since(*start).as_secs_f64();
+                ((ramp.integral(span) - 0.5) * fraction - phase)
+                    .ceil()
+                    .max(0.0) as u64
+            }
+        }
+    }
+
+    /// The timer pattern that wakes these due times: a periodic grid, or none (armed per
+    /// waiter).
+    pub fn grid(&self) -> Option<Grid> {
+        match self {
+            DueTimes::Constant(grid) => Some(*grid),
+            DueTimes::Ramp { .. } => None,
+        }
+    }
+}
+
+/// Open model: request `i` of this worker is due at `due.due(i)`.
 struct Schedule {
-    grid: Grid,
+    due_times: DueTimes,
     next: Cell<u64>,
     /// Wakes connections at their requests' due times, to the microsecond.
     pacer: Rc<Pacer>,
 }
 
 impl Plan {
-    /// A plan for `requests` (or until the deadline); in the open model requests are due on
-    /// `grid`, paced by `pacer` (which expires on the same grid).
-    pub fn new(requests: Option<u64>, schedule: Option<(Grid, Rc<Pacer>)>) -> Plan {
+    /// A plan for `requests` (or until the deadline); in the open model requests are due at
+    /// the `DueTimes`, paced by `pacer`.
+    pub fn new(requests: Option<u64>, schedule: Option<(DueTimes, Rc<Pacer>)>) -> Plan {
         Plan {
             remaining: Cell::new(requests),
-            schedule: schedule.map(|(grid, pacer)| Schedule {
-                grid,
+            schedule: schedule.map(|(due_times, pacer)| Schedule {
+                due_times,
                 next: Cell::new(0),
                 pacer,
             }),
@@ -65,7 +138,7 @@ impl Plan {
             }
             return !due.is_empty();
         };
-        if schedule.grid.due(schedule.next.get()) >= deadline || !self.take_one() {
+        if schedule.due_times.due(schedule.next.get()) >= deadline || !self.take_one() {
             return false;
         }
         let first = schedule.take_next();
@@ -74,7 +147,10 @@ impl Plan {
             schedule.pacer.sleep_until(first).await;
         }
         let now = Instant::now();
-        while due.len() < max && schedule.grid.due(schedule.next.get()) <= now && self.take_one() {
+        while due.len() < max
+            && schedule.due_times.due(schedule.next.get()) <= now
+            && self.take_one()
+        {
             due.push(schedule.take_next());
         }
         true
@@ -89,7 +165,7 @@ impl Plan {
         if self.remaining.get() == Some(0) {
             return 0;
         }
-        let due = schedule.grid.count_before(end);
+        let due = schedule.due_times.count_before(end);
         let due = self
             .remaining
             .get()
@@ -103,7 +179,7 @@ impl Schedule {
     fn take_next(&self) -> Instant {
         let index = self.next.get();
         self.next.set(index + 1);
-        self.grid.due(index)
+        self.due_times.due(index)
     }
 }
 

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use crate::config::{ConfigError, IoMode, LoadConfig, Scheme};
+use crate::config::{ConfigError, IoMode, LoadPlan, RateShape, Scheme};
+use crate::pacer::Grid;
+use crate::plan::DueTimes;
 use crate::report::{Report, RunFacts};
 use crate::stats::IntervalStats;
 use crate::timeline::TimelineBuilder;
-use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
+use crate::worker::{self, ConnectionRamp, RunSetup, WorkerJob, WorkerMessage};
 
 /// Why a run could not happen (as opposed to requests failing, which the report counts).
 #[derive(Debug, thiserror::Error)]
@@ -68,16 +70,16 @@ fn uring_unavailable_reason() -> &'static str {
     }
 }
 
-/// Runs the load described by `config`. Blocks until every request is accounted for.
-/// `on_warning` receives at most one line about the I/O driver; `on_progress` is called once per
+/// Runs `plan` ([`crate::LoadConfig::plan`]). Blocks until every request is accounted for.
+/// `on_warning` receives each warning line as it is found; `on_progress` is called once per
 /// [`PROGRESS_INTERVAL`].
 pub fn run(
-    config: &LoadConfig,
+    plan: &LoadPlan,
     on_warning: impl FnMut(&str),
     on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
     run_until(
-        config,
+        plan,
         Arc::new(AtomicBool::new(false)),
         on_warning,
         on_progress,
@@ -87,12 +89,12 @@ pub fn run(
 /// [`run`], ending early once `stop` is set (Ctrl-C): no new request starts, requests in flight
 /// complete or time out, and the report covers what was sent.
 pub fn run_until(
-    config: &LoadConfig,
+    plan: &LoadPlan,
     stop: Arc<AtomicBool>,
     mut on_warning: impl FnMut(&str),
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
-    let prepared = config.validated_requests()?;
+    let config = &plan.config;
     let addrs = config.target.resolve()?;
     let tls = match config.target.scheme {
         Scheme::Http => None,
@@ -104,21 +106,21 @@ pub fn run_until(
     let (use_uring, io_warning) = choose_io(config.io)?;
     let start_warnings: Vec<String> = io_warning
         .into_iter()
-        .chain(raise_open_file_limit(config.connections))
+        .chain(raise_open_file_limit(plan.connections))
         .collect();
     for line in &start_warnings {
         on_warning(line);
     }
 
-    let threads = config.effective_threads();
+    let threads = plan.threads;
     let cores = worker::available_cores();
     let start = Instant::now();
-    let deadline = start + config.duration.unwrap_or(UNBOUNDED_RUN);
+    let deadline = start + plan.duration.unwrap_or(UNBOUNDED_RUN);
     let setup = Arc::new(RunSetup {
         addrs,
         tls,
-        requests: prepared.requests,
-        endpoints: prepared.endpoints.len(),
+        requests: plan.requests.clone(),
+        endpoints: plan.endpoints.len(),
         pipeline: config.pipeline,
         keep_alive: config.keep_alive,
         timeout: config.timeout,
@@ -131,18 +133,15 @@ pub fn run_until(
 
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut handles = Vec::with_capacity(threads);
-    for (index, job) in split_jobs(config, threads, &cores, start)
-        .into_iter()
-        .enumerate()
-    {
+    for (index, job) in split_jobs(plan, &cores, start).into_iter().enumerate() {
         let handle = worker::spawn(index, setup.clone(), job, tx.clone())
             .map_err(|e| RunError::Worker(format!("cannot start a worker thread: {e}")))?;
         handles.push(handle);
     }
     drop(tx);
 
-    let open_model = config.rate.is_some();
-    let mut total = IntervalStats::new(prepared.endpoints.len(), open_model);
+    let open_model = plan.rate.is_some();
+    let mut total = IntervalStats::new(plan.endpoints.len(), open_model);
     let mut timeline = TimelineBuilder::new(handles.len(), open_model);
     let mut running = handles.len();
     let mut worker_error = None;
@@ -196,21 +195,31 @@ pub fn run_until(
         total.merge(&stats);
     }
     let stopped_early = setup.stop.load(std::sync::atomic::Ordering::Relaxed);
-    let elapsed = reported_duration(config, finished_at - start, stopped_early);
+    let elapsed = reported_duration(plan, finished_at - start, stopped_early);
+    let due_by = |seconds: f64| plan.rate.as_ref().map_or(0.0, |rate| rate.due_by(seconds));
     let facts = RunFacts {
         url: config.target.display_url(),
         method: config.display_method(),
-        endpoints: prepared.endpoints,
-        connections: config.connections,
+        endpoints: plan.endpoints.clone(),
+        connections: plan.connections,
         threads,
         io: if use_uring { "uring" } else { "epoll" },
-        target_rps: config.rate,
+        // A ramp's target is its average over the run.
+        target_rps: plan.rate.as_ref().map(|rate| match rate {
+            RateShape::Constant(rate) => *rate,
+            RateShape::Ramp(_) => due_by(elapsed.as_secs_f64()) / elapsed.as_secs_f64().max(1e-9),
+        }),
         elapsed,
         tls: config.target.scheme == Scheme::Https,
         warnings: start_warnings.clone(),
         // The timeline ends where the workers did; the last entry's rate is over what it
         // covers, so a run that overran its deadline by milliseconds does not inflate it.
-        timeline: timeline.finish((finished_at - start).max(elapsed)),
+        timeline: timeline.finish(
+            (finished_at - start).max(elapsed),
+            plan.rate
+                .is_some()
+                .then_some(&due_by as &dyn Fn(f64) -> f64),
+        ),
     };
     let report = Report::build(facts, &total);
     for line in &report.warnings[start_warnings.len()..] {
@@ -262,8 +271,8 @@ fn raise_open_file_limit(connections: usize) -> Option<String> {
 /// (its workers wait out the schedule), so that is its duration, as wrk2 and k6 report it; a
 /// run with a request budget (`-n`), a closed run, or one the user stopped, reports what it
 /// measured.
-fn reported_duration(config: &LoadConfig, measured: Duration, stopped_early: bool) -> Duration {
-    match (config.rate, config.duration, config.requests) {
+fn reported_duration(plan: &LoadPlan, measured: Duration, stopped_early: bool) -> Duration {
+    match (&plan.rate, plan.duration, plan.config.requests) {
         (Some(_), Some(asked), None) if !stopped_early => asked,
         _ => measured,
     }
@@ -271,14 +280,10 @@ fn reported_duration(config: &LoadConfig, measured: Duration, stopped_early: boo
 
 /// Splits connections, the request budget and the rate across workers, proportionally to each
 /// worker's connections, and pins worker `i` to the `i`-th allowed core.
-fn split_jobs(
-    config: &LoadConfig,
-    threads: usize,
-    cores: &[core_affinity::CoreId],
-    start: Instant,
-) -> Vec<WorkerJob> {
-    let connections = share(config.connections as u64, threads);
-    let requests = config.requests.map(|n| share(n, threads));
+fn split_jobs(plan: &LoadPlan, cores: &[core_affinity::CoreId], start: Instant) -> Vec<WorkerJob> {
+    let threads = plan.threads;
+    let connections = share(plan.connections as u64, threads);
+    let requests = plan.config.requests.map(|n| share(n, threads));
     // Each run draws a different scenario mix; workers draw independent sequences.
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -286,18 +291,33 @@ fn split_jobs(
     (0..threads)
         .map(|i| {
             let conns = connections[i] as usize;
-            let rate = config.rate.map(|total| {
-                let fraction = conns as f64 / config.connections as f64;
-                let per_worker = total * fraction;
-                // Stagger the workers' schedules so their requests interleave evenly.
-                let phase = Duration::from_secs_f64(i as f64 / total);
-                (per_worker, start + phase)
+            let fraction = conns as f64 / plan.connections as f64;
+            let due_times = plan.rate.as_ref().map(|rate| match rate {
+                RateShape::Constant(total) => {
+                    // Stagger the workers' schedules so their requests interleave evenly.
+                    let phase = Duration::from_secs_f64(i as f64 / total);
+                    DueTimes::Constant(Grid::new(total * fraction, start + phase))
+                }
+                RateShape::Ramp(ramp) => DueTimes::Ramp {
+                    ramp: ramp.clone(),
+                    start,
+                    fraction,
+                    phase: i as f64 * fraction,
+                },
             });
             WorkerJob {
                 core: (!cores.is_empty()).then(|| cores[i % cores.len()]),
                 connections: conns,
                 requests: requests.as_ref().map(|r| r[i]),
-                rate,
+                due_times,
+                // Connection `j` of worker `i` is the run's connection `i + j * threads`, so a
+                // ramp brings the workers' connections up in turn.
+                connection_ramp: plan.connection_ramp.as_ref().map(|ramp| ConnectionRamp {
+                    ramp: ramp.clone(),
+                    start,
+                    first: i,
+                    stride: threads,
+                }),
                 seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
             }
         })

@@ -34,9 +34,13 @@ pub struct TimelineEntry {
     pub failed: BTreeMap<&'static str, u64>,
     pub aborted: u64,
     /// Responses by status code.
-    pub status: BTreeMap<String, u64>,
+    pub status: BTreeMap<u16, u64>,
     /// Complete responses per second during this entry.
     pub rps: f64,
+    /// Open model only: the rate the schedule asked for during this entry (its due requests
+    /// per second; a ramp's changes from entry to entry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_rps: Option<f64>,
     /// Latency of the responses completed in this entry (corrected in the open model).
     pub latency_us: LatencySummary,
     /// Open model only: the same responses measured from their actual send.
@@ -132,6 +136,10 @@ impl TimelineBuilder {
     }
 
     fn close_first(&mut self, duration: Duration) {
+        self.close_first_with_target(duration, None);
+    }
+
+    fn close_first_with_target(&mut self, duration: Duration, due_by: Option<DueBy<'_>>) {
         let Some(step) = self.open.pop_front() else {
             return;
         };
@@ -139,8 +147,9 @@ impl TimelineBuilder {
         self.connections_open = (self.connections_open + step.connects).saturating_sub(step.closes);
         let duration_s = duration.as_secs_f64();
         let stats = &step.stats;
+        let t = (TIMELINE_STEP * self.first_open as u32).as_secs_f64();
         self.entries.push(TimelineEntry {
-            t: (TIMELINE_STEP * self.first_open as u32).as_secs_f64(),
+            t,
             duration_s: round2(duration_s),
             requests: stats.requests(),
             ok: stats.ok,
@@ -152,6 +161,9 @@ impl TimelineBuilder {
             } else {
                 0.0
             },
+            target_rps: due_by
+                .filter(|_| duration_s > 0.0)
+                .map(|due_by| round2((due_by(t + duration_s) - due_by(t)) / duration_s)),
             latency_us: LatencySummary::from_histogram(&stats.latency),
             latency_uncorrected_us: stats
                 .latency_uncorrected
@@ -165,8 +177,9 @@ impl TimelineBuilder {
 
     /// The timeline of a run that lasted `elapsed`: one entry per second, and the rest as a
     /// last, shorter entry when it is at least one snapshot interval long (a run that ends a
-    /// few milliseconds into a second folds them into the one before).
-    pub fn finish(mut self, elapsed: Duration) -> Vec<TimelineEntry> {
+    /// few milliseconds into a second folds them into the one before). In the open model,
+    /// `due_by(t)` is how many requests the schedule had due by `t` seconds.
+    pub fn finish(mut self, elapsed: Duration, due_by: Option<DueBy<'_>>) -> Vec<TimelineEntry> {
         let whole = step_of(elapsed);
         let rest = elapsed.saturating_sub(TIMELINE_STEP * whole as u32);
         let last = if whole > 0 && rest < SNAPSHOT_INTERVAL {
@@ -187,14 +200,24 @@ impl TimelineBuilder {
             last_step.connects += step.connects;
             last_step.closes += step.closes;
         }
+        // Steps closed during the run get their targets now.
+        if let Some(due_by) = due_by {
+            for entry in &mut self.entries {
+                entry.target_rps =
+                    Some(round2(due_by(entry.t + entry.duration_s) - due_by(entry.t)));
+            }
+        }
         while self.first_open < last {
-            self.close_first(TIMELINE_STEP);
+            self.close_first_with_target(TIMELINE_STEP, due_by);
         }
         let last_start = TIMELINE_STEP * last as u32;
-        self.close_first(elapsed.saturating_sub(last_start));
+        self.close_first_with_target(elapsed.saturating_sub(last_start), due_by);
         self.entries
     }
 }
+
+/// Requests due by a time in seconds since the start.
+pub(crate) type DueBy<'a> = &'a dyn Fn(f64) -> f64;
 
 fn tick_time(tick: u64) -> Duration {
     SNAPSHOT_INTERVAL * u32::try_from(tick).unwrap_or(u32::MAX)
@@ -233,7 +256,7 @@ mod tests {
         assert_eq!(timeline.entries.len(), 1);
         timeline.add(0, SnapshotEnd::Final(ms(2_001)), &snapshot(5, 0, 0));
         timeline.add(1, SnapshotEnd::Final(ms(2_002)), &snapshot(0, 0, 0));
-        let entries = timeline.finish(ms(2_002));
+        let entries = timeline.finish(ms(2_002), None);
         // 2.002 s: two entries, the last 2 ms folded into the second one.
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].ok, 1 + 2 + 3 + 4 + 4);
@@ -252,7 +275,7 @@ mod tests {
             timeline.add(0, SnapshotEnd::Tick(tick), &snapshot(2, 0, 0));
         }
         timeline.add(0, SnapshotEnd::Final(ms(1_600)), &snapshot(1, 0, 0));
-        let entries = timeline.finish(ms(1_600));
+        let entries = timeline.finish(ms(1_600), None);
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1].ok, 5);
         assert_eq!(entries[1].duration_s, 0.6);
@@ -263,14 +286,14 @@ mod tests {
     fn a_short_run_is_one_entry_and_quiet_seconds_are_kept() {
         let mut timeline = TimelineBuilder::new(1, false);
         timeline.add(0, SnapshotEnd::Final(ms(30)), &snapshot(3, 1, 0));
-        let entries = timeline.finish(ms(30));
+        let entries = timeline.finish(ms(30), None);
         assert_eq!(entries.len(), 1);
         assert_eq!((entries[0].ok, entries[0].duration_s), (3, 0.03));
 
         let mut timeline = TimelineBuilder::new(1, false);
         timeline.add(0, SnapshotEnd::Tick(1), &snapshot(1, 0, 0));
         timeline.add(0, SnapshotEnd::Tick(13), &snapshot(1, 0, 0));
-        let entries = timeline.finish(ms(3_300));
+        let entries = timeline.finish(ms(3_300), None);
         assert_eq!(
             entries.iter().map(|e| e.ok).collect::<Vec<_>>(),
             [1, 0, 0, 1]
@@ -283,7 +306,7 @@ mod tests {
         timeline.add(0, SnapshotEnd::Tick(2), &snapshot(0, 10, 0));
         timeline.add(0, SnapshotEnd::Tick(6), &snapshot(0, 3, 5));
         timeline.add(0, SnapshotEnd::Final(ms(2_500)), &snapshot(0, 0, 8));
-        let entries = timeline.finish(ms(2_500));
+        let entries = timeline.finish(ms(2_500), None);
         let open: Vec<_> = entries.iter().map(|e| e.connections_open).collect();
         assert_eq!(open, [10, 8, 0]);
         assert_eq!(entries[1].connects, 3);

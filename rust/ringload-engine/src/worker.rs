@@ -15,8 +15,9 @@ use rustls::ClientConfig;
 use crate::config::PreparedRequest;
 use crate::connection::{run_connection, WorkerShared};
 use crate::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
-use crate::pacer::{Grid, Pacer};
-use crate::plan::{Picker, Plan};
+use crate::pacer::Pacer;
+use crate::plan::{DueTimes, Picker, Plan};
+use crate::stages::Ramp;
 use crate::stats::IntervalStats;
 use crate::watchdog::Watchdog;
 
@@ -52,8 +53,10 @@ pub(crate) struct WorkerJob {
     pub core: Option<core_affinity::CoreId>,
     pub connections: usize,
     pub requests: Option<u64>,
-    /// Requests per second and the schedule's start, for the open model.
-    pub rate: Option<(f64, Instant)>,
+    /// When this worker's requests are due, for the open model.
+    pub due_times: Option<DueTimes>,
+    /// Closed model with connection stages: which of the run's connections are this worker's.
+    pub connection_ramp: Option<ConnectionRamp>,
     /// Seeds this worker's choice of scenario requests.
     pub seed: u64,
 }
@@ -65,6 +68,42 @@ pub(crate) enum SnapshotEnd {
     Tick(u64),
     /// The worker's last snapshot, taken this long after the start.
     Final(Duration),
+}
+
+/// A worker's part of a connection ramp: its connection `j` is the run's connection
+/// `first + j * stride` (from 0), in use while the ramp's target is above that number.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionRamp {
+    pub ramp: Arc<Ramp>,
+    pub start: Instant,
+    pub first: usize,
+    pub stride: usize,
+}
+
+/// One connection's place on a connection ramp.
+#[derive(Clone, Debug)]
+pub(crate) struct RampSlot {
+    ramp: Arc<Ramp>,
+    start: Instant,
+    /// The target at which this connection is in use: its number in the run, from 1.
+    level: f64,
+}
+
+impl RampSlot {
+    /// `None` while the connection is in use at `now`; else when it next will be (`Some(None)`:
+    /// never again).
+    pub fn idle_until(&self, now: Instant) -> Option<Option<Instant>> {
+        let t = now.saturating_duration_since(self.start).as_secs_f64();
+        if self.ramp.at(t) >= self.level {
+            return None;
+        }
+        Some(
+            self.ramp
+                .next_time_at_least(t, self.level)
+                .and_then(|at| Duration::try_from_secs_f64(at).ok())
+                .map(|at| self.start + at),
+        )
+    }
 }
 
 pub(crate) enum WorkerMessage {
@@ -174,16 +213,18 @@ impl WorkerRun {
 
     async fn drive<D: Dialer + 'static>(&self, dialer: D) -> Result<(), String> {
         let fresh_stats = {
-            let (endpoints, open_model) = (self.setup.endpoints, self.job.rate.is_some());
+            let (endpoints, open_model) = (self.setup.endpoints, self.job.due_times.is_some());
             move || IntervalStats::new(endpoints, open_model)
         };
-        let (rate, pacer) = match self.job.rate {
+        let (rate, pacer) = match &self.job.due_times {
             None => (None, None),
-            Some((per_second, start)) => {
-                let grid = Grid::new(per_second, start);
-                let (pacer, task) = Pacer::start(self.setup.use_uring, grid)
+            Some(due_times) => {
+                let (pacer, task) = Pacer::start(self.setup.use_uring, due_times.grid())
                     .map_err(|e| format!("cannot create the open model's timer: {e}"))?;
-                (Some((grid, pacer.clone())), Some((pacer, task)))
+                (
+                    Some((due_times.clone(), pacer.clone())),
+                    Some((pacer, task)),
+                )
             }
         };
         let watchdog = Rc::new(Watchdog::new(self.setup.timeout, self.setup.deadline));
@@ -202,7 +243,14 @@ impl WorkerRun {
         });
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)
-            .map(|_| monoio::spawn(run_connection(shared.clone(), dialer.clone())))
+            .map(|j| {
+                let slot = self.job.connection_ramp.as_ref().map(|r| RampSlot {
+                    ramp: r.ramp.clone(),
+                    start: r.start,
+                    level: (r.first + j * r.stride + 1) as f64,
+                });
+                monoio::spawn(run_connection(shared.clone(), dialer.clone(), slot))
+            })
             .collect();
         let reporter = {
             let (shared, tx, worker, start) = (
@@ -231,10 +279,11 @@ impl WorkerRun {
         for connection in connections {
             connection.await;
         }
-        if self.job.rate.is_some() && self.job.requests.is_none() {
-            // An open-model run for a duration lasts that duration, even when the last request
-            // was due (and answered) earlier; a user's stop ends it at once. (With a request
-            // budget it ends with the last request.)
+        let scheduled = self.job.due_times.is_some() || self.job.connection_ramp.is_some();
+        if scheduled && self.job.requests.is_none() {
+            // An open-model or ramped run for a duration lasts that duration, even when the
+            // last request was due (or the last connection ramped down) earlier; a user's stop
+            // ends it at once. (With a request budget it ends with the last request.)
             while Instant::now() < self.setup.deadline
                 && !self.setup.stop.load(std::sync::atomic::Ordering::Relaxed)
             {

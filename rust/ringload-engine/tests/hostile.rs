@@ -46,13 +46,14 @@ fn open_descriptors() -> usize {
 }
 
 fn run(config: &LoadConfig) -> Report {
-    ringload_engine::run(config, |_| {}, |_| {}).expect("the run happens")
+    let plan = config.plan().expect("a valid configuration");
+    ringload_engine::run(&plan, |_| {}, |_| {}).expect("the run happens")
 }
 
 /// A closed-model run of `n` requests on one connection and one worker.
 fn config(url: &str, n: u64) -> LoadConfig {
     let mut config = LoadConfig::new(url).unwrap();
-    config.connections = 1;
+    config.connections = Some(1);
     config.threads = Some(1);
     config.requests = Some(n);
     config.timeout = Duration::from_secs(2);
@@ -126,7 +127,7 @@ fn check(case: &Case) {
         Outcome::Ok(status) => {
             assert_eq!(o.ok, REQUESTS, "{}: {report}", case.name);
             assert_eq!(
-                o.status.get(&status.to_string()).copied(),
+                o.status.get(&status).copied(),
                 Some(REQUESTS),
                 "{}: {report}",
                 case.name
@@ -589,7 +590,7 @@ fn a_reused_connection_that_sent_part_of_a_response_is_not_retried() {
     ])
     .unwrap();
     let mut config = paced(&server.url("/"), "GET");
-    config.connections = 1;
+    config.connections = Some(1);
     config.requests = Some(2);
     let report = run(&config);
     assert_accounting(&report);
@@ -664,7 +665,7 @@ fn a_large_post_answered_early_with_413() {
     config.body = vec![b'x'; 4 << 20];
     let report = run(&config);
     assert_accounting(&report);
-    assert_eq!(report.outcomes.status.get("413"), Some(&2), "{report}");
+    assert_eq!(report.outcomes.status.get(&413), Some(&2), "{report}");
     assert_eq!(server.connections(), 2);
 }
 
@@ -704,7 +705,7 @@ fn requests_in_flight_at_the_deadline_are_aborted_on_time() {
     let before = open_descriptors();
     let server = HostileServer::play(vec![Step::Read, Step::Hold]).unwrap();
     let mut config = LoadConfig::new(&server.url("/")).unwrap();
-    config.connections = 4;
+    config.connections = Some(4);
     config.threads = Some(2);
     config.duration = Some(Duration::from_millis(500));
     let started = Instant::now();
@@ -733,7 +734,7 @@ fn the_server_stops_and_restarts_mid_run() {
     let first = ringload_target::Server::start(ringload_target::ServerConfig::default()).unwrap();
     let addr = first.addr();
     let mut config = LoadConfig::new(&format!("http://{addr}/")).unwrap();
-    config.connections = 4;
+    config.connections = Some(4);
     config.threads = Some(2);
     config.rate = Some(400.0);
     config.duration = Some(Duration::from_secs(3));
@@ -800,7 +801,7 @@ fn a_stall_shows_in_corrected_latency_and_not_in_uncorrected() {
     })
     .unwrap();
     let mut config = LoadConfig::new(&server.url("/")).unwrap();
-    config.connections = 2;
+    config.connections = Some(2);
     config.threads = Some(1);
     config.rate = Some(200.0);
     config.duration = Some(Duration::from_secs(4));
@@ -859,7 +860,7 @@ fn counts_per_outcome_equal_the_servers_under_chaos() {
     })
     .unwrap();
     let mut config = LoadConfig::new(&server.url("/")).unwrap();
-    config.connections = 16;
+    config.connections = Some(16);
     config.threads = Some(2);
     config.rate = Some(400.0);
     config.requests = Some(600);
@@ -869,17 +870,13 @@ fn counts_per_outcome_equal_the_servers_under_chaos() {
     let log = server.log();
     let did = |what: &str| log.iter().filter(|a| **a == what).count() as u64;
     let o = &report.outcomes;
-    let status = |code: &str| o.status.get(code).copied().unwrap_or(0);
+    let status = |code: u16| o.status.get(&code).copied().unwrap_or(0);
     assert_eq!(o.requests, 600);
     assert_eq!(o.aborted, 0);
     // Every request the server read is one the client sent, or a resend of one it reset.
     assert_eq!(log.len() as u64, o.requests + o.retries, "{report}");
-    assert_eq!(
-        status("200"),
-        did("200") + did("close-delimited"),
-        "{report}"
-    );
-    assert_eq!(status("500"), did("500"), "{report}");
+    assert_eq!(status(200), did("200") + did("close-delimited"), "{report}");
+    assert_eq!(status(500), did("500"), "{report}");
     assert_eq!(failed(&report, "parse"), did("malformed"), "{report}");
     assert_eq!(failed(&report, "timeout"), did("stall"), "{report}");
     assert_eq!(

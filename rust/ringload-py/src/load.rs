@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{
     EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report, RunError,
-    ScenarioRequest, ScheduleLag as EngineScheduleLag, TimelineEntry as EngineTimelineEntry,
+    ScenarioRequest, ScheduleLag as EngineScheduleLag, Stage, TimelineEntry as EngineTimelineEntry,
     TlsOptions,
 };
 
@@ -76,6 +76,20 @@ fn run_error(error: RunError) -> PyErr {
     }
 }
 
+/// `(seconds, target)` pairs as engine stages; the engine checks the targets.
+fn stages_of(arg: &str, stages: Vec<(f64, f64)>) -> PyResult<Vec<Stage>> {
+    stages
+        .into_iter()
+        .enumerate()
+        .map(|(i, (duration, target))| {
+            Ok(Stage {
+                duration: seconds(&format!("{arg}[{i}] duration"), duration)?,
+                target,
+            })
+        })
+        .collect()
+}
+
 /// Ends a run early from another thread or task: no new request starts; those in flight
 /// complete or time out, and the run returns its result.
 #[pyclass(module = "ringload._ringload", frozen)]
@@ -129,7 +143,7 @@ impl Progress {
 
 #[allow(clippy::too_many_arguments)] // mirrors ringload.run()'s keyword arguments one to one
 #[pyfunction]
-#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, timeout, connect_timeout, insecure, cacert, pipeline, disable_keepalive, io, stop, on_progress))]
+#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, timeout, connect_timeout, insecure, cacert, pipeline, disable_keepalive, io, stop, on_progress))]
 fn run_load(
     py: Python<'_>,
     url: &str,
@@ -137,11 +151,13 @@ fn run_load(
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     scenario: Vec<RequestTuple>,
-    connections: usize,
+    connections: Option<usize>,
     threads: Option<usize>,
     duration: Option<f64>,
     requests: Option<u64>,
     rate: Option<f64>,
+    stages: Vec<(f64, f64)>,
+    connection_stages: Vec<(f64, f64)>,
     timeout: f64,
     connect_timeout: f64,
     insecure: bool,
@@ -162,6 +178,8 @@ fn run_load(
     config.duration = duration.map(|d| seconds("duration", d)).transpose()?;
     config.requests = requests;
     config.rate = rate;
+    config.rate_stages = stages_of("stages", stages)?;
+    config.connection_stages = stages_of("connection_stages", connection_stages)?;
     config.timeout = seconds("timeout", timeout)?;
     config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
     config.pipeline = pipeline;
@@ -171,6 +189,9 @@ fn run_load(
         insecure,
         ca_file: cacert,
     };
+    let plan = config
+        .plan()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     let stop_flag = stop.map_or_else(
         || Arc::new(AtomicBool::new(false)),
         |handle| handle.get().flag.clone(),
@@ -180,7 +201,7 @@ fn run_load(
     let mut interrupted: Option<PyErr> = None;
     let result = py.detach(|| {
         ringload_engine::run_until(
-            &config,
+            &plan,
             stop_flag.clone(),
             |warning| eprintln!("ringload: {warning}"),
             |progress| {
@@ -339,8 +360,9 @@ pub(crate) struct TimelineEntry {
     ok: u64,
     failed: BTreeMap<String, u64>,
     aborted: u64,
-    status: BTreeMap<String, u64>,
+    status: BTreeMap<u16, u64>,
     rps: f64,
+    target_rps: Option<f64>,
     latency_us: Latency,
     latency_uncorrected_us: Option<Latency>,
     connects: u64,
@@ -358,6 +380,7 @@ impl From<&EngineTimelineEntry> for TimelineEntry {
             aborted: e.aborted,
             status: e.status.clone(),
             rps: e.rps,
+            target_rps: e.target_rps,
             latency_us: Latency::from(&e.latency_us),
             latency_uncorrected_us: e.latency_uncorrected_us.as_ref().map(Latency::from),
             connects: e.connects,
@@ -455,13 +478,8 @@ impl Outcomes {
 
     /// Responses by status code.
     #[getter]
-    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        for (code, count) in &self.of().status {
-            let code: u16 = code.parse().expect("status codes are numbers");
-            dict.set_item(code, count)?;
-        }
-        Ok(dict)
+    fn status(&self) -> BTreeMap<u16, u64> {
+        self.of().status.clone()
     }
 
     #[getter]

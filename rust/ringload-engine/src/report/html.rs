@@ -243,12 +243,16 @@ impl Report {
             false,
             timeline.iter().map(|e| (at(e), e.rps)).collect(),
         )];
-        if let Some(lag) = &self.schedule_lag {
+        if self.schedule_lag.is_some() {
+            // Per entry, so a ramp (--stage) shows as one.
             throughput.push(series(
                 "target rate",
                 "#999999",
                 true,
-                timeline.iter().map(|e| (at(e), lag.target_rps)).collect(),
+                timeline
+                    .iter()
+                    .filter_map(|e| Some((at(e), e.target_rps?)))
+                    .collect(),
             ));
         }
 
@@ -286,10 +290,8 @@ impl Report {
         }
 
         let mut outcomes = Vec::new();
-        let mut codes: Vec<&String> = self.outcomes.status.keys().collect();
-        codes.sort();
         let mut colors = PALETTE.iter().cycle();
-        for code in codes {
+        for code in self.outcomes.status.keys() {
             outcomes.push(series(
                 &format!("HTTP {code}/s"),
                 colors.next().copied().unwrap_or(PALETTE[0]),
@@ -463,7 +465,7 @@ fn number_cell_f(us: Option<f64>) -> String {
     )
 }
 
-fn join_counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
+fn join_counts(counts: &std::collections::BTreeMap<u16, u64>) -> String {
     if counts.is_empty() {
         return "none".to_string();
     }

@@ -153,7 +153,7 @@ pub struct Outcomes {
     /// Idempotent requests resent after a reused connection closed without any response byte.
     pub retries: u64,
     /// Responses by status code.
-    pub status: BTreeMap<String, u64>,
+    pub status: BTreeMap<u16, u64>,
     /// Complete responses per second.
     pub rps: f64,
     pub latency_us: LatencySummary,
@@ -395,14 +395,13 @@ pub(crate) fn failed_by_kind(stats: &EndpointStats) -> BTreeMap<&'static str, u6
         .collect()
 }
 
-/// Responses by status code, the codes seen only (the JSON's `status`).
-pub(crate) fn status_counts(stats: &EndpointStats) -> BTreeMap<String, u64> {
-    stats
-        .status
-        .iter()
-        .enumerate()
+/// Responses by status code, the codes seen only (the JSON's `status`, whose keys JSON
+/// writes as strings).
+pub(crate) fn status_counts(stats: &EndpointStats) -> BTreeMap<u16, u64> {
+    (0u16..)
+        .zip(stats.status.iter())
         .filter(|(_, count)| **count > 0)
-        .map(|(code, count)| (code.to_string(), *count))
+        .map(|(code, count)| (code, *count))
         .collect()
 }
 

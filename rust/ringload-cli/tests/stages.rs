@@ -1,0 +1,173 @@
+//! `--stage DURATION:RATE` (an open-model ramp) and `--connection-stage DURATION:N` (a
+//! closed-model one): the ramp's shape in the timeline, its total, and bad stages refused
+//! before any connection.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+fn timeline(report: &Value) -> &Vec<Value> {
+    report["timeline"].as_array().expect("timeline")
+}
+
+fn field(entry: &Value, key: &str) -> f64 {
+    entry[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no {key} in {entry}"))
+}
+
+/// Within `tolerance` requests of `expected` (workers' shares and tick boundaries move a few).
+fn near(actual: f64, expected: f64, tolerance: f64) -> bool {
+    (actual - expected).abs() <= tolerance
+}
+
+#[test]
+fn a_rate_ramp_follows_its_stages_and_totals_the_area_under_them() {
+    let server = target();
+    // 0 -> 400 req/s over 2 s, then 400 for 1 s: 400 + 400 requests in 3 s.
+    let report = ringload_json(&[
+        "-c",
+        "8",
+        "--stage",
+        "2s:400",
+        "--stage",
+        "1s:400",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(report["model"], "open");
+    assert_eq!(field(&report, "duration_s"), 3.0, "the stages' length");
+    assert!(near(field(&report, "requests"), 800.0, 4.0), "{report}");
+    assert_eq!(report["ok"], report["requests"]);
+    let entries = timeline(&report);
+    assert_eq!(entries.len(), 3);
+    // Due per second: 100, 300, 400; the timeline shows the target and what was done.
+    for (entry, expected) in entries.iter().zip([100.0, 300.0, 400.0]) {
+        assert_eq!(field(entry, "target_rps"), expected, "{entry}");
+        assert!(near(field(entry, "ok"), expected, 12.0), "{entry}");
+        assert!(entry["latency_uncorrected_us"]["p50"].is_u64());
+    }
+    // A ramp's target is its average over the run.
+    assert!(near(
+        field(&report["schedule_lag"], "target_rps"),
+        266.67,
+        0.01
+    ));
+    assert_eq!(report["schedule_lag"]["behind"], false, "{report}");
+}
+
+#[test]
+fn a_ramp_starts_from_the_rate_and_a_longer_duration_holds_the_last_one() {
+    let server = target();
+    // 100 -> 300 over 1 s (200 requests), then -d holds 300 for another second.
+    let report = ringload_json(&[
+        "-c",
+        "4",
+        "-R",
+        "100",
+        "--stage",
+        "1s:300",
+        "-d",
+        "2s",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(field(&report, "duration_s"), 2.0);
+    assert!(near(field(&report, "requests"), 500.0, 4.0), "{report}");
+    let targets: Vec<f64> = timeline(&report)
+        .iter()
+        .map(|e| field(e, "target_rps"))
+        .collect();
+    assert_eq!(targets, [200.0, 300.0]);
+    // A ramp down to 0 sends nothing once it is there.
+    let report = ringload_json(&[
+        "-c",
+        "2",
+        "-R",
+        "200",
+        "--stage",
+        "1s:0",
+        "-d",
+        "2s",
+        &url(&server, "/"),
+    ]);
+    assert!(near(field(&report, "requests"), 100.0, 2.0), "{report}");
+    assert_eq!(timeline(&report)[1]["requests"], 0, "{report}");
+    assert_eq!(report["schedule_lag"]["unsent"], 0, "{report}");
+}
+
+#[test]
+fn connection_stages_open_and_close_connections_along_the_ramp() {
+    let server = target();
+    // Up to 4 connections in 0.5 s, 4 until 2.5 s, then down to 0 at 3 s.
+    let report = ringload_json(&[
+        "--connection-stage",
+        "500ms:4",
+        "--connection-stage",
+        "2s:4",
+        "--connection-stage",
+        "500ms:0",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(report["model"], "closed");
+    assert_eq!(report["connections"], 4, "the ramp's peak");
+    assert!(near(field(&report, "duration_s"), 3.0, 0.15), "{report}");
+    let entries = timeline(&report);
+    let open: Vec<u64> = entries
+        .iter()
+        .map(|e| e["connections_open"].as_u64().unwrap())
+        .collect();
+    assert_eq!(open, [4, 4, 0], "{report}");
+    // Each connection opened once on the way up; none is open at the end.
+    assert_eq!(report["connects"], 4, "{report}");
+    assert!(entries.iter().all(|e| e["ok"].as_u64().unwrap() > 0));
+    assert_eq!(report["failed"]["connect"], 0);
+}
+
+#[test]
+fn stages_in_a_scenario_file_ramp_the_same_way() {
+    let server = target();
+    let dir = std::env::temp_dir().join(format!("ringload-stages-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ramp.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "host = \"http://{}\"\nstages = [{{ duration = \"1s\", rate = 200 }}]\n\n\
+             [[requests]]\npath = \"/\"\n",
+            server.addr()
+        ),
+    )
+    .unwrap();
+    let report = ringload_json(&["-c", "2", "--scenario", file.to_str().unwrap()]);
+    assert_eq!(field(&report, "duration_s"), 1.0);
+    assert!(near(field(&report, "requests"), 100.0, 2.0), "{report}");
+}
+
+#[test]
+fn bad_stages_exit_2_before_any_connection() {
+    let server = target();
+    let target_url = url(&server, "/");
+    let cases: [&[&str]; 8] = [
+        &["--stage", "0s:100"],
+        &["--stage", "1s:-5"],
+        &["--stage", "1s"],
+        &["--stage", "soon:100"],
+        &["--connection-stage", "1s:0"],
+        &["--connection-stage", "1s:4", "-c", "4"],
+        &["--connection-stage", "1s:4", "-R", "100"],
+        &["--connection-stage", "1s:4", "--stage", "1s:100"],
+    ];
+    for args in cases {
+        let mut all = args.to_vec();
+        all.push(&target_url);
+        let run = ringload(&all);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.lines().count(),
+            1,
+            "{args:?}: one line: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(server.requests(), 0);
+}
