@@ -204,6 +204,33 @@ def test_stages_ramp_the_rate_and_the_connections(ringload_target: ringload.Targ
         ringload.run(ringload_target.url + "/", stages=[(1, -100)])
 
 
+def test_templates_render_for_every_request(ringload_target: ringload.TargetServer, tmp_path: Path) -> None:
+    # The single URL with template=True: {{seq}} gives each value once; the target counts paths.
+    result = ringload.run(ringload_target.url + "/items/{{seq}}?size={{choice s m}}", requests=40, template=True)
+    assert result.ok == 40 and result.status == {404: 40}
+    assert [ringload_target.path_count(f"/items/{n}") for n in range(40)] == [1] * 40
+    # Reports show the template as written.
+    assert result.url == ringload_target.url + "/items/{{seq}}?size={{choice s m}}"
+    assert result.endpoints[0].name == "/items/{{seq}}?size={{choice s m}}"
+    # A scenario's requests are always templates; files are read when the run starts.
+    (tmp_path / "codes.txt").write_text("204\n202\n")
+    codes = ringload.run(
+        host=ringload_target.url,
+        scenario=[Request("GET", "/status/{{line %s}}" % (tmp_path / "codes.txt"), name="code")],
+        requests=10,
+        connections=1,
+    )
+    assert codes.status == {204: 5, 202: 5}
+    before = ringload_target.connections()
+    with pytest.raises(ValueError, match="unknown function"):
+        Request("GET", "/{{nope}}")
+    with pytest.raises(ValueError, match="cannot read"):
+        ringload.run(ringload_target.url + "/{{line /nonexistent}}", requests=1, template=True)
+    with pytest.raises(TypeError, match="template"):
+        ringload.run(ringload_target.url + "/", requests=1, template="yes")  # type: ignore[arg-type]
+    assert ringload_target.connections() == before
+
+
 def test_disable_keepalive_opens_a_connection_per_request(ringload_target: ringload.TargetServer) -> None:
     before = ringload_target.connections()
     result = ringload.run(ringload_target.url + "/", requests=120, connections=3, disable_keepalive=True)

@@ -91,6 +91,7 @@ def run(
     rate: float | None = None,
     stages: Sequence[tuple[float, float]] | None = None,
     connection_stages: Sequence[tuple[float, int]] | None = None,
+    template: bool = False,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,
@@ -116,6 +117,10 @@ def run(
       previous target (the first from ``rate``, or 0) to each stage's over its seconds.
     - ``connection_stages``: closed-model ramp, ``[(seconds, connections), ...]``: the
       connections in use move from 0 through each target (not with ``connections=``).
+    - ``template``: the URL's path and query, ``headers`` values and ``body`` are templates,
+      rendered for every request: ``{{seq}}``, ``{{rand_int LO HI}}``, ``{{uuid}}``,
+      ``{{choice A B C}}``, ``{{line FILE}}``, ``{{rand_line FILE}}`` (``\\{{`` is a literal
+      ``{{``). A ``scenario``'s requests are always templates.
     - ``timeout``: limit for a whole request, send to last body byte; ``connect_timeout``: for TCP
       and TLS set-up (seconds).
     - ``insecure`` skips TLS verification; ``cacert`` trusts extra PEM certificates.
@@ -149,6 +154,7 @@ async def run_async(
     rate: float | None = None,
     stages: Sequence[tuple[float, float]] | None = None,
     connection_stages: Sequence[tuple[float, int]] | None = None,
+    template: bool = False,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,

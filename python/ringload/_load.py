@@ -167,6 +167,7 @@ def _prepare(
     rate: float | None,
     stages: Sequence[tuple[float, float]] | None,
     connection_stages: Sequence[tuple[float, int]] | None,
+    template: bool,
     timeout: float,
     connect_timeout: float,
     insecure: bool,
@@ -206,6 +207,8 @@ def _prepare(
         raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
     if not isinstance(insecure, bool):
         raise TypeError(f"insecure must be a bool, not {type(insecure).__name__}")
+    if not isinstance(template, bool):
+        raise TypeError(f"template must be a bool, not {type(template).__name__}")
     if not isinstance(disable_keepalive, bool):
         raise TypeError(f"disable_keepalive must be a bool, not {type(disable_keepalive).__name__}")
     if stop is not None and not isinstance(stop, StopHandle):
@@ -228,6 +231,7 @@ def _prepare(
         rate=_optional(_rate, "rate", rate),
         stages=_stages("stages", stages),
         connection_stages=_stages("connection_stages", connection_stages),
+        template=template,
         timeout=_positive_number("timeout", timeout),
         connect_timeout=_positive_number("connect_timeout", connect_timeout),
         insecure=insecure,
@@ -264,6 +268,7 @@ def run(
     rate: float | None = None,
     stages: Sequence[tuple[float, float]] | None = None,
     connection_stages: Sequence[tuple[float, int]] | None = None,
+    template: bool = False,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,
@@ -296,6 +301,7 @@ def run(
         rate=rate,
         stages=stages,
         connection_stages=connection_stages,
+        template=template,
         timeout=timeout,
         connect_timeout=connect_timeout,
         insecure=insecure,
@@ -339,6 +345,7 @@ async def run_async(
     rate: float | None = None,
     stages: Sequence[tuple[float, float]] | None = None,
     connection_stages: Sequence[tuple[float, int]] | None = None,
+    template: bool = False,
     timeout: float = 30.0,
     connect_timeout: float = 10.0,
     insecure: bool = False,
@@ -366,6 +373,7 @@ async def run_async(
         rate=rate,
         stages=stages,
         connection_stages=connection_stages,
+        template=template,
         timeout=timeout,
         connect_timeout=connect_timeout,
         insecure=insecure,

@@ -498,6 +498,7 @@ def run_load(
     rate: float | None,
     stages: list[tuple[float, float]],
     connection_stages: list[tuple[float, float]],
+    template: bool,
     timeout: float,
     connect_timeout: float,
     insecure: bool,

@@ -115,6 +115,11 @@ pub struct LoadArgs {
     /// Read the request body from a file.
     #[arg(long)]
     pub body_file: Option<PathBuf>,
+    /// The URL's path and query, -H values and the body are templates, rendered for every
+    /// request: {{seq}}, {{rand_int LO HI}}, {{uuid}}, {{choice A B C}}, {{line FILE}},
+    /// {{rand_line FILE}}; \{{ is a literal {{. (A scenario's requests always are.)
+    #[arg(long)]
+    pub template: bool,
     /// Time limit for a whole request, from send to the end of the response.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -245,6 +250,11 @@ impl LoadArgs {
             config.scenario = file.requests()?;
         }
         config.headers.extend(command_line_headers);
+        config.template = self.template;
+        if let Some(path) = &self.scenario {
+            // A scenario's templates name files relative to the scenario.
+            config.template_dir = path.parent().map(std::path::Path::to_path_buf);
+        }
         config.timeout = self.timeout;
         config.connect_timeout = self.connect_timeout;
         config.io = match self.io {

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use ringload_http1::RequestSpec;
 
 use crate::stages::{Ramp, Stage};
+use crate::template::{RequestTemplate, TemplateContext};
 
 /// A configuration the engine refuses, with a message naming the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +46,9 @@ pub struct Target {
     pub authority: String,
     /// Origin-form request target (path and query).
     pub path_and_query: String,
+    /// The path and query as typed (not normalized or percent-encoded), for templates: a
+    /// placeholder such as `{{rand_int 1 9}}` must reach the template parser intact.
+    pub typed_path_and_query: String,
     /// `Basic ...` credentials from URL userinfo; never printed.
     pub basic_auth: Option<String>,
 }
@@ -99,6 +103,8 @@ impl Target {
             host,
             port,
             authority,
+            typed_path_and_query: typed_path_and_query(url)
+                .unwrap_or_else(|| path_and_query.clone()),
             path_and_query,
             basic_auth,
         })
@@ -128,6 +134,19 @@ impl Target {
         }
         Ok(addrs)
     }
+}
+
+/// The text after the authority of `url`, without a fragment: `/a/{{seq}}?b` as typed.
+fn typed_path_and_query(url: &str) -> Option<String> {
+    let after_scheme = &url[url.find("://")? + 3..];
+    let start = after_scheme.find(['/', '?'])?;
+    let rest = &after_scheme[start..];
+    let rest = rest.split('#').next().unwrap_or(rest);
+    Some(if rest.starts_with('?') {
+        format!("/{rest}")
+    } else {
+        rest.to_string()
+    })
 }
 
 fn percent_decode(s: &str) -> String {
@@ -249,21 +268,26 @@ impl ScenarioRequest {
                     "put credentials in the base URL or an Authorization header, not in a request URL",
                 ));
             }
-            url.path_and_query
+            url.typed_path_and_query
         } else {
             return Err(self.invalid(format!(
                 "{:?} must be a path starting with '/' or an absolute http(s) URL",
                 self.target
             )));
         };
-        RequestSpec {
+        let spec = RequestSpec {
             method: self.method.clone(),
             target,
             host: "localhost".into(),
             headers: self.headers.clone(),
             body: self.body.clone(),
+        };
+        // Placeholders are checked here for their syntax; the files they name are read when
+        // the run is planned (relative to the scenario's directory).
+        let what = format!("scenario request {:?}", redact_userinfo(self.name()));
+        if RequestTemplate::new(&spec, &mut TemplateContext::syntax_only(), &what)?.is_none() {
+            spec.validate()?;
         }
-        .validate()?;
         Ok(())
     }
 }
@@ -278,7 +302,10 @@ pub struct EndpointKey {
 /// A request ready for the workers: encoded once, with what reading its response needs.
 #[derive(Debug, Clone)]
 pub(crate) struct PreparedRequest {
+    /// The request as sent, when it has no placeholders.
     pub bytes: Vec<u8>,
+    /// Otherwise, how to render it for each send.
+    pub template: Option<Arc<RequestTemplate>>,
     pub is_head: bool,
     pub idempotent: bool,
     /// Index of its statistics row.
@@ -330,6 +357,12 @@ pub struct LoadConfig {
     /// Closed model ramp: the connections in use move linearly from 0 to each stage's target
     /// over its duration (whole connections; the peak is how many the run opens).
     pub connection_stages: Vec<Stage>,
+    /// The single request's path, header values and body are templates (`--template`);
+    /// a scenario's requests always are (`\{{` writes a literal `{{`).
+    pub template: bool,
+    /// Where templates' relative file names are found (a scenario file's directory); `None`
+    /// for the working directory.
+    pub template_dir: Option<PathBuf>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     /// Requests sent per connection before reading responses.
@@ -357,6 +390,8 @@ impl LoadConfig {
             rate: None,
             rate_stages: Vec::new(),
             connection_stages: Vec::new(),
+            template: false,
+            template_dir: None,
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             pipeline: 1,
@@ -430,25 +465,25 @@ impl LoadConfig {
                 self.target.display_url()
             )));
         }
-        Ok(url.path_and_query)
+        Ok(url.typed_path_and_query)
     }
 
     /// Encodes every request once and assigns each its statistics row.
     pub(crate) fn prepare(&self) -> Result<PreparedRequests, ConfigError> {
+        let mut templates = TemplateContext::new(self.template_dir.clone());
         if self.scenario.is_empty() {
-            let spec = self.request_spec();
+            let mut spec = self.request_spec();
+            if self.template {
+                spec.target = self.target.typed_path_and_query.clone();
+            }
+            let what = format!("the request {}", self.display_url());
+            let templates = self.template.then_some(&mut templates);
             return Ok(PreparedRequests {
-                requests: vec![PreparedRequest {
-                    bytes: spec.encode()?,
-                    is_head: spec.is_head(),
-                    idempotent: spec.is_idempotent(),
-                    endpoint: 0,
-                    weight: 1,
-                }],
                 endpoints: vec![EndpointKey {
-                    method: spec.method,
-                    name: self.target.path_and_query.clone(),
+                    method: spec.method.clone(),
+                    name: spec.target.clone(),
                 }],
+                requests: vec![prepared(spec, 0, 1, templates, &what)?],
             });
         }
         if self.target.path_and_query.contains('?') {
@@ -478,18 +513,29 @@ impl LoadConfig {
                     endpoints.len() - 1
                 }
             };
-            requests.push(PreparedRequest {
-                bytes: spec.encode()?,
-                is_head: spec.is_head(),
-                idempotent: spec.is_idempotent(),
+            let what = format!("scenario request {:?}", redact_userinfo(request.name()));
+            requests.push(prepared(
+                spec,
                 endpoint,
-                weight: request.weight,
-            });
+                request.weight,
+                Some(&mut templates),
+                &what,
+            )?);
         }
         Ok(PreparedRequests {
             requests,
             endpoints,
         })
+    }
+
+    /// The URL reports show: without credentials, and with a template as it was written.
+    pub fn display_url(&self) -> String {
+        let url = self.target.display_url();
+        if self.template && self.scenario.is_empty() {
+            let prefix = url.len() - self.target.path_and_query.len();
+            return format!("{}{}", &url[..prefix], self.target.typed_path_and_query);
+        }
+        url
     }
 
     /// The method reports show for the run: the one every request uses, or `MIXED`.
@@ -632,6 +678,33 @@ impl LoadConfig {
         }
         Ok(())
     }
+}
+
+/// One request ready for the workers: encoded once, or (with `templates`, when it has
+/// placeholders) a template rendered for each send.
+fn prepared(
+    spec: RequestSpec,
+    endpoint: usize,
+    weight: u32,
+    templates: Option<&mut TemplateContext>,
+    what: &str,
+) -> Result<PreparedRequest, ConfigError> {
+    let template = match templates {
+        Some(context) => RequestTemplate::new(&spec, context, what)?.map(Arc::new),
+        None => None,
+    };
+    Ok(PreparedRequest {
+        bytes: if template.is_some() {
+            Vec::new()
+        } else {
+            spec.encode()?
+        },
+        template,
+        is_head: spec.is_head(),
+        idempotent: spec.is_idempotent(),
+        endpoint,
+        weight,
+    })
 }
 
 /// The open model's rate: constant, or a ramp.

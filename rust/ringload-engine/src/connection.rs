@@ -15,6 +15,7 @@ use crate::dial::{DialGate, DialTimes, Dialer, Failure};
 use crate::http_stream::{Discard, HttpStream};
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
+use crate::template::Rng;
 use crate::watchdog::Watchdog;
 use crate::worker::RampSlot;
 
@@ -43,6 +44,8 @@ pub(crate) struct WorkerShared {
     pub watchdog: Rc<Watchdog>,
     /// Bounds the connection attempts in flight.
     pub dial_gate: DialGate,
+    /// Random values for templated requests.
+    pub rng: Rng,
 }
 
 impl WorkerShared {
@@ -259,6 +262,8 @@ struct Connection<S> {
     http: HttpStream<S>,
     /// The batch's requests back to back, so a batch is one write.
     write_buf: Vec<u8>,
+    /// A templated body, rendered before its head (which carries its length).
+    body_buf: Vec<u8>,
     /// At least one response completed on the current stream.
     reused: bool,
     /// Responses completed in the current exchange.
@@ -267,10 +272,15 @@ struct Connection<S> {
 
 impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     fn new(shared: &WorkerShared) -> Self {
-        let longest = shared.requests.iter().map(|r| r.bytes.len()).max();
+        let longest = shared
+            .requests
+            .iter()
+            .map(|r| r.template.as_ref().map_or(r.bytes.len(), |t| t.size_hint()))
+            .max();
         Connection {
             http: HttpStream::new(),
             write_buf: Vec::with_capacity(longest.unwrap_or(0) * shared.pipeline),
+            body_buf: Vec::new(),
             reused: false,
             completed: 0,
         }
@@ -311,7 +321,13 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         // by a timeout took the old buffer with it, and this refills whatever is here.
         self.write_buf.clear();
         for &r in picked {
-            self.write_buf.extend_from_slice(&shared.requests[r].bytes);
+            let request = &shared.requests[r];
+            match &request.template {
+                None => self.write_buf.extend_from_slice(&request.bytes),
+                Some(template) => {
+                    template.render(&mut self.write_buf, &mut self.body_buf, &shared.rng)
+                }
+            }
         }
         let len = self.write_buf.len();
         let (result, buf) = self

@@ -18,6 +18,7 @@ pub mod report;
 pub mod run;
 pub mod stages;
 pub mod stats;
+mod template;
 pub mod timeline;
 mod tls;
 mod watchdog;

@@ -198,7 +198,7 @@ pub fn run_until(
     let elapsed = reported_duration(plan, finished_at - start, stopped_early);
     let due_by = |seconds: f64| plan.rate.as_ref().map_or(0.0, |rate| rate.due_by(seconds));
     let facts = RunFacts {
-        url: config.target.display_url(),
+        url: config.display_url(),
         method: config.display_method(),
         endpoints: plan.endpoints.clone(),
         connections: plan.connections,

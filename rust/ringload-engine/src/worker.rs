@@ -19,6 +19,7 @@ use crate::pacer::Pacer;
 use crate::plan::{DueTimes, Picker, Plan};
 use crate::stages::Ramp;
 use crate::stats::IntervalStats;
+use crate::template::Rng;
 use crate::watchdog::Watchdog;
 
 /// How often a worker hands its measurements to the coordinator: at every multiple of this
@@ -240,6 +241,8 @@ impl WorkerRun {
             stop: self.setup.stop.clone(),
             watchdog: watchdog.clone(),
             dial_gate: DialGate::default(),
+            // Independent of the scenario picker's sequence.
+            rng: Rng::new(self.job.seed.rotate_left(32) ^ 0xA076_1D64_78BD_642F),
         });
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)

@@ -75,6 +75,20 @@ impl RequestSpec {
 
     /// The bytes of the request on the wire.
     pub fn encode(&self) -> Result<Vec<u8>, RequestError> {
+        let head = self.encode_head()?;
+        let mut out = head.before_length;
+        if head.needs_length {
+            push_content_length(&mut out, self.body.len());
+        }
+        out.extend_from_slice(&head.after_length);
+        out.extend_from_slice(&self.body);
+        Ok(out)
+    }
+
+    /// The head, split where the `content-length` field goes, for a caller that writes a body
+    /// whose length changes from request to request (a templated body). `self.body` is only
+    /// used to check a `Content-Length` the caller set.
+    pub fn encode_head(&self) -> Result<EncodedHead, RequestError> {
         let method = Method::from_bytes(self.method.as_bytes())
             .map_err(|_| RequestError::InvalidMethod(self.method.clone()))?;
         validate_target(&self.target)?;
@@ -113,7 +127,7 @@ impl RequestSpec {
         }
         let has = |name: &HeaderName| fields.iter().any(|(n, _)| n == name);
 
-        let mut out = Vec::with_capacity(128 + self.target.len() + self.body.len());
+        let mut out = Vec::with_capacity(128 + self.target.len());
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
         out.extend_from_slice(self.target.as_bytes());
@@ -128,20 +142,46 @@ impl RequestSpec {
             push_field(&mut out, "accept", b"*/*");
         }
         let body_expected = matches!(method, Method::POST | Method::PUT | Method::PATCH);
-        if !has(&http::header::CONTENT_LENGTH) && (!self.body.is_empty() || body_expected) {
-            push_field(
-                &mut out,
-                "content-length",
-                self.body.len().to_string().as_bytes(),
-            );
-        }
+        let needs_length =
+            !has(&http::header::CONTENT_LENGTH) && (!self.body.is_empty() || body_expected);
+        let mut after_length = Vec::with_capacity(64 * fields.len() + 2);
         for (name, value) in &fields {
-            push_field(&mut out, name.as_str(), value.as_bytes());
+            push_field(&mut after_length, name.as_str(), value.as_bytes());
         }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&self.body);
-        Ok(out)
+        after_length.extend_from_slice(b"\r\n");
+        Ok(EncodedHead {
+            before_length: out,
+            needs_length,
+            after_length,
+        })
     }
+}
+
+/// A request head in two parts: the body's `content-length` field (when `needs_length`) goes
+/// between them, and the body after the second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedHead {
+    /// The request line and ringload's default fields.
+    pub before_length: Vec<u8>,
+    pub needs_length: bool,
+    /// The caller's fields and the blank line that ends the head.
+    pub after_length: Vec<u8>,
+}
+
+/// Writes a `content-length` field for a body of `len` bytes.
+pub fn push_content_length(out: &mut Vec<u8>, len: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = len;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    push_field(out, "content-length", &digits[at..]);
 }
 
 fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {

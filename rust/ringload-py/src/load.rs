@@ -143,7 +143,7 @@ impl Progress {
 
 #[allow(clippy::too_many_arguments)] // mirrors ringload.run()'s keyword arguments one to one
 #[pyfunction]
-#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, timeout, connect_timeout, insecure, cacert, pipeline, disable_keepalive, io, stop, on_progress))]
+#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, template, timeout, connect_timeout, insecure, cacert, pipeline, disable_keepalive, io, stop, on_progress))]
 fn run_load(
     py: Python<'_>,
     url: &str,
@@ -158,6 +158,7 @@ fn run_load(
     rate: Option<f64>,
     stages: Vec<(f64, f64)>,
     connection_stages: Vec<(f64, f64)>,
+    template: bool,
     timeout: f64,
     connect_timeout: f64,
     insecure: bool,
@@ -180,6 +181,7 @@ fn run_load(
     config.rate = rate;
     config.rate_stages = stages_of("stages", stages)?;
     config.connection_stages = stages_of("connection_stages", connection_stages)?;
+    config.template = template;
     config.timeout = seconds("timeout", timeout)?;
     config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
     config.pipeline = pipeline;

@@ -1,0 +1,652 @@
+//! Templated requests: placeholders in the path, header values and body, rendered for every
+//! send so that requests differ (cold caches, unique ids).
+//!
+//! `{{seq}}` (0, 1, 2, ... across the whole run, each value once), `{{rand_int LO HI}}`,
+//! `{{uuid}}` (version 4), `{{choice A B C}}`, `{{line FILE}}` (the file's lines in order,
+//! wrapping) and `{{rand_line FILE}}`. `\{{` is a literal `{{`. A request is parsed and checked
+//! once, before any connection; rendering appends literal byte runs and values straight into
+//! the connection's write buffer, with no allocation.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use ringload_http1::{push_content_length, RequestSpec};
+
+use crate::config::ConfigError;
+
+/// Which part of a request a template is in: what its values may contain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The request target: visible ASCII, no spaces.
+    Path,
+    /// A header value: no CR, LF, NUL or other control characters except tab.
+    Header,
+    /// The body: anything.
+    Body,
+}
+
+impl Place {
+    fn allows(self, value: &[u8]) -> bool {
+        match self {
+            Place::Path => value.iter().all(|&b| b > b' ' && b != 0x7f && b.is_ascii()),
+            Place::Header => value
+                .iter()
+                .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f)),
+            Place::Body => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Place::Path => "the path",
+            Place::Header => "a header value",
+            Place::Body => "the body",
+        }
+    }
+}
+
+/// What a placeholder renders.
+#[derive(Debug)]
+enum Generator {
+    /// The run's shared sequence.
+    Seq(Arc<AtomicU64>),
+    /// A uniform integer among the `count` values from `low` (0: all 2^64 of them).
+    RandInt {
+        low: i64,
+        count: u64,
+    },
+    Uuid,
+    Choice(Vec<Box<[u8]>>),
+    /// A file's lines in order; the cursor is shared by the run's workers.
+    Line(Arc<[Box<[u8]>]>, Arc<AtomicU64>),
+    RandLine(Arc<[Box<[u8]>]>),
+}
+
+impl Generator {
+    fn render(&self, out: &mut Vec<u8>, rng: &Rng) {
+        match self {
+            Generator::Seq(next) => push_u64(out, next.fetch_add(1, Ordering::Relaxed)),
+            Generator::RandInt { low, count } => {
+                let offset = if *count == 0 {
+                    rng.next()
+                } else {
+                    rng.below(*count)
+                };
+                let value = low.wrapping_add(offset as i64);
+                if value < 0 {
+                    out.push(b'-');
+                }
+                push_u64(out, value.unsigned_abs());
+            }
+            Generator::Uuid => push_uuid(out, rng.next(), rng.next()),
+            Generator::Choice(options) => {
+                out.extend_from_slice(&options[rng.below(options.len() as u64) as usize]);
+            }
+            Generator::Line(lines, cursor) => {
+                let index = cursor.fetch_add(1, Ordering::Relaxed) % lines.len() as u64;
+                out.extend_from_slice(&lines[index as usize]);
+            }
+            Generator::RandLine(lines) => {
+                out.extend_from_slice(&lines[rng.below(lines.len() as u64) as usize]);
+            }
+        }
+    }
+
+    /// The values that come from the user (options, file lines), to check against the place.
+    fn given_values(&self) -> &[Box<[u8]>] {
+        match self {
+            Generator::Choice(options) => options,
+            Generator::Line(lines, _) | Generator::RandLine(lines) => lines,
+            _ => &[],
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Part {
+    Literal(Box<[u8]>),
+    Value(Generator),
+}
+
+/// One templated text: literal runs and placeholders.
+#[derive(Debug, Default)]
+pub(crate) struct Template {
+    parts: Vec<Part>,
+}
+
+impl Template {
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+    }
+
+    fn render(&self, out: &mut Vec<u8>, rng: &Rng) {
+        for part in &self.parts {
+            match part {
+                Part::Literal(bytes) => out.extend_from_slice(bytes),
+                Part::Value(generator) => generator.render(out, rng),
+            }
+        }
+    }
+}
+
+/// What parsing templates shares within one run: the `{{seq}}` counter and the files read.
+#[derive(Default)]
+pub(crate) struct TemplateContext {
+    seq: Arc<AtomicU64>,
+    /// Where relative file names are found (a scenario file's directory).
+    base_dir: Option<PathBuf>,
+    files: HashMap<PathBuf, Arc<[Box<[u8]>]>>,
+    /// Check placeholders' syntax only: files are not read.
+    syntax_only: bool,
+}
+
+impl TemplateContext {
+    pub fn new(base_dir: Option<PathBuf>) -> Self {
+        TemplateContext {
+            base_dir,
+            ..Default::default()
+        }
+    }
+
+    /// For checking a request on its own, before its run (and its file base) is known.
+    pub fn syntax_only() -> Self {
+        TemplateContext {
+            syntax_only: true,
+            ..Default::default()
+        }
+    }
+
+    /// Parses `text`, found in `place` of the request `what` (for messages).
+    pub fn parse(&mut self, text: &str, place: Place, what: &str) -> Result<Template, ConfigError> {
+        let invalid = |reason: String| {
+            ConfigError::Invalid(format!("template in {} of {what}: {reason}", place.name()))
+        };
+        let mut parts = Vec::new();
+        let mut literal = String::new();
+        let mut rest = text;
+        while let Some(at) = rest.find("{{") {
+            if rest[..at].ends_with('\\') {
+                // `\{{` is a literal `{{`.
+                literal.push_str(&rest[..at - 1]);
+                literal.push_str("{{");
+                rest = &rest[at + 2..];
+                continue;
+            }
+            literal.push_str(&rest[..at]);
+            let inside = &rest[at + 2..];
+            let Some(end) = inside.find("}}") else {
+                return Err(invalid(format!(
+                    "{{{{ without a closing }}}} in {text:?}; write \\{{{{ for literal braces"
+                )));
+            };
+            let generator = self.generator(inside[..end].trim()).map_err(&invalid)?;
+            for value in generator.given_values() {
+                if !place.allows(value) {
+                    return Err(invalid(format!(
+                        "the value {:?} cannot go in {} (spaces and control characters \
+                         are not allowed there)",
+                        String::from_utf8_lossy(value),
+                        place.name()
+                    )));
+                }
+            }
+            if !literal.is_empty() {
+                parts.push(Part::Literal(
+                    std::mem::take(&mut literal).into_bytes().into(),
+                ));
+            }
+            parts.push(Part::Value(generator));
+            rest = &inside[end + 2..];
+        }
+        literal.push_str(rest);
+        if !literal.is_empty() {
+            parts.push(Part::Literal(literal.into_bytes().into()));
+        }
+        Ok(Template { parts })
+    }
+
+    fn generator(&mut self, placeholder: &str) -> Result<Generator, String> {
+        let mut words = placeholder.split_whitespace();
+        let name = words.next().unwrap_or("");
+        let args: Vec<&str> = words.collect();
+        let arity = |n: usize, usage: &str| {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(format!("{{{{{placeholder}}}}}: write {usage}"))
+            }
+        };
+        match name {
+            "seq" => arity(0, "{{seq}}").map(|()| Generator::Seq(self.seq.clone())),
+            "uuid" => arity(0, "{{uuid}}").map(|()| Generator::Uuid),
+            "rand_int" => {
+                arity(2, "{{rand_int LO HI}}")?;
+                let number = |s: &str| {
+                    s.parse::<i64>()
+                        .map_err(|_| format!("{{{{{placeholder}}}}}: {s:?} is not an integer"))
+                };
+                let (low, high) = (number(args[0])?, number(args[1])?);
+                if low > high {
+                    return Err(format!(
+                        "{{{{{placeholder}}}}}: LO {low} is above HI {high}"
+                    ));
+                }
+                // The full i64 range has 2^64 values: a count of 0 stands for it.
+                let count = (high.wrapping_sub(low) as u64).wrapping_add(1);
+                Ok(Generator::RandInt { low, count })
+            }
+            "choice" => {
+                if args.is_empty() {
+                    return Err(format!("{{{{{placeholder}}}}}: write {{{{choice A B C}}}}"));
+                }
+                Ok(Generator::Choice(
+                    args.iter().map(|a| a.as_bytes().into()).collect(),
+                ))
+            }
+            "line" | "rand_line" => {
+                arity(1, &format!("{{{{{name} FILE}}}}"))?;
+                let lines = self.lines(args[0])?;
+                Ok(if name == "line" {
+                    Generator::Line(lines, Arc::new(AtomicU64::new(0)))
+                } else {
+                    Generator::RandLine(lines)
+                })
+            }
+            "" => Err(
+                "{{}} is empty: name a function (seq, rand_int, uuid, choice, line, rand_line)"
+                    .into(),
+            ),
+            other => Err(format!(
+                "unknown function {other:?} in {{{{{placeholder}}}}}: use seq, rand_int, uuid, \
+                 choice, line or rand_line"
+            )),
+        }
+    }
+
+    /// The non-empty lines of `file` (without line endings), read once per run.
+    fn lines(&mut self, file: &str) -> Result<Arc<[Box<[u8]>]>, String> {
+        if self.syntax_only {
+            return Ok(Arc::from(vec![Box::from(&b"x"[..])]));
+        }
+        let path = match &self.base_dir {
+            Some(dir) if Path::new(file).is_relative() => dir.join(file),
+            _ => PathBuf::from(file),
+        };
+        if let Some(lines) = self.files.get(&path) {
+            return Ok(lines.clone());
+        }
+        let text =
+            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let lines: Arc<[Box<[u8]>]> = text
+            .split(|&b| b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .filter(|line| !line.is_empty())
+            .map(Box::from)
+            .collect();
+        if lines.is_empty() {
+            return Err(format!("{} has no lines", path.display()));
+        }
+        self.files.insert(path, lines.clone());
+        Ok(lines)
+    }
+}
+
+/// A request whose path, header values or body have placeholders: its head in two templated
+/// parts around the body's `content-length`, and its body.
+#[derive(Debug)]
+pub(crate) struct RequestTemplate {
+    before_length: Template,
+    needs_length: bool,
+    after_length: Template,
+    body: Template,
+}
+
+/// Stands for the `n`-th placeholder in the text handed to the encoder: letters and digits,
+/// valid in a path and a header value, and split out again after encoding.
+const MARKER_START: &str = "rLtPlMk";
+const MARKER_END: char = 'z';
+
+impl RequestTemplate {
+    /// Builds the template of `spec` (its texts may hold placeholders) and checks it by
+    /// encoding it with every placeholder stood in for; `None` when it has no placeholder.
+    pub fn new(
+        spec: &RequestSpec,
+        context: &mut TemplateContext,
+        what: &str,
+    ) -> Result<Option<RequestTemplate>, ConfigError> {
+        let mut generators = Vec::new();
+        let stand_in = |template: Template, generators: &mut Vec<Generator>| -> String {
+            let mut text = String::new();
+            for part in template.parts {
+                match part {
+                    Part::Literal(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                    Part::Value(generator) => {
+                        text.push_str(&format!("{MARKER_START}{}{MARKER_END}", generators.len()));
+                        generators.push(generator);
+                    }
+                }
+            }
+            text
+        };
+        let target = context.parse(&spec.target, Place::Path, what)?;
+        let mut templated = !target.is_literal();
+        let target = stand_in(target, &mut generators);
+        let mut headers = Vec::with_capacity(spec.headers.len());
+        for (name, value) in &spec.headers {
+            let value = context.parse(value, Place::Header, what)?;
+            templated |= !value.is_literal();
+            headers.push((name.clone(), stand_in(value, &mut generators)));
+        }
+        // A body that is not text (or has no placeholder) is sent as it is.
+        let body_text = std::str::from_utf8(&spec.body)
+            .ok()
+            .filter(|t| t.contains("{{"));
+        let body = if let Some(text) = body_text {
+            context.parse(text, Place::Body, what)?
+        } else {
+            Template {
+                parts: vec![Part::Literal(spec.body.clone().into())],
+            }
+        };
+        if !templated && body.is_literal() {
+            return Ok(None);
+        }
+        if text_has_marker(&spec.target) || spec.headers.iter().any(|(_, v)| text_has_marker(v)) {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: the text {MARKER_START:?} is reserved in templated requests"
+            )));
+        }
+        if !body.is_literal()
+            && spec
+                .headers
+                .iter()
+                .any(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{what}: a templated body's length changes from request to request; remove \
+                 the Content-Length header and ringload sets it for each one"
+            )));
+        }
+        let head = RequestSpec {
+            target,
+            headers,
+            // The length check is for a fixed body; a templated one gets its own each time.
+            body: if body.is_literal() {
+                spec.body.clone()
+            } else {
+                vec![b'x']
+            },
+            ..spec.clone()
+        }
+        .encode_head()?;
+        let mut generators: Vec<Option<Generator>> = generators.into_iter().map(Some).collect();
+        Ok(Some(RequestTemplate {
+            before_length: split_markers(&head.before_length, &mut generators),
+            needs_length: head.needs_length,
+            after_length: split_markers(&head.after_length, &mut generators),
+            body,
+        }))
+    }
+
+    /// About how long one rendering is, to size buffers.
+    pub fn size_hint(&self) -> usize {
+        let literal = |t: &Template| -> usize {
+            t.parts
+                .iter()
+                .map(|p| match p {
+                    Part::Literal(bytes) => bytes.len(),
+                    Part::Value(_) => 40,
+                })
+                .sum()
+        };
+        literal(&self.before_length) + 32 + literal(&self.after_length) + literal(&self.body)
+    }
+
+    /// Appends one rendering of the request to `out`; `body` is scratch space for the body.
+    pub fn render(&self, out: &mut Vec<u8>, body: &mut Vec<u8>, rng: &Rng) {
+        body.clear();
+        self.body.render(body, rng);
+        self.before_length.render(out, rng);
+        if self.needs_length {
+            push_content_length(out, body.len());
+        }
+        self.after_length.render(out, rng);
+        out.extend_from_slice(body);
+    }
+}
+
+fn text_has_marker(text: &str) -> bool {
+    text.contains(MARKER_START)
+}
+
+/// Encoded head bytes with markers back into literal runs and their generators.
+fn split_markers(bytes: &[u8], generators: &mut [Option<Generator>]) -> Template {
+    let mut parts = Vec::new();
+    let text = String::from_utf8_lossy(bytes);
+    let mut rest: &str = &text;
+    while let Some(at) = rest.find(MARKER_START) {
+        let after = &rest[at + MARKER_START.len()..];
+        let digits = after.find(MARKER_END).unwrap_or(0);
+        let index: Option<usize> = after[..digits].parse().ok();
+        let Some(generator) = index
+            .and_then(|i| generators.get_mut(i))
+            .and_then(Option::take)
+        else {
+            // Not one of ours (cannot happen: user text with the marker is refused).
+            break;
+        };
+        if at > 0 {
+            parts.push(Part::Literal(rest.as_bytes()[..at].into()));
+        }
+        parts.push(Part::Value(generator));
+        rest = &after[digits + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Literal(rest.as_bytes().into()));
+    }
+    Template { parts }
+}
+
+/// A worker's random numbers for templates (SplitMix64; not shared across threads).
+pub(crate) struct Rng(Cell<u64>);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(Cell::new(seed))
+    }
+
+    fn next(&self) -> u64 {
+        let state = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        self.0.set(state);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (`n > 0`), by Lemire's multiply-shift (bias below 2^-64 * n).
+    fn below(&self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+}
+
+fn push_u64(out: &mut Vec<u8>, mut value: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A random (version 4, RFC 9562) UUID in its 8-4-4-4-12 form.
+fn push_uuid(out: &mut Vec<u8>, high: u64, low: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let high = (high & !0xF000) | 0x4000; // version 4
+    let low = (low & !(0b11 << 62)) | (0b10 << 62); // variant 10
+    let bytes = ((u128::from(high) << 64) | u128::from(low)).to_be_bytes();
+    for (i, byte) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out.push(b'-');
+        }
+        out.push(HEX[usize::from(byte >> 4)]);
+        out.push(HEX[usize::from(byte & 0xF)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_all(text: &str, times: usize) -> Vec<String> {
+        let mut context = TemplateContext::default();
+        let template = context.parse(text, Place::Body, "test").unwrap();
+        let rng = Rng::new(7);
+        (0..times)
+            .map(|_| {
+                let mut out = Vec::new();
+                template.render(&mut out, &rng);
+                String::from_utf8(out).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn seq_counts_and_literals_stay() {
+        assert_eq!(render_all("id={{seq}};", 3), ["id=0;", "id=1;", "id=2;"]);
+        assert_eq!(render_all("{{ seq }}{{seq}}", 2), ["01", "23"]);
+        assert_eq!(render_all(r"\{{seq}} {}", 1), ["{{seq}} {}"]);
+        assert_eq!(render_all("no placeholders }}", 1), ["no placeholders }}"]);
+    }
+
+    #[test]
+    fn random_values_stay_in_range() {
+        let values: Vec<i64> = render_all("{{rand_int -3 3}}", 2_000)
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        assert!(values.iter().all(|v| (-3..=3).contains(v)));
+        for want in -3..=3 {
+            assert!(values.contains(&want), "{want} never drawn");
+        }
+        let picks = render_all("{{choice red green blue}}", 300);
+        for colour in ["red", "green", "blue"] {
+            assert!(picks.iter().any(|p| p == colour));
+        }
+        assert!(picks
+            .iter()
+            .all(|p| ["red", "green", "blue"].contains(&p.as_str())));
+        assert_eq!(render_all("{{rand_int 5 5}}", 3), ["5", "5", "5"]);
+        let full = render_all(&format!("{{{{rand_int {} {}}}}}", i64::MIN, i64::MAX), 5);
+        assert!(full.iter().all(|v| v.parse::<i64>().is_ok()));
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_distinct() {
+        let ids = render_all("{{uuid}}", 100);
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), 100);
+        for id in &ids {
+            let groups: Vec<&str> = id.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [8, 4, 4, 4, 12]
+            );
+            assert!(groups[2].starts_with('4'), "{id}");
+            assert!(
+                matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_come_in_order_and_wrap() {
+        let dir = std::env::temp_dir().join(format!("ringload-template-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ids.txt"), "a\r\nb\n\nc\n").unwrap();
+        let mut context = TemplateContext::new(Some(dir.clone()));
+        let template = context
+            .parse("{{line ids.txt}}", Place::Path, "test")
+            .unwrap();
+        let rng = Rng::new(1);
+        let rendered: Vec<String> = (0..5)
+            .map(|_| {
+                let mut out = Vec::new();
+                template.render(&mut out, &rng);
+                String::from_utf8(out).unwrap()
+            })
+            .collect();
+        assert_eq!(rendered, ["a", "b", "c", "a", "b"]);
+        let random = context
+            .parse("{{rand_line ids.txt}}", Place::Body, "test")
+            .unwrap();
+        let mut out = Vec::new();
+        random.render(&mut out, &rng);
+        assert!(["a", "b", "c"].contains(&std::str::from_utf8(&out).unwrap()));
+    }
+
+    #[test]
+    fn bad_templates_are_refused_with_their_reason() {
+        let mut context = TemplateContext::default();
+        let mut reason = |text: &str, place: Place| {
+            context
+                .parse(text, place, "request \"x\"")
+                .map(drop)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(reason("{{nope}}", Place::Body).contains("unknown function \"nope\""));
+        assert!(reason("/a/{{seq", Place::Path).contains("without a closing"));
+        assert!(reason("{{rand_int 9 1}}", Place::Body).contains("above HI"));
+        assert!(reason("{{rand_int 1}}", Place::Body).contains("{{rand_int LO HI}}"));
+        assert!(reason("{{rand_int a 2}}", Place::Body).contains("not an integer"));
+        assert!(reason("{{line /nonexistent/ids.txt}}", Place::Body).contains("cannot read"));
+        assert!(reason("{{}}", Place::Body).contains("empty"));
+        assert!(reason("{{choice}}", Place::Body).contains("choice A B C"));
+        assert!(reason("{{seq 1}}", Place::Body).contains("{{seq}}"));
+    }
+
+    #[test]
+    fn a_templated_request_renders_its_content_length_each_time() {
+        let spec = RequestSpec {
+            method: "POST".into(),
+            target: "/items/{{seq}}".into(),
+            host: "localhost".into(),
+            headers: vec![("X-Id".into(), "id-{{seq}}".into())],
+            body: br#"{"n":{{rand_int 1 100000}}}"#.to_vec(),
+        };
+        let mut context = TemplateContext::default();
+        let template = RequestTemplate::new(&spec, &mut context, "test")
+            .unwrap()
+            .unwrap();
+        let rng = Rng::new(3);
+        let (mut out, mut scratch) = (Vec::new(), Vec::new());
+        template.render(&mut out, &mut scratch, &rng);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("POST /items/0 HTTP/1.1\r\n"), "{text}");
+        assert!(text.contains("\r\nx-id: id-1\r\n"), "{text}");
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}\r\n", body.len())),
+            "{text}"
+        );
+        assert!(body.starts_with("{\"n\":") && body.ends_with('}'));
+        // Not templated: no template, the encoded bytes are sent as they are.
+        let plain = RequestSpec::get("localhost", "/");
+        assert!(RequestTemplate::new(&plain, &mut context, "test")
+            .unwrap()
+            .is_none());
+        // A value that cannot go in a path.
+        let spaced = RequestSpec::get("localhost", "/{{choice a é}}");
+        assert!(RequestTemplate::new(&spaced, &mut context, "test").is_err());
+    }
+}
