@@ -169,3 +169,39 @@ fn phase_times_cover_every_new_connection_and_every_response() {
         text.stdout
     );
 }
+
+#[test]
+fn nginx_accepts_one_connection_per_request() {
+    let Some(nginx) = Nginx::start() else {
+        return;
+    };
+    let (accepts_before, requests_before) = nginx.stub_status().unwrap();
+    let report = ringload_json(&[
+        "-n",
+        "200",
+        "-c",
+        "4",
+        "--disable-keepalive",
+        &nginx.url("/"),
+    ]);
+    let (accepts_after, requests_after) = nginx.stub_status().unwrap();
+    assert_eq!(count(&report, "ok"), 200, "{report}");
+    assert_eq!(report["status"]["204"], 200);
+    assert_eq!(count(&report, "connects"), 200);
+    // Each stub_status probe is a connection and a request of its own.
+    assert_eq!(
+        accepts_after - accepts_before - 1,
+        200,
+        "connections nginx accepted"
+    );
+    assert_eq!(
+        requests_after - requests_before - 1,
+        200,
+        "requests nginx served"
+    );
+    // With keep-alive, the same 200 requests take the 4 connections.
+    let report = ringload_json(&["-n", "200", "-c", "4", &nginx.url("/")]);
+    let (accepts_kept, _) = nginx.stub_status().unwrap();
+    assert_eq!(count(&report, "connects"), 4, "{report}");
+    assert_eq!(accepts_kept - accepts_after - 1, 4);
+}

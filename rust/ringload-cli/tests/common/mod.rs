@@ -163,3 +163,103 @@ pub fn tls_target() -> (Server, String) {
     .unwrap();
     (server, pem)
 }
+
+/// nginx (one process, `return 204` everywhere, `stub_status` at `/nginx_status`) on a free
+/// 127.0.0.1 port, stopped on drop. `None` where nginx is not installed, except in CI
+/// (`CI=true`), whose `.ci/run` installs it.
+pub struct Nginx {
+    child: std::process::Child,
+    pub port: u16,
+    prefix: std::path::PathBuf,
+}
+
+impl Nginx {
+    pub fn start() -> Option<Nginx> {
+        let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).exists());
+        let Some(binary) = binary else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI must have nginx (.ci/run installs Debian's nginx-light)"
+            );
+            eprintln!("skipped: no nginx here (apt-get install nginx-light)");
+            return None;
+        };
+        let prefix = std::env::temp_dir().join(format!(
+            "ringload-nginx-{}-{}",
+            std::process::id(),
+            closed_port()
+        ));
+        std::fs::create_dir_all(&prefix).unwrap();
+        let port = closed_port();
+        let p = prefix.display();
+        let config = format!(
+            "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
+             error_log {p}/error.log warn;\nevents {{ worker_connections 1024; }}\n\
+             http {{\n access_log off;\n client_body_temp_path {p}/body;\n\
+             proxy_temp_path {p}/proxy;\n fastcgi_temp_path {p}/fastcgi;\n\
+             uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
+             server {{\n  listen 127.0.0.1:{port};\n\
+             location = /nginx_status {{ stub_status; }}\n\
+             location / {{ return 204; }}\n }}\n}}\n"
+        );
+        std::fs::write(prefix.join("nginx.conf"), config).unwrap();
+        let child = Command::new(binary)
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        let nginx = Nginx {
+            child,
+            port,
+            prefix,
+        };
+        let started = Instant::now();
+        while nginx.stub_status().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx did not answer on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(nginx)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// `(accepted connections, requests)` from `stub_status`, this probe's own included.
+    pub fn stub_status(&self) -> Option<(u64, u64)> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream
+            .write_all(
+                b"GET /nginx_status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            )
+            .ok()?;
+        let mut text = String::new();
+        stream.read_to_string(&mut text).ok()?;
+        // "server accepts handled requests\n A H R"
+        let numbers = text.split("server accepts handled requests").nth(1)?;
+        let mut fields = numbers.split_whitespace().map(|n| n.parse::<u64>().ok());
+        let accepts = fields.next()??;
+        let _handled = fields.next()??;
+        let requests = fields.next()??;
+        Some((accepts, requests))
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.prefix);
+    }
+}
