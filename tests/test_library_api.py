@@ -309,6 +309,8 @@ BAD_RUN_ARGUMENTS = [
     ({"method": "GET\r\n"}, ValueError, "method"),
     ({"body": 42}, TypeError, "body"),
     ({"cacert": "/nonexistent/ca.pem"}, ValueError, "CA file"),
+    ({"cert": "/nonexistent/client.pem"}, ValueError, "client certificate"),
+    ({"key": "/nonexistent/client.key"}, ValueError, "needs its certificate"),
     ({"host": "http://127.0.0.1:1"}, TypeError, "host"),
     ({"no_such_option": 1}, TypeError, "no_such_option"),
 ]

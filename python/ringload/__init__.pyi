@@ -96,6 +96,8 @@ def run(
     connect_timeout: float = 10.0,
     insecure: bool = False,
     cacert: str | os.PathLike[str] | None = None,
+    cert: str | os.PathLike[str] | None = None,
+    key: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
     disable_keepalive: bool = False,
     io: str = "auto",
@@ -124,6 +126,9 @@ def run(
     - ``timeout``: limit for a whole request, send to last body byte; ``connect_timeout``: for TCP
       and TLS set-up (seconds).
     - ``insecure`` skips TLS verification; ``cacert`` trusts extra PEM certificates.
+    - ``cert`` and ``key``: mTLS, the client certificate (PEM chain) and its private key (PEM;
+      default: in the ``cert`` file) for servers that ask for one. A file that cannot be read or
+      a key that does not go with the certificate raises ValueError before any connection.
     - ``pipeline``: requests written per connection before reading (HTTP/1.1 pipelining).
     - ``disable_keepalive``: a new connection (and TLS handshake) for every request, with
       ``Connection: close`` sent; latency then includes the connect. Not with ``pipeline`` > 1.
@@ -159,6 +164,8 @@ async def run_async(
     connect_timeout: float = 10.0,
     insecure: bool = False,
     cacert: str | os.PathLike[str] | None = None,
+    cert: str | os.PathLike[str] | None = None,
+    key: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
     disable_keepalive: bool = False,
     io: str = "auto",

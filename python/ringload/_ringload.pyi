@@ -503,6 +503,8 @@ def run_load(
     connect_timeout: float,
     insecure: bool,
     cacert: str | None,
+    cert: str | None,
+    key: str | None,
     pipeline: int,
     disable_keepalive: bool,
     io: str,

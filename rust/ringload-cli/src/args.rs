@@ -132,6 +132,12 @@ pub struct LoadArgs {
     /// Also trust the certificates in this PEM file.
     #[arg(long, value_name = "PEM")]
     pub cacert: Option<PathBuf>,
+    /// mTLS: present this client certificate (PEM chain) to servers that ask for one.
+    #[arg(long, value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM) [default: in the --cert file].
+    #[arg(long, value_name = "PEM")]
+    pub key: Option<PathBuf>,
     /// Requests sent on a connection before reading responses (HTTP/1.1 pipelining).
     #[arg(long, default_value_t = 1)]
     pub pipeline: i64,
@@ -265,6 +271,8 @@ impl LoadArgs {
         config.tls = TlsOptions {
             insecure: self.insecure,
             ca_file: self.cacert.clone(),
+            client_cert: self.cert.clone(),
+            client_key: self.key.clone(),
         };
         Ok(config.plan()?)
     }

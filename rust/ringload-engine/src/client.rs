@@ -579,7 +579,7 @@ impl Engine {
         }
         let options = TlsOptions {
             insecure: !verify,
-            ca_file: None,
+            ..TlsOptions::default()
         };
         let config = crate::tls::client_config(&options)
             .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;

@@ -208,6 +208,10 @@ pub struct TlsOptions {
     pub insecure: bool,
     /// Extra PEM file of trusted certificates (a private CA, a self-signed server).
     pub ca_file: Option<PathBuf>,
+    /// mTLS: the client certificate chain (PEM) presented to servers that ask for one.
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (PEM); `None` when it is in `client_cert`'s file too.
+    pub client_key: Option<PathBuf>,
 }
 
 /// One request of a scenario: what to send, the name its statistics are kept under, and how
@@ -597,7 +601,21 @@ impl LoadConfig {
         }
         let cores = crate::worker::available_cores().len().max(1);
         let prepared = self.prepare()?;
+        let tls = match self.target.scheme {
+            Scheme::Http if self.tls.client_cert.is_some() => {
+                return Err(ConfigError::Invalid(format!(
+                    "a client certificate is sent over TLS only; {} is http://",
+                    self.display_url()
+                )))
+            }
+            Scheme::Http => None,
+            Scheme::Https => Some((
+                crate::tls::client_config(&self.tls)?,
+                crate::tls::server_name(&self.target.host)?,
+            )),
+        };
         Ok(LoadPlan {
+            tls,
             threads: self.threads.unwrap_or(cores).min(connections).max(1),
             config: self.clone(),
             requests: prepared.requests,
@@ -667,6 +685,11 @@ impl LoadConfig {
                     "{name} must be at most one year"
                 )));
             }
+        }
+        if self.tls.client_key.is_some() && self.tls.client_cert.is_none() {
+            return Err(ConfigError::Invalid(
+                "a client key needs its certificate: give --cert too".into(),
+            ));
         }
         if let Some(path) = &self.tls.ca_file {
             if !path.is_file() {
@@ -744,6 +767,11 @@ pub struct LoadPlan {
     pub(crate) duration: Option<Duration>,
     pub(crate) rate: Option<RateShape>,
     pub(crate) connection_ramp: Option<Arc<Ramp>>,
+    /// https: the client configuration every connection shares, and the server name.
+    pub(crate) tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
 }
 
 impl LoadPlan {

@@ -96,13 +96,7 @@ pub fn run_until(
 ) -> Result<Report, RunError> {
     let config = &plan.config;
     let addrs = config.target.resolve()?;
-    let tls = match config.target.scheme {
-        Scheme::Http => None,
-        Scheme::Https => Some((
-            crate::tls::client_config(&config.tls)?,
-            crate::tls::server_name(&config.target.host)?,
-        )),
-    };
+    let tls = plan.tls.clone();
     let (use_uring, io_warning) = choose_io(config.io)?;
     let start_warnings: Vec<String> = io_warning
         .into_iter()

@@ -1,11 +1,12 @@
 //! rustls client configuration: verified by default (webpki roots plus the system store),
-//! optionally trusting an extra CA file, or not verifying at all with `--insecure`.
+//! optionally trusting an extra CA file, or not verifying at all with `--insecure`; with a
+//! client certificate for servers that ask for one (mTLS).
 
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
@@ -17,15 +18,34 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| ConfigError::Invalid(format!("TLS setup failed: {e}")))?;
-    let mut config = if options.insecure {
+    let builder = if options.insecure {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
     } else {
-        builder
-            .with_root_certificates(root_store(options)?)
-            .with_no_client_auth()
+        builder.with_root_certificates(root_store(options)?)
+    };
+    let mut config = match &options.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(cert_file) => {
+            let key_file = options.client_key.as_ref().unwrap_or(cert_file);
+            let (chain, key) = client_identity(cert_file, key_file)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| match e {
+                    rustls::Error::InconsistentKeys(_) => ConfigError::Invalid(format!(
+                        "the client key {} does not go with the certificate {}; give the key \
+                         of that certificate with --key",
+                        key_file.display(),
+                        cert_file.display()
+                    )),
+                    other => ConfigError::Invalid(format!(
+                        "cannot use the client certificate {} with the key {}: {other}",
+                        cert_file.display(),
+                        key_file.display()
+                    )),
+                })?
+        }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -54,6 +74,33 @@ fn root_store(options: &TlsOptions) -> Result<RootCertStore, ConfigError> {
         }
     }
     Ok(roots)
+}
+
+/// The client certificate chain and its private key, from PEM files.
+fn client_identity(
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ConfigError> {
+    let unreadable = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+        ConfigError::Invalid(format!(
+            "cannot read the client {what} {}: {e}",
+            path.display()
+        ))
+    };
+    let chain = CertificateDer::pem_file_iter(cert_file)
+        .map_err(|e| unreadable("certificate", cert_file, &e))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| unreadable("certificate", cert_file, &e))?;
+    if chain.is_empty() {
+        return Err(unreadable(
+            "certificate",
+            cert_file,
+            &"no PEM certificate in it",
+        ));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(key_file).map_err(|e| unreadable("key", key_file, &e))?;
+    Ok((chain, key))
 }
 
 /// The server name for SNI and certificate checks. IP literals become `ServerName::IpAddress`,

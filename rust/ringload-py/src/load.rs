@@ -143,7 +143,7 @@ impl Progress {
 
 #[allow(clippy::too_many_arguments)] // mirrors ringload.run()'s keyword arguments one to one
 #[pyfunction]
-#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, template, timeout, connect_timeout, insecure, cacert, pipeline, disable_keepalive, io, stop, on_progress))]
+#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, template, timeout, connect_timeout, insecure, cacert, cert, key, pipeline, disable_keepalive, io, stop, on_progress))]
 fn run_load(
     py: Python<'_>,
     url: &str,
@@ -163,6 +163,8 @@ fn run_load(
     connect_timeout: f64,
     insecure: bool,
     cacert: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
     pipeline: usize,
     disable_keepalive: bool,
     io: &str,
@@ -190,6 +192,8 @@ fn run_load(
     config.tls = TlsOptions {
         insecure,
         ca_file: cacert,
+        client_cert: cert,
+        client_key: key,
     };
     let plan = config
         .plan()

@@ -170,11 +170,18 @@ pub fn tls_target() -> (Server, String) {
 pub struct Nginx {
     child: std::process::Child,
     pub port: u16,
+    /// The `tls_server` block's port.
+    pub tls_port: u16,
     prefix: std::path::PathBuf,
 }
 
 impl Nginx {
     pub fn start() -> Option<Nginx> {
+        Nginx::start_with(None)
+    }
+
+    /// Also serving `tls_server(tls_port)`: a whole second `server` block, for TLS.
+    pub fn start_with(tls_server: Option<&dyn Fn(u16) -> String>) -> Option<Nginx> {
         let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .find(|path| std::path::Path::new(path).exists());
@@ -193,6 +200,8 @@ impl Nginx {
         ));
         std::fs::create_dir_all(&prefix).unwrap();
         let port = closed_port();
+        let tls_port = closed_port();
+        let tls_block = tls_server.map_or(String::new(), |block| block(tls_port));
         let p = prefix.display();
         let config = format!(
             "daemon off;\nmaster_process off;\nworker_processes 1;\npid {p}/nginx.pid;\n\
@@ -202,7 +211,7 @@ impl Nginx {
              uwsgi_temp_path {p}/uwsgi;\n scgi_temp_path {p}/scgi;\n\
              server {{\n  listen 127.0.0.1:{port};\n\
              location = /nginx_status {{ stub_status; }}\n\
-             location / {{ return 204; }}\n }}\n}}\n"
+             location / {{ return 204; }}\n }}\n{tls_block}\n}}\n"
         );
         std::fs::write(prefix.join("nginx.conf"), config).unwrap();
         let child = Command::new(binary)
@@ -218,6 +227,7 @@ impl Nginx {
         let nginx = Nginx {
             child,
             port,
+            tls_port,
             prefix,
         };
         let started = Instant::now();

@@ -112,15 +112,7 @@ impl Report {
             ("New connections", self.connects.to_string()),
             ("Status codes", join_counts(&o.status)),
         ];
-        let errors: Vec<String> = o
-            .failed
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(kind, n)| match self.error_examples.get(kind) {
-                Some(example) => format!("{kind}: {n} ({example})"),
-                None => format!("{kind}: {n}"),
-            })
-            .collect();
+        let errors = self.error_counts();
         rows.push((
             "Errors",
             if errors.is_empty() {

@@ -381,6 +381,19 @@ impl Report {
         self.outcomes.percentile(p)
     }
 
+    /// `kind: count (first message)` for each kind of failure that happened.
+    pub(crate) fn error_counts(&self) -> Vec<String> {
+        self.outcomes
+            .failed
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(kind, n)| match self.error_examples.get(kind) {
+                Some(example) => format!("{kind}: {n} ({example})"),
+                None => format!("{kind}: {n}"),
+            })
+            .collect()
+    }
+
     /// The report as a JSON value (the `--json` contract).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("report fields are plain data")
@@ -549,16 +562,7 @@ impl fmt::Display for Report {
                 codes.join("  ")
             }
         )?;
-        let errors: Vec<String> = self
-            .outcomes
-            .failed
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(k, n)| match self.error_examples.get(k) {
-                Some(example) => format!("{k}: {n} ({example})"),
-                None => format!("{k}: {n}"),
-            })
-            .collect();
+        let errors = self.error_counts();
         if self.endpoints.len() > 1 {
             write_endpoints(f, &self.endpoints)?;
         }
