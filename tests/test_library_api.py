@@ -191,7 +191,7 @@ def test_stages_ramp_the_rate_and_the_connections(ringload_target: ringload.Targ
     assert [entry.target_rps for entry in ramp.timeline] == [150.0, 300.0]
     assert abs(ramp.timeline[0].ok - 150) <= 8 and abs(ramp.timeline[1].ok - 300) <= 8, ramp.timeline
     # A closed-model ramp: 3 connections after 0.5 s, down to none at the end.
-    closed = ringload.run(ringload_target.url + "/", connection_stages=[(0.5, 3), (1.0, 3), (0.5, 0)])
+    closed = ringload.run(ringload_target.url + "/", connection_stages=[(0.5, 3), (1.0, 3), (0.25, 0), (0.25, 0)])
     assert closed.model == "closed" and closed.connections == 3 and closed.connects == 3
     assert [entry.connections_open for entry in closed.timeline] == [3, 0]
     with pytest.raises(ValueError, match="connection stages"):

@@ -98,12 +98,14 @@ fn a_ramp_starts_from_the_rate_and_a_longer_duration_holds_the_last_one() {
 #[test]
 fn connection_stages_open_and_close_connections_along_the_ramp() {
     let server = target();
-    // Up to 4 connections in 0.5 s, 4 until 2.5 s, then down to 0 at 3 s.
+    // Up to 4 connections in 0.5 s, 4 until 2 s, down to 0 at 2.5 s, none until 3 s.
     let report = ringload_json(&[
         "--connection-stage",
         "500ms:4",
         "--connection-stage",
-        "2s:4",
+        "1500ms:4",
+        "--connection-stage",
+        "500ms:0",
         "--connection-stage",
         "500ms:0",
         &url(&server, "/"),
@@ -170,4 +172,60 @@ fn bad_stages_exit_2_before_any_connection() {
         );
     }
     assert_eq!(server.requests(), 0);
+}
+
+/// Runs `args` against the target, sends SIGINT after `after`, and returns the report and
+/// how long the process took.
+fn interrupted(args: &[&str], after: std::time::Duration) -> (Value, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args(["--json", "--no-progress"])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{:?}", output.status);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_accounting(&report);
+    (report, started.elapsed())
+}
+
+#[test]
+fn ctrl_c_ends_a_ramp_at_once_even_between_its_slow_first_requests() {
+    let server = target();
+    let target_url = url(&server, "/");
+    let second = std::time::Duration::from_secs(1);
+    // 0 -> 4 connections over a minute: most connections wait for their turn.
+    let (report, took) = interrupted(&["--connection-stage", "60s:4", &target_url], second);
+    assert!(took < 3 * second, "connection ramp took {took:?} to stop");
+    assert!(report["ok"].as_u64().unwrap() > 0, "{report}");
+    // 0 -> 2 req/s over a minute: the first request is due after ~5.5 s.
+    let (report, took) = interrupted(&["-c", "4", "--stage", "60s:2", &target_url], second);
+    assert!(took < 3 * second, "rate ramp took {took:?} to stop");
+    assert_eq!(report["aborted"], 0, "{report}");
+}
+
+#[test]
+fn a_request_budget_ends_a_connection_ramp_when_it_is_spent() {
+    let server = target();
+    let started = std::time::Instant::now();
+    let report = ringload_json(&[
+        "--connection-stage",
+        "60s:8",
+        "-n",
+        "300",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(report["ok"], 300, "{report}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
 }

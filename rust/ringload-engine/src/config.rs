@@ -110,6 +110,16 @@ impl Target {
         })
     }
 
+    /// The path and query a template is read from: as typed when it has a placeholder or an
+    /// escape (the URL parser would percent-encode the braces), else the normalized one.
+    pub fn template_path_and_query(&self) -> &str {
+        if self.typed_path_and_query.contains("{{") {
+            &self.typed_path_and_query
+        } else {
+            &self.path_and_query
+        }
+    }
+
     /// The URL for reports: scheme, authority and path, never credentials.
     pub fn display_url(&self) -> String {
         let scheme = match self.scheme {
@@ -272,7 +282,7 @@ impl ScenarioRequest {
                     "put credentials in the base URL or an Authorization header, not in a request URL",
                 ));
             }
-            url.typed_path_and_query
+            url.template_path_and_query().to_string()
         } else {
             return Err(self.invalid(format!(
                 "{:?} must be a path starting with '/' or an absolute http(s) URL",
@@ -469,7 +479,7 @@ impl LoadConfig {
                 self.target.display_url()
             )));
         }
-        Ok(url.typed_path_and_query)
+        Ok(url.template_path_and_query().to_string())
     }
 
     /// Encodes every request once and assigns each its statistics row.
@@ -478,7 +488,7 @@ impl LoadConfig {
         if self.scenario.is_empty() {
             let mut spec = self.request_spec();
             if self.template {
-                spec.target = self.target.typed_path_and_query.clone();
+                spec.target = self.target.template_path_and_query().to_string();
             }
             let what = format!("the request {}", self.display_url());
             let templates = self.template.then_some(&mut templates);
@@ -537,7 +547,11 @@ impl LoadConfig {
         let url = self.target.display_url();
         if self.template && self.scenario.is_empty() {
             let prefix = url.len() - self.target.path_and_query.len();
-            return format!("{}{}", &url[..prefix], self.target.typed_path_and_query);
+            return format!(
+                "{}{}",
+                &url[..prefix],
+                self.target.template_path_and_query()
+            );
         }
         url
     }
@@ -569,26 +583,28 @@ impl LoadConfig {
             .then(|| Ramp::new(0.0, self.connection_stages.clone(), "connection"))
             .transpose()?
             .map(Arc::new);
-        let connections = match (&connection_ramp, self.connections) {
-            (None, connections) => connections.unwrap_or(DEFAULT_CONNECTIONS),
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::Invalid(
+        let connections =
+            match (&connection_ramp, self.connections) {
+                (None, connections) => connections.unwrap_or(DEFAULT_CONNECTIONS),
+                (Some(_), Some(_)) => return Err(ConfigError::Invalid(
                     "connections and connection stages both set the connections: the run opens \
                      as many as the stages' peak, so give only the stages"
                         .into(),
-                ))
-            }
-            (Some(ramp), None) => {
-                let peak = ramp.peak().ceil();
-                if peak < 1.0 {
-                    return Err(ConfigError::Invalid(
-                        "connection stages never reach one connection: give a stage a target of                          at least 1"
+                )),
+                (Some(ramp), None) => {
+                    // Connection `k` is in use while the target is above `k - 1`: a ramp
+                    // uses its target rounded up.
+                    let peak = ramp.peak().ceil();
+                    if peak < 1.0 {
+                        return Err(ConfigError::Invalid(
+                        "connection stages never reach one connection: give a stage a target of \
+                         at least 1"
                             .into(),
                     ));
+                    }
+                    peak as usize
                 }
-                peak as usize
-            }
-        };
+            };
         let stages = rate
             .as_ref()
             .and_then(RateShape::ramp)
@@ -655,7 +671,8 @@ impl LoadConfig {
             && (self.rate.is_some() || !self.rate_stages.is_empty())
         {
             return Err(ConfigError::Invalid(
-                "connection stages ramp the closed model; for the open model, ramp the rate                  with rate stages (--stage) and set the connections with -c"
+                "connection stages ramp the closed model; for the open model, ramp the rate \
+                 with rate stages (--stage) and set the connections with -c"
                     .into(),
             ));
         }

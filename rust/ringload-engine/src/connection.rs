@@ -23,6 +23,8 @@ use crate::worker::RampSlot;
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
 const BACKOFF_FIRST: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(50);
+/// How often a connection waiting for its turn on a connection ramp checks for a stop.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// What every connection of a worker shares (single-threaded: `Rc`/`RefCell`).
 pub(crate) struct WorkerShared {
@@ -138,9 +140,11 @@ pub(crate) async fn run_connection<D: Dialer>(
             // Ramped down (or not up yet): no connection until the ramp reaches this one.
             conn.close(&shared);
             match idle {
-                Some(until) if until < shared.deadline => {
-                    let until = monoio::time::Instant::from_std(until);
-                    monoio::time::sleep_until(until).await;
+                Some(until) if until < shared.deadline && !shared.plan.is_spent() => {
+                    // In slices, so that a user's stop or a budget spent by the other
+                    // connections ends the wait.
+                    let until = until.min(Instant::now() + IDLE_CHECK);
+                    monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
                     continue;
                 }
                 _ => break,
@@ -150,6 +154,8 @@ pub(crate) async fn run_connection<D: Dialer>(
             .plan
             .next_batch(&mut due, shared.pipeline, shared.deadline)
             .await
+            // Stopped while waiting for a due time: the request is not sent.
+            || shared.stop.load(Ordering::Relaxed)
         {
             break;
         }

@@ -74,6 +74,8 @@ pub(crate) struct Pacer {
     broken: Cell<bool>,
     /// `None` for a periodic timer; for one armed per waiter, the time it is armed for.
     on_demand: Option<Cell<Option<Instant>>>,
+    /// Set by [`Pacer::release_all`]: every wait ends at once (the user stopped the run).
+    released: Cell<bool>,
 }
 
 impl Pacer {
@@ -108,6 +110,7 @@ impl Pacer {
             waiters: RefCell::new(VecDeque::new()),
             broken: Cell::new(false),
             on_demand: grid.is_none().then(|| Cell::new(None)),
+            released: Cell::new(false),
         });
         let task = monoio::spawn(pacer.clone().wake_waiters(reader));
         Ok((pacer, task))
@@ -144,6 +147,16 @@ impl Pacer {
         // SAFETY: `timer` is open: the reading task closes it only after a failed read (then
         // `broken` is set) or after this call.
         unsafe { libc::timerfd_settime(self.timer, 0, &now, std::ptr::null_mut()) };
+    }
+
+    /// Ends every wait now and from now on: the run is being stopped, and connections must
+    /// not sit until due times that no longer matter.
+    pub fn release_all(&self) {
+        self.released.set(true);
+        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
+        for (_, waker) in waiters {
+            waker.wake();
+        }
     }
 
     fn register(&self, due: Instant, waker: Waker) {
@@ -302,7 +315,7 @@ impl Future for PaceSleep<'_> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.pacer.broken.get() || Instant::now() >= self.due {
+        if self.pacer.broken.get() || self.pacer.released.get() || Instant::now() >= self.due {
             return Poll::Ready(());
         }
         if !self.registered {

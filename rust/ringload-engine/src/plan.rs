@@ -109,6 +109,11 @@ impl Plan {
         }
     }
 
+    /// The request budget (`-n`) is used up.
+    pub fn is_spent(&self) -> bool {
+        self.remaining.get() == Some(0)
+    }
+
     pub fn is_closed_model(&self) -> bool {
         self.schedule.is_none()
     }

@@ -122,6 +122,21 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
     }
 
+    /// True when sending `text` needs this template: it has a placeholder, or an escape that
+    /// renders differently from the text.
+    fn changes(&self, text: &[u8]) -> bool {
+        if !self.is_literal() {
+            return true;
+        }
+        let mut literal = Vec::with_capacity(text.len());
+        for part in &self.parts {
+            if let Part::Literal(bytes) = part {
+                literal.extend_from_slice(bytes);
+            }
+        }
+        literal != text
+    }
+
     fn render(&self, out: &mut Vec<u8>, rng: &Rng) {
         for part in &self.parts {
             match part {
@@ -331,14 +346,14 @@ impl RequestTemplate {
             }
             text
         };
-        let target = context.parse(&spec.target, Place::Path, what)?;
-        let mut templated = !target.is_literal();
-        let target = stand_in(target, &mut generators);
+        let target_template = context.parse(&spec.target, Place::Path, what)?;
+        let mut templated = target_template.changes(spec.target.as_bytes());
+        let target = stand_in(target_template, &mut generators);
         let mut headers = Vec::with_capacity(spec.headers.len());
         for (name, value) in &spec.headers {
-            let value = context.parse(value, Place::Header, what)?;
-            templated |= !value.is_literal();
-            headers.push((name.clone(), stand_in(value, &mut generators)));
+            let value_template = context.parse(value, Place::Header, what)?;
+            templated |= value_template.changes(value.as_bytes());
+            headers.push((name.clone(), stand_in(value_template, &mut generators)));
         }
         // A body that is not text (or has no placeholder) is sent as it is.
         let body_text = std::str::from_utf8(&spec.body)
@@ -351,7 +366,8 @@ impl RequestTemplate {
                 parts: vec![Part::Literal(spec.body.clone().into())],
             }
         };
-        if !templated && body.is_literal() {
+        let body_templated = body.changes(&spec.body);
+        if !templated && !body_templated {
             return Ok(None);
         }
         if text_has_marker(&spec.target) || spec.headers.iter().any(|(_, v)| text_has_marker(v)) {
@@ -359,7 +375,7 @@ impl RequestTemplate {
                 "{what}: the text {MARKER_START:?} is reserved in templated requests"
             )));
         }
-        if !body.is_literal()
+        if body_templated
             && spec
                 .headers
                 .iter()
@@ -374,10 +390,10 @@ impl RequestTemplate {
             target,
             headers,
             // The length check is for a fixed body; a templated one gets its own each time.
-            body: if body.is_literal() {
-                spec.body.clone()
-            } else {
+            body: if body_templated {
                 vec![b'x']
+            } else {
+                spec.body.clone()
             },
             ..spec.clone()
         }
@@ -645,6 +661,18 @@ mod tests {
         assert!(RequestTemplate::new(&plain, &mut context, "test")
             .unwrap()
             .is_none());
+        // Only an escape: still rendered, so `\{{` goes out as `{{`.
+        let mut escaped = RequestSpec::get("localhost", "/");
+        escaped.body = br#"{"t":"\{{x}}"}"#.to_vec();
+        escaped.method = "POST".into();
+        let template = RequestTemplate::new(&escaped, &mut context, "test")
+            .unwrap()
+            .unwrap();
+        let (mut out, mut scratch) = (Vec::new(), Vec::new());
+        template.render(&mut out, &mut scratch, &rng);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\r\ncontent-length: 13\r\n\r\n"), "{text}");
+        assert!(text.ends_with(r#"{"t":"{{x}}"}"#), "{text}");
         // A value that cannot go in a path.
         let spaced = RequestSpec::get("localhost", "/{{choice a é}}");
         assert!(RequestTemplate::new(&spaced, &mut context, "test").is_err());

@@ -95,7 +95,8 @@ impl TimelineBuilder {
         let (step, reached) = match end {
             // The slice that ends at tick `n` began after tick `n - 1`.
             SnapshotEnd::Tick(n) => (n.saturating_sub(1) / TICKS_PER_STEP, tick_time(n)),
-            SnapshotEnd::Final(at) => (step_of(at), at),
+            // A worker that has finished sends nothing more: it holds no step open.
+            SnapshotEnd::Final(at) => (step_of(at), Duration::MAX),
         };
         // A step closes only once every worker has passed it, so `step` is still open; the
         // guard keeps a snapshot counted even if a worker's clock label ever went backwards.
@@ -125,7 +126,12 @@ impl TimelineBuilder {
     /// their snapshots can still arrive, and the run cannot end inside them (so they are not
     /// the short last entry).
     fn close_passed_steps(&mut self) {
-        let slowest = self.reached.iter().min().copied().unwrap_or_default();
+        // Finished workers send nothing more; once all have, `finish` closes what is left
+        // (its last step may be a short one).
+        let running = self.reached.iter().filter(|r| **r != Duration::MAX).min();
+        let Some(&slowest) = running else {
+            return;
+        };
         while !self.open.is_empty() {
             let step_end = TIMELINE_STEP * (self.first_open + 1) as u32;
             if slowest < step_end + SNAPSHOT_INTERVAL {
@@ -256,6 +262,8 @@ mod tests {
         assert_eq!(timeline.entries.len(), 1);
         timeline.add(0, SnapshotEnd::Final(ms(2_001)), &snapshot(5, 0, 0));
         timeline.add(1, SnapshotEnd::Final(ms(2_002)), &snapshot(0, 0, 0));
+        // Every worker has finished: nothing more is closed before `finish`.
+        assert_eq!(timeline.entries.len(), 1);
         let entries = timeline.finish(ms(2_002), None);
         // 2.002 s: two entries, the last 2 ms folded into the second one.
         assert_eq!(entries.len(), 2);
@@ -310,5 +318,20 @@ mod tests {
         let open: Vec<_> = entries.iter().map(|e| e.connections_open).collect();
         assert_eq!(open, [10, 8, 0]);
         assert_eq!(entries[1].connects, 3);
+    }
+
+    #[test]
+    fn a_worker_that_finished_early_does_not_hold_seconds_open() {
+        let mut timeline = TimelineBuilder::new(2, false);
+        timeline.add(0, SnapshotEnd::Final(ms(300)), &snapshot(1, 0, 0));
+        for tick in 1..=12 {
+            timeline.add(1, SnapshotEnd::Tick(tick), &snapshot(1, 0, 0));
+        }
+        // Worker 1 is at 3 s: the first two seconds are reduced to percentiles already.
+        assert_eq!(timeline.entries.len(), 2);
+        timeline.add(1, SnapshotEnd::Final(ms(3_100)), &snapshot(0, 0, 0));
+        let entries = timeline.finish(ms(3_100), None);
+        assert_eq!(entries.iter().map(|e| e.ok).collect::<Vec<_>>(), [5, 4, 4]);
+        assert_eq!(entries[2].duration_s, 1.1);
     }
 }

@@ -72,7 +72,8 @@ pub(crate) enum SnapshotEnd {
 }
 
 /// A worker's part of a connection ramp: its connection `j` is the run's connection
-/// `first + j * stride` (from 0), in use while the ramp's target is above that number.
+/// `first + j * stride` (from 0), in use while the ramp's target is above that number (so
+/// the connections in use are the target rounded up).
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectionRamp {
     pub ramp: Arc<Ramp>,
@@ -81,12 +82,15 @@ pub(crate) struct ConnectionRamp {
     pub stride: usize,
 }
 
+/// How far above a connection's level the ramp must be for it to count as above.
+const ABOVE: f64 = 1e-9;
+
 /// One connection's place on a connection ramp.
 #[derive(Clone, Debug)]
 pub(crate) struct RampSlot {
     ramp: Arc<Ramp>,
     start: Instant,
-    /// The target at which this connection is in use: its number in the run, from 1.
+    /// The connection is in use while the target is above this: its number in the run, from 0.
     level: f64,
 }
 
@@ -95,12 +99,13 @@ impl RampSlot {
     /// never again).
     pub fn idle_until(&self, now: Instant) -> Option<Option<Instant>> {
         let t = now.saturating_duration_since(self.start).as_secs_f64();
-        if self.ramp.at(t) >= self.level {
+        if self.ramp.at(t) > self.level {
             return None;
         }
+        // The first time the target is above the level (a hair above it, as a floor).
         Some(
             self.ramp
-                .next_time_at_least(t, self.level)
+                .next_time_at_least(t, self.level + ABOVE)
                 .and_then(|at| Duration::try_from_secs_f64(at).ok())
                 .map(|at| self.start + at),
         )
@@ -250,7 +255,7 @@ impl WorkerRun {
                 let slot = self.job.connection_ramp.as_ref().map(|r| RampSlot {
                     ramp: r.ramp.clone(),
                     start: r.start,
-                    level: (r.first + j * r.stride + 1) as f64,
+                    level: (r.first + j * r.stride) as f64,
                 });
                 monoio::spawn(run_connection(shared.clone(), dialer.clone(), slot))
             })
@@ -262,6 +267,7 @@ impl WorkerRun {
                 self.index,
                 self.setup.start,
             );
+            let pacer = pacer.as_ref().map(|(pacer, _)| pacer.clone());
             monoio::spawn(async move {
                 let mut tick = 1;
                 loop {
@@ -275,6 +281,11 @@ impl WorkerRun {
                     let end = SnapshotEnd::Tick(u64::from(tick));
                     send_snapshot(&shared, &tx, worker, end, fresh_stats());
                     tick += 1;
+                    let stopped = shared.stop.load(std::sync::atomic::Ordering::Relaxed);
+                    if let (true, Some(pacer)) = (stopped, &pacer) {
+                        // Connections waiting for due times end now, not at those times.
+                        pacer.release_all();
+                    }
                 }
             })
         };
