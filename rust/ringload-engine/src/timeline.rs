@@ -101,7 +101,11 @@ impl TimelineBuilder {
         // A step closes only once every worker has passed it, so `step` is still open; the
         // guard keeps a snapshot counted even if a worker's clock label ever went backwards.
         let slot = self.open_step(step.max(self.first_open));
-        slot.stats.merge(&stats.total());
+        // Endpoint by endpoint: no merged copy to allocate (the coordinator may share a core
+        // with a worker).
+        for endpoint in &stats.endpoints {
+            slot.stats.merge(endpoint);
+        }
         slot.connects += stats.connects;
         slot.closes += stats.closes;
         if let Some(r) = self.reached.get_mut(worker) {
@@ -142,10 +146,6 @@ impl TimelineBuilder {
     }
 
     fn close_first(&mut self, duration: Duration) {
-        self.close_first_with_target(duration, None);
-    }
-
-    fn close_first_with_target(&mut self, duration: Duration, due_by: Option<DueBy<'_>>) {
         let Some(step) = self.open.pop_front() else {
             return;
         };
@@ -167,9 +167,8 @@ impl TimelineBuilder {
             } else {
                 0.0
             },
-            target_rps: due_by
-                .filter(|_| duration_s > 0.0)
-                .map(|due_by| round2((due_by(t + duration_s) - due_by(t)) / duration_s)),
+            // Known once the run is over: see `finish`.
+            target_rps: None,
             latency_us: LatencySummary::from_histogram(&stats.latency),
             latency_uncorrected_us: stats
                 .latency_uncorrected
@@ -206,18 +205,17 @@ impl TimelineBuilder {
             last_step.connects += step.connects;
             last_step.closes += step.closes;
         }
-        // Steps closed during the run get their targets now.
-        if let Some(due_by) = due_by {
-            for entry in &mut self.entries {
-                entry.target_rps =
-                    Some(round2(due_by(entry.t + entry.duration_s) - due_by(entry.t)));
-            }
-        }
         while self.first_open < last {
-            self.close_first_with_target(TIMELINE_STEP, due_by);
+            self.close_first(TIMELINE_STEP);
         }
         let last_start = TIMELINE_STEP * last as u32;
-        self.close_first_with_target(elapsed.saturating_sub(last_start), due_by);
+        self.close_first(elapsed.saturating_sub(last_start));
+        if let Some(due_by) = due_by {
+            for entry in self.entries.iter_mut().filter(|e| e.duration_s > 0.0) {
+                let due = due_by(entry.t + entry.duration_s) - due_by(entry.t);
+                entry.target_rps = Some(round2(due / entry.duration_s));
+            }
+        }
         self.entries
     }
 }
