@@ -1,7 +1,8 @@
 """Loaded beside a benchmark locustfile (``-f file.py,thread_cpu.py``): at quit, writes the CPU
-seconds and context switches of each thread of this process to ``$RINGLOAD_BENCH_THREAD_CPU`` as
-JSON, so the benchmark can split the Python thread from ringload's engine thread and count how
-often the two trade the core."""
+seconds and context switches of each thread of this process, from the start of the test to the
+end (imports and start-up left out), to ``$RINGLOAD_BENCH_THREAD_CPU`` as JSON, so the benchmark
+can split the Python thread from ringload's engine thread and count how often the two trade the
+core."""
 
 import json
 import os
@@ -32,9 +33,21 @@ def thread_cpu_seconds() -> dict[str, dict[str, float]]:
     return totals
 
 
+_at_test_start: dict[str, dict[str, float]] = {}
+
+
+@events.test_start.add_listener
+def _note_test_start(environment, **_kwargs):
+    _at_test_start.update(thread_cpu_seconds())
+
+
 @events.quitting.add_listener
 def _write_thread_cpu(environment, **_kwargs):
     path = os.environ.get("RINGLOAD_BENCH_THREAD_CPU")
     if path:
+        since_start = {}
+        for name, now in thread_cpu_seconds().items():
+            before = _at_test_start.get(name, {"cpu_s": 0.0, "switches": 0})
+            since_start[name] = {key: now[key] - before[key] for key in now}
         with open(path, "w") as f:
-            json.dump(thread_cpu_seconds(), f)
+            json.dump(since_start, f)
