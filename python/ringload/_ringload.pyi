@@ -2,7 +2,7 @@
 
 import os
 import pathlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, final
 
@@ -11,6 +11,7 @@ from typing_extensions import disjoint_base
 __all__ = [
     "Endpoint",
     "Engine",
+    "ErrorKind",
     "HostileServer",
     "Latency",
     "Outcomes",
@@ -18,13 +19,14 @@ __all__ = [
     "RawError",
     "RawResponse",
     "Result",
-    "Route",
     "ScheduleLag",
+    "Session",
     "TimelineEntry",
     "StopHandle",
     "TargetServer",
     "__version__",
     "check_request",
+    "merge_headers",
     "run_load",
 ]
 
@@ -32,8 +34,9 @@ __version__: str
 
 @final
 class Engine:
-    """The engine thread of this process: requests go in with ``submit`` and ``flush``, results
-    come out of ``drain`` once ``fileno()`` is readable."""
+    """The engine thread of this process: ``Session.send`` queues requests and parks their
+    waiters, ``flush()`` wakes the engine for the batch, and ``drain()`` hands each finished
+    request back to its waiter once ``fileno()`` is readable."""
 
     def __new__(cls, io: str = "auto") -> Engine:
         """Starts the engine thread. ``io`` is ``"auto"``, ``"uring"`` or ``"epoll"``.
@@ -44,47 +47,66 @@ class Engine:
         """The I/O driver in use: ``"uring"`` or ``"epoll"``."""
     def fileno(self) -> int:
         """A descriptor that is readable while completions wait."""
-    def route(
-        self,
-        https: bool,
-        host: str,
-        port: int,
-        authority: str,
-        connect_timeout: float,
-        verify: bool,
-        decode: bool,
-    ) -> Route:
-        """Where requests go and how to connect there, converted once for many ``submit`` calls.
-
-        Raises ValueError for a non-positive ``connect_timeout``; an authority that cannot be a
-        Host header is refused by ``submit``, with the rest of the request."""
-    def submit(
-        self,
-        token: int,
-        session: int,
-        route: Route,
-        method: str,
-        target: str,
-        headers: list[tuple[str, str]],
-        body: bytes | None,
-        timeout: float,
-        /,
-    ) -> None:
-        """Validates, encodes and queues one request; ``flush()`` sends the batch.
-
-        Raises ValueError for a request that cannot be sent (CR/LF/NUL in the method, target or
-        headers, an invalid header name, a non-positive timeout)."""
     def flush(self) -> None:
-        """Wakes the engine for every request submitted so far."""
-    def drain(self) -> list[tuple[int, RawResponse | RawError]]:
-        """Every completion waiting now, as ``(token, result)`` pairs. Never blocks."""
-    def close_session(self, session: int) -> None:
-        """Closes a session's pooled connections."""
+        """Wakes the engine for every request queued so far."""
+    def drain(self) -> list[tuple[Any, RawResponse | RawError]]:
+        """Every request finished now, as ``(waiter, result)`` pairs; results whose waiter was
+        forgotten are dropped. Never blocks."""
+    def pending(self, token: int) -> bool:
+        """The request is still in flight and its waiter is parked."""
+    def forget(self, token: int) -> None:
+        """Drops the waiter of a request whose result can no longer be delivered."""
+    @property
+    def idle(self) -> bool:
+        """No request is waiting for a result."""
 
 @final
-class Route:
-    """An origin (scheme, host, port, Host header) with its connect timeout, TLS verification and
-    body decoding, made by ``Engine.route``."""
+class Session:
+    """The native half of a ``FastHttpSession``: its own keep-alive pools on an engine, its
+    connect timeout and the origins it has used."""
+
+    def __new__(cls, engine: Engine, *, connect_timeout: float) -> Session:
+        """Raises ValueError for a non-positive ``connect_timeout``."""
+    @property
+    def id(self) -> int:
+        """The id the engine pools this session's connections under."""
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def connect_timeout(self) -> float:
+        """Seconds a new connection may take."""
+    @connect_timeout.setter
+    def connect_timeout(self, value: float) -> None: ...
+    def send(
+        self,
+        waiter: Any,
+        method: str,
+        url: str,
+        defaults: dict[str, str],
+        headers: dict[str, str] | None,
+        extra: Sequence[tuple[str, str, int]] | None,
+        body: bytes | None,
+        timeout: float,
+        verify: bool,
+        /,
+    ) -> int:
+        """Validates, encodes and queues one request and parks ``waiter`` until its result is
+        drained; returns the request's token.
+
+        ``defaults`` are the session's headers, ``headers`` the request's (the same name in any
+        case: the request's wins), ``extra`` ``(name, value, how)`` applied after them: 0
+        replaces, 1 only if absent, 2 appends to a Cookie field with "; ".
+
+        Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
+        CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
+        header names or values that are not str."""
+    def close(self) -> None:
+        """Closes this session's pooled connections."""
+
+def merge_headers(
+    defaults: dict[str, str], headers: dict[str, str] | None, extra: Sequence[tuple[str, str, int]] | None, /
+) -> dict[str, str]:
+    """The headers ``Session.send`` would send for these arguments."""
 
 @final
 class RawResponse:
@@ -120,15 +142,36 @@ class RawResponse:
         """Every value of a header (case-insensitive), e.g. each Set-Cookie."""
 
 @final
+class ErrorKind:
+    """Why a request got no response, as the engine counts it."""
+
+    CONNECT: ErrorKind
+    TLS: ErrorKind
+    TIMEOUT: ErrorKind
+    CLOSED: ErrorKind
+    READ: ErrorKind
+    WRITE: ErrorKind
+    PARSE: ErrorKind
+    FRAMING: ErrorKind
+    @property
+    def label(self) -> str:
+        """The name reports use: ``connect``, ``tls``, ``timeout``, ``closed``, ``read``,
+        ``write``, ``parse`` or ``framing``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __int__(self) -> int: ...
+
+@final
 class RawError:
     """Why no response arrived."""
 
     @property
-    def kind(self) -> str:
-        """connect, tls, timeout, closed, read, write, parse or framing."""
+    def kind(self) -> ErrorKind:
+        """How the engine counts the failure."""
     @property
-    def os_error(self) -> str:
-        """The I/O error kind behind it, e.g. ``ConnectionRefused`` or ``TimedOut``."""
+    def errno(self) -> int | None:
+        """The OS error behind it (``errno.ECONNREFUSED``, ``errno.ETIMEDOUT`` for a connect
+        timeout, ...), or None."""
     @property
     def message(self) -> str:
         """What went wrong, readable; never contains URL credentials."""

@@ -23,8 +23,9 @@ import ssl
 import time
 import uuid
 from base64 import b64encode
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
+from errno import ECONNREFUSED, ECONNRESET, ETIMEDOUT
 from http.cookiejar import CookieJar
 from typing import Any, Callable
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
@@ -39,8 +40,8 @@ from locust.user.users import RestMixin
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from ringload._dispatch import Dispatcher, dispatcher, new_session_id
-from ringload._ringload import RawResponse
+from ringload._dispatch import Dispatcher, dispatcher
+from ringload._ringload import ErrorKind, RawError, RawResponse, Session, merge_headers
 
 __all__ = [
     "ErrorResponse",
@@ -62,8 +63,6 @@ _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _EXTRA_KWARGS = frozenset(["params", "timeout", "verify", "cookies", "files"])
 
 _absolute_url = ("http://", "https://")
-#: URLs whose parsed route a session keeps; past this many distinct URLs it starts over.
-_MAX_CACHED_URLS = 64
 
 
 class TooManyRedirects(ConnectionError):
@@ -95,50 +94,54 @@ def _split_userinfo(url: str) -> tuple[str, str | None]:
     return bare, None
 
 
-def _exception_for(error: Any) -> Exception:
+def _exception_for(error: RawError) -> Exception:
     """The Python exception a user of Locust's client would see for an engine error."""
-    kind, os_error, message = error.kind, error.os_error, error.message
-    if kind == "connect":
-        if os_error == "ConnectionRefused":
-            return ConnectionRefusedError(111, "Connection refused")
-        if os_error == "TimedOut":
+    kind, errno, message = error.kind, error.errno, error.message
+    if kind == ErrorKind.CONNECT:
+        if errno == ECONNREFUSED:
+            return ConnectionRefusedError(errno, "Connection refused")
+        if errno == ETIMEDOUT:
             return TimeoutError("timed out connecting")
         return ConnectionError(message)
-    if kind == "tls":
+    if kind == ErrorKind.TLS:
         return ssl.SSLError(message)
-    if kind == "timeout":
+    if kind == ErrorKind.TIMEOUT:
         return TimeoutError(message)
-    if kind == "closed":
+    if kind == ErrorKind.CLOSED:
         return HTTPConnectionClosed(message)
-    if kind in ("read", "write"):
-        return ConnectionResetError(104, message)
+    if kind in (ErrorKind.READ, ErrorKind.WRITE):
+        return ConnectionResetError(errno or ECONNRESET, message)
     return HTTPParseError(message)
 
 
-class _Origin:
-    """Where a URL points, parsed once."""
-
-    __slots__ = ("https", "host", "port", "authority", "key")
-
-    def __init__(self, scheme: str, netloc: str) -> None:
-        split = urlsplit(f"{scheme}://{netloc}")
-        self.https = scheme == "https"
-        self.host = split.hostname or ""
-        self.port = split.port or (443 if self.https else 80)
-        self.authority = netloc.rpartition("@")[2]
-        self.key = (scheme, self.host, self.port)
+#: How an extra header joins the merged ones (``Session.send``).
+_REPLACE, _IF_ABSENT, _APPEND = 0, 1, 2
+_NO_HEADERS: dict = {}
+_JSON_HEADERS = (("Content-Type", "application/json", _IF_ABSENT), ("Accept", "application/json", _IF_ABSENT))
 
 
 class FastRequest:
     """What was sent: ``url``, ``method``, ``headers``, ``body``."""
 
-    __slots__ = ("url", "method", "headers", "body")
+    __slots__ = ("url", "method", "body", "_headers", "_parts")
 
-    def __init__(self, url: str, method: str, headers: dict, body: bytes | None) -> None:
+    def __init__(self, url: str, method: str, parts: tuple, body: bytes | None) -> None:
         self.url = url
         self.method = method
-        self.headers = headers
         self.body = body
+        #: ``(defaults, headers, extra)`` as ``Session.send`` merged them; the dict is made when read.
+        self._parts = parts
+        self._headers: dict | None = None
+
+    @property
+    def headers(self) -> dict:
+        if self._headers is None:
+            self._headers = merge_headers(*self._parts)
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict) -> None:
+        self._headers = value
 
     @property
     def payload(self) -> bytes | None:
@@ -157,10 +160,9 @@ class FastResponse:
         self.request = request
         self._url = url
         self._headers: CaseInsensitiveDict | None = None
-
-    @property
-    def status_code(self) -> int:
-        return self._raw.status if self._raw is not None else 0
+        #: Read once here: Locust's bookkeeping and most locustfiles read both.
+        self.status_code: int = raw.status
+        self.content: bytes | None = raw.body
 
     @property
     def ok(self) -> bool:
@@ -175,10 +177,6 @@ class FastResponse:
                 headers[name] = f"{headers[name]}, {value}" if name in headers else value
             self._headers = headers
         return self._headers
-
-    @property
-    def content(self) -> bytes | None:
-        return self._raw.body if self._raw is not None else None
 
     @property
     def text(self) -> str | None:
@@ -242,16 +240,16 @@ def _detect_encoding(content: bytes) -> str | None:
 class ErrorResponse(FastResponse):
     """Stands in for a response when none arrived: ``status_code`` 0, no content."""
 
-    content = None  # type: ignore[assignment]
     text = None  # type: ignore[assignment]
     headers = None  # type: ignore[assignment]
-    status_code = 0  # type: ignore[assignment]
 
     def __init__(self, request: FastRequest, error: Exception) -> None:
         self._raw = None
         self.request = request
         self._url = request.url
         self.error = error
+        self.status_code = 0
+        self.content = None
 
     def raise_for_status(self) -> None:
         raise self.error  # type: ignore[misc]
@@ -422,15 +420,15 @@ class FastHttpSession:
         self.request_name: str | None = None
         self.insecure = insecure
         self.network_timeout = network_timeout
+        #: The native half, made on the first request by this thread's dispatcher.
+        self._native: Session | None = None
+        self._dispatcher: Dispatcher | None = None
         self.connection_timeout = connection_timeout
         self.max_redirects = max_redirects
         self.max_retries = max_retries
         self.concurrency = concurrency
         self.default_headers = dict(headers) if headers else {}
-        self._session = new_session_id()
         self._has_cookies = False
-        self._routes: dict[tuple[str, bool, float], tuple[Any, str]] = {}
-        self._dispatcher: Dispatcher | None = None
         if base_url:
             self.base_url, userinfo_auth = _split_userinfo(base_url)
             if userinfo_auth:
@@ -439,13 +437,23 @@ class FastHttpSession:
     def __del__(self) -> None:
         # The engine that holds this session's connections: the one its requests went to (a
         # session that sent nothing has none, and the collector may run on another thread).
-        engine = getattr(self, "_dispatcher", None)
-        if engine is None or engine.stale:
+        native, engine = getattr(self, "_native", None), getattr(self, "_dispatcher", None)
+        if native is None or engine is None or engine.stale:
             return
         try:
-            engine.engine.close_session(self._session)
+            native.close()
         except Exception:  # interpreter shutdown, or the engine is already gone
             pass
+
+    @property
+    def connection_timeout(self) -> float:
+        return self._connection_timeout
+
+    @connection_timeout.setter
+    def connection_timeout(self, value: float) -> None:
+        if self._native is not None:
+            self._native.connect_timeout = value
+        self._connection_timeout = value
 
     def _build_url(self, path: str) -> str:
         # A path under the base URL is the common case: only other strings can be absolute.
@@ -462,46 +470,35 @@ class FastHttpSession:
         finally:
             self.request_name = None
 
-    def _engine(self) -> Dispatcher:
-        """This thread's dispatcher, kept from the first request (and looked up again after a fork)."""
-        engine = self._dispatcher
-        if engine is None or engine.stale:
-            engine = self._dispatcher = dispatcher()
-        return engine
+    def _connect(self) -> tuple[Dispatcher, Session]:
+        """This thread's dispatcher and a native session on it, kept from the first request (and
+        made again after a fork, whose child has no engine thread)."""
+        engine = self._dispatcher = dispatcher()
+        native = self._native = engine.session(self._connection_timeout)
+        return engine, native
 
-    def _route(self, url: str, verify: bool) -> tuple[Any, str]:
-        """The engine route and request target of a URL, parsed once per URL and settings."""
-        key = (url, verify, self.connection_timeout)
-        known = self._routes.get(key)
-        if known is not None:
-            return known
-        scheme, netloc, path, query, _ = urlsplit(url)
-        if scheme not in ("http", "https"):
-            raise ValueError(f"unsupported URL scheme {scheme!r} in {url!r}: use http:// or https://")
-        origin = _Origin(scheme, netloc)
-        route = self._engine().route(
-            origin.https, origin.host, origin.port, origin.authority, self.connection_timeout, verify, True
-        )
-        target = (path or "/") + (f"?{query}" if query else "")
-        if len(self._routes) >= _MAX_CACHED_URLS:  # URLs with ids or queries in them: start over
-            self._routes.clear()
-        known = self._routes[key] = (route, target)
-        return known
-
-    def _send_once(self, method: str, url: str, headers: dict, body: bytes | None, timeout: float, verify: bool) -> Any:
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        defaults: dict,
+        headers: dict | None,
+        extra: Sequence | None,
+        body: bytes | None,
+        timeout: float,
+        verify: bool,
+    ) -> Any:
         """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
-        route, target = self._route(url, verify)
+        engine, native = self._dispatcher, self._native
+        if engine is None or engine.stale or native is None:
+            engine, native = self._connect()
         if self._has_cookies:
             cookie_request = _CookieRequest(url)
             self.cookiejar.add_cookie_header(cookie_request)
             cookie = cookie_request.unredirected_hdrs.get("Cookie")
             if cookie:
-                existing = next((k for k in headers if k.lower() == "cookie"), None)
-                headers = dict(headers)
-                headers[existing or "Cookie"] = f"{headers[existing]}; {cookie}" if existing else cookie
-        raw, deferred_exit = self._engine().call(
-            self._session, route, method, target, list(headers.items()), body, timeout
-        )
+                extra = [*(extra or ()), ("Cookie", cookie, _APPEND)]
+        raw, deferred_exit = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify)
         if deferred_exit is not None:
             self._deferred_exit = deferred_exit
         if type(raw) is RawResponse and raw.sets_cookie:
@@ -510,14 +507,16 @@ class FastHttpSession:
         return raw
 
     def _prepare(
-        self, url: str, headers: dict, data: Any, params: Any, files: Any, cookies: Any
-    ) -> tuple[str, dict, bytes | None]:
+        self, url: str, extra: list, data: Any, params: Any, files: Any, cookies: Any
+    ) -> tuple[str, bytes | None]:
+        """Applies ``params``, ``data``, ``files`` and ``cookies``: the URL and body to send; the
+        headers they need go into ``extra``."""
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
         body: bytes | None = None
         if files:
             body, content_type = _encode_multipart(files, data if isinstance(data, dict) else None)
-            headers["Content-Type"] = content_type
+            extra.append(("Content-Type", content_type, _REPLACE))
         elif data:
             if isinstance(data, dict):
                 body = urlencode(data).encode()
@@ -528,18 +527,17 @@ class FastHttpSession:
             else:
                 body = bytes(data)
                 default_type = "application/octet-stream"
-            if not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = default_type
+            extra.append(("Content-Type", default_type, _IF_ABSENT))
         if cookies:
-            jar_cookies = "; ".join(f"{k}={v}" for k, v in dict(cookies).items())
-            headers["Cookie"] = jar_cookies
-        return url, headers, body
+            extra.append(("Cookie", "; ".join(f"{k}={v}" for k, v in dict(cookies).items()), _REPLACE))
+        return url, body
 
     def _send(
         self,
         method: str,
         url: str,
-        headers: dict,
+        headers: dict | None,
+        extra: Sequence | None,
         body: bytes | None,
         allow_redirects: bool,
         stream: bool,
@@ -548,22 +546,34 @@ class FastHttpSession:
     ) -> tuple[FastResponse, float]:
         """Sends the request and follows redirects; returns the response and the engine-measured
         time in seconds (all hops, to the end of the last body, or its head with ``stream``)."""
+        defaults = self.default_headers
+        raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify)
+        request = FastRequest(url, method, (defaults, headers, extra), body)
+        if type(raw) is not RawResponse:
+            return ErrorResponse(request, _exception_for(raw)), 0.0
+        if not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES:
+            return FastResponse(raw, request, url), raw.head_time if stream else raw.total_time
+        return self._follow_redirects(raw, request, stream, timeout, verify)
+
+    def _follow_redirects(
+        self, raw: Any, request: FastRequest, stream: bool, timeout: float, verify: bool
+    ) -> tuple[FastResponse, float]:
+        """``raw`` is a redirect: follows it and any after it, each hop with the headers the
+        previous one was sent with (credentials dropped across origins)."""
         elapsed = 0.0
         redirects = 0
-        current_method, current_url, current_body = method, url, body
+        first_url = current_url = request.url
+        current_method, current_body = request.method, request.body
+        headers = request.headers
         while True:
-            request = FastRequest(current_url, current_method, headers, current_body)
-            raw = self._send_once(current_method, current_url, headers, current_body, timeout, verify)
-            if type(raw) is not RawResponse:
-                return ErrorResponse(request, _exception_for(raw)), elapsed
-            last_hop = not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES
+            last_hop = raw.status not in REDIRECT_RESPONSE_CODES
             elapsed += raw.head_time if (stream and last_hop) else raw.total_time
             location = None if last_hop else raw.header("location")
             if location is None:
                 return FastResponse(raw, request, current_url), elapsed
             redirects += 1
             if redirects > self.max_redirects:
-                error = TooManyRedirects(f"more than {self.max_redirects} redirects from {url}")
+                error = TooManyRedirects(f"more than {self.max_redirects} redirects from {first_url}")
                 return ErrorResponse(request, error), elapsed
             next_url = urljoin(current_url, location)
             if urlsplit(next_url)[:2] != urlsplit(current_url)[:2]:
@@ -573,6 +583,12 @@ class FastHttpSession:
                 current_body = None
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
             current_url = next_url
+            raw = self._send_once(
+                current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify
+            )
+            request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
+            if type(raw) is not RawResponse:
+                return ErrorResponse(request, _exception_for(raw)), elapsed
 
     def request(
         self,
@@ -590,62 +606,59 @@ class FastHttpSession:
         **kwargs: Any,
     ) -> Any:
         """Sends a request and fires ``events.request`` once (after redirects); see Locust's docs."""
-        unknown = kwargs.keys() - _EXTRA_KWARGS if kwargs else None
-        if unknown:
-            raise TypeError(
-                f"request() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; ringload accepts "
-                f"Locust's arguments plus {', '.join(sorted(_EXTRA_KWARGS))}"
-            )
-        if self.request_name and not name:
-            name = self.request_name
-        given_url = self._build_url(url)
-        built_url, url_auth = _split_userinfo(given_url)
-        if built_url != given_url and url.lower().startswith(_absolute_url):
-            url = built_url  # an absolute URL's userinfo must not become the stats name either
-        start_time = time.time()
-        if self.user:
-            context = {**self.user.context(), **context}
-
-        merged = dict(self.default_headers)
-        if headers:
-            lowered = {k.lower(): k for k in merged}
-            for key, value in headers.items():
-                previous = lowered.get(key.lower())
-                if previous is not None and previous != key:
-                    del merged[previous]
-                merged[key] = value
-        if auth:
-            merged["Authorization"] = _basic_auth(auth[0], auth[1])
-        elif url_auth:
-            merged["Authorization"] = url_auth
-        elif self.auth_header:
-            merged["Authorization"] = self.auth_header
-        if "Accept-Encoding" not in merged and "accept-encoding" not in merged:
-            merged["Accept-Encoding"] = "gzip, deflate, br"
-        if not data and json is not None:
-            data = _json.dumps(json)
-            if "Content-Type" not in merged and "content-type" not in merged:
-                merged["Content-Type"] = "application/json"
-            if "Accept" not in merged and "accept" not in merged:
-                merged["Accept"] = "application/json"
-
         timeout = self.network_timeout
         verify = not self.insecure
         params = files = cookies = None
         if kwargs:
+            unknown = kwargs.keys() - _EXTRA_KWARGS
+            if unknown:
+                raise TypeError(
+                    f"request() got unexpected keyword argument(s) {', '.join(sorted(unknown))}; ringload accepts "
+                    f"Locust's arguments plus {', '.join(sorted(_EXTRA_KWARGS))}"
+                )
             params, files, cookies = kwargs.get("params"), kwargs.get("files"), kwargs.get("cookies")
             timeout = kwargs.get("timeout") or timeout
             if isinstance(timeout, tuple):  # requests' (connect, read)
                 timeout = timeout[1] or self.network_timeout
-            verify = kwargs.get("verify", verify)
-        verify = bool(verify)
-        # The event's url is the built URL without params=, as Locust reports it.
-        if data or params or files or cookies:
-            request_url, merged, body = self._prepare(built_url, merged, data, params, files, cookies)
-        else:
-            request_url, body = built_url, None
+            verify = bool(kwargs.get("verify", verify))
+        if self.request_name and not name:
+            name = self.request_name
+        built_url = f"{self.base_url}{url}" if url[:1] == "/" else self._build_url(url)
+        url_auth = None
+        if "@" in built_url:
+            given_url = built_url
+            built_url, url_auth = _split_userinfo(given_url)
+            if built_url != given_url and url.lower().startswith(_absolute_url):
+                url = built_url  # an absolute URL's userinfo must not become the stats name either
+        start_time = time.time()
+        if self.user:
+            context = {**self.user.context(), **context}
 
-        response, elapsed = self._send(method, request_url, merged, body, allow_redirects, stream, timeout, verify)
+        # Headers beyond the session's and the request's: credentials, then what the body needs.
+        extra: Sequence | None = None
+        if auth:
+            extra = [("Authorization", _basic_auth(auth[0], auth[1]), _REPLACE)]
+        elif url_auth:
+            extra = [("Authorization", url_auth, _REPLACE)]
+        elif self.auth_header:
+            extra = [("Authorization", self.auth_header, _REPLACE)]
+        body: bytes | None = None
+        request_url = built_url  # the event's url is the built URL without params=, as Locust reports it
+        if data or params or files or cookies:
+            body_headers = list(extra or ())
+            if not data and json is not None:
+                data = _json.dumps(json)
+                body_headers += _JSON_HEADERS
+            request_url, body = self._prepare(built_url, body_headers, data, params, files, cookies)
+            extra = body_headers
+        elif json is not None:
+            body = _json.dumps(json).encode()
+            extra = _JSON_HEADERS if extra is None else [*extra, *_JSON_HEADERS]
+
+        response, elapsed = self._send(
+            method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify
+        )
+        content = response.content
         request_meta = {
             "request_type": method,
             "name": name or url,
@@ -654,16 +667,12 @@ class FastHttpSession:
             "exception": None,
             "start_time": start_time,
             "url": built_url,
-            "response_length": 0,
+            "response_length": len(content) if content else 0,
             "response_time": elapsed * 1000.0,
         }
         if stream:
             length = response.headers.get("content-length") if response.headers else None
-            if length and length.isdigit():
-                request_meta["response_length"] = int(length)
-        else:
-            content = response.content
-            request_meta["response_length"] = len(content) if content else 0
+            request_meta["response_length"] = int(length) if length and length.isdigit() else 0
 
         if response.error is None and response.status_code not in VALID_RESPONSE_CODES:
             response.error = LocustBadStatusCode(built_url, code=response.status_code)

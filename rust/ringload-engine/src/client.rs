@@ -51,12 +51,65 @@ pub struct ClientRequest {
     pub decode: bool,
 }
 
+/// Response header fields in order, in one buffer: a response's fields cost two allocations,
+/// not two per field (names are ASCII as parsed; values are bytes, since HTTP allows obs-text).
+#[derive(Debug, Clone, Default)]
+pub struct ResponseHeaders {
+    text: Vec<u8>,
+    /// Per field: where its name ends (its value starts) and where its value ends in `text`.
+    ends: Vec<(u32, u32)>,
+}
+
+impl ResponseHeaders {
+    pub fn push(&mut self, name: &str, value: &[u8]) {
+        if self.text.capacity() == 0 {
+            self.text.reserve(256);
+            self.ends.reserve(8);
+        }
+        self.text.extend_from_slice(name.as_bytes());
+        let name_end = self.text.len() as u32;
+        self.text.extend_from_slice(value);
+        self.ends.push((name_end, self.text.len() as u32));
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// `(name, value)` of each field, in the order received.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &[u8])> + '_ {
+        let mut start = 0usize;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let (name_end, value_end) = (name_end as usize, value_end as usize);
+            let name = std::str::from_utf8(&self.text[start..name_end]).unwrap_or("");
+            let value = &self.text[name_end..value_end];
+            start = value_end;
+            (name, value)
+        })
+    }
+
+    /// Every value of `name` (case-insensitive), in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
 /// A complete response.
 #[derive(Debug, Clone, Default)]
 pub struct ClientResponse {
     pub status: u16,
-    /// Header fields as received (values are bytes; HTTP allows obs-text).
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: ResponseHeaders,
     /// The body, decoded when the request asked for it.
     pub body: Vec<u8>,
     /// Body bytes as received, before decoding.
@@ -73,9 +126,23 @@ pub struct ClientResponse {
 #[derive(Debug, Clone)]
 pub struct ClientFailure {
     pub kind: ErrorKind,
-    /// The I/O error kind behind it, for choosing the caller's exception type.
-    pub io_kind: io::ErrorKind,
+    /// The OS error behind it (`ECONNREFUSED`, `ETIMEDOUT`, ...), also for causes the engine
+    /// detected itself (a connect timeout is `ETIMEDOUT`); `None` when no OS error fits.
+    pub errno: Option<i32>,
     pub message: String,
+}
+
+/// The errno an I/O error stands for.
+fn errno_of(error: &io::Error) -> Option<i32> {
+    error.raw_os_error().or(match error.kind() {
+        io::ErrorKind::TimedOut => Some(libc::ETIMEDOUT),
+        io::ErrorKind::ConnectionRefused => Some(libc::ECONNREFUSED),
+        io::ErrorKind::ConnectionReset => Some(libc::ECONNRESET),
+        io::ErrorKind::ConnectionAborted => Some(libc::ECONNABORTED),
+        io::ErrorKind::BrokenPipe => Some(libc::EPIPE),
+        io::ErrorKind::AddrNotAvailable => Some(libc::EADDRNOTAVAIL),
+        _ => None,
+    })
 }
 
 pub struct Completion {
@@ -394,7 +461,7 @@ async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
         .await
         .map_err(|failure| ClientFailure {
             kind: failure.kind,
-            io_kind: failure.error.kind(),
+            errno: errno_of(&failure.error),
             message: failure.error.to_string(),
         });
     engine.finished.borrow_mut().push(Completion {
@@ -592,7 +659,7 @@ impl Engine {
 #[derive(Default)]
 struct Capture {
     status: u16,
-    headers: Vec<(String, Vec<u8>)>,
+    headers: ResponseHeaders,
     body: Vec<u8>,
     started: Option<Instant>,
     head_at: Option<Instant>,
@@ -600,7 +667,7 @@ struct Capture {
 
 impl ResponseSink for Capture {
     fn header(&mut self, name: &str, value: &[u8]) {
-        self.headers.push((name.to_string(), value.to_vec()));
+        self.headers.push(name, value);
     }
 
     fn discard_headers(&mut self) {
@@ -652,12 +719,8 @@ fn has_zlib_header(body: &[u8]) -> bool {
 pub const MAX_DECODED_BODY_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Undoes `Content-Encoding` (gzip, deflate, br; `identity` and an absent header pass through).
-fn decode_body(headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Result<Vec<u8>, Failure> {
-    let Some((_, coding)) = headers
-        .iter()
-        .rev()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-encoding"))
-    else {
+fn decode_body(headers: &ResponseHeaders, body: Vec<u8>) -> Result<Vec<u8>, Failure> {
+    let Some(coding) = headers.values("content-encoding").last() else {
         return Ok(body);
     };
     if body.is_empty() {
@@ -714,4 +777,47 @@ fn decode_body(headers: &[(String, Vec<u8>)], body: Vec<u8>) -> Result<Vec<u8>, 
         _ => return Ok(body),
     };
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_headers_keep_order_bytes_and_repeated_fields() {
+        let mut headers = ResponseHeaders::default();
+        assert!(headers.is_empty());
+        headers.push("Set-Cookie", b"a=1");
+        headers.push("Content-Type", b"text/plain");
+        headers.push("set-cookie", b"b=\xe92");
+        headers.push("X-Empty", b"");
+        assert_eq!(headers.len(), 4);
+        let all: Vec<_> = headers.iter().collect();
+        assert_eq!(
+            all,
+            [
+                ("Set-Cookie", &b"a=1"[..]),
+                ("Content-Type", &b"text/plain"[..]),
+                ("set-cookie", &b"b=\xe92"[..]),
+                ("X-Empty", &b""[..]),
+            ]
+        );
+        let cookies: Vec<_> = headers.values("SET-COOKIE").collect();
+        assert_eq!(cookies, [&b"a=1"[..], &b"b=\xe92"[..]]);
+        assert_eq!(headers.values("missing").count(), 0);
+        headers.clear();
+        assert!(headers.is_empty() && headers.iter().next().is_none());
+    }
+
+    #[test]
+    fn bodies_are_decoded_by_the_last_content_encoding() {
+        use std::io::Write as _;
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(b"hello").unwrap();
+        let mut headers = ResponseHeaders::default();
+        headers.push("Content-Encoding", b"identity");
+        headers.push("content-encoding", b" GZIP ");
+        let decoded = decode_body(&headers, gzip.finish().unwrap()).unwrap();
+        assert_eq!(decoded, b"hello");
+    }
 }

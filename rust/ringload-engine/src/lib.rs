@@ -8,6 +8,7 @@
 
 mod any_stream;
 pub mod client;
+pub mod client_url;
 pub mod config;
 pub(crate) mod connection;
 mod dial;

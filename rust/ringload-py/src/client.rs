@@ -1,13 +1,20 @@
-//! The engine thread behind `FastHttpUser`: request submission and completions.
+//! The engine thread behind `FastHttpUser`: completions, their waiters, and the raw results.
 
 use std::time::Duration;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use ringload_engine::client::{Client, ClientFailure, ClientRequest, ClientResponse, Completion};
-use ringload_engine::{IoMode, Scheme};
-use ringload_http1::RequestSpec;
+use ringload_engine::client::{
+    Client, ClientFailure, ClientRequest, ClientResponse, Completion, ResponseHeaders,
+};
+use ringload_engine::stats::ErrorKind as EngineErrorKind;
+use ringload_engine::IoMode;
+
+use crate::session::engine_stopped;
 
 pub(crate) fn io_mode(io: &str) -> PyResult<IoMode> {
     match io {
@@ -30,11 +37,20 @@ pub(crate) fn seconds(name: &str, value: f64) -> PyResult<Duration> {
         .map_err(|_| PyValueError::new_err(format!("{name} of {value} seconds is too large")))
 }
 
-/// The engine thread of this process: requests go in with `submit`, results come out of
-/// `drain` once `fileno()` is readable.
+/// The engine thread of this process: `Session.send` queues requests and parks their waiters,
+/// `flush()` wakes the engine for the batch, and `drain()` hands each finished request back to
+/// its waiter once `fileno()` is readable.
 #[pyclass(module = "ringload._ringload", frozen)]
 pub(crate) struct Engine {
     client: Client,
+    parked: Mutex<Parked>,
+}
+
+/// Requests in flight and who waits for each (a greenlet, for the dispatcher).
+#[derive(Default)]
+struct Parked {
+    last_token: u64,
+    waiters: HashMap<u64, Py<PyAny>>,
 }
 
 #[pymethods]
@@ -44,7 +60,10 @@ impl Engine {
     fn new(io: &str) -> PyResult<Self> {
         let client = Client::start(io_mode(io)?)
             .map_err(|e| PyOSError::new_err(format!("cannot start the ringload engine: {e}")))?;
-        Ok(Engine { client })
+        Ok(Engine {
+            client,
+            parked: Mutex::new(Parked::default()),
+        })
     }
 
     /// `"uring"` or `"epoll"`.
@@ -58,129 +77,73 @@ impl Engine {
         self.client.completion_fd()
     }
 
-    /// Where a session's requests go, converted once: `submit` takes it instead of re-reading the
-    /// scheme, address, TLS and connect settings on every request.
-    #[allow(clippy::too_many_arguments)] // mirrors the session's settings, once per origin
-    #[pyo3(signature = (https, host, port, authority, connect_timeout, verify, decode))]
-    fn route(
-        &self,
-        https: bool,
-        host: String,
-        port: u16,
-        authority: String,
-        connect_timeout: f64,
-        verify: bool,
-        decode: bool,
-    ) -> PyResult<Route> {
-        Ok(Route {
-            scheme: if https { Scheme::Https } else { Scheme::Http },
-            host,
-            port,
-            authority,
-            connect_timeout: seconds("connection_timeout", connect_timeout)?,
-            verify_tls: verify,
-            decode,
-        })
-    }
-
-    /// Validates, encodes and queues one request; `flush()` sends the batch. Raises ValueError for a request that cannot
-    /// be sent (CR/LF/NUL in the method, target or headers, an invalid header name).
-    #[allow(clippy::too_many_arguments)] // positional: the cheapest call pyo3 offers, once per request
-    #[pyo3(signature = (token, session, route, method, target, headers, body, timeout, /))]
-    fn submit(
-        &self,
-        token: u64,
-        session: u64,
-        route: &Bound<'_, Route>,
-        method: String,
-        target: String,
-        headers: Vec<(String, String)>,
-        body: Option<Vec<u8>>,
-        timeout: f64,
-    ) -> PyResult<()> {
-        let route = route.get();
-        let spec = RequestSpec {
-            method,
-            target,
-            host: route.authority.clone(),
-            headers,
-            body: body.unwrap_or_default(),
-        };
-        let bytes = spec
-            .encode()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let request = ClientRequest {
-            token,
-            session,
-            scheme: route.scheme,
-            host: route.host.clone(),
-            port: route.port,
-            bytes,
-            is_head: spec.is_head(),
-            idempotent: spec.is_idempotent(),
-            connect_timeout: route.connect_timeout,
-            timeout: seconds("network_timeout", timeout)?,
-            verify_tls: route.verify_tls,
-            decode: route.decode,
-        };
-        self.client
-            .submit(request)
-            .map_err(|e| PyOSError::new_err(format!("the ringload engine is not running: {e}")))
-    }
-
-    /// Wakes the engine for every request submitted so far (call once per batch).
+    /// Wakes the engine for every request queued so far (call once per batch).
     fn flush(&self) -> PyResult<()> {
-        self.client
-            .flush()
-            .map_err(|e| PyOSError::new_err(format!("the ringload engine is not running: {e}")))
+        self.client.flush().map_err(engine_stopped)
     }
 
-    /// Every completion waiting now, as `(token, RawResponse | RawError)` pairs. Never blocks.
+    /// Every request finished now, as `(waiter, RawResponse | RawError)` pairs; results whose
+    /// waiter was forgotten are dropped. Never blocks.
     fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let mut completions: Vec<Completion> = Vec::new();
         self.client.drain(&mut completions);
         let items = PyList::empty(py);
         for Completion { token, result } in completions {
+            let Some(waiter) = self.parked().waiters.remove(&token) else {
+                continue;
+            };
             let value: Bound<'py, PyAny> = match result {
                 Ok(response) => Bound::new(py, RawResponse::from_engine(py, response))?.into_any(),
                 Err(failure) => Bound::new(py, RawError::from_engine(failure))?.into_any(),
             };
-            items.append(PyTuple::new(
-                py,
-                [token.into_pyobject(py)?.into_any(), value],
-            )?)?;
+            items.append(PyTuple::new(py, [waiter.into_bound(py), value])?)?;
         }
         Ok(items)
     }
 
-    /// Closes a session's pooled connections.
-    fn close_session(&self, session: u64) -> PyResult<()> {
-        self.client
-            .close_session(session)
-            .map_err(|e| PyOSError::new_err(e.to_string()))
+    /// The request is still in flight and its waiter is parked.
+    fn pending(&self, token: u64) -> bool {
+        self.parked().waiters.contains_key(&token)
+    }
+
+    /// Drops the waiter of a request whose result can no longer be delivered (its greenlet
+    /// gave up waiting); the result is discarded when it arrives.
+    fn forget(&self, token: u64) {
+        self.parked().waiters.remove(&token);
+    }
+
+    /// No request is waiting for a result.
+    #[getter]
+    fn idle(&self) -> bool {
+        self.parked().waiters.is_empty()
     }
 }
 
-/// An origin and its connection settings, made by `Engine.route`.
-#[pyclass(module = "ringload._ringload", frozen)]
-pub(crate) struct Route {
-    scheme: Scheme,
-    host: String,
-    port: u16,
-    authority: String,
-    connect_timeout: Duration,
-    verify_tls: bool,
-    decode: bool,
-}
+impl Engine {
+    fn parked(&self) -> std::sync::MutexGuard<'_, Parked> {
+        self.parked.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-#[pymethods]
-impl Route {
-    fn __repr__(&self) -> String {
-        let scheme = match self.scheme {
-            Scheme::Http => "http",
-            Scheme::Https => "https",
-        };
-        format!("<Route {scheme}://{}>", self.authority)
+    /// A token no request in flight has.
+    pub(crate) fn next_token(&self) -> u64 {
+        let mut parked = self.parked();
+        parked.last_token += 1;
+        parked.last_token
+    }
+
+    /// Queues `request` and parks `waiter` until its completion is drained.
+    pub(crate) fn submit_parked(&self, request: ClientRequest, waiter: Py<PyAny>) -> PyResult<()> {
+        let token = request.token;
+        self.client.submit(request).map_err(engine_stopped)?;
+        self.parked().waiters.insert(token, waiter);
+        Ok(())
+    }
+
+    /// Closes a session's pooled connections.
+    pub(crate) fn close_session(&self, session: u64) -> PyResult<()> {
+        self.client
+            .close_session(session)
+            .map_err(|e| PyOSError::new_err(e.to_string()))
     }
 }
 
@@ -204,11 +167,12 @@ pub(crate) struct RawResponse {
     /// The response has a Set-Cookie field (checked once here, read on every response).
     #[pyo3(get)]
     sets_cookie: bool,
-    fields: Vec<(String, Vec<u8>)>,
+    fields: ResponseHeaders,
 }
 
 impl RawResponse {
     fn from_engine(py: Python<'_>, response: ClientResponse) -> Self {
+        let sets_cookie = response.headers.values("set-cookie").next().is_some();
         RawResponse {
             status: response.status,
             body: PyBytes::new(py, &response.body).unbind(),
@@ -216,10 +180,7 @@ impl RawResponse {
             total_time: response.total_us as f64 / 1e6,
             wire_length: response.wire_body_len,
             reused_connection: response.reused_connection,
-            sets_cookie: response
-                .headers
-                .iter()
-                .any(|(name, _)| name.eq_ignore_ascii_case("set-cookie")),
+            sets_cookie,
             fields: response.headers,
         }
     }
@@ -237,25 +198,18 @@ impl RawResponse {
     fn headers(&self) -> Vec<(String, String)> {
         self.fields
             .iter()
-            .map(|(name, value)| (name.clone(), latin1(value)))
+            .map(|(name, value)| (name.to_string(), latin1(value)))
             .collect()
     }
 
     /// The first value of a header (case-insensitive), or None.
     fn header(&self, name: &str) -> Option<String> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| latin1(v))
+        self.fields.values(name).next().map(latin1)
     }
 
     /// Every value of a header (case-insensitive), e.g. each Set-Cookie.
     fn header_values(&self, name: &str) -> Vec<String> {
-        self.fields
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| latin1(v))
-            .collect()
+        self.fields.values(name).map(latin1).collect()
     }
 
     fn __repr__(&self) -> String {
@@ -263,14 +217,69 @@ impl RawResponse {
     }
 }
 
-/// Why no response arrived: `kind` is the engine's error kind (connect, tls, timeout, closed,
-/// read, write, parse, framing), `os_error` the I/O error kind behind it.
+/// Why no response arrived, as the engine counts it.
+#[pyclass(
+    module = "ringload._ringload",
+    frozen,
+    eq,
+    eq_int,
+    hash,
+    rename_all = "UPPERCASE"
+)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ErrorKind {
+    Connect,
+    Tls,
+    Timeout,
+    Closed,
+    Read,
+    Write,
+    Parse,
+    Framing,
+}
+
+impl From<EngineErrorKind> for ErrorKind {
+    fn from(kind: EngineErrorKind) -> Self {
+        match kind {
+            EngineErrorKind::Connect => ErrorKind::Connect,
+            EngineErrorKind::Tls => ErrorKind::Tls,
+            EngineErrorKind::Timeout => ErrorKind::Timeout,
+            EngineErrorKind::Closed => ErrorKind::Closed,
+            EngineErrorKind::Read => ErrorKind::Read,
+            EngineErrorKind::Write => ErrorKind::Write,
+            EngineErrorKind::Parse => ErrorKind::Parse,
+            EngineErrorKind::Framing => ErrorKind::Framing,
+        }
+    }
+}
+
+#[pymethods]
+impl ErrorKind {
+    /// The kind's name as the CLI and reports write it (`connect`, `tls`, ...).
+    #[getter]
+    fn label(&self) -> &'static str {
+        match self {
+            ErrorKind::Connect => EngineErrorKind::Connect,
+            ErrorKind::Tls => EngineErrorKind::Tls,
+            ErrorKind::Timeout => EngineErrorKind::Timeout,
+            ErrorKind::Closed => EngineErrorKind::Closed,
+            ErrorKind::Read => EngineErrorKind::Read,
+            ErrorKind::Write => EngineErrorKind::Write,
+            ErrorKind::Parse => EngineErrorKind::Parse,
+            ErrorKind::Framing => EngineErrorKind::Framing,
+        }
+        .name()
+    }
+}
+
+/// Why no response arrived: `kind`, the OS error number behind it (`errno`, or None) and a
+/// readable message.
 #[pyclass(module = "ringload._ringload", frozen)]
 pub(crate) struct RawError {
     #[pyo3(get)]
-    kind: &'static str,
+    kind: ErrorKind,
     #[pyo3(get)]
-    os_error: String,
+    errno: Option<i32>,
     #[pyo3(get)]
     message: String,
 }
@@ -278,8 +287,8 @@ pub(crate) struct RawError {
 impl RawError {
     fn from_engine(failure: ClientFailure) -> Self {
         RawError {
-            kind: failure.kind.name(),
-            os_error: format!("{:?}", failure.io_kind),
+            kind: failure.kind.into(),
+            errno: failure.errno,
             message: failure.message,
         }
     }
@@ -288,6 +297,6 @@ impl RawError {
 #[pymethods]
 impl RawError {
     fn __repr__(&self) -> String {
-        format!("<RawError {}: {}>", self.kind, self.message)
+        format!("<RawError {}: {}>", self.kind.label(), self.message)
     }
 }

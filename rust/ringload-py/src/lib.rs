@@ -1,7 +1,8 @@
 //! `ringload._ringload`: the private extension module. It converts Python values to engine types
 //! and engine results and errors back; everything else lives in `ringload-engine`.
 //!
-//! - [`client`]: the engine thread behind `FastHttpUser` (submit, flush, drain);
+//! - [`client`]: the engine thread behind `FastHttpUser` (flush, drain, waiters);
+//! - [`session`]: a `FastHttpSession`'s native half: one call per request;
 //! - [`load`]: `ringload.run()`: a whole load run, its result and per-name rows;
 //! - [`target`]: the built-in target server, for tests and demos;
 //! - [`hostile`]: the scriptable hostile server, for tests of misbehaving servers.
@@ -9,6 +10,7 @@
 mod client;
 mod hostile;
 mod load;
+mod session;
 mod target;
 
 use pyo3::prelude::*;
@@ -16,9 +18,11 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Engine>()?;
-    m.add_class::<client::Route>()?;
+    m.add_class::<session::Session>()?;
+    m.add_function(wrap_pyfunction!(session::merge_headers, m)?)?;
     m.add_class::<client::RawResponse>()?;
     m.add_class::<client::RawError>()?;
+    m.add_class::<client::ErrorKind>()?;
     load::register(m)?;
     m.add_class::<target::TargetServer>()?;
     m.add_class::<hostile::HostileServer>()?;
