@@ -42,21 +42,25 @@ LOCUSTFILES = Path(__file__).resolve().parent.parent / "locust"
 #: label -> (locustfile, over TLS)
 SCENARIOS = {"one": ("locustfile.py", False), "mix": ("mix.py", False), "https": ("locustfile.py", True)}
 MODES = {"stock": ["-m", "locust"], "ringload": ["-m", "ringload.locust"]}
+#: ``--baseline DIR``: another ringload build (an unpacked wheel) run as mode "before", side by side.
+BASELINE_MODE = "before"
 ENGINE_THREAD = "ringload-client"
 
 
-def run_once(mode: str, locustfile: str, url: str, users: int, duration: int) -> dict:
+def run_once(mode: str, locustfile: str, url: str, users: int, duration: int, baseline: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         time_file = Path(tmp) / "time.txt"
         thread_file = Path(tmp) / "threads.json"
         files = f"{LOCUSTFILES / locustfile},{LOCUSTFILES / 'thread_cpu.py'}"
         cmd = [
             "/usr/bin/time", "-o", str(time_file), "-f", "%U %S %e %M",
-            "taskset", "-c", "0", sys.executable, *MODES[mode],
+            "taskset", "-c", "0", sys.executable, *MODES["ringload" if mode == BASELINE_MODE else mode],
             "-f", files, "--headless", "-u", str(users), "-r", str(users),
             "-t", f"{duration}s", "-H", url, "--only-summary", "--json", "--stop-timeout", "5",
         ]  # fmt: skip
         env = {**os.environ, "RINGLOAD_BENCH_THREAD_CPU": str(thread_file)}
+        if mode == BASELINE_MODE and baseline:
+            env["PYTHONPATH"] = baseline  # its ringload shadows the installed one
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, env=env)
         user, system, wall, rss_kib = parse_time_file(time_file.read_text())
         threads = json.loads(thread_file.read_text()) if thread_file.exists() else {}
@@ -97,10 +101,17 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=64)
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
     parser.add_argument("--nginx", default=shutil.which("nginx") or "/usr/sbin/nginx")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="a directory holding another ringload build (e.g. an unpacked wheel of an older commit): "
+        "also run it, as 'before', in the same rounds",
+    )
     args = parser.parse_args()
+    modes = [*MODES, BASELINE_MODE] if args.baseline else list(MODES)
     scenarios = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     # (label, mode, locustfile): the loop-only run is Locust's own cost, with no HTTP.
-    runs = [(name, mode, *SCENARIOS[name]) for name in scenarios for mode in MODES]
+    runs = [(name, mode, *SCENARIOS[name]) for name in scenarios for mode in modes]
     runs.append(("loop", "stock", "loop_only.py", False))
 
     nginx = Nginx(args.nginx, cpu=1, tls=any(SCENARIOS[name][1] for name in scenarios))
@@ -113,7 +124,7 @@ def main() -> int:
         for round_number in range(1, args.rounds + 1):
             for label, mode, locustfile, tls in runs:
                 url = (nginx.https_url if tls else nginx.url).rstrip("/")
-                r = run_once(mode, locustfile, url, args.users, args.duration)
+                r = run_once(mode, locustfile, url, args.users, args.duration, args.baseline)
                 results.setdefault((label, mode), []).append(r)
                 print(
                     f"round {round_number}/{args.rounds} {label:<5} {mode:<9} {r['rps']:>9,.0f} req/s "
@@ -136,7 +147,7 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for label in scenarios:
         stock_rps = median(label, "stock", "rps")
-        for mode in MODES:
+        for mode in modes:
             rps = median(label, mode, "rps")
             failures = sum(r["failures"] for r in results[(label, mode)])
             print(
