@@ -27,7 +27,8 @@ use crate::any_stream::AnyStream;
 use crate::config::{IoMode, Scheme, TlsOptions};
 use crate::connection::micros;
 use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
-use crate::http_stream::{HttpStream, ResponseSink};
+use crate::exchange::{Connection, Responses};
+use crate::http_stream::{ResponseEnd, ResponseSink};
 use crate::stats::ErrorKind;
 
 /// One request to send. The bytes are already encoded and validated.
@@ -371,7 +372,7 @@ fn prefer_caller_on_shared_core() {
     }
 }
 
-type Pooled = HttpStream<AnyStream>;
+type Pooled = Connection<AnyStream>;
 type HostPort = (String, u16);
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -512,16 +513,15 @@ async fn exchange_with_retry(
         port: request.port,
         verify_tls: request.verify_tls,
     };
-    let mut conn = engine
+    let mut idle = engine
         .idle
         .borrow_mut()
         .get_mut(&key)
         .and_then(|idle| idle.pop());
-    let mut retried = false;
+    let mut resent = false;
     loop {
-        let reused = conn.is_some();
-        let mut stream = match conn.take() {
-            Some(stream) => stream,
+        let mut conn = match idle.take() {
+            Some(conn) => conn,
             None => {
                 let dialed = monoio::time::timeout(request.connect_timeout, dial(engine, request))
                     .await
@@ -531,37 +531,28 @@ async fn exchange_with_retry(
                             io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
                         ))
                     })?;
-                let mut fresh = HttpStream::new();
+                let mut fresh = Pooled::new(request.bytes.len());
                 fresh.attach(dialed);
                 fresh
             }
         };
+        let reused = conn.is_reused();
+        conn.requests_buf().extend_from_slice(&request.bytes);
+        let mut capture = Capture {
+            is_head: request.is_head,
+            ..Capture::default()
+        };
         let remaining = request.timeout.saturating_sub(started.elapsed());
-        let mut capture = Capture::default();
-        let outcome = monoio::time::timeout(
-            remaining,
-            exchange(&mut stream, request, &mut capture, started),
-        )
-        .await;
-        match outcome {
+        match monoio::time::timeout(remaining, conn.exchange(&mut capture, true)).await {
             Ok(Ok(keep_alive)) => {
                 if keep_alive {
-                    engine
-                        .idle
-                        .borrow_mut()
-                        .entry(key)
-                        .or_default()
-                        .push(stream);
+                    engine.idle.borrow_mut().entry(key).or_default().push(conn);
                 }
                 return capture.finish(request, reused, started);
             }
             Ok(Err(failure)) => {
-                let stale_keep_alive =
-                    reused && !stream.received_any && failure.kind.may_be_stale_keep_alive();
-                if stale_keep_alive && request.idempotent && !retried {
-                    // The server had closed this idle connection before our request arrived:
-                    // sending an idempotent request again is safe, once.
-                    retried = true;
+                if !resent && conn.may_resend(&failure, request.idempotent) {
+                    resent = true;
                     continue;
                 }
                 return Err(failure);
@@ -577,25 +568,6 @@ async fn exchange_with_retry(
             }
         }
     }
-}
-
-/// Sends the request and reads the response into `capture`; returns whether the connection may
-/// be reused.
-async fn exchange(
-    stream: &mut Pooled,
-    request: &ClientRequest,
-    capture: &mut Capture,
-    started: Instant,
-) -> Result<bool, Failure> {
-    stream.begin_exchange();
-    let (result, _) = stream
-        .write(request.bytes.clone(), request.bytes.len())
-        .await;
-    result?;
-    capture.started = Some(started);
-    let end = stream.read_response(request.is_head, capture).await?;
-    capture.status = end.status;
-    Ok(end.keep_alive && !stream.has_unparsed_bytes())
 }
 
 async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Failure> {
@@ -655,14 +627,34 @@ impl Engine {
     }
 }
 
-/// Keeps the head and body of the response being read.
+/// Keeps the head and body of the one response an exchange reads.
 #[derive(Default)]
 struct Capture {
+    is_head: bool,
     status: u16,
     headers: ResponseHeaders,
     body: Vec<u8>,
-    started: Option<Instant>,
     head_at: Option<Instant>,
+}
+
+impl Responses for Capture {
+    type Sink = Capture;
+
+    fn len(&self) -> usize {
+        1
+    }
+
+    fn is_head(&self, _: usize) -> bool {
+        self.is_head
+    }
+
+    fn sink(&mut self, _: usize) -> &mut Capture {
+        self
+    }
+
+    fn complete(&mut self, _: usize, end: ResponseEnd) {
+        self.status = end.status;
+    }
 }
 
 impl ResponseSink for Capture {

@@ -12,7 +12,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::config::PreparedRequest;
 use crate::dial::{DialGate, DialTimes, Dialer, Failure};
-use crate::http_stream::{Discard, HttpStream};
+use crate::exchange::{Connection, Responses};
+use crate::http_stream::{Discard, ResponseEnd};
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
 use crate::template::Rng;
@@ -115,7 +116,8 @@ pub(crate) async fn run_connection<D: Dialer>(
     dialer: Rc<D>,
     slot: Option<RampSlot>,
 ) {
-    let mut conn: Connection<D::Stream> = Connection::new(&shared);
+    let mut conn: Connection<D::Stream> = shared.new_connection();
+    let mut scratch = TemplateScratch::default();
     let alarm = shared.watchdog.alarm();
     let mut backoff = BACKOFF_FIRST;
     // Due time of each request of the current batch (open model) or its send time (closed),
@@ -126,7 +128,7 @@ pub(crate) async fn run_connection<D: Dialer>(
         // Connect before the first due time, so the schedule's first sends do not wait for a
         // handshake. A failure is not counted here: the first request dials again and counts it.
         if let Some(Ok(stream)) = shared.dial(&*dialer).await {
-            conn.attach(&shared, stream);
+            shared.attach(&mut conn, stream);
         }
     }
     loop {
@@ -138,7 +140,7 @@ pub(crate) async fn run_connection<D: Dialer>(
         }
         if let Some(idle) = slot.as_ref().and_then(|s| s.idle_until(Instant::now())) {
             // Ramped down (or not up yet): no connection until the ramp reaches this one.
-            conn.close(&shared);
+            shared.close(&mut conn);
             match idle {
                 Some(until) if until < shared.deadline && !shared.plan.is_spent() => {
                     // In slices, so that a user's stop or a budget spent by the other
@@ -178,7 +180,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                         break;
                     }
                     Some(Ok(stream)) => {
-                        conn.attach(&shared, stream);
+                        shared.attach(&mut conn, stream);
                         backoff = BACKOFF_FIRST;
                     }
                 }
@@ -198,7 +200,10 @@ pub(crate) async fn run_connection<D: Dialer>(
             }
             let limit = (sent_at + shared.timeout).min(shared.deadline);
             let outcome = alarm
-                .guard(limit, conn.exchange(&shared, &due, &picked, sent_at))
+                .guard(
+                    limit,
+                    shared.exchange(&mut conn, &mut scratch, &due, &picked, sent_at),
+                )
                 .await;
             let unanswered = &picked[conn.completed..];
             match outcome {
@@ -206,7 +211,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                 Ok(Ok(false)) => {
                     // The server closed the connection after `completed` responses; pipelined
                     // requests behind them were never answered.
-                    conn.close(&shared);
+                    shared.close(&mut conn);
                     shared.fail(
                         &Failure::message(ErrorKind::Closed, "connection closed before response"),
                         unanswered,
@@ -214,11 +219,11 @@ pub(crate) async fn run_connection<D: Dialer>(
                 }
                 Ok(Err(failure)) => {
                     let may_retry = !retried
-                        && conn.reused
-                        && !conn.http.received_any
-                        && unanswered.iter().all(|&r| shared.requests[r].idempotent)
-                        && failure.kind.may_be_stale_keep_alive();
-                    conn.close(&shared);
+                        && conn.may_resend(
+                            &failure,
+                            unanswered.iter().all(|&r| shared.requests[r].idempotent),
+                        );
+                    shared.close(&mut conn);
                     if may_retry {
                         // A keep-alive connection the server had already closed: the request
                         // never reached it, so resending an idempotent one is safe, once.
@@ -238,7 +243,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                         shared.abort(unanswered);
                         return;
                     }
-                    conn.close(&shared);
+                    shared.close(&mut conn);
                     shared.fail(
                         &Failure::new(
                             ErrorKind::Timeout,
@@ -263,123 +268,104 @@ pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// A connection's stream and its reusable write buffer.
-struct Connection<S> {
-    http: HttpStream<S>,
-    /// The batch's requests back to back, so a batch is one write.
-    write_buf: Vec<u8>,
-    /// A templated body, rendered before its head (which carries its length).
-    body_buf: Vec<u8>,
-    /// At least one response completed on the current stream.
-    reused: bool,
-    /// Responses completed in the current exchange.
-    completed: usize,
+/// The buffer a templated body is rendered into before its head (which carries its length).
+#[derive(Default)]
+struct TemplateScratch {
+    body: Vec<u8>,
 }
 
-impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
-    fn new(shared: &WorkerShared) -> Self {
-        let longest = shared
+impl WorkerShared {
+    fn new_connection<S: AsyncReadRent + AsyncWriteRent>(&self) -> Connection<S> {
+        let longest = self
             .requests
             .iter()
             .map(|r| r.template.as_ref().map_or(r.bytes.len(), |t| t.size_hint()))
             .max();
-        Connection {
-            http: HttpStream::new(),
-            write_buf: Vec::with_capacity(longest.unwrap_or(0) * shared.pipeline),
-            body_buf: Vec::new(),
-            reused: false,
-            completed: 0,
+        Connection::new(longest.unwrap_or(0) * self.pipeline)
+    }
+
+    /// Gives `conn` a newly established stream, counting the connect.
+    fn attach<S: AsyncReadRent + AsyncWriteRent>(&self, conn: &mut Connection<S>, stream: S) {
+        conn.attach(stream);
+        self.stats.borrow_mut().connects += 1;
+    }
+
+    /// Closes `conn`, counting the close when one was open (the timeline's open connections
+    /// are `connects - closes`).
+    fn close<S: AsyncReadRent + AsyncWriteRent>(&self, conn: &mut Connection<S>) {
+        if conn.close() {
+            self.stats.borrow_mut().closes += 1;
         }
     }
 
-    fn is_open(&self) -> bool {
-        self.http.is_open()
-    }
-
-    /// Takes a newly established stream, counting the connect.
-    fn attach(&mut self, shared: &WorkerShared, stream: S) {
-        self.http.attach(stream);
-        self.reused = false;
-        shared.stats.borrow_mut().connects += 1;
-    }
-
-    /// Closes the stream, counting the close when one was open (the timeline's open
-    /// connections are `connects - closes`).
-    fn close(&mut self, shared: &WorkerShared) {
-        if self.http.is_open() {
-            shared.stats.borrow_mut().closes += 1;
-        }
-        self.http.close();
-    }
-
-    /// Sends the `picked` requests and reads their responses, recording each as it completes.
-    /// Returns whether the connection may be reused.
-    async fn exchange(
-        &mut self,
-        shared: &WorkerShared,
+    /// Sends the `picked` requests on `conn` and reads their responses, recording each as it
+    /// completes. Returns whether the connection may be reused.
+    async fn exchange<S: AsyncReadRent + AsyncWriteRent>(
+        &self,
+        conn: &mut Connection<S>,
+        scratch: &mut TemplateScratch,
         due: &[Instant],
         picked: &[usize],
         sent_at: Instant,
     ) -> Result<bool, Failure> {
-        self.completed = 0;
-        self.http.begin_exchange();
-        // Copying ~100 bytes per request costs nothing next to the syscall; a write cancelled
-        // by a timeout took the old buffer with it, and this refills whatever is here.
-        self.write_buf.clear();
+        // Copying ~100 bytes per request costs nothing next to the syscall.
+        let buf = conn.requests_buf();
         for &r in picked {
-            let request = &shared.requests[r];
+            let request = &self.requests[r];
             match &request.template {
-                None => self.write_buf.extend_from_slice(&request.bytes),
-                Some(template) => {
-                    template.render(&mut self.write_buf, &mut self.body_buf, &shared.rng)
-                }
+                None => buf.extend_from_slice(&request.bytes),
+                Some(template) => template.render(buf, &mut scratch.body, &self.rng),
             }
         }
-        let len = self.write_buf.len();
-        let (result, buf) = self
-            .http
-            .write(std::mem::take(&mut self.write_buf), len)
-            .await;
-        self.write_buf = buf;
-        result?;
-        shared.stats.borrow_mut().bytes_written += len as u64;
-
-        let outcome = self.read_responses(shared, due, picked, sent_at).await;
-        shared.stats.borrow_mut().bytes_read += self.http.take_bytes_read();
+        let mut batch = Batch {
+            shared: self,
+            due,
+            picked,
+            sent_at,
+            discard: Discard,
+        };
+        let outcome = conn.exchange(&mut batch, self.keep_alive).await;
+        let mut stats = self.stats.borrow_mut();
+        stats.bytes_written += conn.http.take_bytes_written();
+        stats.bytes_read += conn.http.take_bytes_read();
         outcome
     }
+}
 
-    async fn read_responses(
-        &mut self,
-        shared: &WorkerShared,
-        due: &[Instant],
-        picked: &[usize],
-        sent_at: Instant,
-    ) -> Result<bool, Failure> {
-        for (due_at, &r) in due.iter().zip(picked) {
-            let request = &shared.requests[r];
-            let end = self
-                .http
-                .read_response(request.is_head, &mut Discard)
-                .await?;
-            let done = Instant::now();
-            let first_byte = self.http.first_byte_at.unwrap_or(done);
-            shared.stats.borrow_mut().record_response(
-                request.endpoint,
-                end.status,
-                micros(done.saturating_duration_since(*due_at)),
-                micros(done.saturating_duration_since(sent_at)),
-                micros(first_byte.saturating_duration_since(sent_at)),
-            );
-            self.completed += 1;
-            if !end.keep_alive {
-                return Ok(false);
-            }
-        }
-        if !shared.keep_alive || self.http.has_unparsed_bytes() {
-            return Ok(false);
-        }
-        self.reused = true;
-        Ok(true)
+/// One exchange's requests as the worker sent them, recording each response as it completes.
+struct Batch<'a> {
+    shared: &'a WorkerShared,
+    /// Due time (open model) or send time (closed) of each request.
+    due: &'a [Instant],
+    /// Which request each one is (indices into `requests`).
+    picked: &'a [usize],
+    sent_at: Instant,
+    discard: Discard,
+}
+
+impl Responses for Batch<'_> {
+    type Sink = Discard;
+
+    fn len(&self) -> usize {
+        self.picked.len()
+    }
+
+    fn is_head(&self, i: usize) -> bool {
+        self.shared.requests[self.picked[i]].is_head
+    }
+
+    fn sink(&mut self, _i: usize) -> &mut Discard {
+        &mut self.discard
+    }
+
+    fn complete(&mut self, i: usize, end: ResponseEnd) {
+        let done = Instant::now();
+        self.shared.stats.borrow_mut().record_response(
+            self.shared.requests[self.picked[i]].endpoint,
+            end.status,
+            micros(done.saturating_duration_since(self.due[i])),
+            micros(done.saturating_duration_since(self.sent_at)),
+            micros(end.first_byte_at.saturating_duration_since(self.sent_at)),
+        );
     }
 }

@@ -37,6 +37,8 @@ pub(crate) struct ResponseEnd {
     pub status: u16,
     /// The connection may carry another request.
     pub keep_alive: bool,
+    /// When the response began to arrive (its first byte was there to parse).
+    pub first_byte_at: Instant,
 }
 
 pub(crate) struct HttpStream<S> {
@@ -46,10 +48,10 @@ pub(crate) struct HttpStream<S> {
     read_pos: usize,
     /// Any byte received since [`HttpStream::begin_exchange`].
     pub received_any: bool,
-    /// When the last response read began to arrive (its first byte was there to parse).
-    pub first_byte_at: Option<Instant>,
     /// Bytes received since the last [`HttpStream::take_bytes_read`].
     bytes_read: u64,
+    /// Bytes written since the last [`HttpStream::take_bytes_written`].
+    bytes_written: u64,
 }
 
 impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
@@ -59,8 +61,8 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
             read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
             read_pos: 0,
             received_any: false,
-            first_byte_at: None,
             bytes_read: 0,
+            bytes_written: 0,
         }
     }
 
@@ -97,6 +99,10 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         std::mem::take(&mut self.bytes_read)
     }
 
+    pub fn take_bytes_written(&mut self) -> u64 {
+        std::mem::take(&mut self.bytes_written)
+    }
+
     /// Writes `buf[..len]`, handing the buffer back for reuse.
     pub async fn write(&mut self, buf: Vec<u8>, len: usize) -> (Result<(), Failure>, Vec<u8>) {
         let Some(stream) = self.stream.as_mut() else {
@@ -107,6 +113,9 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         };
         let (result, slice) = stream.write_all(buf.slice(0..len)).await;
         let buf = slice.into_inner();
+        if result.is_ok() {
+            self.bytes_written += len as u64;
+        }
         (
             result
                 .map(|_| ())
@@ -122,14 +131,10 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         sink: &mut impl ResponseSink,
     ) -> Result<ResponseEnd, Failure> {
         let mut informational = 0;
-        let mut head_started = false;
-        self.first_byte_at = None;
+        let mut first_byte_at = None;
         let head = loop {
             if self.read_pos < self.read_buf.len() {
-                if !head_started {
-                    self.first_byte_at = Some(Instant::now());
-                }
-                head_started = true;
+                first_byte_at.get_or_insert_with(Instant::now);
                 let unparsed = &self.read_buf[self.read_pos..];
                 match parse_response_head(unparsed, request_was_head, |name, value| {
                     sink.header(name, value)
@@ -163,7 +168,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                 }
             }
             if self.fill().await? == 0 {
-                return Err(if head_started || informational > 0 {
+                return Err(if first_byte_at.is_some() {
                     Failure::message(ErrorKind::Read, "connection closed in the response head")
                 } else {
                     Failure::message(ErrorKind::Closed, "connection closed before response")
@@ -171,6 +176,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
             }
         };
         sink.head_complete(head.status);
+        let first_byte_at = first_byte_at.unwrap_or_else(Instant::now);
 
         let mut body = BodyDecoder::new(head.framing);
         loop {
@@ -184,6 +190,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                 return Ok(ResponseEnd {
                     status: head.status,
                     keep_alive: head.keep_alive,
+                    first_byte_at,
                 });
             }
             if self.fill().await? == 0 {
@@ -193,6 +200,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                 return Ok(ResponseEnd {
                     status: head.status,
                     keep_alive: false,
+                    first_byte_at,
                 });
             }
         }

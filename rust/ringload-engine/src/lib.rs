@@ -12,6 +12,7 @@ pub mod client_url;
 pub mod config;
 pub(crate) mod connection;
 mod dial;
+mod exchange;
 mod http_stream;
 mod pacer;
 mod plan;

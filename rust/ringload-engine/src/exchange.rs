@@ -1,0 +1,119 @@
+//! One round trip on one connection, as both the load workers ([`crate::connection`]) and the
+//! Python package's client ([`crate::client`]) make it: the requests written at once, their
+//! responses read in order, whether the connection may carry more, and the one rule for
+//! resending on a fresh connection. The callers keep only what differs: how they dial, how they
+//! bound the wait, and what they record.
+
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
+
+use crate::dial::Failure;
+use crate::http_stream::{HttpStream, ResponseEnd, ResponseSink};
+
+/// The responses one exchange expects, in the order the requests were written.
+pub(crate) trait Responses {
+    type Sink: ResponseSink;
+    fn len(&self) -> usize;
+    /// Request `i` was a HEAD: its response has no body whatever its headers say.
+    fn is_head(&self, i: usize) -> bool;
+    /// Where response `i`'s head and body go.
+    fn sink(&mut self, i: usize) -> &mut Self::Sink;
+    /// Response `i` is complete.
+    fn complete(&mut self, i: usize, end: ResponseEnd);
+}
+
+/// A connection's stream, whether it has carried a response yet, and its reusable write buffer.
+pub(crate) struct Connection<S> {
+    pub http: HttpStream<S>,
+    /// The exchange's requests back to back, so that they go out in one write.
+    write_buf: Vec<u8>,
+    /// At least one response completed on the current stream.
+    reused: bool,
+    /// Responses completed in the current exchange.
+    pub completed: usize,
+}
+
+impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
+    pub fn new(write_capacity: usize) -> Self {
+        Connection {
+            http: HttpStream::new(),
+            write_buf: Vec::with_capacity(write_capacity),
+            reused: false,
+            completed: 0,
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.http.is_open()
+    }
+
+    /// The current stream has carried a response before: the next exchange reuses it.
+    pub fn is_reused(&self) -> bool {
+        self.reused
+    }
+
+    /// Takes a newly established stream.
+    pub fn attach(&mut self, stream: S) {
+        self.http.attach(stream);
+        self.reused = false;
+    }
+
+    /// Closes the stream; returns whether one was open.
+    pub fn close(&mut self) -> bool {
+        let was_open = self.http.is_open();
+        self.http.close();
+        was_open
+    }
+
+    /// The buffer the next [`Connection::exchange`] writes, emptied: put its requests in it.
+    pub fn requests_buf(&mut self) -> &mut Vec<u8> {
+        self.write_buf.clear();
+        &mut self.write_buf
+    }
+
+    /// Writes the requests in [`Connection::requests_buf`] and reads their responses. Returns
+    /// whether the connection may carry another exchange (never when `keep_alive` is false).
+    pub async fn exchange<R: Responses>(
+        &mut self,
+        responses: &mut R,
+        keep_alive: bool,
+    ) -> Result<bool, Failure> {
+        self.completed = 0;
+        self.http.begin_exchange();
+        // A write cancelled by a timeout takes the buffer with it; the next exchange refills
+        // whatever is here.
+        let len = self.write_buf.len();
+        let (result, buf) = self
+            .http
+            .write(std::mem::take(&mut self.write_buf), len)
+            .await;
+        self.write_buf = buf;
+        result?;
+        for i in 0..responses.len() {
+            let is_head = responses.is_head(i);
+            let end = self.http.read_response(is_head, responses.sink(i)).await?;
+            responses.complete(i, end);
+            self.completed += 1;
+            if !end.keep_alive {
+                return Ok(false);
+            }
+        }
+        // Bytes after the last response can only be junk (a body longer than its
+        // Content-Length, say): they would be read as the next response.
+        if !keep_alive || self.http.has_unparsed_bytes() {
+            return Ok(false);
+        }
+        self.reused = true;
+        Ok(true)
+    }
+
+    /// After `failure` in an exchange: whether the requests may be sent again, once, on a new
+    /// connection. That is when the connection had been kept alive and nothing of a response
+    /// arrived, so the server most likely closed it while idle and never read the requests,
+    /// and only when resending them is safe (`all_idempotent`).
+    pub fn may_resend(&self, failure: &Failure, all_idempotent: bool) -> bool {
+        all_idempotent
+            && self.reused
+            && !self.http.received_any
+            && failure.kind.may_be_stale_keep_alive()
+    }
+}
