@@ -19,7 +19,7 @@ ringload_fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
 from locust.contrib.fasthttp import FastHttpSession as LocustSession  # noqa: E402
 from locust.contrib.fasthttp import LocustBadStatusCode  # noqa: E402
 from locust.event import Events  # noqa: E402
-from locust.exception import CatchResponseError, ResponseError  # noqa: E402
+from locust.exception import CatchResponseError, LocustError, ResponseError  # noqa: E402
 
 RingloadSession = ringload_fasthttp.FastHttpSession
 
@@ -171,6 +171,25 @@ def test_catch_response_semantics(server):
         with session.get("/", catch_response=True):
             raise KeyError("not a ResponseError")
     assert len(recorder.fired) == count, "no event when another exception escapes the block"
+
+
+@pytest.mark.parametrize("path", ["/", "/status/404"])
+def test_a_with_block_without_catch_response_raises_locust_error(server, path):
+    session, recorder = make_session(server)
+    with pytest.raises(LocustError, match="catch_response=True"):
+        with session.get(path):
+            pytest.fail("the block must not run")
+    assert len(recorder.fired) == 1, "the request itself was made and reported once"
+
+
+def test_a_with_block_on_a_failed_connection_raises_locust_error():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    session, _ = make_session(f"http://127.0.0.1:{port}")
+    with pytest.raises(LocustError, match="catch_response=True"):
+        with session.get("/"):
+            pytest.fail("the block must not run")
 
 
 def test_connection_refused_gives_an_error_response():

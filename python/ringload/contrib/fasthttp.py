@@ -223,6 +223,15 @@ class FastResponse:
     def failure(self, *_args: Any, **_kwargs: Any) -> None:
         self.success()
 
+    # Locust 2.47 returns a context manager from every call; entering one that was not asked for
+    # with catch_response=True raises LocustError. The response class itself carries that rule,
+    # so the common path builds no wrapper per request.
+    def __enter__(self) -> FastResponse:
+        raise LocustError("In order to use a with-block for requests, you must also pass catch_response=True")
+
+    def __exit__(self, exc: Any, value: Any, traceback: Any) -> bool:
+        return False
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{self.status_code}]>"
 
