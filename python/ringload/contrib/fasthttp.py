@@ -229,8 +229,8 @@ class FastResponse:
     def __enter__(self) -> FastResponse:
         raise LocustError("In order to use a with-block for requests, you must also pass catch_response=True")
 
-    def __exit__(self, exc: Any, value: Any, traceback: Any) -> bool:
-        return False
+    def __exit__(self, exc: Any, value: Any, traceback: Any) -> bool | None:
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{self.status_code}]>"
