@@ -31,6 +31,52 @@ def test_httpuser_locustfile_runs_on_ringload(api_server: ApiServer, tmp_path) -
     assert result.requests("GET", "/v1/products") == counts[("GET", "/v1/products")]
     assert result.requests("GET", "/v1/me") == counts[("GET", "/v1/me")]
     assert result.requests("POST", "/v1/login") == counts[("POST", "/v1/login")] == users
+    assert "ringload: on the ringload engine: ApiClient" in result.stderr, result.describe()
+    assert "running on requests" not in result.stderr, result.describe()
+
+
+def test_the_launcher_says_which_users_still_run_on_requests(api_server: ApiServer, tmp_path) -> None:
+    require_mode("launcher")
+    result = run_locust(
+        LOCUSTFILES / "httpuser_api.py",
+        api_server.url,
+        mode="launcher",
+        users=1,
+        spawn_rate=100,
+        run_time="1s",
+        workdir=tmp_path,
+    )
+    assert (
+        "ringload: HttpUser classes running on requests, not on ringload: ApiClient; "
+        "add --patch-httpuser to run them on the engine"
+    ) in result.stderr, result.describe()
+    assert "ringload: no user class runs on the ringload engine" in result.stderr, result.describe()
+
+
+def test_what_runs_where_names_each_kind_of_user_class() -> None:
+    from locust import HttpUser as StockHttpUser
+    from locust import User
+    from ringload.contrib.fasthttp import FastHttpUser
+    from ringload.locust import what_runs_where
+
+    class Fast(FastHttpUser):
+        host = "http://127.0.0.1:9"
+
+    class Patched(httpuser.HttpUser):
+        host = "http://127.0.0.1:9"
+
+    class Stock(StockHttpUser):
+        host = "http://127.0.0.1:9"
+
+    class Plain(User):
+        pass
+
+    assert what_runs_where([Fast, Patched, Stock, Plain]) == [
+        "ringload: on the ringload engine: Fast, Patched",
+        "ringload: HttpUser classes running on requests, not on ringload: Stock; "
+        "add --patch-httpuser to run them on the engine",
+    ]
+    assert what_runs_where([Plain]) == ["ringload: no user class runs on the ringload engine"]
 
 
 @pytest.mark.parametrize(

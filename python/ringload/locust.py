@@ -9,7 +9,11 @@ replaces ``HttpUser`` (see ``ringload.httpuser``).
 
 from __future__ import annotations
 
+import logging
 import sys
+from typing import Any
+
+logger = logging.getLogger("ringload")
 
 #: The launcher's own option; everything else goes to Locust untouched.
 PATCH_HTTPUSER = "--patch-httpuser"
@@ -43,6 +47,43 @@ def install(patch_httpuser: bool = False) -> None:
         locust.HttpUser = HttpUser  # type: ignore[misc,assignment]
         locust.user.HttpUser = HttpUser  # type: ignore[misc,assignment]
         locust.user.users.HttpUser = HttpUser  # type: ignore[misc,assignment]
+    if _say_what_runs_where not in locust.events.init._handlers:
+        locust.events.init.add_listener(_say_what_runs_where)
+
+
+def what_runs_where(user_classes: list[type]) -> list[str]:
+    """One line naming the user classes on ringload's engine, and one naming the ``HttpUser``
+    classes that still run on requests with how to switch them."""
+    from ringload.contrib.fasthttp import FastHttpUser
+
+    on_engine = [cls.__name__ for cls in user_classes if issubclass(cls, FastHttpUser)]
+    on_requests = [cls.__name__ for cls in user_classes if _is_stock_httpuser(cls)]
+    lines = []
+    if on_engine:
+        lines.append(f"ringload: on the ringload engine: {', '.join(on_engine)}")
+    else:
+        lines.append("ringload: no user class runs on the ringload engine")
+    if on_requests:
+        lines.append(
+            f"ringload: HttpUser classes running on requests, not on ringload: {', '.join(on_requests)}; "
+            f"add {PATCH_HTTPUSER} to run them on the engine"
+        )
+    return lines
+
+
+def _is_stock_httpuser(cls: type) -> bool:
+    # By name: after --patch-httpuser, locust.user.users.HttpUser is ringload's class.
+    return any(base.__module__ == "locust.user.users" and base.__name__ == "HttpUser" for base in cls.__mro__)
+
+
+def _say_what_runs_where(environment: Any, **_kwargs: Any) -> None:
+    from locust.runners import WorkerRunner
+
+    # Workers run the master's classes: the master (or the single process) says it once.
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    for line in what_runs_where(list(environment.user_classes)):
+        logger.info(line)
 
 
 def main(argv: list[str] | None = None) -> None:
