@@ -116,6 +116,9 @@ class RawResponse:
     def status(self) -> int:
         """The status code of the final response (1xx responses are skipped)."""
     @property
+    def reason(self) -> str:
+        """The reason phrase as the server sent it ("Not Found"; may be empty)."""
+    @property
     def body(self) -> bytes:
         """The body, with Content-Encoding (gzip, deflate, br) undone."""
     @property

@@ -1,18 +1,42 @@
 """``HttpUser`` on the ringload engine, for ``ringload-locust --patch-httpuser``.
 
-Locustfiles written for ``HttpUser`` pass requests-style arguments; these are honoured:
-``params``, ``data``, ``json``, ``headers``, ``cookies``, ``files``, ``auth`` (a tuple),
-``timeout`` (seconds, or ``(connect, read)``), ``allow_redirects``, ``stream`` and ``verify``.
-``proxies``, ``cert`` and ``hooks`` raise ``TypeError`` naming the argument, since silently
-ignoring them would change what is measured. Certificates are verified by default, as requests
-does.
+The session behaves as requests' ``Session`` does for what locustfiles use: ``headers``,
+``cookies`` (a ``RequestsCookieJar``), ``auth``, ``params`` and ``verify`` apply to every request,
+and each request takes ``params``, ``data``, ``json``, ``headers``, ``cookies``, ``files``,
+``auth`` (a tuple, or any ``requests.auth.AuthBase`` such as ``AWS4Auth``, applied to exactly the
+request that is sent), ``timeout`` (seconds, or ``(connect, read)``), ``allow_redirects``,
+``stream`` and ``verify`` (a bool). Responses carry ``reason``, ``elapsed`` and ``cookies``, and
+``raise_for_status()`` raises ``requests.HTTPError``; engine errors are requests' exceptions.
+Failures are reported as Locust's ``HttpSession`` reports them (``HTTPError`` for 4xx and 5xx,
+stats named by the request's path and query).
+
+``proxies``, ``cert``, ``verify=<CA bundle path>`` and ``hooks`` raise ``TypeError`` naming the
+argument, since silently ignoring them would change what is measured.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode, urlsplit
+from urllib.request import Request as _CookieRequest
 
-from ringload.contrib.fasthttp import FastHttpSession, FastHttpUser
+import locust  # noqa: F401 (first: it monkey-patches with gevent before requests loads ssl)
+import requests
+from requests.cookies import RequestsCookieJar
+from requests.exceptions import ConnectTimeout, HTTPError, ReadTimeout, SSLError
+
+from ringload._ringload import ErrorKind, RawError
+from ringload.contrib.fasthttp import (
+    _IF_ABSENT,
+    ErrorResponse,
+    FastHttpSession,
+    FastHttpUser,
+    FastResponse,
+    ResponseContextManager,
+    _CookieHeaders,
+)
+from ringload.contrib.fasthttp import _exception_for as _fasthttp_exception_for
 
 _UNSUPPORTED = {
     "proxies": "HTTP proxies are not supported by ringload's engine",
@@ -21,18 +45,201 @@ _UNSUPPORTED = {
 }
 
 
+class HttpResponse(FastResponse):
+    """A response with the ``requests.Response`` members locustfiles use."""
+
+    history: list = []  # noqa: RUF012 (never mutated; a redirect's hops are not kept)
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase as the server sent it; ``None`` when no response arrived."""
+        return self._raw.reason if self._raw is not None else None  # type: ignore[return-value]
+
+    @property
+    def elapsed(self) -> timedelta:
+        """From sending the request to its response head, as requests measures it."""
+        return timedelta(seconds=self._raw.head_time if self._raw is not None else 0.0)
+
+    @property
+    def cookies(self) -> RequestsCookieJar:
+        """The cookies this response set."""
+        jar = RequestsCookieJar()
+        if self._raw is not None and self._raw.sets_cookie:
+            jar.extract_cookies(_CookieHeaders(self._raw), _CookieRequest(self.url))  # type: ignore[arg-type]
+        return jar
+
+    def raise_for_status(self) -> None:
+        if self.status_code >= 400:
+            raise _http_error(self, self.url)
+        if self.error is not None:
+            raise self.error
+
+
+class HttpErrorResponse(ErrorResponse, HttpResponse):
+    """No response arrived: status 0, and ``error`` is a ``requests`` exception."""
+
+
+class HttpResponseContextManager(ResponseContextManager, HttpResponse):
+    """``catch_response=True`` in HttpUser mode."""
+
+    def _reported_error(self, error: Exception) -> Exception:
+        # As Locust's HttpSession: the stats name in place of the URL, so that failures of one
+        # name group together, and the socket-level cause of a connection error.
+        if isinstance(error, HTTPError) and error.response is self:
+            return _http_error(self, self.request_meta["name"])
+        return _innermost(error)
+
+
+def _http_error(response: FastResponse, url: str) -> HTTPError:
+    kind = "Client" if response.status_code < 500 else "Server"
+    reason = response.reason  # type: ignore[attr-defined]
+    return HTTPError(f"{response.status_code} {kind} Error: {reason} for url: {url}", response=response)
+
+
+def _innermost(error: Exception) -> Exception:
+    """The cause Locust's HttpSession reports for a requests ConnectionError."""
+    while isinstance(error, requests.ConnectionError) and error.__context__ is not None:
+        error = error.__context__  # type: ignore[assignment]
+    return error
+
+
+def _requests_exception_for(error: RawError) -> Exception:
+    """An engine error as requests raises it, with the socket-level error as its cause."""
+    original = _fasthttp_exception_for(error)
+    wrapped: Exception
+    if error.kind == ErrorKind.TIMEOUT:
+        wrapped = ReadTimeout(original)
+    elif error.kind == ErrorKind.CONNECT and isinstance(original, TimeoutError):
+        wrapped = ConnectTimeout(original)
+    elif error.kind == ErrorKind.TLS:
+        wrapped = SSLError(original)
+    else:
+        wrapped = requests.ConnectionError(original)
+    wrapped.__cause__ = wrapped.__context__ = original
+    return wrapped
+
+
 class HttpSession(FastHttpSession):
-    """Accepts requests-style keyword arguments; refuses the ones it cannot honour."""
+    """requests' ``Session`` surface on the engine; refuses the arguments it cannot honour."""
+
+    _response_type = HttpResponse
+    _error_response_type = HttpErrorResponse
+    _context_type = HttpResponseContextManager
+    _valid_codes = frozenset(range(100, 400))  # requests' raise_for_status fails 4xx and 5xx only
+    # requests labels a form, sends text and bytes without a type, and json= sets only Content-Type.
+    _form_content_type = "application/x-www-form-urlencoded"
+    _text_content_type = None
+    _bytes_content_type = None
+    _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # requests' Session sends these (User-Agent, Accept, ...) unless the user replaces them.
+        self.default_headers = {**requests.utils.default_headers(), **self.default_headers}
+        self.cookiejar = RequestsCookieJar()
+        #: Session-wide auth: a ``(user, password)`` tuple or a ``requests.auth.AuthBase``.
+        self.auth: Any = None
+        #: Query parameters added to every request.
+        self.params: dict = {}
+        #: requests' name; only ``True``/``False`` are supported (see ``insecure``).
+        self.verify: bool = not self.insecure
+        self.cert: Any = None
+        self.proxies: dict = {}
+
+    @property
+    def headers(self) -> dict:
+        """Headers sent with every request (``self.client.headers.update(...)`` in ``on_start``)."""
+        return self.default_headers
+
+    @headers.setter
+    def headers(self, value: dict) -> None:
+        self.default_headers = dict(value)
+
+    @property
+    def cookies(self) -> RequestsCookieJar:
+        return self.cookiejar  # type: ignore[return-value]
+
+    @cookies.setter
+    def cookies(self, value: RequestsCookieJar) -> None:
+        self.cookiejar = value
+
+    @property  # type: ignore[override]
+    def _has_cookies(self) -> bool:
+        # The user may add cookies to the jar at any time, so look rather than remember.
+        return bool(self.cookiejar._cookies)  # type: ignore[attr-defined]
+
+    @_has_cookies.setter
+    def _has_cookies(self, _value: bool) -> None:
+        pass
+
+    @staticmethod
+    def _exception_for(error: RawError) -> Exception:
+        return _requests_exception_for(error)
+
+    @staticmethod
+    def _bad_status(response: FastResponse, url: str, name: str) -> Exception:
+        # Locust's HttpSession names the failure by the stats name, so failures group by it.
+        return _http_error(response, name)
+
+    @staticmethod
+    def _reported_error(error: Exception) -> Exception:
+        return _innermost(error)
 
     def request(self, method: str, url: str, name: str | None = None, **kwargs: Any) -> Any:  # type: ignore[override]
         for argument, reason in _UNSUPPORTED.items():
             if kwargs.get(argument) is not None:
                 raise TypeError(f"HttpUser.client.request(): {argument}= is not supported: {reason}")
             kwargs.pop(argument, None)
-        auth = kwargs.get("auth")
+        for argument, value in (("proxies", self.proxies), ("cert", self.cert)):
+            if value:
+                raise TypeError(f"HttpUser.client.{argument} is not supported: {_UNSUPPORTED[argument]}")
+        verify = kwargs.get("verify", self.verify)
+        if not isinstance(verify, bool):
+            raise TypeError(
+                "HttpUser.client.request(): verify= must be True or False; a CA bundle path is not supported"
+            )
+        kwargs["verify"] = verify
+        auth = kwargs.pop("auth", None) or self.auth
         if auth is not None and not isinstance(auth, tuple):
-            raise TypeError("HttpUser.client.request(): auth= must be a (username, password) tuple")
-        return super().request(method, url, name=name, **kwargs)
+            return self._request_with_auth_object(method, url, name, auth, kwargs)
+        params = {**self.params, **kwargs.pop("params")} if kwargs.get("params") else self.params
+        if params:
+            # Into the URL here, so that events report it with its query as Locust's HttpSession does.
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+        if not name and not self.request_name:
+            name = self._path_url(url)
+        return super().request(method, url, name=name, auth=auth, **kwargs)
+
+    def _path_url(self, url: str) -> str:
+        """The stats name Locust's HttpSession uses: the path and query that were requested."""
+        parts = urlsplit(self._build_url(url))
+        return f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
+
+    def _request_with_auth_object(self, method: str, url: str, name: str | None, auth: Any, kwargs: dict) -> Any:
+        """``auth`` is a requests auth object (a signer such as AWS4Auth): requests prepares the
+        request, the signer sees its final method, URL, headers and body, and that is what is sent."""
+        headers = {**self.default_headers, **(kwargs.pop("headers", None) or {})}
+        params = {**self.params, **(kwargs.pop("params", None) or {})}
+        prepared = requests.Request(
+            method,
+            self._build_url(url),
+            headers=headers,
+            params=params,
+            data=kwargs.pop("data", None),
+            json=kwargs.pop("json", None),
+            files=kwargs.pop("files", None),
+            auth=auth,
+        ).prepare()
+        if not name and not self.request_name:
+            name = self._path_url(prepared.url or url)
+        return super().request(
+            prepared.method or method,
+            prepared.url or url,
+            name=name,
+            data=prepared.body,
+            headers=dict(prepared.headers),
+            **kwargs,
+        )
 
 
 class HttpUser(FastHttpUser):

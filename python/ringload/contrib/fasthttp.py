@@ -302,12 +302,16 @@ class ResponseContextManager(FastResponse):
             try:
                 self.raise_for_status()
             except Exception as e:
-                self.request_meta["exception"] = e
+                self.request_meta["exception"] = self._reported_error(e)
             self._report_request()
         return True
 
     def _report_request(self) -> None:
         self._request_event.fire(**self.request_meta)
+
+    def _reported_error(self, error: Exception) -> Exception:
+        """What ``events.request`` reports when the block left the outcome to the status."""
+        return error
 
     def success(self) -> None:
         if not self._entered:
@@ -391,6 +395,18 @@ class FastHttpSession:
 
     auth_header: str | None = None
     _deferred_exit: BaseException | None = None
+    #: What the session builds; ``ringload.httpuser.HttpSession`` swaps in requests-style ones.
+    _response_type: type[FastResponse] = FastResponse
+    _error_response_type: type[ErrorResponse] = ErrorResponse
+    _context_type: type[ResponseContextManager] = ResponseContextManager
+    #: Statuses reported as successes (Locust's FastHttpSession list).
+    _valid_codes: frozenset[int] = VALID_RESPONSE_CODES
+    #: The Content-Type a body gets unless the caller set one: a form, text, bytes (None: none).
+    _form_content_type: str | None = "application/x-www-form-urlencoded; charset=utf-8"
+    _text_content_type: str | None = "text/plain; charset=utf-8"
+    _bytes_content_type: str | None = "application/octet-stream"
+    #: Headers a ``json=`` body adds unless the caller set them.
+    _json_headers: tuple = _JSON_HEADERS
 
     def __init__(
         self,
@@ -515,6 +531,20 @@ class FastHttpSession:
             self._has_cookies = True
         return raw
 
+    @staticmethod
+    def _exception_for(error: RawError) -> Exception:
+        return _exception_for(error)
+
+    @staticmethod
+    def _bad_status(response: FastResponse, url: str, name: str) -> Exception:
+        """The failure reported for a status outside ``_valid_codes``."""
+        return LocustBadStatusCode(url, code=response.status_code)
+
+    @staticmethod
+    def _reported_error(error: Exception) -> Exception:
+        """What ``events.request`` reports for a request that got no response."""
+        return error
+
     def _prepare(
         self, url: str, extra: list, data: Any, params: Any, files: Any, cookies: Any
     ) -> tuple[str, bytes | None]:
@@ -529,14 +559,15 @@ class FastHttpSession:
         elif data:
             if isinstance(data, dict):
                 body = urlencode(data).encode()
-                default_type = "application/x-www-form-urlencoded; charset=utf-8"
+                default_type = self._form_content_type
             elif isinstance(data, str):
                 body = data.encode()
-                default_type = "text/plain; charset=utf-8"
+                default_type = self._text_content_type
             else:
                 body = bytes(data)
-                default_type = "application/octet-stream"
-            extra.append(("Content-Type", default_type, _IF_ABSENT))
+                default_type = self._bytes_content_type
+            if default_type is not None:
+                extra.append(("Content-Type", default_type, _IF_ABSENT))
         if cookies:
             extra.append(("Cookie", "; ".join(f"{k}={v}" for k, v in dict(cookies).items()), _REPLACE))
         return url, body
@@ -559,9 +590,9 @@ class FastHttpSession:
         raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify)
         request = FastRequest(url, method, (defaults, headers, extra), body)
         if type(raw) is not RawResponse:
-            return ErrorResponse(request, _exception_for(raw)), 0.0
+            return self._error_response_type(request, self._exception_for(raw)), 0.0
         if not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES:
-            return FastResponse(raw, request, url), raw.head_time if stream else raw.total_time
+            return self._response_type(raw, request, url), raw.head_time if stream else raw.total_time
         return self._follow_redirects(raw, request, stream, timeout, verify)
 
     def _follow_redirects(
@@ -579,11 +610,11 @@ class FastHttpSession:
             elapsed += raw.head_time if (stream and last_hop) else raw.total_time
             location = None if last_hop else raw.header("location")
             if location is None:
-                return FastResponse(raw, request, current_url), elapsed
+                return self._response_type(raw, request, current_url), elapsed
             redirects += 1
             if redirects > self.max_redirects:
                 error = TooManyRedirects(f"more than {self.max_redirects} redirects from {first_url}")
-                return ErrorResponse(request, error), elapsed
+                return self._error_response_type(request, error), elapsed
             next_url = urljoin(current_url, location)
             if urlsplit(next_url)[:2] != urlsplit(current_url)[:2]:
                 headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
@@ -597,7 +628,7 @@ class FastHttpSession:
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
-                return ErrorResponse(request, _exception_for(raw)), elapsed
+                return self._error_response_type(request, self._exception_for(raw)), elapsed
 
     def request(
         self,
@@ -657,20 +688,21 @@ class FastHttpSession:
             body_headers = list(extra or ())
             if not data and json is not None:
                 data = _json.dumps(json)
-                body_headers += _JSON_HEADERS
+                body_headers += self._json_headers
             request_url, body = self._prepare(built_url, body_headers, data, params, files, cookies)
             extra = body_headers
         elif json is not None:
             body = _json.dumps(json).encode()
-            extra = _JSON_HEADERS if extra is None else [*extra, *_JSON_HEADERS]
+            extra = self._json_headers if extra is None else [*extra, *self._json_headers]
 
         response, elapsed = self._send(
             method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify
         )
         content = response.content
+        stats_name = name or url
         request_meta = {
             "request_type": method,
-            "name": name or url,
+            "name": stats_name,
             "context": context,
             "response": response,
             "exception": None,
@@ -683,9 +715,13 @@ class FastHttpSession:
             length = response.headers.get("content-length") if response.headers else None
             request_meta["response_length"] = int(length) if length and length.isdigit() else 0
 
-        if response.error is None and response.status_code not in VALID_RESPONSE_CODES:
-            response.error = LocustBadStatusCode(built_url, code=response.status_code)
-        request_meta["exception"] = response.error
+        error = response.error
+        if error is None:
+            if response.status_code not in self._valid_codes:
+                error = response.error = self._bad_status(response, built_url, stats_name)
+        elif response.status_code == 0:
+            error = self._reported_error(error)
+        request_meta["exception"] = error
 
         deferred_exit, self._deferred_exit = self._deferred_exit, None
         if catch_response:
@@ -693,7 +729,7 @@ class FastHttpSession:
                 # The user is being stopped: report now, since the with-block will not run.
                 self.request_event.fire(**request_meta)
                 raise deferred_exit
-            return ResponseContextManager(response, self.request_event, request_meta, catch_response)
+            return self._context_type(response, self.request_event, request_meta, catch_response)
         self.request_event.fire(**request_meta)
         if deferred_exit is not None:
             raise deferred_exit

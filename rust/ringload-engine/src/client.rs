@@ -110,6 +110,8 @@ impl ResponseHeaders {
 #[derive(Debug, Clone, Default)]
 pub struct ClientResponse {
     pub status: u16,
+    /// The reason phrase the server sent ("Not Found"), as Latin-1 text.
+    pub reason: String,
     pub headers: ResponseHeaders,
     /// The body, decoded when the request asked for it.
     pub body: Vec<u8>,
@@ -632,6 +634,7 @@ impl Engine {
 struct Capture {
     is_head: bool,
     status: u16,
+    reason: String,
     headers: ResponseHeaders,
     body: Vec<u8>,
     head_at: Option<Instant>,
@@ -666,6 +669,10 @@ impl ResponseSink for Capture {
         self.headers.clear();
     }
 
+    fn reason(&mut self, phrase: &[u8]) {
+        self.reason = phrase.iter().map(|&b| b as char).collect();
+    }
+
     fn head_complete(&mut self, _status: u16) {
         self.head_at = Some(Instant::now());
     }
@@ -692,6 +699,7 @@ impl Capture {
         };
         Ok(ClientResponse {
             status: self.status,
+            reason: self.reason,
             headers: self.headers,
             body,
             wire_body_len,

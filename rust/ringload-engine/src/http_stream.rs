@@ -22,6 +22,8 @@ pub(crate) trait ResponseSink {
     fn header(&mut self, _name: &str, _value: &[u8]) {}
     /// The fields seen so far belonged to an interim (1xx) response: forget them.
     fn discard_headers(&mut self) {}
+    /// The final head's reason phrase, as received.
+    fn reason(&mut self, _phrase: &[u8]) {}
     /// The final head is complete.
     fn head_complete(&mut self, _status: u16) {}
     fn body(&mut self, _data: &[u8]) {}
@@ -152,6 +154,8 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                         continue;
                     }
                     Ok(Some(head)) => {
+                        let (start, len) = head.reason;
+                        sink.reason(&unparsed[start..start + len]);
                         self.read_pos += head.head_len;
                         break head;
                     }

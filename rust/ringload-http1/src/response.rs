@@ -31,6 +31,8 @@ pub struct ResponseHead {
     pub framing: Framing,
     /// Whether the connection may carry another request after this response.
     pub keep_alive: bool,
+    /// Where the reason phrase ("Not Found") lies in the parsed buffer, as `(start, len)`.
+    pub reason: (usize, usize),
 }
 
 impl ResponseHead {
@@ -108,6 +110,13 @@ pub fn parse_response_head(
         return Err(HeadError::HeadTooLarge);
     }
     let status = response.code.ok_or(HeadError::InvalidStatusLine)?;
+    // httparse's reason borrows `buf`, so its offset is a pointer difference.
+    let reason = response.reason.map_or((0, 0), |phrase| {
+        (
+            phrase.as_ptr() as usize - buf.as_ptr() as usize,
+            phrase.len(),
+        )
+    });
     let version = match response.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
@@ -155,6 +164,7 @@ pub fn parse_response_head(
         head_len,
         framing,
         keep_alive,
+        reason,
     }))
 }
 

@@ -457,6 +457,14 @@ fn framing_of_parsed_heads() {
     .unwrap()
     .unwrap();
     assert_eq!(head.framing, Framing::Length(12));
+    let (start, len) = head.reason;
+    assert_eq!((start, len), (13, 2), "the reason phrase \"OK\"");
+    let custom = b"HTTP/1.1 404 No Such Widget\r\n\r\n";
+    let (start, len) = parse_response_head(custom, false, |_, _| {})
+        .unwrap()
+        .unwrap()
+        .reason;
+    assert_eq!(&custom[start..start + len], b"No Such Widget");
     let mut seen = Vec::new();
     parse_response_head(
         b"HTTP/1.1 200 OK\r\nX-A: 1\r\nX-B: 2\r\n\r\n",

@@ -152,6 +152,9 @@ impl Engine {
 pub(crate) struct RawResponse {
     #[pyo3(get)]
     status: u16,
+    /// The reason phrase as the server sent it.
+    #[pyo3(get)]
+    reason: String,
     /// Decoded body.
     #[pyo3(get)]
     body: Py<PyBytes>,
@@ -175,6 +178,7 @@ impl RawResponse {
         let sets_cookie = response.headers.values("set-cookie").next().is_some();
         RawResponse {
             status: response.status,
+            reason: response.reason,
             body: PyBytes::new(py, &response.body).unbind(),
             head_time: response.head_us as f64 / 1e6,
             total_time: response.total_us as f64 / 1e6,
