@@ -528,3 +528,17 @@ def test_an_engine_whose_runtime_cannot_start_raises(io):
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith("OSError: cannot start the ringload engine"), completed.stdout
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"json": {"a": 1}}, {"json": [1], "params": {"p": "1"}}, {"data": "x=1"}, {"data": {"a": "1"}}, {"data": b"raw"}],
+    ids=repr,
+)
+def test_request_body_is_what_locusts_client_shows(server, kwargs):
+    ours, _ = make_session(server)
+    theirs, _ = make_session(server, cls=LocustSession)
+    our_response, their_response = ours.post("/echo", **kwargs), theirs.post("/echo", **kwargs)
+    assert type(our_response.request.body) is type(their_response.request.body)
+    assert our_response.request.body == their_response.request.body
+    assert our_response.content == their_response.content

@@ -131,6 +131,7 @@ class HttpSession(FastHttpSession):
     _text_content_type = None
     _bytes_content_type = None
     _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
+    _request_body_as_given = False
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -128,7 +128,7 @@ class FastRequest:
     def __init__(self, url: str, method: str, parts: tuple, body: bytes | None) -> None:
         self.url = url
         self.method = method
-        self.body = body
+        self.body: bytes | str | None = body
         #: ``(defaults, headers, extra)`` as ``Session.send`` merged them; the dict is made when read.
         self._parts = parts
         self._headers: dict | None = None
@@ -144,7 +144,7 @@ class FastRequest:
         self._headers = value
 
     @property
-    def payload(self) -> bytes | None:
+    def payload(self) -> bytes | str | None:
         return self.body
 
 
@@ -407,6 +407,9 @@ class FastHttpSession:
     _bytes_content_type: str | None = "application/octet-stream"
     #: Headers a ``json=`` body adds unless the caller set them.
     _json_headers: tuple = _JSON_HEADERS
+    #: ``response.request.body`` of a ``json=`` request is its text, as in Locust's
+    #: FastHttpSession (other bodies are bytes); requests-style sessions keep the bytes.
+    _request_body_as_given: bool = True
 
     def __init__(
         self,
@@ -603,7 +606,8 @@ class FastHttpSession:
         elapsed = 0.0
         redirects = 0
         first_url = current_url = request.url
-        current_method, current_body = request.method, request.body
+        current_method, sent_body = request.method, request.body
+        current_body = sent_body.encode() if isinstance(sent_body, str) else sent_body
         headers = request.headers
         while True:
             last_hop = raw.status not in REDIRECT_RESPONSE_CODES
@@ -683,21 +687,27 @@ class FastHttpSession:
         elif self.auth_header:
             extra = [("Authorization", self.auth_header, _REPLACE)]
         body: bytes | None = None
+        payload: str | None = None  # a json= body as text, which Locust's request.body shows
         request_url = built_url  # the event's url is the built URL without params=, as Locust reports it
         if data or params or files or cookies:
             body_headers = list(extra or ())
             if not data and json is not None:
-                data = _json.dumps(json)
+                data = payload = _json.dumps(json)
                 body_headers += self._json_headers
             request_url, body = self._prepare(built_url, body_headers, data, params, files, cookies)
             extra = body_headers
         elif json is not None:
-            body = _json.dumps(json).encode()
+            payload = _json.dumps(json)
+            body = payload.encode()
             extra = self._json_headers if extra is None else [*extra, *self._json_headers]
 
         response, elapsed = self._send(
             method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify
         )
+        if payload is not None and self._request_body_as_given:
+            sent = response.request
+            if sent is not None and sent.body is body:  # not a redirect that dropped the body
+                sent.body = payload
         content = response.content
         stats_name = name or url
         request_meta = {
