@@ -40,7 +40,7 @@ from ringload.contrib.fasthttp import _exception_for as _fasthttp_exception_for
 
 _UNSUPPORTED = {
     "proxies": "HTTP proxies are not supported by ringload's engine",
-    "cert": "client certificates are not supported by ringload's engine",
+    "cert": "client certificates reach the engine only from the CLI (--cert/--key) and ringload.run() so far",
     "hooks": "requests hooks do not exist in ringload; use Locust's events.request instead",
 }
 
