@@ -107,6 +107,8 @@ def app(environ, start_response):
     if path == "/basic":
         ok = environ.get("HTTP_AUTHORIZATION") == "Basic dXNlcjpwYXNz"
         return _reply(start_response, "200 OK" if ok else "401 Unauthorized", b"")
+    if path == "/moved":
+        return _reply(start_response, "302 Found", b"", "text/plain", [("Location", "/headers")])
     if path == "/cookie/set":
         return _reply(start_response, "200 OK", b"", "text/plain", [("Set-Cookie", "sid=42; Path=/")])
     if path.startswith("/status/"):
@@ -267,3 +269,23 @@ def test_catch_response_outcomes_match_locusts_httpsession(server, path):
     (their_event,) = their_events
     assert type(our_event["exception"]) is type(their_event["exception"])
     assert str(our_event["exception"]) == str(their_event["exception"])
+
+
+@pytest.mark.parametrize("url", ["http://", "http://[::1/x", "localhost:9/x"])
+def test_invalid_urls_raise_requests_errors_at_the_call(server, url):
+    ours, our_events = make_session(server)
+    theirs, _ = make_session(server, cls=LocustHttpSession)
+    with pytest.raises(requests.RequestException) as their_error:
+        theirs.get(url)
+    with pytest.raises(type(their_error.value)) as our_error:
+        ours.get(url)
+    assert isinstance(our_error.value, ValueError), "still a ValueError, as requests' are"
+    assert str(our_error.value) == str(their_error.value)
+    assert our_events == [], "nothing was sent, so nothing is reported"
+
+
+def test_head_does_not_follow_redirects_by_default(server):
+    ours, _ = make_session(server)
+    theirs, _ = make_session(server, cls=LocustHttpSession)
+    assert ours.head("/moved").status_code == theirs.head("/moved").status_code == 302
+    assert ours.head("/moved", allow_redirects=True).status_code == 200

@@ -207,14 +207,31 @@ class HttpSession(FastHttpSession):
         if params:
             # Into the URL here, so that events report it with its query as Locust's HttpSession does.
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
-        if not name and not self.request_name:
-            name = self._path_url(url)
-        return super().request(method, url, name=name, auth=auth, **kwargs)
+        try:
+            if not name and not self.request_name:
+                name = self._path_url(url)
+            return super().request(method, url, name=name, auth=auth, **kwargs)
+        except ValueError as error:
+            raise self._as_requests_error(error, url) from error
+
+    def _as_requests_error(self, error: ValueError, url: str) -> ValueError:
+        """A URL the engine refused, as requests refuses it at the call (``InvalidURL``,
+        ``MissingSchema``: ValueErrors too); other ValueErrors (a CR in a header) unchanged."""
+        try:
+            requests.PreparedRequest().prepare_url(self._build_url(url), None)
+        except requests.RequestException as refused:
+            if isinstance(refused, ValueError):
+                return refused
+        return error
 
     def _path_url(self, url: str) -> str:
         """The stats name Locust's HttpSession uses: the path and query that were requested."""
         parts = urlsplit(self._build_url(url))
         return f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
+
+    def head(self, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("allow_redirects", False)  # as requests' Session.head
+        return self.request("HEAD", url, **kwargs)
 
     def _request_with_auth_object(self, method: str, url: str, name: str | None, auth: Any, kwargs: dict) -> Any:
         """``auth`` is a requests auth object (a signer such as AWS4Auth): requests prepares the
