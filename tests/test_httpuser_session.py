@@ -107,6 +107,8 @@ def app(environ, start_response):
     if path == "/basic":
         ok = environ.get("HTTP_AUTHORIZATION") == "Basic dXNlcjpwYXNz"
         return _reply(start_response, "200 OK" if ok else "401 Unauthorized", b"")
+    if path == "/loop":
+        return _reply(start_response, "302 Found", b"", "text/plain", [("Location", "/loop")])
     if path == "/moved":
         return _reply(start_response, "302 Found", b"", "text/plain", [("Location", "/headers")])
     if path == "/cookie/set":
@@ -238,6 +240,8 @@ CALLS = [
     ("GET", "/status/500", {"name": "grouped"}),
     ("POST", "/signed", {"data": "x=1", "auth": BodySigner()}),
     ("GET", "/cookie/set", {}),
+    ("GET", "/moved", {}),
+    ("GET", "/loop", {}),
 ]
 
 
@@ -289,3 +293,17 @@ def test_head_does_not_follow_redirects_by_default(server):
     theirs, _ = make_session(server, cls=LocustHttpSession)
     assert ours.head("/moved").status_code == theirs.head("/moved").status_code == 302
     assert ours.head("/moved", allow_redirects=True).status_code == 200
+
+
+def test_a_followed_redirect_keeps_its_hops_in_history(server):
+    ours, _ = make_session(server)
+    theirs, _ = make_session(server, cls=LocustHttpSession)
+    our_response, their_response = ours.get("/moved"), theirs.get("/moved")
+    assert our_response.url == their_response.url == f"{server}/headers"
+    assert [(hop.status_code, hop.url) for hop in our_response.history] == [
+        (hop.status_code, hop.url) for hop in their_response.history
+    ]
+    assert [hop.status_code for hop in our_response.history] == [302]
+    looping = ours.get("/loop")
+    assert looping.status_code == 0 and isinstance(looping.error, requests.TooManyRedirects)
+    assert len(looping.history) == ours.max_redirects + 1

@@ -48,7 +48,7 @@ _UNSUPPORTED = {
 class HttpResponse(FastResponse):
     """A response with the ``requests.Response`` members locustfiles use."""
 
-    history: list = []  # noqa: RUF012 (never mutated; a redirect's hops are not kept)
+    history: list = []  # noqa: RUF012 (never mutated: a redirected response gets its own list)
 
     @property
     def reason(self) -> str:
@@ -132,6 +132,7 @@ class HttpSession(FastHttpSession):
     _bytes_content_type = None
     _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
     _request_body_as_given = False
+    _keeps_history = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -228,6 +229,9 @@ class HttpSession(FastHttpSession):
         """The stats name Locust's HttpSession uses: the path and query that were requested."""
         parts = urlsplit(self._build_url(url))
         return f"{parts.path or '/'}{'?' + parts.query if parts.query else ''}"
+
+    def _too_many_redirects(self, first_url: str) -> Exception:
+        return requests.TooManyRedirects(f"Exceeded {self.max_redirects} redirects.")
 
     def head(self, url: str, **kwargs: Any) -> Any:
         kwargs.setdefault("allow_redirects", False)  # as requests' Session.head

@@ -410,6 +410,8 @@ class FastHttpSession:
     #: ``response.request.body`` of a ``json=`` request is its text, as in Locust's
     #: FastHttpSession (other bodies are bytes); requests-style sessions keep the bytes.
     _request_body_as_given: bool = True
+    #: Whether a followed redirect keeps its hops as ``response.history`` (requests does).
+    _keeps_history: bool = False
 
     def __init__(
         self,
@@ -605,6 +607,7 @@ class FastHttpSession:
         previous one was sent with (credentials dropped across origins)."""
         elapsed = 0.0
         redirects = 0
+        hops: list[FastResponse] = []  # the redirects, for sessions that keep a history
         first_url = current_url = request.url
         current_method, sent_body = request.method, request.body
         current_body = sent_body.encode() if isinstance(sent_body, str) else sent_body
@@ -614,11 +617,13 @@ class FastHttpSession:
             elapsed += raw.head_time if (stream and last_hop) else raw.total_time
             location = None if last_hop else raw.header("location")
             if location is None:
-                return self._response_type(raw, request, current_url), elapsed
+                return self._with_history(self._response_type(raw, request, current_url), hops), elapsed
             redirects += 1
+            if self._keeps_history:
+                hops.append(self._response_type(raw, request, current_url))
             if redirects > self.max_redirects:
-                error = TooManyRedirects(f"more than {self.max_redirects} redirects from {first_url}")
-                return self._error_response_type(request, error), elapsed
+                error = self._too_many_redirects(first_url)
+                return self._with_history(self._error_response_type(request, error), hops), elapsed
             next_url = urljoin(current_url, location)
             if urlsplit(next_url)[:2] != urlsplit(current_url)[:2]:
                 headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
@@ -632,7 +637,17 @@ class FastHttpSession:
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
-                return self._error_response_type(request, self._exception_for(raw)), elapsed
+                failed = self._error_response_type(request, self._exception_for(raw))
+                return self._with_history(failed, hops), elapsed
+
+    def _too_many_redirects(self, first_url: str) -> Exception:
+        return TooManyRedirects(f"more than {self.max_redirects} redirects from {first_url}")
+
+    @staticmethod
+    def _with_history(response: FastResponse, hops: list[FastResponse]) -> FastResponse:
+        if hops:
+            response.history = hops  # type: ignore[attr-defined]
+        return response
 
     def request(
         self,
