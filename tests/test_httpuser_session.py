@@ -138,6 +138,16 @@ def make_session(base, cls=httpuser.HttpSession):
     return cls(base, request_event=events.request, user=None), fired
 
 
+def both_sessions(base):
+    """ringload's session and Locust's own HttpSession on the same base URL, with their events."""
+    return (*make_session(base), *make_session(base, cls=LocustHttpSession))
+
+
+def assert_same_failure(our_event, their_event):
+    assert type(our_event["exception"]) is type(their_event["exception"])
+    assert str(our_event["exception"]) == str(their_event["exception"])
+
+
 def test_session_headers_cookies_and_params_apply_to_every_request(server):
     session, _ = make_session(server)
     session.headers.update({"Authorization": "Bearer t0ken"})  # the usual on_start idiom
@@ -202,8 +212,7 @@ def test_a_refused_connection_raises_requests_connection_error(catch_response):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ours, our_events = make_session(f"http://127.0.0.1:{port}")
-    theirs, their_events = make_session(f"http://127.0.0.1:{port}", cls=LocustHttpSession)
+    ours, our_events, theirs, their_events = both_sessions(f"http://127.0.0.1:{port}")
     for session in (ours, theirs):
         response = session.get("/x", catch_response=catch_response)
         assert response.status_code == 0
@@ -247,8 +256,7 @@ CALLS = [
 
 @pytest.mark.parametrize(("method", "path", "kwargs"), CALLS, ids=[f"{m} {p} {sorted(k)}" for m, p, k in CALLS])
 def test_events_match_locusts_httpsession(server, method, path, kwargs):
-    ours, our_events = make_session(server)
-    theirs, their_events = make_session(server, cls=LocustHttpSession)
+    ours, our_events, theirs, their_events = both_sessions(server)
     our_response = ours.request(method, path, **kwargs)
     their_response = theirs.request(method, path, **kwargs)
     assert our_response.status_code == their_response.status_code
@@ -258,27 +266,23 @@ def test_events_match_locusts_httpsession(server, method, path, kwargs):
     assert set(our_event) == set(their_event)
     for key in ("request_type", "name", "url", "response_length"):
         assert our_event[key] == their_event[key], key
-    assert type(our_event["exception"]) is type(their_event["exception"])
-    assert str(our_event["exception"]) == str(their_event["exception"])
+    assert_same_failure(our_event, their_event)
 
 
 @pytest.mark.parametrize("path", ["/status/404", "/status/500", "/headers"])
 def test_catch_response_outcomes_match_locusts_httpsession(server, path):
-    ours, our_events = make_session(server)
-    theirs, their_events = make_session(server, cls=LocustHttpSession)
+    ours, our_events, theirs, their_events = both_sessions(server)
     for session in (ours, theirs):
         with session.get(path, name="named", catch_response=True):
             pass
     (our_event,) = our_events
     (their_event,) = their_events
-    assert type(our_event["exception"]) is type(their_event["exception"])
-    assert str(our_event["exception"]) == str(their_event["exception"])
+    assert_same_failure(our_event, their_event)
 
 
 @pytest.mark.parametrize("url", ["http://", "http://[::1/x", "localhost:9/x"])
 def test_invalid_urls_raise_requests_errors_at_the_call(server, url):
-    ours, our_events = make_session(server)
-    theirs, _ = make_session(server, cls=LocustHttpSession)
+    ours, our_events, theirs, _ = both_sessions(server)
     with pytest.raises(requests.RequestException) as their_error:
         theirs.get(url)
     with pytest.raises(type(their_error.value)) as our_error:
@@ -289,15 +293,13 @@ def test_invalid_urls_raise_requests_errors_at_the_call(server, url):
 
 
 def test_head_does_not_follow_redirects_by_default(server):
-    ours, _ = make_session(server)
-    theirs, _ = make_session(server, cls=LocustHttpSession)
+    ours, _, theirs, _ = both_sessions(server)
     assert ours.head("/moved").status_code == theirs.head("/moved").status_code == 302
     assert ours.head("/moved", allow_redirects=True).status_code == 200
 
 
 def test_a_followed_redirect_keeps_its_hops_in_history(server):
-    ours, _ = make_session(server)
-    theirs, _ = make_session(server, cls=LocustHttpSession)
+    ours, _, theirs, _ = both_sessions(server)
     our_response, their_response = ours.get("/moved"), theirs.get("/moved")
     assert our_response.url == their_response.url == f"{server}/headers"
     assert [(hop.status_code, hop.url) for hop in our_response.history] == [
