@@ -227,18 +227,10 @@ def test_a_refused_connection_raises_requests_connection_error(catch_response):
     assert str(our_events[0]["exception"]) == str(their_events[0]["exception"])
 
 
-@pytest.mark.parametrize(
-    ("argument", "value"),
-    [("proxies", {"http": "http://127.0.0.1:3128"}), ("cert", "client.pem"), ("verify", "ca.pem")],
-)
-def test_session_attributes_it_cannot_honour_are_refused(server, argument, value):
+def test_session_attributes_it_cannot_honour_are_refused(server):
     session, _ = make_session(server)
-    if argument == "verify":
-        with pytest.raises(TypeError, match="CA bundle"):
-            session.get("/headers", verify=value)
-        return
-    setattr(session, argument, value)
-    with pytest.raises(TypeError, match=f"client.{argument} is not supported"):
+    session.proxies = {"http": "http://127.0.0.1:3128"}
+    with pytest.raises(TypeError, match="client.proxies is not supported"):
         session.get("/headers")
 
 

@@ -82,7 +82,7 @@ def test_what_runs_where_names_each_kind_of_user_class() -> None:
 
 @pytest.mark.parametrize(
     ("argument", "value"),
-    [("proxies", {"http": "http://127.0.0.1:3128"}), ("cert", "/tmp/client.pem"), ("hooks", {"response": []})],
+    [("proxies", {"http": "http://127.0.0.1:3128"}), ("hooks", {"response": []})],
 )
 def test_unsupported_requests_arguments_are_refused(argument: str, value: object) -> None:
     session = httpuser.HttpSession("http://127.0.0.1:9", request_event=None, user=None)

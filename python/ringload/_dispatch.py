@@ -56,7 +56,7 @@ class Dispatcher:
         extra: Sequence | None,
         body: bytes | None,
         timeout: float,
-        verify: bool,
+        verify: bool | _ringload.TlsConfig,
     ) -> tuple[Any, BaseException | None]:
         """Sends a request (``Session.send``) and waits cooperatively for its RawResponse or
         RawError.

@@ -23,6 +23,7 @@ __all__ = [
     "Session",
     "TimelineEntry",
     "StopHandle",
+    "TlsConfig",
     "TargetServer",
     "__version__",
     "check_request",
@@ -87,7 +88,7 @@ class Session:
         extra: Sequence[tuple[str, str, int]] | None,
         body: bytes | None,
         timeout: float,
-        verify: bool,
+        verify: bool | TlsConfig,
         /,
     ) -> int:
         """Validates, encodes and queues one request and parks ``waiter`` until its result is
@@ -99,9 +100,40 @@ class Session:
 
         Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
         CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
-        header names or values that are not str."""
+        header names or values that are not str. ``verify`` is True (the system's roots), False
+        (any certificate) or a ``TlsConfig``."""
     def close(self) -> None:
         """Closes this session's pooled connections."""
+
+@final
+class TlsConfig:
+    """A TLS client configuration (trusted CAs, server checks, a client certificate), made once
+    and passed as ``Session.send``'s ``verify``; connections are pooled per configuration."""
+
+    def __new__(
+        cls,
+        *,
+        verify: bool = True,
+        check_hostname: bool = True,
+        ca_certs: list[bytes] | None = None,
+        ca_path: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        minimum_version: str | None = None,
+        maximum_version: str | None = None,
+    ) -> TlsConfig:
+        """``ca_certs`` (DER) or ``ca_path`` (a PEM file or a directory of them) replace the
+        system's roots; ``cert_file``/``key_file`` are the client certificate chain and its key
+        (PEM; the key may be in ``cert_file``); versions are "TLSv1.2" or "TLSv1.3".
+
+        Raises ValueError for a file that cannot be read, a key that is not the certificate's,
+        or versions that leave nothing to negotiate."""
+    @property
+    def verify(self) -> bool:
+        """Whether the server's certificate is checked."""
+    @property
+    def has_client_cert(self) -> bool:
+        """Whether a client certificate is presented to servers that ask for one."""
 
 def merge_headers(
     defaults: dict[str, str], headers: dict[str, str] | None, extra: Sequence[tuple[str, str, int]] | None, /

@@ -5,12 +5,14 @@ The session behaves as requests' ``Session`` does for what locustfiles use: ``he
 and each request takes ``params``, ``data``, ``json``, ``headers``, ``cookies``, ``files``,
 ``auth`` (a tuple, or any ``requests.auth.AuthBase`` such as ``AWS4Auth``, applied to exactly the
 request that is sent), ``timeout`` (seconds, or ``(connect, read)``), ``allow_redirects``,
-``stream`` and ``verify`` (a bool). Responses carry ``reason``, ``elapsed`` and ``cookies``, and
+``stream``, ``verify`` (a bool or a CA bundle path) and ``cert`` (``"both.pem"`` or
+``(cert, key)``, for servers that ask for a client certificate). Responses carry ``reason``,
+``elapsed`` and ``cookies``, and
 ``raise_for_status()`` raises ``requests.HTTPError``; engine errors are requests' exceptions.
 Failures are reported as Locust's ``HttpSession`` reports them (``HTTPError`` for 4xx and 5xx,
 stats named by the request's path and query).
 
-``proxies``, ``cert``, ``verify=<CA bundle path>`` and ``hooks`` raise ``TypeError`` naming the
+``proxies`` and ``hooks`` raise ``TypeError`` naming the
 argument, since silently ignoring them would change what is measured.
 """
 
@@ -23,10 +25,12 @@ from urllib.request import Request as _CookieRequest
 
 import locust  # noqa: F401 (first: it monkey-patches with gevent before requests loads ssl)
 import requests
+import urllib3
 from requests.cookies import RequestsCookieJar
 from requests.exceptions import ConnectTimeout, HTTPError, ReadTimeout, SSLError
 
 from ringload._ringload import ErrorKind, RawError
+from ringload._tls import tls_for_requests
 from ringload.contrib.fasthttp import (
     _IF_ABSENT,
     ErrorResponse,
@@ -40,7 +44,6 @@ from ringload.contrib.fasthttp import _exception_for as _fasthttp_exception_for
 
 _UNSUPPORTED = {
     "proxies": "HTTP proxies are not supported by ringload's engine",
-    "cert": "client certificates reach the engine only from the CLI (--cert/--key) and ringload.run() so far",
     "hooks": "requests hooks do not exist in ringload; use Locust's events.request instead",
 }
 
@@ -112,7 +115,12 @@ def _requests_exception_for(error: RawError) -> Exception:
     elif error.kind == ErrorKind.CONNECT and isinstance(original, TimeoutError):
         wrapped = ConnectTimeout(original)
     elif error.kind == ErrorKind.TLS:
-        wrapped = SSLError(original)
+        # requests wraps urllib3's SSLError, which is what Locust's HttpSession reports.
+        tls_error = urllib3.exceptions.SSLError(original)
+        tls_error.__cause__ = tls_error.__context__ = original
+        wrapped = SSLError(tls_error)
+        wrapped.__cause__ = wrapped.__context__ = tls_error
+        return wrapped
     else:
         wrapped = requests.ConnectionError(original)
     wrapped.__cause__ = wrapped.__context__ = original
@@ -143,8 +151,9 @@ class HttpSession(FastHttpSession):
         self.auth: Any = None
         #: Query parameters added to every request.
         self.params: dict = {}
-        #: requests' name; only ``True``/``False`` are supported (see ``insecure``).
-        self.verify: bool = not self.insecure
+        #: requests' ``verify``: a bool, or a CA bundle (file or directory) that replaces the default roots.
+        self.verify: Any = not self.insecure
+        #: requests' ``cert``: ``"both.pem"`` or ``(cert, key)``, presented to servers that ask (mTLS).
         self.cert: Any = None
         self.proxies: dict = {}
 
@@ -192,15 +201,11 @@ class HttpSession(FastHttpSession):
             if kwargs.get(argument) is not None:
                 raise TypeError(f"HttpUser.client.request(): {argument}= is not supported: {reason}")
             kwargs.pop(argument, None)
-        for argument, value in (("proxies", self.proxies), ("cert", self.cert)):
-            if value:
-                raise TypeError(f"HttpUser.client.{argument} is not supported: {_UNSUPPORTED[argument]}")
-        verify = kwargs.get("verify", self.verify)
-        if not isinstance(verify, bool):
-            raise TypeError(
-                "HttpUser.client.request(): verify= must be True or False; a CA bundle path is not supported"
-            )
-        kwargs["verify"] = verify
+        if self.proxies:
+            raise TypeError(f"HttpUser.client.proxies is not supported: {_UNSUPPORTED['proxies']}")
+        verify = kwargs.get("verify")
+        cert = kwargs.pop("cert", None) or self.cert
+        kwargs["verify"] = tls_for_requests(self.verify if verify is None else verify, cert)
         auth = kwargs.pop("auth", None) or self.auth
         if auth is not None and not isinstance(auth, tuple):
             return self._request_with_auth_object(method, url, name, auth, kwargs)

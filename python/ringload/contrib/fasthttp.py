@@ -41,7 +41,8 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from ringload._dispatch import Dispatcher, dispatcher
-from ringload._ringload import ErrorKind, RawError, RawResponse, Session, merge_headers
+from ringload._ringload import ErrorKind, RawError, RawResponse, Session, TlsConfig, merge_headers
+from ringload._tls import ssl_context_from_factory, tls_from_ssl_context
 
 __all__ = [
     "ErrorResponse",
@@ -438,17 +439,17 @@ class FastHttpSession:
                 "ringload does not support HTTP proxies yet; remove proxy_host/proxy_port or use "
                 "locust.contrib.fasthttp.FastHttpUser for this user class"
             )
-        if client_pool is not None or ssl_context_factory is not None:
-            raise NotImplementedError(
-                "ringload manages connections and TLS in its engine: client_pool and ssl_context_factory "
-                "are not supported (use insecure=False to verify certificates)"
-            )
+        if client_pool is not None:
+            raise NotImplementedError("ringload manages connections in its engine: client_pool is not supported")
         self.base_url = base_url
         self.request_event = request_event
         self.user = user
         self.cookiejar = CookieJar()
         self.request_name: str | None = None
         self.insecure = insecure
+        #: Called at the first https:// request, as Locust calls it; its SSLContext decides TLS.
+        self.ssl_context_factory = ssl_context_factory
+        self._factory_tls: TlsConfig | None = None
         self.network_timeout = network_timeout
         #: The native half, made on the first request by this thread's dispatcher.
         self._native: Session | None = None
@@ -516,7 +517,7 @@ class FastHttpSession:
         extra: Sequence | None,
         body: bytes | None,
         timeout: float,
-        verify: bool,
+        verify: bool | TlsConfig,
     ) -> Any:
         """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
         engine, native = self._dispatcher, self._native
@@ -587,7 +588,7 @@ class FastHttpSession:
         allow_redirects: bool,
         stream: bool,
         timeout: float,
-        verify: bool,
+        verify: bool | TlsConfig,
     ) -> tuple[FastResponse, float]:
         """Sends the request and follows redirects; returns the response and the engine-measured
         time in seconds (all hops, to the end of the last body, or its head with ``stream``)."""
@@ -601,7 +602,7 @@ class FastHttpSession:
         return self._follow_redirects(raw, request, stream, timeout, verify)
 
     def _follow_redirects(
-        self, raw: Any, request: FastRequest, stream: bool, timeout: float, verify: bool
+        self, raw: Any, request: FastRequest, stream: bool, timeout: float, verify: bool | TlsConfig
     ) -> tuple[FastResponse, float]:
         """``raw`` is a redirect: follows it and any after it, each hop with the headers the
         previous one was sent with (credentials dropped across origins)."""
@@ -632,6 +633,8 @@ class FastHttpSession:
                 current_body = None
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
             current_url = next_url
+            if self.ssl_context_factory is not None and type(verify) is bool:
+                verify = self._tls_for(current_url, verify)
             raw = self._send_once(
                 current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify
             )
@@ -639,6 +642,16 @@ class FastHttpSession:
             if type(raw) is not RawResponse:
                 failed = self._error_response_type(request, self._exception_for(raw))
                 return self._with_history(failed, hops), elapsed
+
+    def _tls_for(self, url: str, verify: bool) -> bool | TlsConfig:
+        """``ssl_context_factory``'s TLS for an https:// URL, the factory called at the first one
+        (as Locust calls it, so its exceptions reach the request's caller); ``verify`` otherwise."""
+        if url[:6].lower() != "https:":
+            return verify
+        if self._factory_tls is None:
+            context = ssl_context_from_factory(self.ssl_context_factory, self.insecure)  # type: ignore[arg-type]
+            self._factory_tls = tls_from_ssl_context(context)
+        return self._factory_tls
 
     def _too_many_redirects(self, first_url: str) -> Exception:
         return TooManyRedirects(f"more than {self.max_redirects} redirects from {first_url}")
@@ -666,7 +679,7 @@ class FastHttpSession:
     ) -> Any:
         """Sends a request and fires ``events.request`` once (after redirects); see Locust's docs."""
         timeout = self.network_timeout
-        verify = not self.insecure
+        verify: Any = None
         params = files = cookies = None
         if kwargs:
             unknown = kwargs.keys() - _EXTRA_KWARGS
@@ -679,7 +692,7 @@ class FastHttpSession:
             timeout = kwargs.get("timeout") or timeout
             if isinstance(timeout, tuple):  # requests' (connect, read)
                 timeout = timeout[1] or self.network_timeout
-            verify = bool(kwargs.get("verify", verify))
+            verify = kwargs.get("verify")
         if self.request_name and not name:
             name = self.request_name
         built_url = f"{self.base_url}{url}" if url[:1] == "/" else self._build_url(url)
@@ -689,6 +702,12 @@ class FastHttpSession:
             built_url, url_auth = _split_userinfo(given_url)
             if built_url != given_url and url.lower().startswith(_absolute_url):
                 url = built_url  # an absolute URL's userinfo must not become the stats name either
+        if verify is None:
+            verify = not self.insecure
+            if self.ssl_context_factory is not None:
+                verify = self._tls_for(built_url, verify)
+        elif type(verify) is not TlsConfig:
+            verify = bool(verify)
         start_time = time.time()
         if self.user:
             context = {**self.user.context(), **context}

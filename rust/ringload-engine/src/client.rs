@@ -47,9 +47,48 @@ pub struct ClientRequest {
     pub connect_timeout: Duration,
     /// Bounds the whole response wait, not each read: a trickling server still times out.
     pub timeout: Duration,
-    pub verify_tls: bool,
+    pub tls: ClientTls,
     /// Decode `Content-Encoding: gzip, deflate, br` bodies.
     pub decode: bool,
+}
+
+/// How an `https://` request's connection is secured.
+#[derive(Debug, Clone)]
+pub enum ClientTls {
+    /// The server's certificate is verified against the system's roots.
+    Verified,
+    /// Any certificate is accepted.
+    Insecure,
+    /// A configuration of the caller's (trusted CAs, a client certificate, ...).
+    Custom(Arc<CustomTls>),
+}
+
+/// A caller's TLS configuration; connections are pooled per configuration.
+#[derive(Debug)]
+pub struct CustomTls {
+    id: u64,
+    config: Arc<ClientConfig>,
+}
+
+impl CustomTls {
+    pub fn new(config: Arc<ClientConfig>) -> Arc<CustomTls> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(2);
+        Arc::new(CustomTls {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            config,
+        })
+    }
+}
+
+impl ClientTls {
+    /// The pool key's part: 0 and 1 for the engine's own configurations, then one per custom.
+    fn pool_id(&self) -> u64 {
+        match self {
+            ClientTls::Verified => 0,
+            ClientTls::Insecure => 1,
+            ClientTls::Custom(custom) => custom.id,
+        }
+    }
 }
 
 /// Response header fields in order, in one buffer: a response's fields cost two allocations,
@@ -383,7 +422,9 @@ struct PoolKey {
     https: bool,
     host: String,
     port: u16,
-    verify_tls: bool,
+    /// [`ClientTls::pool_id`]: a connection made with one TLS configuration is not reused
+    /// for another.
+    tls: u64,
 }
 
 /// Engine-thread state, shared by its request tasks.
@@ -513,7 +554,7 @@ async fn exchange_with_retry(
         https: request.scheme == Scheme::Https,
         host: request.host.clone(),
         port: request.port,
-        verify_tls: request.verify_tls,
+        tls: request.tls.pool_id(),
     };
     let mut idle = engine
         .idle
@@ -581,7 +622,11 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
     match request.scheme {
         Scheme::Http => Ok(AnyStream::Plain(tcp.dial().await?.0)),
         Scheme::Https => {
-            let config = engine.tls_config(request.verify_tls)?;
+            let config = match &request.tls {
+                ClientTls::Verified => engine.tls_config(true)?,
+                ClientTls::Insecure => engine.tls_config(false)?,
+                ClientTls::Custom(custom) => custom.config.clone(),
+            };
             let name = crate::tls::server_name(&request.host)
                 .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
             let tls = TlsDialer::new(tcp, config, name);

@@ -22,7 +22,7 @@ pub mod stages;
 pub mod stats;
 mod template;
 pub mod timeline;
-mod tls;
+pub mod tls;
 mod watchdog;
 pub mod worker;
 

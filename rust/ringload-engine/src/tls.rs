@@ -2,9 +2,11 @@
 //! optionally trusting an extra CA file, or not verifying at all with `--insecure`; with a
 //! client certificate for servers that ask for one (mTLS).
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
@@ -14,28 +16,132 @@ use crate::config::{ConfigError, TlsOptions};
 
 /// Builds the client configuration shared (through `Arc`) by every connection of the run.
 pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConfigError::Invalid(format!("TLS setup failed: {e}")))?;
-    let builder = if options.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-    } else {
-        builder.with_root_certificates(root_store(options)?)
+    let spec = ClientTlsSpec {
+        check: if options.insecure {
+            ServerCheck::Nothing
+        } else {
+            ServerCheck::Full
+        },
+        roots: match &options.ca_file {
+            None => TrustedRoots::System,
+            Some(path) => TrustedRoots::SystemAnd(path.clone()),
+        },
+        client_cert: options.client_cert.clone(),
+        client_key: options.client_key.clone(),
+        ..ClientTlsSpec::default()
     };
-    let mut config = match &options.client_cert {
-        None => builder.with_no_client_auth(),
+    build_client_config(&spec)
+}
+
+/// How a server's certificate is checked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerCheck {
+    /// The chain up to a trusted root, and the name (an `SSLContext` with `check_hostname`).
+    #[default]
+    Full,
+    /// The chain only, any name (`CERT_REQUIRED` without `check_hostname`).
+    ChainOnly,
+    /// Nothing but the handshake's own signatures (`CERT_NONE`, `--insecure`).
+    Nothing,
+}
+
+/// The certificates a client trusts to sign a server's.
+#[derive(Debug, Clone, Default)]
+pub enum TrustedRoots {
+    /// Mozilla's roots (webpki) and the system store.
+    #[default]
+    System,
+    /// Those plus a PEM file's (`--cacert`).
+    SystemAnd(PathBuf),
+    /// Exactly these DER certificates (what an `SSLContext` has loaded); when there are none,
+    /// the system store, as OpenSSL's lazily read default directory would give.
+    Only(Vec<Vec<u8>>),
+    /// Exactly a PEM file's, or every PEM file's in a directory (requests' `verify="ca.pem"`).
+    OnlyPem(PathBuf),
+}
+
+/// Everything a TLS client is made of, for callers beyond the CLI's options: Python's
+/// `ssl_context_factory` contexts and requests' `verify=`/`cert=`.
+#[derive(Debug, Clone)]
+pub struct ClientTlsSpec {
+    pub check: ServerCheck,
+    pub roots: TrustedRoots,
+    /// mTLS: the client certificate chain (PEM), and its key when that is in another file.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// Which protocol versions may be negotiated (rustls speaks 1.2 and 1.3).
+    pub tls12: bool,
+    pub tls13: bool,
+}
+
+impl Default for ClientTlsSpec {
+    fn default() -> Self {
+        ClientTlsSpec {
+            check: ServerCheck::Full,
+            roots: TrustedRoots::System,
+            client_cert: None,
+            client_key: None,
+            tls12: true,
+            tls13: true,
+        }
+    }
+}
+
+/// A client configuration from a spec; every file is read and checked here, before any
+/// connection (an unreadable file, a key that is not the certificate's: `ConfigError`).
+pub fn build_client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, ConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+        (spec.tls13, &rustls::version::TLS13),
+        (spec.tls12, &rustls::version::TLS12),
+    ]
+    .into_iter()
+    .filter_map(|(on, version)| on.then_some(version))
+    .collect();
+    if versions.is_empty() {
+        return Err(ConfigError::Invalid(
+            "no TLS version left to negotiate: ringload speaks TLS 1.2 and 1.3".into(),
+        ));
+    }
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| ConfigError::Invalid(format!("TLS setup failed: {e}")))?;
+    let builder = match spec.check {
+        ServerCheck::Nothing => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerification(provider))),
+        ServerCheck::Full => builder.with_root_certificates(root_store(&spec.roots)?),
+        ServerCheck::ChainOnly => {
+            let verifier = WebPkiServerVerifier::builder_with_provider(
+                Arc::new(root_store(&spec.roots)?),
+                provider,
+            )
+            .build()
+            .map_err(|e| ConfigError::Invalid(format!("TLS setup failed: {e}")))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
+        }
+    };
+    let mut config = match &spec.client_cert {
+        None => {
+            if let Some(key_file) = &spec.client_key {
+                return Err(ConfigError::Invalid(format!(
+                    "the client key {} needs its certificate too",
+                    key_file.display()
+                )));
+            }
+            builder.with_no_client_auth()
+        }
         Some(cert_file) => {
-            let key_file = options.client_key.as_ref().unwrap_or(cert_file);
+            let key_file = spec.client_key.as_ref().unwrap_or(cert_file);
             let (chain, key) = client_identity(cert_file, key_file)?;
             builder
                 .with_client_auth_cert(chain, key)
                 .map_err(|e| match e {
                     rustls::Error::InconsistentKeys(_) => ConfigError::Invalid(format!(
                         "the client key {} does not go with the certificate {}; give the key \
-                         of that certificate with --key",
+                         of that certificate (--key, key=, or load_cert_chain's keyfile)",
                         key_file.display(),
                         cert_file.display()
                     )),
@@ -51,29 +157,68 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigEr
     Ok(Arc::new(config))
 }
 
-fn root_store(options: &TlsOptions) -> Result<RootCertStore, ConfigError> {
+fn root_store(trusted: &TrustedRoots) -> Result<RootCertStore, ConfigError> {
     let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    // The system store is a few milliseconds to read; a missing or broken one is not fatal.
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    if let Some(path) = &options.ca_file {
-        let unreadable = |e: &dyn std::fmt::Display| {
-            ConfigError::Invalid(format!("cannot read CA file {}: {e}", path.display()))
-        };
-        let mut added = 0;
-        for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
-            roots
-                .add(cert.map_err(|e| unreadable(&e))?)
-                .map_err(|e| unreadable(&e))?;
-            added += 1;
+    let system = |roots: &mut RootCertStore| {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        // The system store is a few milliseconds to read; a missing or broken one is not fatal.
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
         }
-        if added == 0 {
-            return Err(unreadable(&"no PEM certificate in it"));
+    };
+    match trusted {
+        TrustedRoots::System => system(&mut roots),
+        TrustedRoots::SystemAnd(path) => {
+            system(&mut roots);
+            add_pem_file(&mut roots, path)?;
         }
+        TrustedRoots::Only(ders) if ders.is_empty() => system(&mut roots),
+        TrustedRoots::Only(ders) => {
+            for der in ders {
+                roots
+                    .add(CertificateDer::from(der.clone()))
+                    .map_err(|e| ConfigError::Invalid(format!("a trusted CA is unusable: {e}")))?;
+            }
+        }
+        TrustedRoots::OnlyPem(path) if path.is_dir() => {
+            let entries = std::fs::read_dir(path).map_err(|e| {
+                ConfigError::Invalid(format!("cannot read CA directory {}: {e}", path.display()))
+            })?;
+            for entry in entries.flatten() {
+                // A CA directory also holds hash links and other files: take what parses.
+                if let Ok(certs) = CertificateDer::pem_file_iter(entry.path()) {
+                    for cert in certs.flatten() {
+                        let _ = roots.add(cert);
+                    }
+                }
+            }
+            if roots.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "no PEM certificate in the CA directory {}",
+                    path.display()
+                )));
+            }
+        }
+        TrustedRoots::OnlyPem(path) => add_pem_file(&mut roots, path)?,
     }
     Ok(roots)
+}
+
+fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), ConfigError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        ConfigError::Invalid(format!("cannot read CA file {}: {e}", path.display()))
+    };
+    let mut added = 0;
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+        roots
+            .add(cert.map_err(|e| unreadable(&e))?)
+            .map_err(|e| unreadable(&e))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(unreadable(&"no PEM certificate in it"));
+    }
+    Ok(())
 }
 
 /// The client certificate chain and its private key, from PEM files.
@@ -157,5 +302,53 @@ impl ServerCertVerifier for NoVerification {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `CERT_REQUIRED` without `check_hostname`: the chain must verify, the name may be any.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }

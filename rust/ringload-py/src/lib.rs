@@ -3,6 +3,7 @@
 //!
 //! - [`client`]: the engine thread behind `FastHttpUser` (flush, drain, waiters);
 //! - [`session`]: a `FastHttpSession`'s native half: one call per request;
+//! - [`tls`]: `TlsConfig`, a TLS client configuration from an `SSLContext` or requests' arguments;
 //! - [`load`]: `ringload.run()`: a whole load run, its result and per-name rows;
 //! - [`target`]: the built-in target server, for tests and demos;
 //! - [`hostile`]: the scriptable hostile server, for tests of misbehaving servers.
@@ -12,6 +13,7 @@ mod hostile;
 mod load;
 mod session;
 mod target;
+mod tls;
 
 use pyo3::prelude::*;
 
@@ -19,6 +21,7 @@ use pyo3::prelude::*;
 fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Engine>()?;
     m.add_class::<session::Session>()?;
+    m.add_class::<tls::TlsConfig>()?;
     m.add_function(wrap_pyfunction!(session::merge_headers, m)?)?;
     m.add_class::<client::RawResponse>()?;
     m.add_class::<client::RawError>()?;

@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
-use ringload_engine::client::ClientRequest;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
+use ringload_engine::client::{ClientRequest, ClientTls};
 use ringload_engine::client_url::{scheme_of, split_origin, target_of, ClientOrigin};
 use ringload_http1::RequestSpec;
 
 use crate::client::{seconds, Engine};
+use crate::tls::TlsConfig;
 
 /// Session ids are unique in the process: the engine pools connections per session.
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
@@ -91,7 +92,7 @@ impl Session {
     ///
     /// Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
     /// CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
-    /// header names or values that are not str.
+    /// header names or values that are not str. `verify` is True, False or a `TlsConfig`.
     #[allow(clippy::too_many_arguments)] // positional: the cheapest call pyo3 offers, once per request
     #[pyo3(signature = (waiter, method, url, defaults, headers, extra, body, timeout, verify, /))]
     fn send(
@@ -104,8 +105,9 @@ impl Session {
         extra: Option<&Bound<'_, PyAny>>,
         body: Option<&Bound<'_, PyBytes>>,
         timeout: f64,
-        verify: bool,
+        verify: &Bound<'_, PyAny>,
     ) -> PyResult<u64> {
+        let tls = client_tls(verify)?;
         let url_text = url.to_cow()?;
         let (origin, target) = self.origin_and_target(url, &url_text)?;
         let spec = RequestSpec {
@@ -131,7 +133,7 @@ impl Session {
             idempotent: spec.is_idempotent(),
             connect_timeout: Duration::from_micros(self.connect_timeout_us.load(Ordering::Relaxed)),
             timeout: seconds("network_timeout", timeout)?,
-            verify_tls: verify,
+            tls,
             decode: true,
         };
         engine.submit_parked(request, waiter)?;
@@ -172,6 +174,28 @@ impl Session {
         }
         origins.insert(key.to_string(), origin.clone());
         Ok((origin, target))
+    }
+}
+
+/// `verify` as `Session.send` takes it: True (verify against the system's roots), False (accept
+/// any certificate) or a `TlsConfig`.
+fn client_tls(verify: &Bound<'_, PyAny>) -> PyResult<ClientTls> {
+    if let Ok(verify) = verify.cast::<PyBool>() {
+        return Ok(if verify.is_true() {
+            ClientTls::Verified
+        } else {
+            ClientTls::Insecure
+        });
+    }
+    match verify.cast::<TlsConfig>() {
+        Ok(config) => Ok(config.get().client_tls()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "verify must be True, False or a TlsConfig, not {}",
+            verify
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string())
+        ))),
     }
 }
 
