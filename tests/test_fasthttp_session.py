@@ -16,6 +16,7 @@ from gevent.pywsgi import WSGIServer
 
 ringload_fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
 
+from geventhttpclient.useragent import RetriesExceeded  # noqa: E402
 from locust.contrib.fasthttp import FastHttpSession as LocustSession  # noqa: E402
 from locust.contrib.fasthttp import LocustBadStatusCode  # noqa: E402
 from locust.event import Events  # noqa: E402
@@ -210,8 +211,39 @@ def test_connection_refused_gives_an_error_response():
 def test_timeout_keyword_bounds_the_response(server):
     session, recorder = make_session(server)
     response = session.get("/slow", timeout=0.3)
-    assert isinstance(response.error, TimeoutError)
-    assert isinstance(recorder.fired[0]["exception"], TimeoutError)
+    assert isinstance(response.error, RetriesExceeded)
+    assert isinstance(response.error.original, socket.timeout)
+    assert recorder.fired[0]["exception"] is response.error
+
+
+@pytest.mark.parametrize("catch_response", [False, True])
+def test_a_timeout_is_reported_as_locusts_client_reports_it(server, catch_response):
+    """RetriesExceeded with the socket.timeout as ``original`` (Locust's tests check it), and the
+    time until the timeout as the response time, with and without catch_response."""
+    fired = {}
+    for label, cls in (("locust", LocustSession), ("ringload", RingloadSession)):
+        session, recorder = make_session(server, cls, network_timeout=0.3)
+        response = session.get("/slow", catch_response=catch_response)
+        if catch_response:
+            with response:
+                pass
+        (event,) = recorder.fired
+        assert isinstance(response.error.original, socket.timeout), label
+        assert type(event["exception"]) is RetriesExceeded, label
+        assert response.status_code == 0
+        fired[label] = event
+    # Locust's client retries a timed-out GET (0.3 s each); ringload does not resend a request
+    # that may have been served, so its time is one timeout.
+    assert 290 <= fired["ringload"]["response_time"] < 1000
+    assert fired["locust"]["response_time"] >= 290
+
+
+def test_plain_responses_carry_their_request_meta(server):
+    session, recorder = make_session(server)
+    response = session.get("/json", name="named")
+    assert response.request_meta == recorder.fired[0]
+    assert response.request_meta["name"] == "named"
+    assert response.request_meta["response"] is response
 
 
 def test_unknown_keyword_is_a_type_error(server):

@@ -11,6 +11,7 @@ import socket
 from datetime import timedelta
 from urllib.parse import parse_qsl, quote
 
+import gevent
 import pytest
 from gevent.pywsgi import WSGIServer
 
@@ -115,6 +116,9 @@ def app(environ, start_response):
         return _reply(start_response, "200 OK", b"", "text/plain", [("Set-Cookie", "sid=42; Path=/")])
     if path.startswith("/status/"):
         return _reply(start_response, f"{path[8:]} X", b"")
+    if path == "/slow":
+        gevent.sleep(2)
+        return _reply(start_response, "200 OK", b"late")
     return _reply(start_response, "404 Not Found", b"nope")
 
 
@@ -225,6 +229,34 @@ def test_a_refused_connection_raises_requests_connection_error(catch_response):
     assert isinstance(their_events[0]["exception"], ConnectionRefusedError)
     assert isinstance(our_events[0]["exception"], ConnectionRefusedError)
     assert str(our_events[0]["exception"]) == str(their_events[0]["exception"])
+
+
+@pytest.mark.parametrize("catch_response", [False, True])
+def test_a_timed_out_request_reports_its_time_as_locusts_httpsession(server, catch_response):
+    fired = {}
+    for label, (session, events) in (
+        ("ringload", make_session(server)),
+        ("locust", make_session(server, LocustHttpSession)),
+    ):
+        response = session.get("/slow", timeout=0.3, catch_response=catch_response)
+        if catch_response:
+            with response:
+                pass
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            response.raise_for_status()
+        assert response.request_meta["name"] == "/slow"
+        (fired[label],) = events
+    assert 290 <= fired["ringload"]["response_time"] < 1000
+    assert 290 <= fired["locust"]["response_time"] < 1000
+    assert fired["ringload"]["name"] == fired["locust"]["name"]
+
+
+def test_every_response_carries_its_request_meta(server):
+    session, fired = make_session(server)
+    response = session.get("/headers", params={"a": "1"})
+    assert response.request_meta == fired[0]
+    assert response.request_meta["name"] == "/headers?a=1"
+    assert response.request_meta["response"] is response
 
 
 def test_session_attributes_it_cannot_honour_are_refused(server):

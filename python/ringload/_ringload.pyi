@@ -210,6 +210,9 @@ class RawError:
     @property
     def message(self) -> str:
         """What went wrong, readable; never contains URL credentials."""
+    @property
+    def elapsed(self) -> float:
+        """Seconds from the start of the request (connecting included) to the failure."""
 
 @final
 class TargetServer:

@@ -184,7 +184,7 @@ class HttpSession(FastHttpSession):
         pass
 
     @staticmethod
-    def _exception_for(error: RawError) -> Exception:
+    def _exception_for(error: RawError, url: str) -> Exception:
         return _requests_exception_for(error)
 
     @staticmethod

@@ -33,6 +33,7 @@ from urllib.request import Request as _CookieRequest
 
 from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.response import HTTPConnectionClosed
+from geventhttpclient.useragent import RetriesExceeded
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.exception import CatchResponseError, LocustError, ResponseError, StopTest
 from locust.user import User
@@ -155,6 +156,8 @@ class FastResponse:
     error: Exception | None = None
     encoding: str | None = None
     """Set it before reading ``.text`` to override the detected charset."""
+    request_meta: dict
+    """What ``events.request`` was (or, under ``catch_response``, will be) fired with."""
 
     def __init__(self, raw: Any, request: FastRequest | None, url: str) -> None:
         self._raw = raw
@@ -538,8 +541,13 @@ class FastHttpSession:
         return raw
 
     @staticmethod
-    def _exception_for(error: RawError) -> Exception:
-        return _exception_for(error)
+    def _exception_for(error: RawError, url: str) -> Exception:
+        exception = _exception_for(error)
+        if isinstance(exception, TimeoutError):
+            # Locust's client reports a timeout as geventhttpclient's RetriesExceeded with the
+            # socket.timeout as ``original`` (ringload does not retry it: it may have been served).
+            return RetriesExceeded(url, original=exception)
+        return exception
 
     @staticmethod
     def _bad_status(response: FastResponse, url: str, name: str) -> Exception:
@@ -596,7 +604,8 @@ class FastHttpSession:
         raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify)
         request = FastRequest(url, method, (defaults, headers, extra), body)
         if type(raw) is not RawResponse:
-            return self._error_response_type(request, self._exception_for(raw)), 0.0
+            # Until the failure, as Locust reports a refused or timed-out request's time.
+            return self._error_response_type(request, self._exception_for(raw, url)), raw.elapsed
         if not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES:
             return self._response_type(raw, request, url), raw.head_time if stream else raw.total_time
         return self._follow_redirects(raw, request, stream, timeout, verify)
@@ -640,8 +649,8 @@ class FastHttpSession:
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
-                failed = self._error_response_type(request, self._exception_for(raw))
-                return self._with_history(failed, hops), elapsed
+                failed = self._error_response_type(request, self._exception_for(raw, current_url))
+                return self._with_history(failed, hops), elapsed + raw.elapsed
 
     def _tls_for(self, url: str, verify: bool) -> bool | TlsConfig:
         """``ssl_context_factory``'s TLS for an https:// URL, the factory called at the first one
@@ -755,6 +764,7 @@ class FastHttpSession:
             "response_length": len(content) if content else 0,
             "response_time": elapsed * 1000.0,
         }
+        response.request_meta = request_meta
         if stream:
             length = response.headers.get("content-length") if response.headers else None
             request_meta["response_length"] = int(length) if length and length.isdigit() else 0

@@ -172,6 +172,9 @@ pub struct ClientFailure {
     /// detected itself (a connect timeout is `ETIMEDOUT`); `None` when no OS error fits.
     pub errno: Option<i32>,
     pub message: String,
+    /// From the start of the request (before connecting) to the failure: what a timed-out or
+    /// refused request still reports as its response time.
+    pub elapsed_us: u64,
 }
 
 /// The errno an I/O error stands for.
@@ -507,6 +510,7 @@ async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
             kind: failure.kind,
             errno: errno_of(&failure.error),
             message: failure.error.to_string(),
+            elapsed_us: micros(started.elapsed()),
         });
     engine.finished.borrow_mut().push(Completion {
         token: request.token,

@@ -286,6 +286,7 @@ pub(crate) struct RawError {
     errno: Option<i32>,
     #[pyo3(get)]
     message: String,
+    elapsed_us: u64,
 }
 
 impl RawError {
@@ -294,12 +295,19 @@ impl RawError {
             kind: failure.kind.into(),
             errno: failure.errno,
             message: failure.message,
+            elapsed_us: failure.elapsed_us,
         }
     }
 }
 
 #[pymethods]
 impl RawError {
+    /// Seconds from the start of the request (connecting included) to the failure.
+    #[getter]
+    fn elapsed(&self) -> f64 {
+        self.elapsed_us as f64 / 1e6
+    }
+
     fn __repr__(&self) -> String {
         format!("<RawError {}: {}>", self.kind.label(), self.message)
     }
