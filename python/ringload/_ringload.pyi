@@ -78,6 +78,12 @@ class Session:
         """Seconds a new connection may take."""
     @connect_timeout.setter
     def connect_timeout(self, value: float) -> None: ...
+    @property
+    def max_connections(self) -> int:
+        """At most this many connections per origin, busy or idle; more concurrent requests wait
+        for one (within their timeout). 0 (the default): no limit."""
+    @max_connections.setter
+    def max_connections(self, value: int) -> None: ...
     def send(
         self,
         waiter: Any,

@@ -22,6 +22,7 @@ import json as _json
 import ssl
 import time
 import uuid
+import weakref
 from base64 import b64encode
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request as _CookieRequest
 
 from geventhttpclient._parser import HTTPParseError
+from geventhttpclient.client import HTTPClientPool
 from geventhttpclient.response import HTTPConnectionClosed
 from geventhttpclient.useragent import RetriesExceeded
 from locust.contrib.fasthttp import LocustBadStatusCode
@@ -394,6 +396,50 @@ def _encode_multipart(files: dict, fields: dict | None) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+class _SessionPool:
+    """``clientpool`` of a user without a shared pool: its own connections."""
+
+    def __init__(self, session: FastHttpSession) -> None:
+        self._session = session
+
+    def close(self) -> None:
+        native = self._session._native
+        if native is not None:
+            native.close()
+
+
+class _UserAgent:
+    """The part of Locust's ``LocustUserAgent`` locustfiles reach: ``clientpool``."""
+
+    def __init__(self, clientpool: Any) -> None:
+        self.clientpool = clientpool
+
+
+#: Per shared ``client_pool``: its native session on each dispatcher (one per thread).
+_shared_sessions: weakref.WeakKeyDictionary[HTTPClientPool, dict[Dispatcher, Session]] = weakref.WeakKeyDictionary()
+
+
+def _shared_session(pool: HTTPClientPool, engine: Dispatcher, connect_timeout: float) -> Session:
+    """The native session of the users given ``pool``, at most ``concurrency`` connections per host
+    between them (geventhttpclient's default for a pool is 1). The pool's ``close()`` closes them."""
+    sessions = _shared_sessions.get(pool)
+    if sessions is None:
+        sessions = _shared_sessions[pool] = {}
+        original_close = pool.close
+
+        def close() -> None:
+            for native in sessions.values():
+                native.close()
+            original_close()
+
+        pool.close = close  # type: ignore[method-assign]
+    native = sessions.get(engine)
+    if native is None:
+        native = sessions[engine] = engine.session(connect_timeout)
+        native.max_connections = int(pool.client_args.get("concurrency", 1))
+    return native
+
+
 class FastHttpSession:
     """The ``client`` of a FastHttpUser: one cookie jar and one keep-alive pool per session."""
 
@@ -442,8 +488,13 @@ class FastHttpSession:
                 "ringload does not support HTTP proxies yet; remove proxy_host/proxy_port or use "
                 "locust.contrib.fasthttp.FastHttpUser for this user class"
             )
-        if client_pool is not None:
-            raise NotImplementedError("ringload manages connections in its engine: client_pool is not supported")
+        if client_pool is not None and not isinstance(client_pool, HTTPClientPool):
+            raise TypeError(
+                "client_pool must be a geventhttpclient.client.HTTPClientPool (as in Locust), "
+                f"not {type(client_pool).__name__}"
+            )
+        #: Shared by the users that were given the same pool: one set of connections.
+        self.client_pool = client_pool
         self.base_url = base_url
         self.request_event = request_event
         self.user = user
@@ -460,7 +511,7 @@ class FastHttpSession:
         self.connection_timeout = connection_timeout
         self.max_redirects = max_redirects
         self.max_retries = max_retries
-        self.concurrency = concurrency
+        self._concurrency = concurrency
         self.default_headers = dict(headers) if headers else {}
         self._has_cookies = False
         if base_url:
@@ -472,8 +523,8 @@ class FastHttpSession:
         # The engine that holds this session's connections: the one its requests went to (a
         # session that sent nothing has none, and the collector may run on another thread).
         native, engine = getattr(self, "_native", None), getattr(self, "_dispatcher", None)
-        if native is None or engine is None or engine.stale:
-            return
+        if native is None or engine is None or engine.stale or getattr(self, "client_pool", None) is not None:
+            return  # nothing sent, a forked child's copy, or connections other users share
         try:
             native.close()
         except Exception:  # interpreter shutdown, or the engine is already gone
@@ -485,9 +536,28 @@ class FastHttpSession:
 
     @connection_timeout.setter
     def connection_timeout(self, value: float) -> None:
-        if self._native is not None:
+        if self._native is not None and self.client_pool is None:
             self._native.connect_timeout = value
         self._connection_timeout = value
+
+    @property
+    def concurrency(self) -> int:
+        """At most this many connections per host for this user (Locust's FastHttpUser); more
+        concurrent requests from its greenlets wait for one. A ``client_pool``'s own
+        ``concurrency`` applies to the users sharing it instead."""
+        return self._concurrency
+
+    @concurrency.setter
+    def concurrency(self, value: int) -> None:
+        self._concurrency = value
+        if self._native is not None and self.client_pool is None:
+            self._native.max_connections = value
+
+    @property
+    def client(self) -> _UserAgent:
+        """What Locust's ``self.client.client`` is: ``.clientpool.close()`` closes this user's
+        connections (or its shared ``client_pool``'s), so the next requests open new ones."""
+        return _UserAgent(self.client_pool if self.client_pool is not None else _SessionPool(self))
 
     def _build_url(self, path: str) -> str:
         # A path under the base URL is the common case: only other strings can be absolute.
@@ -508,7 +578,11 @@ class FastHttpSession:
         """This thread's dispatcher and a native session on it, kept from the first request (and
         made again after a fork, whose child has no engine thread)."""
         engine = self._dispatcher = dispatcher()
-        native = self._native = engine.session(self._connection_timeout)
+        if self.client_pool is not None:
+            native = self._native = _shared_session(self.client_pool, engine, self._connection_timeout)
+        else:
+            native = self._native = engine.session(self._connection_timeout)
+            native.max_connections = self._concurrency
         return engine, native
 
     def _send_once(

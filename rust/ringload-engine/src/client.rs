@@ -48,6 +48,9 @@ pub struct ClientRequest {
     /// Bounds the whole response wait, not each read: a trickling server still times out.
     pub timeout: Duration,
     pub tls: ClientTls,
+    /// At most this many connections to this origin for this session, busy or idle (Locust's
+    /// `concurrency`); a request beyond it waits for one. 0: no limit.
+    pub max_connections: usize,
     /// Decode `Content-Encoding: gzip, deflate, br` bodies.
     pub decode: bool,
 }
@@ -436,7 +439,7 @@ struct Engine {
     /// thread is woken once per batch rather than once per response.
     finished: RefCell<Vec<Completion>>,
     flush_needed: LocalNotify,
-    idle: RefCell<HashMap<PoolKey, Vec<Pooled>>>,
+    pools: RefCell<HashMap<PoolKey, Rc<RefCell<Pool>>>>,
     resolved: RefCell<HashMap<HostPort, Rc<[SocketAddr]>>>,
     tls_verified: RefCell<Option<Arc<ClientConfig>>>,
     tls_insecure: RefCell<Option<Arc<ClientConfig>>>,
@@ -447,7 +450,7 @@ async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStr
     let engine = Rc::new(Engine {
         finished: RefCell::new(Vec::new()),
         flush_needed: LocalNotify::default(),
-        idle: RefCell::new(HashMap::new()),
+        pools: RefCell::new(HashMap::new()),
         resolved: RefCell::new(HashMap::new()),
         tls_verified: RefCell::new(None),
         tls_insecure: RefCell::new(None),
@@ -484,8 +487,10 @@ async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStr
                     monoio::spawn(handle_request(engine.clone(), *request));
                 }
                 Command::CloseSession(session) => {
+                    // Idle connections close now; busy ones close when their request ends,
+                    // since they go back to a pool nobody can find any more.
                     engine
-                        .idle
+                        .pools
                         .borrow_mut()
                         .retain(|key, _| key.session != session);
                 }
@@ -560,11 +565,8 @@ async fn exchange_with_retry(
         port: request.port,
         tls: request.tls.pool_id(),
     };
-    let mut idle = engine
-        .idle
-        .borrow_mut()
-        .get_mut(&key)
-        .and_then(|idle| idle.pop());
+    let pool = engine.pools.borrow_mut().entry(key).or_default().clone();
+    let (mut slot, mut idle) = Slot::take(&pool, request, started).await?;
     let mut resent = false;
     loop {
         let mut conn = match idle.take() {
@@ -593,7 +595,7 @@ async fn exchange_with_retry(
         match monoio::time::timeout(remaining, conn.exchange(&mut capture, true)).await {
             Ok(Ok(keep_alive)) => {
                 if keep_alive {
-                    engine.idle.borrow_mut().entry(key).or_default().push(conn);
+                    slot.give_back(conn);
                 }
                 return capture.finish(request, reused, started);
             }
@@ -613,6 +615,101 @@ async fn exchange_with_retry(
                     ),
                 ))
             }
+        }
+    }
+}
+
+/// One session's connections to one origin: the idle ones, how many are open (busy or idle),
+/// and the requests waiting for one when that reaches the session's limit.
+#[derive(Default)]
+struct Pool {
+    idle: Vec<Pooled>,
+    open: usize,
+    waiting: std::collections::VecDeque<Rc<LocalNotify>>,
+}
+
+impl Pool {
+    /// Wakes the first waiter still waiting (one that timed out has dropped its handle).
+    fn wake_one(&mut self) {
+        while let Some(waiter) = self.waiting.pop_front() {
+            if Rc::strong_count(&waiter) > 1 {
+                waiter.notify();
+                return;
+            }
+        }
+    }
+}
+
+/// A request's claim on one of its pool's open connections. Dropped without
+/// [`Slot::give_back`] (an error, a closed connection), it frees the claim for a waiter.
+struct Slot {
+    pool: Rc<RefCell<Pool>>,
+    held: bool,
+}
+
+impl Slot {
+    /// An idle connection, or the right to dial one, waiting while the limit is reached
+    /// (within the request's timeout, which the wait counts toward, as in Locust).
+    async fn take(
+        pool: &Rc<RefCell<Pool>>,
+        request: &ClientRequest,
+        started: Instant,
+    ) -> Result<(Slot, Option<Pooled>), Failure> {
+        loop {
+            let waiter = {
+                let mut state = pool.borrow_mut();
+                let idle = state.idle.pop();
+                if idle.is_some()
+                    || request.max_connections == 0
+                    || state.open < request.max_connections
+                {
+                    if idle.is_none() {
+                        state.open += 1;
+                    }
+                    let slot = Slot {
+                        pool: pool.clone(),
+                        held: true,
+                    };
+                    return Ok((slot, idle));
+                }
+                let waiter = Rc::new(LocalNotify::default());
+                state.waiting.push_back(waiter.clone());
+                waiter
+            };
+            let remaining = request.timeout.saturating_sub(started.elapsed());
+            if monoio::time::timeout(remaining, waiter.wait())
+                .await
+                .is_err()
+            {
+                return Err(Failure::new(
+                    ErrorKind::Timeout,
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "timed out waiting for one of this user's {} connections (concurrency)",
+                            request.max_connections
+                        ),
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// The connection may carry another request: it goes back to the pool, still open.
+    fn give_back(&mut self, conn: Pooled) {
+        let mut state = self.pool.borrow_mut();
+        state.idle.push(conn);
+        state.wake_one();
+        self.held = false;
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.held {
+            let mut state = self.pool.borrow_mut();
+            state.open = state.open.saturating_sub(1);
+            state.wake_one();
         }
     }
 }

@@ -7,7 +7,7 @@
 //! greenlet switches themselves.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,6 +39,8 @@ pub(crate) struct Session {
     id: u64,
     /// Microseconds; a setter, since a locustfile may change `connection_timeout` later.
     connect_timeout_us: AtomicU64,
+    /// Connections per origin, busy or idle (Locust's `concurrency`); 0: no limit.
+    max_connections: AtomicUsize,
     /// Keyed by the URL up to the end of its authority (`http://host:port`).
     origins: Mutex<HashMap<String, Arc<ClientOrigin>>>,
 }
@@ -53,6 +55,7 @@ impl Session {
             engine,
             id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
             connect_timeout_us: AtomicU64::new(timeout.as_micros() as u64),
+            max_connections: AtomicUsize::new(0),
             origins: Mutex::new(HashMap::new()),
         })
     }
@@ -80,6 +83,18 @@ impl Session {
         self.connect_timeout_us
             .store(timeout.as_micros() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// At most this many connections per origin, busy or idle; more concurrent requests wait
+    /// for one (within their timeout). 0 (the default): no limit.
+    #[getter]
+    fn max_connections(&self) -> usize {
+        self.max_connections.load(Ordering::Relaxed)
+    }
+
+    #[setter]
+    fn set_max_connections(&self, value: usize) {
+        self.max_connections.store(value, Ordering::Relaxed);
     }
 
     /// Validates, encodes and queues one request, and parks `waiter` until its completion is
@@ -134,6 +149,7 @@ impl Session {
             connect_timeout: Duration::from_micros(self.connect_timeout_us.load(Ordering::Relaxed)),
             timeout: seconds("network_timeout", timeout)?,
             tls,
+            max_connections: self.max_connections.load(Ordering::Relaxed),
             decode: true,
         };
         engine.submit_parked(request, waiter)?;
