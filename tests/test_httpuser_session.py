@@ -259,13 +259,6 @@ def test_every_response_carries_its_request_meta(server):
     assert response.request_meta["response"] is response
 
 
-def test_session_attributes_it_cannot_honour_are_refused(server):
-    session, _ = make_session(server)
-    session.proxies = {"http": "http://127.0.0.1:3128"}
-    with pytest.raises(TypeError, match="client.proxies is not supported"):
-        session.get("/headers")
-
-
 CALLS = [
     ("GET", "/headers", {}),
     ("GET", "/headers", {"params": {"a": "1"}}),

@@ -80,11 +80,7 @@ def test_what_runs_where_names_each_kind_of_user_class() -> None:
     assert what_runs_where([Plain]) == ["ringload: no user class runs on the ringload engine"]
 
 
-@pytest.mark.parametrize(
-    ("argument", "value"),
-    [("proxies", {"http": "http://127.0.0.1:3128"}), ("hooks", {"response": []})],
-)
-def test_unsupported_requests_arguments_are_refused(argument: str, value: object) -> None:
+def test_unsupported_requests_arguments_are_refused() -> None:
     session = httpuser.HttpSession("http://127.0.0.1:9", request_event=None, user=None)
-    with pytest.raises(TypeError, match=f"{argument}= is not supported"):
-        session.get("/", **{argument: value})
+    with pytest.raises(TypeError, match="hooks= is not supported"):
+        session.get("/", hooks={"response": []})

@@ -57,6 +57,7 @@ class Dispatcher:
         body: bytes | None,
         timeout: float,
         verify: bool | _ringload.TlsConfig,
+        proxies: _ringload.Proxies | None,
     ) -> tuple[Any, BaseException | None]:
         """Sends a request (``Session.send``) and waits cooperatively for its RawResponse or
         RawError.
@@ -66,7 +67,7 @@ class Dispatcher:
         lose it from the statistics. The request is allowed to finish (bounded by its timeout)
         and the ``GreenletExit`` comes back for the caller to raise after firing the event.
         """
-        token = session.send(getcurrent(), method, url, defaults, headers, extra, body, timeout, verify)
+        token = session.send(getcurrent(), method, url, defaults, headers, extra, body, timeout, verify, proxies)
         if not self._flush_scheduled:
             # Runs once the greenlets that are ready now have run and parked: the engine is
             # woken once for the whole batch of their requests.

@@ -16,6 +16,7 @@ __all__ = [
     "Latency",
     "Outcomes",
     "Progress",
+    "Proxies",
     "RawError",
     "RawResponse",
     "Result",
@@ -95,6 +96,7 @@ class Session:
         body: bytes | None,
         timeout: float,
         verify: bool | TlsConfig,
+        proxies: Proxies | None,
         /,
     ) -> int:
         """Validates, encodes and queues one request and parks ``waiter`` until its result is
@@ -107,9 +109,18 @@ class Session:
         Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
         CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
         header names or values that are not str. ``verify`` is True (the system's roots), False
-        (any certificate) or a ``TlsConfig``."""
+        (any certificate) or a ``TlsConfig``; ``proxies`` the HTTP proxies to go through."""
     def close(self) -> None:
         """Closes this session's pooled connections."""
+
+@final
+class Proxies:
+    """The HTTP proxies a session's requests go through, per scheme: ``http://`` requests in
+    absolute form, ``https://`` ones through a CONNECT tunnel."""
+
+    def __new__(cls, *, http: str | None = None, https: str | None = None) -> Proxies:
+        """Each an ``http://[user:password@]host[:port]`` URL or None. Raises ValueError for
+        anything else (an https:// or socks proxy, no host, a bad port)."""
 
 @final
 class TlsConfig:

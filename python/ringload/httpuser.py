@@ -12,8 +12,8 @@ request that is sent), ``timeout`` (seconds, or ``(connect, read)``), ``allow_re
 Failures are reported as Locust's ``HttpSession`` reports them (``HTTPError`` for 4xx and 5xx,
 stats named by the request's path and query).
 
-``proxies`` and ``hooks`` raise ``TypeError`` naming the
-argument, since silently ignoring them would change what is measured.
+``proxies`` takes HTTP proxies (CONNECT for https://); environment proxy variables are not
+read. ``hooks`` raises ``TypeError``, since silently ignoring it would change what is measured.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from ringload.contrib.fasthttp import (
 from ringload.contrib.fasthttp import _exception_for as _fasthttp_exception_for
 
 _UNSUPPORTED = {
-    "proxies": "HTTP proxies are not supported by ringload's engine",
     "hooks": "requests hooks do not exist in ringload; use Locust's events.request instead",
 }
 
@@ -155,6 +154,8 @@ class HttpSession(FastHttpSession):
         self.verify: Any = not self.insecure
         #: requests' ``cert``: ``"both.pem"`` or ``(cert, key)``, presented to servers that ask (mTLS).
         self.cert: Any = None
+        #: requests' ``proxies`` (``{"http": ..., "https": ...}``, http:// proxy URLs). Unlike
+        #: requests, HTTP_PROXY and the like are not read: a proxy is used only when given.
         self.proxies: dict = {}
 
     @property
@@ -201,8 +202,10 @@ class HttpSession(FastHttpSession):
             if kwargs.get(argument) is not None:
                 raise TypeError(f"HttpUser.client.request(): {argument}= is not supported: {reason}")
             kwargs.pop(argument, None)
-        if self.proxies:
-            raise TypeError(f"HttpUser.client.proxies is not supported: {_UNSUPPORTED['proxies']}")
+        proxies = kwargs.pop("proxies", None)
+        if proxies or self.proxies:
+            # requests' merge: the request's entries over the session's.
+            kwargs["proxies"] = {**self.proxies, **(proxies or {})}
         verify = kwargs.get("verify")
         cert = kwargs.pop("cert", None) or self.cert
         kwargs["verify"] = tls_for_requests(self.verify if verify is None else verify, cert)

@@ -44,7 +44,7 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from ringload._dispatch import Dispatcher, dispatcher
-from ringload._ringload import ErrorKind, RawError, RawResponse, Session, TlsConfig, merge_headers
+from ringload._ringload import ErrorKind, Proxies, RawError, RawResponse, Session, TlsConfig, merge_headers
 from ringload._tls import ssl_context_from_factory, tls_from_ssl_context
 
 __all__ = [
@@ -64,7 +64,7 @@ REDIRECT_RESPONSE_CODES = frozenset([301, 302, 303, 307, 308])
 #: Headers never forwarded to another origin on a redirect.
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 #: requests-style keyword arguments accepted by ``request()`` besides its named ones.
-_EXTRA_KWARGS = frozenset(["params", "timeout", "verify", "cookies", "files"])
+_EXTRA_KWARGS = frozenset(["params", "timeout", "verify", "cookies", "files", "proxies"])
 
 _absolute_url = ("http://", "https://")
 
@@ -396,6 +396,33 @@ def _encode_multipart(files: dict, fields: dict | None) -> tuple[bytes, str]:
     return body, f"multipart/form-data; boundary={boundary}"
 
 
+#: Validated proxies, one per distinct choice (connections are pooled per proxy).
+_proxies_cache: dict[tuple, Proxies] = {}
+
+
+def _bracketed(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def native_proxies(proxies: dict | None) -> Proxies | None:
+    """requests' ``proxies`` dict (``http``, ``https`` or ``all`` keys, ``http://`` proxy URLs) as
+    the engine's; ``None`` or an empty dict: no proxy. Raises ValueError for other keys or URLs."""
+    if not proxies:
+        return None
+    unknown = proxies.keys() - {"http", "https", "all"}
+    if unknown:
+        raise ValueError(
+            f"proxies keyed by {', '.join(sorted(unknown))} are not supported: use 'http', 'https' or 'all'"
+        )
+    chosen = (proxies.get("http") or proxies.get("all"), proxies.get("https") or proxies.get("all"))
+    if chosen == (None, None):
+        return None
+    native = _proxies_cache.get(chosen)
+    if native is None:
+        native = _proxies_cache[chosen] = Proxies(http=chosen[0], https=chosen[1])
+    return native
+
+
 class _SessionPool:
     """``clientpool`` of a user without a shared pool: its own connections."""
 
@@ -483,11 +510,14 @@ class FastHttpSession:
     ) -> None:
         if kwargs:
             raise TypeError(f"FastHttpSession got unexpected keyword arguments: {', '.join(sorted(kwargs))}")
-        if proxy_host or proxy_port:
-            raise NotImplementedError(
-                "ringload does not support HTTP proxies yet; remove proxy_host/proxy_port or use "
-                "locust.contrib.fasthttp.FastHttpUser for this user class"
-            )
+        if (proxy_host is None) != (proxy_port is None):
+            raise ValueError("give both proxy_host and proxy_port, or neither")
+        #: Every request goes through this HTTP proxy (CONNECT for https://); environment variables
+        #: such as HTTP_PROXY are not read, as in Locust's FastHttpUser.
+        self._proxies: Proxies | None = None
+        if proxy_host is not None:
+            proxy = f"http://{_bracketed(proxy_host)}:{int(proxy_port)}"  # type: ignore[arg-type]
+            self._proxies = native_proxies({"http": proxy, "https": proxy})
         if client_pool is not None and not isinstance(client_pool, HTTPClientPool):
             raise TypeError(
                 "client_pool must be a geventhttpclient.client.HTTPClientPool (as in Locust), "
@@ -595,6 +625,7 @@ class FastHttpSession:
         body: bytes | None,
         timeout: float,
         verify: bool | TlsConfig,
+        proxies: Proxies | None,
     ) -> Any:
         """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
         engine, native = self._dispatcher, self._native
@@ -606,7 +637,7 @@ class FastHttpSession:
             cookie = cookie_request.unredirected_hdrs.get("Cookie")
             if cookie:
                 extra = [*(extra or ()), ("Cookie", cookie, _APPEND)]
-        raw, deferred_exit = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify)
+        raw, deferred_exit = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify, proxies)
         if deferred_exit is not None:
             self._deferred_exit = deferred_exit
         if type(raw) is RawResponse and raw.sets_cookie:
@@ -671,21 +702,28 @@ class FastHttpSession:
         stream: bool,
         timeout: float,
         verify: bool | TlsConfig,
+        proxies: Proxies | None,
     ) -> tuple[FastResponse, float]:
         """Sends the request and follows redirects; returns the response and the engine-measured
         time in seconds (all hops, to the end of the last body, or its head with ``stream``)."""
         defaults = self.default_headers
-        raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify)
+        raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify, proxies)
         request = FastRequest(url, method, (defaults, headers, extra), body)
         if type(raw) is not RawResponse:
             # Until the failure, as Locust reports a refused or timed-out request's time.
             return self._error_response_type(request, self._exception_for(raw, url)), raw.elapsed
         if not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES:
             return self._response_type(raw, request, url), raw.head_time if stream else raw.total_time
-        return self._follow_redirects(raw, request, stream, timeout, verify)
+        return self._follow_redirects(raw, request, stream, timeout, verify, proxies)
 
     def _follow_redirects(
-        self, raw: Any, request: FastRequest, stream: bool, timeout: float, verify: bool | TlsConfig
+        self,
+        raw: Any,
+        request: FastRequest,
+        stream: bool,
+        timeout: float,
+        verify: bool | TlsConfig,
+        proxies: Proxies | None,
     ) -> tuple[FastResponse, float]:
         """``raw`` is a redirect: follows it and any after it, each hop with the headers the
         previous one was sent with (credentials dropped across origins)."""
@@ -719,7 +757,7 @@ class FastHttpSession:
             if self.ssl_context_factory is not None and type(verify) is bool:
                 verify = self._tls_for(current_url, verify)
             raw = self._send_once(
-                current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify
+                current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify, proxies
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
@@ -763,6 +801,7 @@ class FastHttpSession:
         """Sends a request and fires ``events.request`` once (after redirects); see Locust's docs."""
         timeout = self.network_timeout
         verify: Any = None
+        proxies = self._proxies
         params = files = cookies = None
         if kwargs:
             unknown = kwargs.keys() - _EXTRA_KWARGS
@@ -776,6 +815,8 @@ class FastHttpSession:
             if isinstance(timeout, tuple):  # requests' (connect, read)
                 timeout = timeout[1] or self.network_timeout
             verify = kwargs.get("verify")
+            if "proxies" in kwargs:
+                proxies = native_proxies(kwargs["proxies"])
         if self.request_name and not name:
             name = self.request_name
         built_url = f"{self.base_url}{url}" if url[:1] == "/" else self._build_url(url)
@@ -819,7 +860,7 @@ class FastHttpSession:
             extra = self._json_headers if extra is None else [*extra, *self._json_headers]
 
         response, elapsed = self._send(
-            method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify
+            method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify, proxies
         )
         if payload is not None and self._request_body_as_given:
             sent = response.request

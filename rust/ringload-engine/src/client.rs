@@ -29,6 +29,7 @@ use crate::connection::micros;
 use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
 use crate::exchange::{Connection, Responses};
 use crate::http_stream::{ResponseEnd, ResponseSink};
+use crate::proxy::{open_tunnel, ClientProxy};
 use crate::stats::ErrorKind;
 
 /// One request to send. The bytes are already encoded and validated.
@@ -51,6 +52,9 @@ pub struct ClientRequest {
     /// At most this many connections to this origin for this session, busy or idle (Locust's
     /// `concurrency`); a request beyond it waits for one. 0: no limit.
     pub max_connections: usize,
+    /// Through this HTTP proxy: `bytes` are in absolute form for `http://`; `https://` goes
+    /// through a CONNECT tunnel.
+    pub proxy: Option<Arc<ClientProxy>>,
     /// Decode `Content-Encoding: gzip, deflate, br` bodies.
     pub decode: bool,
 }
@@ -431,6 +435,8 @@ struct PoolKey {
     /// [`ClientTls::pool_id`]: a connection made with one TLS configuration is not reused
     /// for another.
     tls: u64,
+    /// The proxy's id, 0 for none.
+    proxy: u64,
 }
 
 /// Engine-thread state, shared by its request tasks.
@@ -564,6 +570,7 @@ async fn exchange_with_retry(
         host: request.host.clone(),
         port: request.port,
         tls: request.tls.pool_id(),
+        proxy: request.proxy.as_ref().map_or(0, |proxy| proxy.id),
     };
     let pool = engine.pools.borrow_mut().entry(key).or_default().clone();
     let (mut slot, mut idle) = Slot::take(&pool, request, started).await?;
@@ -715,25 +722,34 @@ impl Drop for Slot {
 }
 
 async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Failure> {
-    let addrs = engine.resolve(&request.host, request.port)?;
+    let (host, port) = match &request.proxy {
+        Some(proxy) => (proxy.host.as_str(), proxy.port),
+        None => (request.host.as_str(), request.port),
+    };
     let tcp = TcpDialer {
-        addrs,
+        addrs: engine.resolve(host, port)?,
         connect_timeout: request.connect_timeout,
     };
-    match request.scheme {
-        Scheme::Http => Ok(AnyStream::Plain(tcp.dial().await?.0)),
-        Scheme::Https => {
-            let config = match &request.tls {
-                ClientTls::Verified => engine.tls_config(true)?,
-                ClientTls::Insecure => engine.tls_config(false)?,
-                ClientTls::Custom(custom) => custom.config.clone(),
-            };
-            let name = crate::tls::server_name(&request.host)
-                .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
-            let tls = TlsDialer::new(tcp, config, name);
-            Ok(AnyStream::Tls(Box::new(tls.dial().await?.0)))
-        }
+    if request.scheme == Scheme::Http {
+        return Ok(AnyStream::Plain(tcp.dial().await?.0));
     }
+    let config = match &request.tls {
+        ClientTls::Verified => engine.tls_config(true)?,
+        ClientTls::Insecure => engine.tls_config(false)?,
+        ClientTls::Custom(custom) => custom.config.clone(),
+    };
+    let name = crate::tls::server_name(&request.host)
+        .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
+    let tls = TlsDialer::new(tcp, config, name);
+    let stream = match &request.proxy {
+        None => tls.dial().await?.0,
+        Some(proxy) => {
+            let (mut tunnel, _) = tls.tcp.dial().await?;
+            open_tunnel(&mut tunnel, proxy, &request.host, request.port).await?;
+            tls.handshake(tunnel).await?
+        }
+    };
+    Ok(AnyStream::Tls(Box::new(stream)))
 }
 
 impl Engine {

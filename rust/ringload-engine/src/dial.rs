@@ -105,25 +105,34 @@ impl TlsDialer {
     }
 }
 
+impl TlsDialer {
+    /// The TLS handshake over an established stream (a fresh connection, or a proxy's tunnel),
+    /// bounded by the connect timeout.
+    pub async fn handshake(&self, tcp: TcpStream) -> Result<ClientTlsStream<TcpStream>, Failure> {
+        let handshake = self.connector.connect(self.server_name.clone(), tcp);
+        match monoio::time::timeout(self.tcp.connect_timeout, handshake).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(TlsError::Rustls(e))) => Err(Failure::new(ErrorKind::Tls, io::Error::other(e))),
+            Ok(Err(TlsError::Io(e))) => Err(Failure::new(ErrorKind::Tls, e)),
+            Err(_) => Err(Failure::message(ErrorKind::Tls, "TLS handshake timed out")),
+        }
+    }
+}
+
 impl Dialer for TlsDialer {
     type Stream = ClientTlsStream<TcpStream>;
 
     async fn dial(&self) -> Result<(Self::Stream, DialTimes), Failure> {
         let (tcp, times) = self.tcp.dial().await?;
         let started = Instant::now();
-        let handshake = self.connector.connect(self.server_name.clone(), tcp);
-        match monoio::time::timeout(self.tcp.connect_timeout, handshake).await {
-            Ok(Ok(stream)) => Ok((
-                stream,
-                DialTimes {
-                    tls: Some(started.elapsed()),
-                    ..times
-                },
-            )),
-            Ok(Err(TlsError::Rustls(e))) => Err(Failure::new(ErrorKind::Tls, io::Error::other(e))),
-            Ok(Err(TlsError::Io(e))) => Err(Failure::new(ErrorKind::Tls, e)),
-            Err(_) => Err(Failure::message(ErrorKind::Tls, "TLS handshake timed out")),
-        }
+        let stream = self.handshake(tcp).await?;
+        Ok((
+            stream,
+            DialTimes {
+                tls: Some(started.elapsed()),
+                ..times
+            },
+        ))
     }
 }
 

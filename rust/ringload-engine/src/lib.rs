@@ -16,6 +16,7 @@ mod exchange;
 mod http_stream;
 mod pacer;
 mod plan;
+pub mod proxy;
 pub mod report;
 pub mod run;
 pub mod stages;

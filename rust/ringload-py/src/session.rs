@@ -16,6 +16,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use ringload_engine::client::{ClientRequest, ClientTls};
 use ringload_engine::client_url::{scheme_of, split_origin, target_of, ClientOrigin};
+use ringload_engine::proxy::ClientProxy;
+use ringload_engine::Scheme;
 use ringload_http1::RequestSpec;
 
 use crate::client::{seconds, Engine};
@@ -109,7 +111,7 @@ impl Session {
     /// CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
     /// header names or values that are not str. `verify` is True, False or a `TlsConfig`.
     #[allow(clippy::too_many_arguments)] // positional: the cheapest call pyo3 offers, once per request
-    #[pyo3(signature = (waiter, method, url, defaults, headers, extra, body, timeout, verify, /))]
+    #[pyo3(signature = (waiter, method, url, defaults, headers, extra, body, timeout, verify, proxies, /))]
     fn send(
         &self,
         waiter: Py<PyAny>,
@@ -121,20 +123,33 @@ impl Session {
         body: Option<&Bound<'_, PyBytes>>,
         timeout: f64,
         verify: &Bound<'_, PyAny>,
+        proxies: Option<&Bound<'_, Proxies>>,
     ) -> PyResult<u64> {
         let tls = client_tls(verify)?;
         let url_text = url.to_cow()?;
         let (origin, target) = self.origin_and_target(url, &url_text)?;
+        let proxy = proxies.and_then(|p| p.get().for_scheme(origin.scheme));
+        let mut headers = merged_headers(defaults, headers, extra)?;
+        // A plain-HTTP request is the proxy's to forward: it gets the credentials and the
+        // absolute-form target. Over a tunnel the origin sees only its own request.
+        let via_proxy = proxy.as_ref().filter(|_| origin.scheme == Scheme::Http);
+        if let Some(authorization) = via_proxy.and_then(|p| p.authorization.clone()) {
+            set_header(&mut headers, "Proxy-Authorization".into(), authorization);
+        }
         let spec = RequestSpec {
             method,
             target,
             host: origin.authority.clone(),
-            headers: merged_headers(defaults, headers, extra)?,
+            headers,
             body: body.map(|b| b.as_bytes().to_vec()).unwrap_or_default(),
         };
-        let bytes = spec
+        let mut bytes = spec
             .encode()
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        if via_proxy.is_some() {
+            let at = spec.method.len() + 1;
+            bytes.splice(at..at, format!("http://{}", origin.authority).into_bytes());
+        }
         let engine = self.engine.get();
         let token = engine.next_token();
         let request = ClientRequest {
@@ -150,6 +165,7 @@ impl Session {
             timeout: seconds("network_timeout", timeout)?,
             tls,
             max_connections: self.max_connections.load(Ordering::Relaxed),
+            proxy,
             decode: true,
         };
         engine.submit_parked(request, waiter)?;
@@ -190,6 +206,54 @@ impl Session {
         }
         origins.insert(key.to_string(), origin.clone());
         Ok((origin, target))
+    }
+}
+
+/// The HTTP proxies a session's requests go through, per scheme: Locust's
+/// `proxy_host`/`proxy_port` (both schemes) or requests' `proxies=` (`http`, `https`).
+#[pyclass(module = "ringload._ringload", frozen)]
+pub(crate) struct Proxies {
+    http: Option<Arc<ClientProxy>>,
+    https: Option<Arc<ClientProxy>>,
+}
+
+#[pymethods]
+impl Proxies {
+    /// Each an `http://[user:password@]host[:port]` URL or None. Raises ValueError for
+    /// anything else (an https:// or socks proxy, no host, a bad port).
+    #[new]
+    #[pyo3(signature = (*, http=None, https=None))]
+    fn new(http: Option<&str>, https: Option<&str>) -> PyResult<Self> {
+        let parse = |url: Option<&str>| {
+            url.map(ClientProxy::parse)
+                .transpose()
+                .map_err(PyValueError::new_err)
+        };
+        Ok(Proxies {
+            http: parse(http)?,
+            https: parse(https)?,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let show = |p: &Option<Arc<ClientProxy>>| {
+            p.as_ref()
+                .map_or("None".to_string(), |p| format!("{}:{}", p.host, p.port))
+        };
+        format!(
+            "<Proxies http={} https={}>",
+            show(&self.http),
+            show(&self.https)
+        )
+    }
+}
+
+impl Proxies {
+    fn for_scheme(&self, scheme: Scheme) -> Option<Arc<ClientProxy>> {
+        match scheme {
+            Scheme::Http => self.http.clone(),
+            Scheme::Https => self.https.clone(),
+        }
     }
 }
 
