@@ -58,6 +58,7 @@ class Dispatcher:
         timeout: float,
         verify: bool | _ringload.TlsConfig,
         proxies: _ringload.Proxies | None,
+        stream: bool = False,
     ) -> tuple[Any, BaseException | None]:
         """Sends a request (``Session.send``) and waits cooperatively for its RawResponse or
         RawError.
@@ -67,7 +68,9 @@ class Dispatcher:
         lose it from the statistics. The request is allowed to finish (bounded by its timeout)
         and the ``GreenletExit`` comes back for the caller to raise after firing the event.
         """
-        token = session.send(getcurrent(), method, url, defaults, headers, extra, body, timeout, verify, proxies)
+        token = session.send(
+            getcurrent(), method, url, defaults, headers, extra, body, timeout, verify, proxies, stream
+        )
         if not self._flush_scheduled:
             # Runs once the greenlets that are ready now have run and parked: the engine is
             # woken once for the whole batch of their requests.
@@ -91,6 +94,20 @@ class Dispatcher:
             # A result that can no longer be delivered (another exception, e.g. gevent.Timeout)
             # is dropped when it arrives.
             self.engine.forget(token)
+            raise
+
+    def wait_body(self, body: _ringload.ResponseStream) -> None:
+        """Waits cooperatively until a streamed body has more to take (or has ended)."""
+        token = body.wait(getcurrent())
+        if token is None:
+            return  # something arrived meanwhile
+        if not self._watching:
+            self._watching = True
+            self._watcher.ref = True
+        try:
+            self._switch_to_hub()
+        except BaseException:
+            body.forget(token)
             raise
 
     def _flush(self) -> None:

@@ -19,6 +19,7 @@ __all__ = [
     "Proxies",
     "RawError",
     "RawResponse",
+    "ResponseStream",
     "Result",
     "ScheduleLag",
     "Session",
@@ -97,6 +98,7 @@ class Session:
         timeout: float,
         verify: bool | TlsConfig,
         proxies: Proxies | None,
+        stream: bool,
         /,
     ) -> int:
         """Validates, encodes and queues one request and parks ``waiter`` until its result is
@@ -109,7 +111,8 @@ class Session:
         Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
         CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
         header names or values that are not str. ``verify`` is True (the system's roots), False
-        (any certificate) or a ``TlsConfig``; ``proxies`` the HTTP proxies to go through."""
+        (any certificate) or a ``TlsConfig``; ``proxies`` the HTTP proxies to go through. With ``stream`` the request
+        completes at its response head and the body follows through ``RawResponse.stream``."""
     def close(self) -> None:
         """Closes this session's pooled connections."""
 
@@ -192,6 +195,26 @@ class RawResponse:
         """The first value of a header (case-insensitive), or None."""
     def header_values(self, name: str) -> list[str]:
         """Every value of a header (case-insensitive), e.g. each Set-Cookie."""
+    @property
+    def stream(self) -> ResponseStream | None:
+        """A streamed request's body, still arriving (``body`` is empty then); None otherwise."""
+
+@final
+class ResponseStream:
+    """A streamed body as it arrives: ``take`` what is there, or ``wait`` to be drained with
+    None once there is more."""
+
+    def take(self, max: int | None = None, /) -> bytes | RawError | None:
+        """Up to ``max`` bytes of what has arrived (all when None); b"" once the body is complete
+        and taken; None when nothing is there yet; a RawError when it broke off."""
+    def wait(self, waiter: Any) -> int | None:
+        """Parks ``waiter`` until more arrives; the token, or None when there is something to take
+        already (nothing is parked then)."""
+    def forget(self, token: int) -> None:
+        """The waiter of ``token`` gave up."""
+    @property
+    def received(self) -> int:
+        """Bytes received so far, taken or not."""
 
 @final
 class ErrorKind:

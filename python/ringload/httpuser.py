@@ -18,6 +18,8 @@ read. ``hooks`` raises ``TypeError``, since silently ignoring it would change wh
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -75,6 +77,49 @@ class HttpResponse(FastResponse):
             raise _http_error(self, self.url)
         if self.error is not None:
             raise self.error
+
+    @property
+    def raw(self) -> HttpResponse:
+        """The body as a file-like object, as urllib3's: ``r.raw.read(n)``."""
+        return self
+
+    def iter_content(  # type: ignore[override]
+        self, chunk_size: int | None = 1, decode_unicode: bool = False
+    ) -> Iterator[bytes | str]:
+        """requests': the body in chunks of up to ``chunk_size`` bytes as they arrive."""
+        if decode_unicode:
+            decoder = codecs.getincrementaldecoder(self.encoding or "utf-8")(errors="replace")
+            for chunk in self._chunks(chunk_size):
+                if text := decoder.decode(chunk):
+                    yield text
+            if tail := decoder.decode(b"", final=True):
+                yield tail
+            return
+        yield from self._chunks(chunk_size)
+
+    def iter_lines(  # type: ignore[override]
+        self, chunk_size: int | None = 512, decode_unicode: bool = False, delimiter: bytes | str | None = None
+    ) -> Iterator[bytes | str]:
+        """requests': the body's lines as each one completes."""
+        pending: Any = None
+        chunk: Any
+        for chunk in self.iter_content(chunk_size=chunk_size, decode_unicode=decode_unicode):
+            if pending is not None:
+                chunk = pending + chunk
+            lines = chunk.split(delimiter) if delimiter else chunk.splitlines()
+            pending = lines.pop() if lines and lines[-1] and chunk and lines[-1][-1] == chunk[-1] else None
+            yield from lines
+        if pending is not None:
+            yield pending
+
+    def _body_error(self, error: RawError) -> Exception:
+        original = _fasthttp_exception_for(error)
+        if error.kind == ErrorKind.TIMEOUT:
+            wrapped: Exception = requests.ConnectionError(original)
+        else:
+            wrapped = requests.exceptions.ChunkedEncodingError(original)
+        wrapped.__cause__ = wrapped.__context__ = original
+        return wrapped
 
 
 class HttpErrorResponse(ErrorResponse, HttpResponse):

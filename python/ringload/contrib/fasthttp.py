@@ -168,7 +168,55 @@ class FastResponse:
         self._headers: CaseInsensitiveDict | None = None
         #: Read once here: Locust's bookkeeping and most locustfiles read both.
         self.status_code: int = raw.status
-        self.content: bytes | None = raw.body
+        body_stream = raw.stream
+        if body_stream is None:
+            self.content: bytes | None = raw.body
+        else:  # stream=True: the body arrives later; ``content`` reads what is left of it
+            self._body_stream = body_stream
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes not set: a streamed response's ``content`` until read.
+        if name == "content" and "_body_stream" in self.__dict__:
+            self.content = b"".join(self._chunks(None))
+            return self.content
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _chunks(self, chunk_size: int | None) -> Iterator[bytes]:
+        """The body's bytes as they arrive, up to ``chunk_size`` at a time: the rest of a
+        streamed body, or the chunks of one already read. The greenlet waits in the hub."""
+        body_stream = self.__dict__.get("_body_stream")
+        if body_stream is None or "content" in self.__dict__:
+            content = self.content or b""
+            step = max(1, chunk_size or len(content) or 1)
+            for start in range(0, len(content), step):
+                yield content[start : start + step]
+            return
+        while True:
+            taken = body_stream.take(chunk_size)
+            if taken is None:
+                dispatcher().wait_body(body_stream)
+            elif type(taken) is RawError:
+                raise self._body_error(taken)
+            elif not taken:
+                return
+            else:
+                yield taken
+
+    def _body_error(self, error: RawError) -> Exception:
+        """What reading a streamed body that broke off raises."""
+        return _exception_for(error)
+
+    def read(self, n: int | None = None) -> bytes:
+        """Up to ``n`` bytes of the body (all that is left when None), as soon as some have
+        arrived; ``b""`` at its end."""
+        if n is None:
+            return b"".join(self._chunks(None))
+        return next(self._chunks(n), b"")
+
+    @property
+    def stream(self) -> FastResponse:
+        """The body as a file-like object: ``r.stream.read(n)``."""
+        return self
 
     @property
     def ok(self) -> bool:
@@ -210,15 +258,23 @@ class FastResponse:
             raise self.error
 
     def iter_content(self, chunk_size: int = 1024, decode_content: bool = True) -> Iterator[bytes | str]:
-        content = self.content or b""
-        for start in range(0, len(content), max(1, chunk_size)):
-            chunk: bytes | str = content[start : start + chunk_size]
-            if decode_content:
-                try:
-                    chunk = chunk.decode("utf-8")  # type: ignore[union-attr]
-                except UnicodeDecodeError:
-                    pass
-            yield chunk
+        """The body in chunks of up to ``chunk_size`` as they arrive (text where it is UTF-8), as
+        Locust's; a connection that breaks off ends the iteration, as there."""
+        try:
+            for raw_chunk in self._chunks(chunk_size):
+                chunk: bytes | str = raw_chunk
+                if decode_content:
+                    try:
+                        chunk = raw_chunk.decode("utf-8")
+                    except UnicodeDecodeError:
+                        pass
+                yield chunk
+        except (HTTPConnectionClosed, ConnectionError):
+            return
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body's lines (split at "\\n") as each one completes."""
+        yield from _lines(self.iter_content(chunk_size=1024, decode_content=True))
 
     def success(self) -> None:
         raise LocustError(
@@ -240,6 +296,18 @@ class FastResponse:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{self.status_code}]>"
+
+
+def _lines(chunks: Iterator[bytes | str]) -> Iterator[str]:
+    """Text lines from chunks as they arrive (Locust's FastHttpSession.iter_lines)."""
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+        while "\n" in buffer:
+            line, buffer = buffer.split("\n", 1)
+            yield line
+    if buffer:
+        yield buffer
 
 
 def _detect_encoding(content: bytes) -> str | None:
@@ -626,6 +694,7 @@ class FastHttpSession:
         timeout: float,
         verify: bool | TlsConfig,
         proxies: Proxies | None,
+        stream: bool = False,
     ) -> Any:
         """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
         engine, native = self._dispatcher, self._native
@@ -637,7 +706,9 @@ class FastHttpSession:
             cookie = cookie_request.unredirected_hdrs.get("Cookie")
             if cookie:
                 extra = [*(extra or ()), ("Cookie", cookie, _APPEND)]
-        raw, deferred_exit = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify, proxies)
+        raw, deferred_exit = engine.send(
+            native, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream
+        )
         if deferred_exit is not None:
             self._deferred_exit = deferred_exit
         if type(raw) is RawResponse and raw.sets_cookie:
@@ -707,7 +778,7 @@ class FastHttpSession:
         """Sends the request and follows redirects; returns the response and the engine-measured
         time in seconds (all hops, to the end of the last body, or its head with ``stream``)."""
         defaults = self.default_headers
-        raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify, proxies)
+        raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify, proxies, stream)
         request = FastRequest(url, method, (defaults, headers, extra), body)
         if type(raw) is not RawResponse:
             # Until the failure, as Locust reports a refused or timed-out request's time.
@@ -757,7 +828,7 @@ class FastHttpSession:
             if self.ssl_context_factory is not None and type(verify) is bool:
                 verify = self._tls_for(current_url, verify)
             raw = self._send_once(
-                current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify, proxies
+                current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify, proxies, stream
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
@@ -859,6 +930,8 @@ class FastHttpSession:
             body = payload.encode()
             extra = self._json_headers if extra is None else [*extra, *self._json_headers]
 
+        if stream:  # the body is handed on as received, so ask for it as it is
+            extra = [*(extra or ()), ("Accept-Encoding", "identity", _IF_ABSENT)]
         response, elapsed = self._send(
             method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify, proxies
         )
@@ -866,9 +939,10 @@ class FastHttpSession:
             sent = response.request
             if sent is not None and sent.body is body:  # not a redirect that dropped the body
                 sent.body = payload
-        content = response.content
+        # A streamed body is not waited for: its length is the one the headers give.
+        content = response.content if not stream else None
         stats_name = name or url
-        request_meta = {
+        request_meta: dict[str, Any] = {
             "request_type": method,
             "name": stats_name,
             "context": context,
@@ -926,13 +1000,10 @@ class FastHttpSession:
         return self.request("PUT", url, data=data, **kwargs)
 
     def iter_lines(self, url: str, method: str = "GET", **kwargs: Any) -> Generator[str, None, None]:
+        """Streams the response and yields its lines as each one arrives (Locust's)."""
         response = self.request(method, url, stream=True, **kwargs)
         response.raise_for_status()
-        text = (response.content or b"").decode("utf-8", errors="replace")
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        yield from lines
+        yield from response.iter_lines()
 
 
 class FastHttpUser(User, RestMixin["RestResponseContextManager"]):

@@ -8,7 +8,7 @@
 //! - complete: the result goes into a queue and, only if that queue was empty, an eventfd is
 //!   signalled. A gevent hub (or any event loop) watches that fd and drains all results at once.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -24,6 +24,7 @@ use monoio::net::UnixStream;
 use rustls::ClientConfig;
 
 use crate::any_stream::AnyStream;
+use crate::body_stream::BodyStream;
 use crate::config::{IoMode, Scheme, TlsOptions};
 use crate::connection::micros;
 use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
@@ -55,6 +56,10 @@ pub struct ClientRequest {
     /// Through this HTTP proxy: `bytes` are in absolute form for `http://`; `https://` goes
     /// through a CONNECT tunnel.
     pub proxy: Option<Arc<ClientProxy>>,
+    /// Complete the request at its response head; the body follows through
+    /// [`ClientResponse::stream`] as it arrives (nothing is decoded), and `timeout` bounds the
+    /// head and then each wait for more of the body.
+    pub stream: bool,
     /// Decode `Content-Encoding: gzip, deflate, br` bodies.
     pub decode: bool,
 }
@@ -169,6 +174,8 @@ pub struct ClientResponse {
     pub total_us: u64,
     /// The request went out on a kept-alive connection.
     pub reused_connection: bool,
+    /// A streamed request's body, still arriving (`body` is empty then).
+    pub stream: Option<Arc<BodyStream>>,
 }
 
 /// Why no response arrived.
@@ -199,7 +206,16 @@ fn errno_of(error: &io::Error) -> Option<i32> {
 
 pub struct Completion {
     pub token: u64,
-    pub result: Result<ClientResponse, ClientFailure>,
+    pub outcome: Outcome,
+}
+
+/// What a completion reports.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(ClientResponse),
+    Failure(ClientFailure),
+    /// A streamed body has more to take, or has ended ([`BodyStream::wait`]'s token).
+    BodyReadable,
 }
 
 enum Command {
@@ -515,7 +531,8 @@ async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStr
 
 async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
     let started = Instant::now();
-    let result = exchange_with_retry(&engine, &request, started)
+    let body = request.stream.then(BodyStream::new);
+    let result = exchange_with_retry(&engine, &request, started, body.as_ref())
         .await
         .map_err(|failure| ClientFailure {
             kind: failure.kind,
@@ -523,11 +540,26 @@ async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
             message: failure.error.to_string(),
             elapsed_us: micros(started.elapsed()),
         });
-    engine.finished.borrow_mut().push(Completion {
-        token: request.token,
-        result,
-    });
-    engine.flush_needed.notify();
+    match (result, body) {
+        // A streamed body that started: its response went out at the head; now its end.
+        (result, Some(body)) if body.head_sent() => {
+            if let Some(reader) = body.finish(result.err()) {
+                engine.publish(reader, Outcome::BodyReadable);
+            }
+        }
+        (Ok(response), _) => engine.publish(request.token, Outcome::Response(response)),
+        (Err(failure), _) => engine.publish(request.token, Outcome::Failure(failure)),
+    }
+}
+
+impl Engine {
+    /// Queues a completion; the flusher publishes this pass's together.
+    fn publish(&self, token: u64, outcome: Outcome) {
+        self.finished
+            .borrow_mut()
+            .push(Completion { token, outcome });
+        self.flush_needed.notify();
+    }
 }
 
 /// A single-threaded "something happened" signal for one waiting task.
@@ -563,6 +595,7 @@ async fn exchange_with_retry(
     engine: &Engine,
     request: &ClientRequest,
     started: Instant,
+    body: Option<&Arc<BodyStream>>,
 ) -> Result<ClientResponse, Failure> {
     let key = PoolKey {
         session: request.session,
@@ -594,12 +627,22 @@ async fn exchange_with_retry(
         };
         let reused = conn.is_reused();
         conn.requests_buf().extend_from_slice(&request.bytes);
+        // Past this the response has timed out; a streamed body moves it on as bytes arrive.
+        let deadline = Rc::new(Cell::new(started + request.timeout));
         let mut capture = Capture {
             is_head: request.is_head,
+            streaming: body.map(|body| Streaming {
+                engine,
+                token: request.token,
+                body: body.clone(),
+                started,
+                reused,
+                deadline: deadline.clone(),
+                idle_timeout: request.timeout,
+            }),
             ..Capture::default()
         };
-        let remaining = request.timeout.saturating_sub(started.elapsed());
-        match monoio::time::timeout(remaining, conn.exchange(&mut capture, true)).await {
+        match until_deadline(&deadline, conn.exchange(&mut capture, true)).await {
             Ok(Ok(keep_alive)) => {
                 if keep_alive {
                     slot.give_back(conn);
@@ -791,9 +834,39 @@ impl Engine {
     }
 }
 
+/// Runs `future` until it completes or `deadline` passes, following a deadline that moves.
+async fn until_deadline<F: std::future::Future>(
+    deadline: &Cell<Instant>,
+    future: F,
+) -> Result<F::Output, ()> {
+    let mut future = std::pin::pin!(future);
+    loop {
+        let until = deadline.get();
+        match monoio::time::timeout_at(monoio::time::Instant::from_std(until), &mut future).await {
+            Ok(output) => return Ok(output),
+            Err(_) if deadline.get() > until => continue,
+            Err(_) => return Err(()),
+        }
+    }
+}
+
+/// Where a streamed response goes as it arrives.
+struct Streaming<'a> {
+    engine: &'a Engine,
+    token: u64,
+    body: Arc<BodyStream>,
+    started: Instant,
+    reused: bool,
+    deadline: Rc<Cell<Instant>>,
+    /// Each wait for more of the body may take this long.
+    idle_timeout: Duration,
+}
+
 /// Keeps the head and body of the one response an exchange reads.
 #[derive(Default)]
-struct Capture {
+struct Capture<'a> {
+    /// Set for `stream=True`: the head is published at once and the body handed on.
+    streaming: Option<Streaming<'a>>,
     is_head: bool,
     status: u16,
     reason: String,
@@ -802,8 +875,8 @@ struct Capture {
     head_at: Option<Instant>,
 }
 
-impl Responses for Capture {
-    type Sink = Capture;
+impl<'a> Responses for Capture<'a> {
+    type Sink = Capture<'a>;
 
     fn len(&self) -> usize {
         1
@@ -813,7 +886,7 @@ impl Responses for Capture {
         self.is_head
     }
 
-    fn sink(&mut self, _: usize) -> &mut Capture {
+    fn sink(&mut self, _: usize) -> &mut Capture<'a> {
         self
     }
 
@@ -822,7 +895,7 @@ impl Responses for Capture {
     }
 }
 
-impl ResponseSink for Capture {
+impl ResponseSink for Capture<'_> {
     fn header(&mut self, name: &str, value: &[u8]) {
         self.headers.push(name, value);
     }
@@ -835,16 +908,45 @@ impl ResponseSink for Capture {
         self.reason = phrase.iter().map(|&b| b as char).collect();
     }
 
-    fn head_complete(&mut self, _status: u16) {
-        self.head_at = Some(Instant::now());
+    fn head_complete(&mut self, status: u16) {
+        let now = Instant::now();
+        self.head_at = Some(now);
+        if let Some(streaming) = &self.streaming {
+            streaming.deadline.set(now + streaming.idle_timeout);
+            streaming.body.mark_head_sent();
+            let head_us = micros(now.saturating_duration_since(streaming.started));
+            let response = ClientResponse {
+                status,
+                reason: std::mem::take(&mut self.reason),
+                headers: std::mem::take(&mut self.headers),
+                head_us,
+                total_us: head_us,
+                reused_connection: streaming.reused,
+                stream: Some(streaming.body.clone()),
+                ..ClientResponse::default()
+            };
+            streaming
+                .engine
+                .publish(streaming.token, Outcome::Response(response));
+        }
     }
 
     fn body(&mut self, data: &[u8]) {
-        self.body.extend_from_slice(data);
+        match &self.streaming {
+            None => self.body.extend_from_slice(data),
+            Some(streaming) => {
+                streaming
+                    .deadline
+                    .set(Instant::now() + streaming.idle_timeout);
+                if let Some(reader) = streaming.body.push(data) {
+                    streaming.engine.publish(reader, Outcome::BodyReadable);
+                }
+            }
+        }
     }
 }
 
-impl Capture {
+impl Capture<'_> {
     fn finish(
         self,
         request: &ClientRequest,
@@ -868,6 +970,7 @@ impl Capture {
             head_us: micros(head_at.saturating_duration_since(started)),
             total_us: micros(done.saturating_duration_since(started)),
             reused_connection: reused,
+            stream: None,
         })
     }
 }

@@ -7,6 +7,7 @@
 //! [`report::Report`] and, second by second, its [`timeline`].
 
 mod any_stream;
+pub mod body_stream;
 pub mod client;
 pub mod client_url;
 pub mod config;

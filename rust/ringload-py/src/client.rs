@@ -8,8 +8,9 @@ use std::sync::Mutex;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
+use ringload_engine::body_stream::{BodyStream, Taken};
 use ringload_engine::client::{
-    Client, ClientFailure, ClientRequest, ClientResponse, Completion, ResponseHeaders,
+    Client, ClientFailure, ClientRequest, ClientResponse, Completion, Outcome, ResponseHeaders,
 };
 use ringload_engine::stats::ErrorKind as EngineErrorKind;
 use ringload_engine::IoMode;
@@ -84,17 +85,24 @@ impl Engine {
 
     /// Every request finished now, as `(waiter, RawResponse | RawError)` pairs; results whose
     /// waiter was forgotten are dropped. Never blocks.
-    fn drain<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    /// A streamed body's waiter gets None: there is more to take.
+    fn drain<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyList>> {
+        let (py, engine) = (slf.py(), slf.get());
         let mut completions: Vec<Completion> = Vec::new();
-        self.client.drain(&mut completions);
+        engine.client.drain(&mut completions);
         let items = PyList::empty(py);
-        for Completion { token, result } in completions {
-            let Some(waiter) = self.parked().waiters.remove(&token) else {
+        for Completion { token, outcome } in completions {
+            let Some(waiter) = engine.parked().waiters.remove(&token) else {
                 continue;
             };
-            let value: Bound<'py, PyAny> = match result {
-                Ok(response) => Bound::new(py, RawResponse::from_engine(py, response))?.into_any(),
-                Err(failure) => Bound::new(py, RawError::from_engine(failure))?.into_any(),
+            let value: Bound<'py, PyAny> = match outcome {
+                Outcome::Response(response) => {
+                    Bound::new(py, RawResponse::from_engine(slf, response)?)?.into_any()
+                }
+                Outcome::Failure(failure) => {
+                    Bound::new(py, RawError::from_engine(failure))?.into_any()
+                }
+                Outcome::BodyReadable => py.None().into_bound(py),
             };
             items.append(PyTuple::new(py, [waiter.into_bound(py), value])?)?;
         }
@@ -129,6 +137,10 @@ impl Engine {
         let mut parked = self.parked();
         parked.last_token += 1;
         parked.last_token
+    }
+
+    fn park(&self, token: u64, waiter: Py<PyAny>) {
+        self.parked().waiters.insert(token, waiter);
     }
 
     /// Queues `request` and parks `waiter` until its completion is drained.
@@ -171,12 +183,29 @@ pub(crate) struct RawResponse {
     #[pyo3(get)]
     sets_cookie: bool,
     fields: ResponseHeaders,
+    /// `stream=True`: the body, still arriving (`body` is empty).
+    #[pyo3(get)]
+    stream: Option<Py<ResponseStream>>,
 }
 
 impl RawResponse {
-    fn from_engine(py: Python<'_>, response: ClientResponse) -> Self {
+    fn from_engine(engine: &Bound<'_, Engine>, response: ClientResponse) -> PyResult<Self> {
+        let py = engine.py();
         let sets_cookie = response.headers.values("set-cookie").next().is_some();
-        RawResponse {
+        let stream = response
+            .stream
+            .map(|body| {
+                Py::new(
+                    py,
+                    ResponseStream {
+                        engine: engine.clone().unbind(),
+                        body,
+                    },
+                )
+            })
+            .transpose()?;
+        Ok(RawResponse {
+            stream,
             status: response.status,
             reason: response.reason,
             body: PyBytes::new(py, &response.body).unbind(),
@@ -186,7 +215,56 @@ impl RawResponse {
             reused_connection: response.reused_connection,
             sets_cookie,
             fields: response.headers,
+        })
+    }
+}
+
+/// A streamed body as it arrives: `take` what is there, or `wait` to be switched into once
+/// there is more (the dispatcher parks the greenlet as it does for a response).
+#[pyclass(module = "ringload._ringload", frozen)]
+pub(crate) struct ResponseStream {
+    engine: Py<Engine>,
+    body: std::sync::Arc<BodyStream>,
+}
+
+#[pymethods]
+impl ResponseStream {
+    /// Up to `max` bytes of what has arrived (all of it when None); b"" once the body is
+    /// complete and taken; None when nothing is there yet; a RawError when it broke off.
+    #[pyo3(signature = (max=None, /))]
+    fn take<'py>(&self, py: Python<'py>, max: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.body.take(max) {
+            Taken::Bytes(bytes) => PyBytes::new(py, &bytes).into_any(),
+            Taken::End => PyBytes::new(py, b"").into_any(),
+            Taken::Nothing => py.None().into_bound(py),
+            Taken::Failed(failure) => Bound::new(py, RawError::from_engine(failure))?.into_any(),
+        })
+    }
+
+    /// Parks `waiter` until more arrives (it is drained with None); returns the token, or
+    /// None when there is something to take already (nothing is parked then).
+    fn wait(&self, waiter: Py<PyAny>) -> Option<u64> {
+        let engine = self.engine.get();
+        let token = engine.next_token();
+        engine.park(token, waiter);
+        if self.body.wait(token) {
+            Some(token)
+        } else {
+            engine.parked().waiters.remove(&token);
+            None
         }
+    }
+
+    /// The waiter of `token` gave up.
+    fn forget(&self, token: u64) {
+        self.body.forget(token);
+        self.engine.get().parked().waiters.remove(&token);
+    }
+
+    /// Bytes received so far, taken or not.
+    #[getter]
+    fn received(&self) -> u64 {
+        self.body.received()
     }
 }
 

@@ -25,6 +25,7 @@ fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Proxies>()?;
     m.add_function(wrap_pyfunction!(session::merge_headers, m)?)?;
     m.add_class::<client::RawResponse>()?;
+    m.add_class::<client::ResponseStream>()?;
     m.add_class::<client::RawError>()?;
     m.add_class::<client::ErrorKind>()?;
     load::register(m)?;

@@ -111,7 +111,7 @@ impl Session {
     /// CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
     /// header names or values that are not str. `verify` is True, False or a `TlsConfig`.
     #[allow(clippy::too_many_arguments)] // positional: the cheapest call pyo3 offers, once per request
-    #[pyo3(signature = (waiter, method, url, defaults, headers, extra, body, timeout, verify, proxies, /))]
+    #[pyo3(signature = (waiter, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream, /))]
     fn send(
         &self,
         waiter: Py<PyAny>,
@@ -124,6 +124,7 @@ impl Session {
         timeout: f64,
         verify: &Bound<'_, PyAny>,
         proxies: Option<&Bound<'_, Proxies>>,
+        stream: bool,
     ) -> PyResult<u64> {
         let tls = client_tls(verify)?;
         let url_text = url.to_cow()?;
@@ -166,7 +167,9 @@ impl Session {
             tls,
             max_connections: self.max_connections.load(Ordering::Relaxed),
             proxy,
-            decode: true,
+            stream,
+            // A streamed body is handed on as received.
+            decode: !stream,
         };
         engine.submit_parked(request, waiter)?;
         Ok(token)

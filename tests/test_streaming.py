@@ -1,0 +1,132 @@
+"""``stream=True``: the call returns at the response head, and the body is read as it arrives
+(``read(n)``, ``iter_content``, ``iter_lines``, ``FastHttpSession.iter_lines``) without blocking
+the hub: a server that sends a line every 100 ms yields each line at its own time."""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+import pytest
+
+fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
+httpuser = pytest.importorskip("ringload.httpuser")
+
+import requests  # noqa: E402
+from locust.event import Events  # noqa: E402
+from ringload.testing import HostileServer  # noqa: E402
+
+GAP = 0.1
+LINES = 5
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def server_sent_events(gap: float = GAP, lines: int = LINES, then: tuple = (("send", b"0\r\n\r\n"), ("repeat",))):
+    steps: list[tuple] = [("read",), ("send", HEAD)]
+    for i in range(lines):
+        steps += [("sleep", gap), ("send", _chunk(b"data: %d\n" % i))]
+    return HostileServer([*steps, *then])
+
+
+def session(base, cls=fasthttp.FastHttpSession, **kwargs):
+    events = Events()
+    fired: list = []
+    events.request.add_listener(lambda **kw: fired.append(kw))
+    return cls(base, request_event=events.request, user=None, **kwargs), fired
+
+
+def test_stream_returns_at_the_head_and_lines_arrive_at_their_own_times():
+    with server_sent_events() as server:
+        client, fired = session(server.url)
+        started = time.perf_counter()
+        response = client.get("/events", stream=True)
+        assert time.perf_counter() - started < GAP, "returned before the body"
+        assert fired[0]["response_time"] < GAP * 1000, "response time ends at the headers"
+        assert fired[0]["exception"] is None
+        arrivals = []
+        for line in response.iter_lines():
+            arrivals.append((line, time.perf_counter() - started))
+        assert [line for line, _ in arrivals] == [f"data: {i}" for i in range(LINES)]
+        # One line per gap, not all at the end.
+        for i, (_, at) in enumerate(arrivals):
+            assert GAP * (i + 1) - 0.03 <= at < GAP * (i + 1) + 0.08, arrivals
+
+
+def test_session_iter_lines_and_a_hub_that_keeps_running():
+    ticks = []
+
+    def ticker():
+        while True:
+            ticks.append(time.perf_counter())
+            gevent.sleep(0.01)
+
+    with server_sent_events() as server:
+        client, _ = session(server.url)
+        running = gevent.spawn(ticker)
+        try:
+            lines = list(client.iter_lines("/events"))
+        finally:
+            running.kill()
+    assert lines == [f"data: {i}" for i in range(LINES)]
+    # The hub ran the other greenlet all along (~50 ticks in 0.5 s).
+    assert len(ticks) >= 25, len(ticks)
+
+
+def test_read_n_returns_what_has_arrived_and_content_reads_the_rest():
+    with server_sent_events() as server:
+        client, _ = session(server.url)
+        response = client.get("/", stream=True)
+        assert response.stream.read(4) == b"data"
+        assert response.read(100) == b": 0\n", "what has arrived, not 100 bytes"
+        assert response.content == b"".join(b"data: %d\n" % i for i in range(1, LINES))
+        # The connection carried the whole body and is reused.
+        assert client.get("/").content == b"".join(b"data: %d\n" % i for i in range(LINES))
+        assert server.connections() == 1
+
+
+def test_a_body_that_breaks_off_ends_iteration_as_in_locust():
+    with server_sent_events(lines=2, then=(("close",),)) as server:
+        client, _ = session(server.url)
+        response = client.get("/", stream=True)
+        assert list(response.iter_content(chunk_size=1024)) == ["data: 0\n", "data: 1\n"]
+
+
+def test_each_wait_for_more_of_the_body_is_bounded_by_the_timeout():
+    # Lines every 0.1 s for 0.5 s under a 0.3 s timeout: the body keeps it alive...
+    with server_sent_events() as server:
+        client, _ = session(server.url, network_timeout=0.3)
+        assert len(list(client.get("/", stream=True).iter_lines())) == LINES
+    # ...and a stall longer than it fails the read.
+    with server_sent_events(gap=0.6, lines=1) as server:
+        client, _ = session(server.url, network_timeout=0.3)
+        response = client.get("/", stream=True)
+        with pytest.raises(TimeoutError):
+            response.read()
+
+
+def test_httpuser_iter_lines_and_iter_content_as_requests():
+    with server_sent_events() as server:
+        client, fired = session(server.url, cls=httpuser.HttpSession)
+        started = time.perf_counter()
+        response = client.get("/", stream=True)
+        lines = []
+        for line in response.iter_lines(chunk_size=None):
+            lines.append((line, time.perf_counter() - started))
+        assert [line for line, _ in lines] == [b"data: %d" % i for i in range(LINES)]
+        assert lines[0][1] < GAP + 0.08 and lines[-1][1] >= GAP * LINES - 0.03
+        assert fired[0]["response_time"] < GAP * 1000
+        chunks = list(client.get("/", stream=True).iter_content(chunk_size=None, decode_unicode=True))
+        assert "".join(chunks) == "".join(f"data: {i}\n" for i in range(LINES))
+        assert len(chunks) == LINES, "one chunk per arrival"
+
+
+def test_httpuser_body_broken_off_raises_requests_chunked_encoding_error():
+    with server_sent_events(lines=1, then=(("close",),)) as server:
+        client, _ = session(server.url, cls=httpuser.HttpSession)
+        response = client.get("/", stream=True)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            list(response.iter_content(chunk_size=None))
