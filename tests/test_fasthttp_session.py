@@ -9,6 +9,7 @@ import json
 import socket
 import time
 import zlib
+from datetime import timedelta
 
 import gevent
 import pytest
@@ -574,3 +575,16 @@ def test_request_body_is_what_locusts_client_shows(server, kwargs):
     assert type(our_response.request.body) is type(their_response.request.body)
     assert our_response.request.body == their_response.request.body
     assert our_response.content == their_response.content
+
+
+def test_elapsed_and_history_as_locusts_fasthttp_responses(server):
+    """``elapsed`` (to the response head) and ``history`` (the redirects followed), compared with
+    Locust's own FastHttpSession on the same requests."""
+    for path, hops in (("/json", []), ("/redirect?/redirect?/json", [302, 302])):
+        for cls in (LocustSession, RingloadSession):
+            session, _ = make_session(server, cls)
+            response = session.get(path)
+            assert response.status_code == 200
+            assert [hop.status_code for hop in response.history] == hops, cls
+            assert isinstance(response.elapsed, timedelta), cls
+            assert 0 < response.elapsed.total_seconds() < 1

@@ -52,8 +52,6 @@ _UNSUPPORTED = {
 class HttpResponse(FastResponse):
     """A response with the ``requests.Response`` members locustfiles use."""
 
-    history: list = []  # noqa: RUF012 (never mutated: a redirected response gets its own list)
-
     @property
     def reason(self) -> str:
         """The reason phrase as the server sent it; ``None`` when no response arrived."""
@@ -184,7 +182,6 @@ class HttpSession(FastHttpSession):
     _bytes_content_type = None
     _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
     _request_body_as_given = False
-    _keeps_history = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

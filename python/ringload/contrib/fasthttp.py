@@ -26,6 +26,7 @@ import weakref
 from base64 import b64encode
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from errno import ECONNREFUSED, ECONNRESET, ETIMEDOUT
 from http.cookiejar import CookieJar
 from typing import Any, Callable
@@ -158,6 +159,8 @@ class FastResponse:
     error: Exception | None = None
     encoding: str | None = None
     """Set it before reading ``.text`` to override the detected charset."""
+    history: list = []  # noqa: RUF012 (never mutated: a redirected response gets its own list)
+    """The redirects followed to this response, oldest first."""
     request_meta: dict
     """What ``events.request`` was (or, under ``catch_response``, will be) fired with."""
 
@@ -221,6 +224,11 @@ class FastResponse:
     @property
     def ok(self) -> bool:
         return self.status_code < 400
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """From sending the request to its response head (None when no response arrived)."""
+        return timedelta(seconds=self._raw.head_time) if self._raw is not None else None
 
     @property
     def headers(self) -> CaseInsensitiveDict | None:
@@ -555,8 +563,8 @@ class FastHttpSession:
     #: ``response.request.body`` of a ``json=`` request is its text, as in Locust's
     #: FastHttpSession (other bodies are bytes); requests-style sessions keep the bytes.
     _request_body_as_given: bool = True
-    #: Whether a followed redirect keeps its hops as ``response.history`` (requests does).
-    _keeps_history: bool = False
+    #: Whether a followed redirect keeps its hops as ``response.history`` (both Locust clients do).
+    _keeps_history: bool = True
 
     def __init__(
         self,
