@@ -297,9 +297,11 @@ def test_catch_response_outcomes_match_locusts_httpsession(server, path):
     assert_same_failure(our_event, their_event)
 
 
-@pytest.mark.parametrize("url", ["http://", "http://[::1/x", "localhost:9/x"])
-def test_invalid_urls_raise_requests_errors_at_the_call(server, url):
-    ours, our_events, theirs, _ = both_sessions(server)
+@pytest.mark.parametrize(
+    ("base", "url"), [(None, "http://"), (None, "http://[::1/x"), (None, "localhost:9/x"), ("ftp://127.0.0.1:1", "/a")]
+)
+def test_invalid_urls_raise_requests_errors_at_the_call(server, base, url):
+    ours, our_events, theirs, _ = both_sessions(base or server)
     with pytest.raises(requests.RequestException) as their_error:
         theirs.get(url)
     with pytest.raises(type(their_error.value)) as our_error:

@@ -267,12 +267,17 @@ class HttpSession(FastHttpSession):
 
     def _as_requests_error(self, error: ValueError, url: str) -> ValueError:
         """A URL the engine refused, as requests refuses it at the call (``InvalidURL``,
-        ``MissingSchema``: ValueErrors too); other ValueErrors (a CR in a header) unchanged."""
+        ``MissingSchema``, ``InvalidSchema``: ValueErrors too); other ValueErrors (a CR in a
+        header) unchanged."""
+        full_url = self._build_url(url)
         try:
-            requests.PreparedRequest().prepare_url(self._build_url(url), None)
+            requests.PreparedRequest().prepare_url(full_url, None)
         except requests.RequestException as refused:
             if isinstance(refused, ValueError):
                 return refused
+        if not full_url[:8].lower().startswith(("http://", "https://")):
+            # requests finds no transport adapter for any other scheme.
+            return requests.exceptions.InvalidSchema(f"No connection adapters were found for {full_url!r}")
         return error
 
     def _path_url(self, url: str) -> str:
