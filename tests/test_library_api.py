@@ -8,11 +8,13 @@ threads, asyncio and gevent as such run in fresh interpreters (``test_concurrenc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socketserver
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -411,7 +413,7 @@ def test_request_json_sets_body_and_content_type() -> None:
 
 
 class _RecordingHandler(socketserver.StreamRequestHandler):
-    """Answers every request 204 on a kept-alive connection and records its head."""
+    """Answers every request 204 on a kept-alive connection and records its head and body."""
 
     def handle(self) -> None:
         while True:
@@ -420,15 +422,46 @@ class _RecordingHandler(socketserver.StreamRequestHandler):
                 head.append(line.decode("latin-1").rstrip("\r\n"))
             if not head:
                 return
+            length = next((int(f.split(":", 1)[1]) for f in head if f.lower().startswith("content-length:")), 0)
             self.server.heads.append(head)  # type: ignore[attr-defined]
+            self.server.bodies.append(self.rfile.read(length))  # type: ignore[attr-defined]
             self.wfile.write(b"HTTP/1.1 204 No Content\r\n\r\n")
 
 
-def test_run_headers_go_with_every_request_and_request_headers_win() -> None:
+@contextlib.contextmanager
+def _recording_server() -> Iterator[socketserver.ThreadingTCPServer]:
+    """A server on 127.0.0.1 whose ``heads`` and ``bodies`` list every request it answered."""
     with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _RecordingHandler) as server:
         server.daemon_threads = True
         server.heads = []  # type: ignore[attr-defined]
+        server.bodies = []  # type: ignore[attr-defined]
         threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "request_line"),
+    [
+        ({"body": "hello"}, "POST /echo HTTP/1.1"),
+        ({"body": b"hello", "method": "PUT"}, "PUT /echo HTTP/1.1"),
+        ({}, "GET /echo HTTP/1.1"),
+    ],
+)
+def test_a_body_means_post_unless_a_method_is_given(kwargs: dict, request_line: str) -> None:
+    with _recording_server() as server:
+        result = ringload.run(f"http://127.0.0.1:{server.server_address[1]}/echo", requests=3, connections=1, **kwargs)
+    assert result.ok == 3
+    assert result.method == request_line.split()[0]
+    assert [head[0] for head in server.heads] == [request_line] * 3  # type: ignore[attr-defined]
+    expected_body = b"hello" if kwargs else b""
+    assert server.bodies == [expected_body] * 3  # type: ignore[attr-defined]
+
+
+def test_run_headers_go_with_every_request_and_request_headers_win() -> None:
+    with _recording_server() as server:
         host = f"http://127.0.0.1:{server.server_address[1]}/api"
         scenario = [Request("GET", "/a?x=1", headers={"X-Override": "request"}), Request("DELETE", "/b")]
         result = ringload.run(
@@ -438,7 +471,6 @@ def test_run_headers_go_with_every_request_and_request_headers_win() -> None:
             requests=40,
             connections=1,
         )
-        server.shutdown()
     assert result.ok == 40
     heads = server.heads  # type: ignore[attr-defined]
     assert len(heads) == 40

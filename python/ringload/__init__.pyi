@@ -79,7 +79,7 @@ class Request:
 def run(
     url: str | None = None,
     *,
-    method: str = "GET",
+    method: str | None = None,
     headers: _HeadersArg = None,
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,
@@ -107,6 +107,8 @@ def run(
     """Runs a load test in this process on the engine's pinned workers and returns its result.
 
     - ``url``: the URL to load; with ``scenario=``, the base URL (or give ``host=``).
+    - ``method``: default GET, or POST when ``body`` is given; ``headers`` and ``body`` are
+      sent with every request (not with ``scenario=``: each :class:`Request` has its own).
     - ``scenario``: a list of :class:`Request` picked by weight; the result has a row per name.
     - ``connections``: concurrent connections (default 64), split across ``threads`` workers
       (default: one per core this process may use).
@@ -147,7 +149,7 @@ def run(
 async def run_async(
     url: str | None = None,
     *,
-    method: str = "GET",
+    method: str | None = None,
     headers: _HeadersArg = None,
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,

@@ -155,7 +155,7 @@ def _optional(check: Callable[[str, object], Any], arg: str, value: object) -> A
 def _prepare(
     url: str | None,
     *,
-    method: str,
+    method: str | None,
     headers: HeadersArg,
     body: bytes | str | None,
     scenario: Sequence[Request] | None,
@@ -191,7 +191,7 @@ def _prepare(
     else:
         if url is not None and host is not None:
             raise TypeError("give the scenario's base URL as url or host=, not both")
-        if _text("method", method) != "GET" or _body("body", body):
+        if method is not None or _body("body", body):
             raise ValueError("method= and body= describe a single URL; give each Request its own")
         if isinstance(scenario, (str, bytes)) or not isinstance(scenario, Iterable):
             raise TypeError("scenario must be a list of ringload.Request")
@@ -222,7 +222,8 @@ def _prepare(
     return functools.partial(
         _ringload.run_load,
         base,
-        method=_text("method", method),
+        # None leaves the default to the engine: POST when there is a body, else GET.
+        method=_optional(_text, "method", method),
         headers=_headers("headers", headers),
         body=_body("body", body),
         scenario=scenario_tuples,
@@ -260,7 +261,7 @@ def _gevent_hub() -> Any:
 def run(
     url: str | None = None,
     *,
-    method: str = "GET",
+    method: str | None = None,
     headers: HeadersArg = None,
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,
@@ -341,7 +342,7 @@ def run(
 async def run_async(
     url: str | None = None,
     *,
-    method: str = "GET",
+    method: str | None = None,
     headers: HeadersArg = None,
     body: bytes | str | None = None,
     scenario: Sequence[Request] | None = None,

@@ -608,7 +608,7 @@ def check_request(request: tuple[str | None, str, str, list[tuple[str, str]], by
 def run_load(
     url: str,
     *,
-    method: str,
+    method: str | None,
     headers: list[tuple[str, str]],
     body: bytes,
     scenario: list[tuple[str | None, str, str, list[tuple[str, str]], bytes, int]],

@@ -231,11 +231,7 @@ impl LoadArgs {
                 .with_context(|| format!("cannot read --body-file {}", path.display()))?,
             (None, None) => Vec::new(),
         };
-        config.method = match &self.method {
-            Some(m) => m.clone(),
-            None if !config.body.is_empty() => "POST".into(),
-            None => "GET".into(),
-        };
+        config.method = self.method.clone();
         let command_line_headers: Vec<(String, String)> = self
             .headers
             .iter()

@@ -174,14 +174,9 @@ impl RequestEntry {
             .ok()
             .filter(|w| *w > 0)
             .with_context(|| format!("weight must be a positive integer, got {}", self.weight))?;
-        let method = match &self.method {
-            Some(m) => m.clone(),
-            None if !body.is_empty() => "POST".into(),
-            None => "GET".into(),
-        };
         Ok(ScenarioRequest {
             name: self.name.clone(),
-            method,
+            method: self.method.clone(),
             target: self.path.clone(),
             headers,
             body,

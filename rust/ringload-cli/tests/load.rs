@@ -310,6 +310,34 @@ fn methods_bodies_and_statuses() {
     assert_eq!(count(&report, "connects"), 1);
 }
 
+/// The method of every request head the server recorded, lowercased as recorded.
+fn methods_seen(heads: &std::sync::Mutex<Vec<String>>) -> Vec<String> {
+    let heads = heads.lock().unwrap();
+    heads
+        .iter()
+        .map(|head| head.split(' ').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn a_body_means_post_unless_a_method_is_given() {
+    for (args, expected) in [
+        (&["-b", "hello"][..], "post"),
+        (&["-b", "hello", "-m", "PUT"][..], "put"),
+        (&[][..], "get"),
+    ] {
+        let (server, heads) = recording_server();
+        let url = server.url("/");
+        let mut argv = vec!["-n", "3", "-c", "1"];
+        argv.extend_from_slice(args);
+        argv.push(&url);
+        let report = ringload_json(&argv);
+        assert_eq!(count(&report, "ok"), 3, "{args:?}: {report}");
+        assert_eq!(report["method"], expected.to_uppercase(), "{args:?}");
+        assert_eq!(methods_seen(&heads), vec![expected; 3], "{args:?}");
+    }
+}
+
 #[test]
 fn headers_are_sent() {
     let server = HostileServer::start(|session| {

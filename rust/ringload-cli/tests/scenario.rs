@@ -154,6 +154,62 @@ fn json_scenario_per_name_failures_and_human_table() {
 }
 
 #[test]
+fn a_request_with_a_body_is_a_post_unless_it_names_its_method() {
+    let (server, heads) = recording_server();
+    let file = scenario_file(
+        "methods.toml",
+        r#"
+[[requests]]
+path = "/plain"
+[[requests]]
+path = "/body"
+body = "hello"
+[[requests]]
+path = "/json"
+json = { sku = 42 }
+[[requests]]
+method = "PUT"
+path = "/put"
+body = "hello"
+"#,
+    );
+    let report = ringload_json(&[
+        "--scenario",
+        file.to_str().unwrap(),
+        "-n",
+        "200",
+        "-c",
+        "2",
+        &server.url("/"),
+    ]);
+    assert_eq!(count(&report, "ok"), 200);
+    assert_eq!(report["method"], "MIXED");
+    for (method, name) in [
+        ("GET", "/plain"),
+        ("POST", "/body"),
+        ("POST", "/json"),
+        ("PUT", "/put"),
+    ] {
+        assert!(row(&report, method, name)["requests"].as_u64().unwrap() > 0);
+    }
+    let heads = heads.lock().unwrap();
+    assert_eq!(heads.len(), 200);
+    for head in heads.iter() {
+        let request_line = head.lines().next().unwrap();
+        let expected = match request_line.split(' ').nth(1).unwrap() {
+            "/plain" => "get",
+            "/body" | "/json" => "post",
+            "/put" => "put",
+            other => panic!("unexpected path {other}"),
+        };
+        assert!(
+            request_line.starts_with(&format!("{expected} ")),
+            "{request_line}"
+        );
+    }
+}
+
+#[test]
 fn the_command_line_url_is_the_base_and_headers_combine() {
     let (server, heads) = recording_server();
     let file = scenario_file(

@@ -231,7 +231,8 @@ pub struct ScenarioRequest {
     /// Statistics row name, like Locust's `name=`; defaults to `target` as given. Requests with
     /// the same method and name share one row.
     pub name: Option<String>,
-    pub method: String,
+    /// `None` for the default: POST when there is a body, else GET.
+    pub method: Option<String>,
     /// A path (`/v1/items?page=2`) appended to the run's base URL, as Locust appends paths to its
     /// host, or an absolute URL on the same origin.
     pub target: String,
@@ -247,7 +248,7 @@ impl ScenarioRequest {
     pub fn get(target: impl Into<String>) -> Self {
         ScenarioRequest {
             name: None,
-            method: "GET".into(),
+            method: Some("GET".into()),
             target: target.into(),
             headers: Vec::new(),
             body: Vec::new(),
@@ -258,6 +259,11 @@ impl ScenarioRequest {
     /// The statistics row name.
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.target)
+    }
+
+    /// The method sent: the one given, or the default for its body.
+    pub fn method(&self) -> &str {
+        method_or_default(self.method.as_deref(), &self.body)
     }
 
     fn invalid(&self, reason: impl std::fmt::Display) -> ConfigError {
@@ -290,7 +296,7 @@ impl ScenarioRequest {
             )));
         };
         let spec = RequestSpec {
-            method: self.method.clone(),
+            method: self.method().to_string(),
             target,
             host: "localhost".into(),
             headers: self.headers.clone(),
@@ -304,6 +310,12 @@ impl ScenarioRequest {
         }
         Ok(())
     }
+}
+
+/// The method of a request: the one given, else POST when it has a body (a body is meant to be
+/// read, and servers may ignore or refuse one on a GET) and GET without, as curl and oha decide.
+fn method_or_default<'a>(given: Option<&'a str>, body: &[u8]) -> &'a str {
+    given.unwrap_or(if body.is_empty() { "GET" } else { "POST" })
 }
 
 /// A statistics row: requests are grouped by method and name, as in Locust's stats table.
@@ -347,8 +359,9 @@ pub const MIN_RATE: f64 = 0.001;
 pub struct LoadConfig {
     /// The URL to load, or with a scenario the base URL (origin and an optional path prefix).
     pub target: Target,
-    /// Method and body of the single request; unused with a scenario.
-    pub method: String,
+    /// Method and body of the single request; unused with a scenario. `None` for the
+    /// default: POST when there is a body, else GET.
+    pub method: Option<String>,
     /// Fields sent with every request (a scenario request's own fields take precedence).
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -393,7 +406,7 @@ impl LoadConfig {
     pub fn new(url: &str) -> Result<LoadConfig, ConfigError> {
         Ok(LoadConfig {
             target: Target::parse(url)?,
-            method: "GET".into(),
+            method: None,
             headers: Vec::new(),
             body: Vec::new(),
             scenario: Vec::new(),
@@ -415,11 +428,16 @@ impl LoadConfig {
         })
     }
 
+    /// The single request's method: the one given, or the default for its body.
+    pub fn method(&self) -> &str {
+        method_or_default(self.method.as_deref(), &self.body)
+    }
+
     /// The single request to send (no scenario), with URL credentials as `Authorization`
     /// unless a header sets one.
     pub fn request_spec(&self) -> RequestSpec {
         self.spec_for(
-            &self.method,
+            self.method(),
             self.target.path_and_query.clone(),
             &[],
             self.body.clone(),
@@ -511,7 +529,7 @@ impl LoadConfig {
         for request in &self.scenario {
             let target = self.scenario_target(request)?;
             let spec = self.spec_for(
-                &request.method,
+                request.method(),
                 target,
                 &request.headers,
                 request.body.clone(),
@@ -558,9 +576,9 @@ impl LoadConfig {
 
     /// The method reports show for the run: the one every request uses, or `MIXED`.
     pub fn display_method(&self) -> String {
-        let mut methods = self.scenario.iter().map(|r| r.method.as_str());
+        let mut methods = self.scenario.iter().map(ScenarioRequest::method);
         match methods.next() {
-            None => self.method.clone(),
+            None => self.method().to_string(),
             Some(first) if methods.all(|m| m == first) => first.to_string(),
             Some(_) => "MIXED".to_string(),
         }

@@ -118,7 +118,7 @@ fn check(case: &Case) {
     let before = open_descriptors();
     let server = HostileServer::play(case.steps.clone()).unwrap();
     let mut config = config(&server.url("/"), REQUESTS);
-    config.method = case.method.into();
+    config.method = Some(case.method.into());
     let report = run(&config);
     assert_accounting(&report);
     let o = &report.outcomes;
@@ -553,7 +553,7 @@ fn paced(url: &str, method: &str) -> LoadConfig {
     // Ten requests a second on one connection: it idles 100 ms between requests.
     let mut config = config(url, 4);
     config.rate = Some(10.0);
-    config.method = method.into();
+    config.method = Some(method.into());
     config
 }
 
@@ -661,7 +661,7 @@ fn a_large_post_answered_early_with_413() {
     ])
     .unwrap();
     let mut config = config(&server.url("/upload"), 2);
-    config.method = "POST".into();
+    config.method = Some("POST".into());
     config.body = vec![b'x'; 4 << 20];
     let report = run(&config);
     assert_accounting(&report);

@@ -49,7 +49,7 @@ fn scenario_request(
 ) -> ScenarioRequest {
     ScenarioRequest {
         name,
-        method,
+        method: Some(method),
         target,
         headers,
         body,
@@ -147,7 +147,7 @@ impl Progress {
 fn run_load(
     py: Python<'_>,
     url: &str,
-    method: String,
+    method: Option<String>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
     scenario: Vec<RequestTuple>,
