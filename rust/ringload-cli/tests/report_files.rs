@@ -161,6 +161,65 @@ fn html_and_csv_files_are_written_next_to_the_json() {
     );
 }
 
+/// The cells of the latency table's row headed `name`, or `None` when it has none.
+fn latency_row(page: &str, name: &str) -> Option<Vec<String>> {
+    let start = page.find(&format!("<tr><th>{name}</th>"))?;
+    let row = &page[start..start + page[start..].find("</tr>")?];
+    Some(
+        row.split("<td class=\"n\">")
+            .skip(1)
+            .map(|cell| cell.trim_end_matches("</td>").to_string())
+            .collect(),
+    )
+}
+
+#[test]
+fn the_html_report_has_connect_tls_and_first_byte_rows() {
+    let (server, _pem) = tls_target();
+    let dir = out_dir("phases");
+    let html = dir.join("tls.html");
+    let report = ringload_json(&[
+        "-n",
+        "40",
+        "-c",
+        "2",
+        "--disable-keepalive",
+        "--insecure",
+        "--html",
+        html.to_str().unwrap(),
+        &format!("https://127.0.0.1:{}/", server.addr().port()),
+    ]);
+    assert_eq!(report["ok"], 40, "{report}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    // min, mean, six percentiles, max: every one a time (us, ms or s), none missing (`-`).
+    for (name, key) in [
+        ("Connect (new connections)", "connect_us"),
+        ("TLS handshake", "tls_us"),
+        ("Time to first byte", "ttfb_us"),
+    ] {
+        assert!(report[key]["p50"].as_u64().is_some(), "{key}: {report}");
+        let cells = latency_row(&page, name).unwrap_or_else(|| panic!("no {name} row"));
+        assert_eq!(cells.len(), 9, "{name}: {cells:?}");
+        assert!(cells.iter().all(|c| c.ends_with('s')), "{name}: {cells:?}");
+    }
+
+    // Over http there is no handshake to show.
+    let plain = target();
+    let html = dir.join("plain.html");
+    ringload_json(&[
+        "-n",
+        "10",
+        "-c",
+        "1",
+        "--html",
+        html.to_str().unwrap(),
+        &url(&plain, "/"),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(latency_row(&page, "TLS handshake").is_none());
+    assert_eq!(latency_row(&page, "Time to first byte").unwrap().len(), 9);
+}
+
 #[test]
 fn a_report_path_in_a_missing_directory_exits_2_before_any_request() {
     let server = target();

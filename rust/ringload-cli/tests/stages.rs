@@ -172,6 +172,42 @@ fn bad_stages_exit_2_before_any_connection() {
         );
     }
     assert_eq!(server.requests(), 0);
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
+fn latency_stays_corrected_when_a_ramp_outruns_the_connections() {
+    let server = target();
+    // Two connections and 20 ms responses carry about 100 req/s; the ramp asks for 0 -> 600
+    // over 1.5 s (450 due), so sends fall ever further behind their due times.
+    let report = ringload_json(&[
+        "-c",
+        "2",
+        "-t",
+        "1",
+        "--stage",
+        "1500ms:600",
+        &url(&server, "/delay/20"),
+    ]);
+    assert_eq!(report["model"], "open");
+    let lag = &report["schedule_lag"];
+    assert_eq!(lag["behind"], true, "{lag}");
+    assert!(lag["unsent"].as_u64().unwrap() > 100, "{lag}");
+    let corrected = report["latency_us"]["p50"].as_u64().unwrap();
+    let uncorrected = report["latency_uncorrected_us"]["p50"].as_u64().unwrap();
+    assert!(
+        (20_000..40_000).contains(&uncorrected),
+        "from the send: about the 20 ms the server takes, {uncorrected} us"
+    );
+    assert!(
+        corrected > 2 * uncorrected,
+        "from the due time, waiting for a connection counts: {corrected} vs {uncorrected} us"
+    );
+    let last = timeline(&report).last().unwrap();
+    assert!(
+        field(&last["latency_us"], "p50") > field(&last["latency_uncorrected_us"], "p50"),
+        "{last}"
+    );
 }
 
 /// Runs `args` against the target, sends SIGINT after `after`, and returns the report and

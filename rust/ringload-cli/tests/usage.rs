@@ -232,6 +232,58 @@ fn json_output_matches_the_schema() {
         &format!("http://127.0.0.1:{}/", closed_port()),
     ]);
     assert!(none["latency_us"]["p99"].is_null());
+    // Ramps, a connection per request, and a scenario with its endpoint rows.
+    let ramp = ringload_json(&[
+        "-c",
+        "2",
+        "--stage",
+        "300ms:200",
+        "--stage",
+        "200ms:0",
+        &url(&server, "/"),
+    ]);
+    assert!(ramp["timeline"][0]["target_rps"].is_number(), "{ramp}");
+    assert_valid(&ramp);
+    assert_valid(&ringload_json(&[
+        "--connection-stage",
+        "300ms:3",
+        "--connection-stage",
+        "200ms:1",
+        &url(&server, "/"),
+    ]));
+    let no_keepalive = ringload_json(&[
+        "--disable-keepalive",
+        "-n",
+        "20",
+        "-c",
+        "2",
+        &url(&server, "/"),
+    ]);
+    assert_eq!(no_keepalive["connects"], 20, "{no_keepalive}");
+    assert_valid(&no_keepalive);
+    let dir = std::env::temp_dir().join(format!("ringload-usage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("schema.json");
+    std::fs::write(
+        &scenario,
+        r#"{"requests": [
+            {"name": "home", "path": "/", "weight": 2},
+            {"path": "/echo", "json": {"id": "{{seq}}"}},
+            {"path": "/status/503"}
+        ]}"#,
+    )
+    .unwrap();
+    let mixed = ringload_json(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "-n",
+        "60",
+        "-c",
+        "2",
+        &url(&server, ""),
+    ]);
+    assert_eq!(mixed["endpoints"].as_array().unwrap().len(), 3, "{mixed}");
+    assert_valid(&mixed);
 }
 
 #[test]
