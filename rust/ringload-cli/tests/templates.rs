@@ -32,24 +32,37 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 #[test]
-fn seq_gives_every_value_exactly_once_across_workers_and_connections() {
+fn seq_gives_every_request_its_own_value_exactly_once_across_workers_and_connections() {
     let (server, heads) = recording_server();
     let url = format!(
         "http://{}/items/{{{{seq}}}}?page={{{{seq}}}}",
         server.addr()
     );
-    let report = ringload_json(&["--template", "-n", "300", "-c", "6", "-t", "2", &url]);
+    let report = ringload_json(&[
+        "--template",
+        "-n",
+        "300",
+        "-c",
+        "6",
+        "-t",
+        "2",
+        "-H",
+        "X-Seq: {{seq}}",
+        &url,
+    ]);
     assert_eq!(report["ok"], 300, "{report}");
     let heads = heads.lock().unwrap();
     let mut seen: Vec<u64> = Vec::new();
-    for target in targets(&heads) {
+    for (head, target) in heads.iter().zip(targets(&heads)) {
         let rest = target.strip_prefix("/items/").expect(&target);
         let (item, page) = rest.split_once("?page=").expect(&target);
+        // Every {{seq}} of one request is the same value: the request's number.
+        assert_eq!(item, page, "{head}");
+        assert_eq!(header(head, "x-seq"), Some(item), "{head}");
         seen.push(item.parse().unwrap());
-        seen.push(page.parse().unwrap());
     }
     seen.sort_unstable();
-    assert_eq!(seen, (0..600).collect::<Vec<u64>>(), "each value once");
+    assert_eq!(seen, (0..300).collect::<Vec<u64>>(), "each value once");
     // The statistics row keeps the URL's path as given, not one row per value.
     assert_eq!(report["endpoints"].as_array().unwrap().len(), 1);
 }

@@ -1,7 +1,8 @@
 //! Templated requests: placeholders in the path, header values and body, rendered for every
 //! send so that requests differ (cold caches, unique ids).
 //!
-//! `{{seq}}` (0, 1, 2, ... across the whole run, each value once), `{{rand_int LO HI}}`,
+//! `{{seq}}` (0, 1, 2, ... across the whole run, one value per request however often it is
+//! written, so `/items/{{seq}}` and `{"id": {{seq}}}` name the same item), `{{rand_int LO HI}}`,
 //! `{{uuid}}` (version 4), `{{choice A B C}}`, `{{line FILE}}` (the file's lines in order,
 //! wrapping) and `{{rand_line FILE}}`. `\{{` is a literal `{{`. A request is parsed and checked
 //! once, before any connection; rendering appends literal byte runs and values straight into
@@ -51,8 +52,8 @@ impl Place {
 /// What a placeholder renders.
 #[derive(Debug)]
 enum Generator {
-    /// The run's shared sequence.
-    Seq(Arc<AtomicU64>),
+    /// The request's number in the run's sequence, drawn once per rendering.
+    Seq,
     /// A uniform integer among the `count` values from `low` (0: all 2^64 of them).
     RandInt {
         low: i64,
@@ -66,9 +67,9 @@ enum Generator {
 }
 
 impl Generator {
-    fn render(&self, out: &mut Vec<u8>, rng: &Rng) {
+    fn render(&self, out: &mut Vec<u8>, rng: &Rng, seq: u64) {
         match self {
-            Generator::Seq(next) => push_u64(out, next.fetch_add(1, Ordering::Relaxed)),
+            Generator::Seq => push_u64(out, seq),
             Generator::RandInt { low, count } => {
                 let offset = if *count == 0 {
                     rng.next()
@@ -137,11 +138,18 @@ impl Template {
         literal != text
     }
 
-    fn render(&self, out: &mut Vec<u8>, rng: &Rng) {
+    fn uses_seq(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Value(Generator::Seq)))
+    }
+
+    /// Appends the text with `seq` for every `{{seq}}`.
+    fn render(&self, out: &mut Vec<u8>, rng: &Rng, seq: u64) {
         for part in &self.parts {
             match part {
                 Part::Literal(bytes) => out.extend_from_slice(bytes),
-                Part::Value(generator) => generator.render(out, rng),
+                Part::Value(generator) => generator.render(out, rng, seq),
             }
         }
     }
@@ -235,7 +243,7 @@ impl TemplateContext {
             }
         };
         match name {
-            "seq" => arity(0, "{{seq}}").map(|()| Generator::Seq(self.seq.clone())),
+            "seq" => arity(0, "{{seq}}").map(|()| Generator::Seq),
             "uuid" => arity(0, "{{uuid}}").map(|()| Generator::Uuid),
             "rand_int" => {
                 arity(2, "{{rand_int LO HI}}")?;
@@ -313,6 +321,8 @@ impl TemplateContext {
 /// parts around the body's `content-length`, and its body.
 #[derive(Debug)]
 pub(crate) struct RequestTemplate {
+    /// The run's `{{seq}}` counter, when the request has the placeholder.
+    seq: Option<Arc<AtomicU64>>,
     before_length: Template,
     needs_length: bool,
     after_length: Template,
@@ -398,8 +408,10 @@ impl RequestTemplate {
             ..spec.clone()
         }
         .encode_head()?;
+        let uses_seq = body.uses_seq() || generators.iter().any(|g| matches!(g, Generator::Seq));
         let mut generators: Vec<Option<Generator>> = generators.into_iter().map(Some).collect();
         Ok(Some(RequestTemplate {
+            seq: uses_seq.then(|| context.seq.clone()),
             before_length: split_markers(&head.before_length, &mut generators),
             needs_length: head.needs_length,
             after_length: split_markers(&head.after_length, &mut generators),
@@ -423,13 +435,18 @@ impl RequestTemplate {
 
     /// Appends one rendering of the request to `out`; `body` is scratch space for the body.
     pub fn render(&self, out: &mut Vec<u8>, body: &mut Vec<u8>, rng: &Rng) {
+        // One value for the whole request: its path, headers and body agree on it.
+        let seq = self
+            .seq
+            .as_ref()
+            .map_or(0, |next| next.fetch_add(1, Ordering::Relaxed));
         body.clear();
-        self.body.render(body, rng);
-        self.before_length.render(out, rng);
+        self.body.render(body, rng, seq);
+        self.before_length.render(out, rng, seq);
         if self.needs_length {
             push_content_length(out, body.len());
         }
-        self.after_length.render(out, rng);
+        self.after_length.render(out, rng, seq);
         out.extend_from_slice(body);
     }
 }
@@ -526,10 +543,10 @@ mod tests {
         let mut context = TemplateContext::default();
         let template = context.parse(text, Place::Body, "test").unwrap();
         let rng = Rng::new(7);
-        (0..times)
-            .map(|_| {
+        (0..times as u64)
+            .map(|seq| {
                 let mut out = Vec::new();
-                template.render(&mut out, &rng);
+                template.render(&mut out, &rng, seq);
                 String::from_utf8(out).unwrap()
             })
             .collect()
@@ -538,7 +555,7 @@ mod tests {
     #[test]
     fn seq_counts_and_literals_stay() {
         assert_eq!(render_all("id={{seq}};", 3), ["id=0;", "id=1;", "id=2;"]);
-        assert_eq!(render_all("{{ seq }}{{seq}}", 2), ["01", "23"]);
+        assert_eq!(render_all("{{ seq }}-{{seq}}", 2), ["0-0", "1-1"]);
         assert_eq!(render_all(r"\{{seq}} {}", 1), ["{{seq}} {}"]);
         assert_eq!(render_all("no placeholders }}", 1), ["no placeholders }}"]);
     }
@@ -597,7 +614,7 @@ mod tests {
         let rendered: Vec<String> = (0..5)
             .map(|_| {
                 let mut out = Vec::new();
-                template.render(&mut out, &rng);
+                template.render(&mut out, &rng, 0);
                 String::from_utf8(out).unwrap()
             })
             .collect();
@@ -606,7 +623,7 @@ mod tests {
             .parse("{{rand_line ids.txt}}", Place::Body, "test")
             .unwrap();
         let mut out = Vec::new();
-        random.render(&mut out, &rng);
+        random.render(&mut out, &rng, 0);
         assert!(["a", "b", "c"].contains(&std::str::from_utf8(&out).unwrap()));
     }
 
@@ -632,6 +649,43 @@ mod tests {
     }
 
     #[test]
+    fn every_seq_of_one_request_shares_its_value_and_the_next_request_the_next() {
+        let spec = RequestSpec {
+            method: "PUT".into(),
+            target: "/item/{{seq}}?again={{seq}}".into(),
+            host: "localhost".into(),
+            headers: vec![("X-Id".into(), "{{seq}}".into())],
+            body: br#"{"id":{{seq}}}"#.to_vec(),
+        };
+        let mut context = TemplateContext::default();
+        let template = RequestTemplate::new(&spec, &mut context, "test")
+            .unwrap()
+            .unwrap();
+        // A second request of the run draws from the same counter.
+        let other = RequestSpec::get("localhost", "/other/{{seq}}");
+        let other = RequestTemplate::new(&other, &mut context, "test")
+            .unwrap()
+            .unwrap();
+        let rng = Rng::new(5);
+        let render = |template: &RequestTemplate| {
+            let (mut out, mut scratch) = (Vec::new(), Vec::new());
+            template.render(&mut out, &mut scratch, &rng);
+            String::from_utf8(out).unwrap()
+        };
+        for seq in [0, 1] {
+            let text = render(&template);
+            assert!(
+                text.starts_with(&format!("PUT /item/{seq}?again={seq} HTTP/1.1\r\n")),
+                "{text}"
+            );
+            assert!(text.contains(&format!("\r\nx-id: {seq}\r\n")), "{text}");
+            assert!(text.ends_with(&format!("{{\"id\":{seq}}}")), "{text}");
+        }
+        assert!(render(&other).starts_with("GET /other/2 "));
+        assert!(render(&template).starts_with("PUT /item/3?again=3 "));
+    }
+
+    #[test]
     fn a_templated_request_renders_its_content_length_each_time() {
         let spec = RequestSpec {
             method: "POST".into(),
@@ -649,7 +703,7 @@ mod tests {
         template.render(&mut out, &mut scratch, &rng);
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("POST /items/0 HTTP/1.1\r\n"), "{text}");
-        assert!(text.contains("\r\nx-id: id-1\r\n"), "{text}");
+        assert!(text.contains("\r\nx-id: id-0\r\n"), "{text}");
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(
             head.contains(&format!("content-length: {}\r\n", body.len())),
