@@ -179,6 +179,11 @@ fn bad_templates_exit_2_before_any_connection() {
             vec!["-H".into(), "X-A: {{uuid 4}}".into(), format!("{base}/")],
             "{{uuid}}",
         ),
+        // The template as typed, not what it was checked as.
+        (
+            vec![format!("{base}/a b{{{{seq}}}}")],
+            "invalid request target \"/a b{{seq}}\"",
+        ),
     ];
     for (args, reason) in &cases {
         let mut all = vec!["--template", "-n", "5"];

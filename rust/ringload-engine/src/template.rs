@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ringload_http1::{push_content_length, RequestSpec};
+use ringload_http1::{push_content_length, RequestError, RequestSpec};
 
 use crate::config::ConfigError;
 
@@ -407,7 +407,12 @@ impl RequestTemplate {
             },
             ..spec.clone()
         }
-        .encode_head()?;
+        .encode_head()
+        .map_err(|error| match error {
+            // The target refused holds stand-ins for the placeholders: show it as written.
+            RequestError::InvalidTarget(_) => RequestError::InvalidTarget(spec.target.clone()),
+            other => other,
+        })?;
         let uses_seq = body.uses_seq() || generators.iter().any(|g| matches!(g, Generator::Seq));
         let mut generators: Vec<Option<Generator>> = generators.into_iter().map(Some).collect();
         Ok(Some(RequestTemplate {
@@ -730,5 +735,16 @@ mod tests {
         // A value that cannot go in a path.
         let spaced = RequestSpec::get("localhost", "/{{choice a é}}");
         assert!(RequestTemplate::new(&spaced, &mut context, "test").is_err());
+        // A space written in a templated path: the message quotes the template, not the
+        // stand-ins its placeholders had while it was checked.
+        let spaced = RequestSpec::get("localhost", "/a b{{seq}}");
+        let message = RequestTemplate::new(&spaced, &mut context, "test")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("invalid request target \"/a b{{seq}}\""),
+            "{message}"
+        );
+        assert!(!message.contains(MARKER_START), "{message}");
     }
 }
