@@ -220,6 +220,59 @@ fn the_html_report_has_connect_tls_and_first_byte_rows() {
     assert_eq!(latency_row(&page, "Time to first byte").unwrap().len(), 9);
 }
 
+/// The value of the configuration table's row headed `name`.
+fn configuration(page: &str, name: &str) -> String {
+    let start = page
+        .find(&format!("<tr><th>{name}</th><td>"))
+        .unwrap_or_else(|| panic!("no {name} row"))
+        + format!("<tr><th>{name}</th><td>").len();
+    page[start..start + page[start..].find("</td>").unwrap()].to_string()
+}
+
+#[test]
+fn the_html_configuration_shows_the_stages_asked_for() {
+    let server = target();
+    let dir = out_dir("stages");
+    let html = dir.join("rate.html");
+    ringload_json(&[
+        "-c",
+        "2",
+        "-R",
+        "100",
+        "--stage",
+        "300ms:200",
+        "--stage",
+        "1200ms:0",
+        "--html",
+        html.to_str().unwrap(),
+        &url(&server, "/"),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(
+        configuration(&page, "Model"),
+        "open, from 100 req/s, to 200 req/s over 300 ms, to 0 req/s over 1.2 s \
+         (110.0 req/s on average)"
+    );
+    assert_eq!(configuration(&page, "Connections"), "2");
+
+    let html = dir.join("connections.html");
+    ringload_json(&[
+        "--connection-stage",
+        "300ms:3",
+        "--connection-stage",
+        "200ms:1",
+        "--html",
+        html.to_str().unwrap(),
+        &url(&server, "/"),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(configuration(&page, "Model").starts_with("closed"));
+    assert_eq!(
+        configuration(&page, "Connections"),
+        "3 at the peak, from 0, to 3 over 300 ms, to 1 over 200 ms"
+    );
+}
+
 #[test]
 fn a_report_path_in_a_missing_directory_exits_2_before_any_request() {
     let server = target();

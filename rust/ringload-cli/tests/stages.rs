@@ -208,6 +208,19 @@ fn latency_stays_corrected_when_a_ramp_outruns_the_connections() {
         field(&last["latency_us"], "p50") > field(&last["latency_uncorrected_us"], "p50"),
         "{last}"
     );
+    // The advice names what set the rate: the stages, not -R.
+    let warning = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|w| w.contains("schedule fell behind"))
+        .unwrap_or_else(|| panic!("no fell-behind warning in {report}"));
+    assert!(
+        warning.contains("(the ramp's average)") && warning.ends_with("lower the --stage rates"),
+        "{warning}"
+    );
+    assert!(!warning.contains("-R"), "{warning}");
 }
 
 /// Runs `args` against the target, sends SIGINT after `after`, and returns the report and

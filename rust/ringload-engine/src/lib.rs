@@ -32,7 +32,7 @@ pub use config::{
     ConfigError, EndpointKey, IoMode, LoadConfig, LoadPlan, ScenarioRequest, Scheme, Target,
     TlsOptions,
 };
-pub use report::{EndpointReport, LatencySummary, Outcomes, Report, ScheduleLag};
+pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};
 pub use run::{run, run_until, Progress, RunError};
 pub use stages::Stage;
 pub use stats::ErrorKind;

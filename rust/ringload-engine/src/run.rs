@@ -10,7 +10,7 @@ use crossbeam_channel::RecvTimeoutError;
 use crate::config::{ConfigError, IoMode, LoadPlan, RateShape, Scheme};
 use crate::pacer::Grid;
 use crate::plan::DueTimes;
-use crate::report::{Report, RunFacts};
+use crate::report::{Ramps, Report, RunFacts};
 use crate::stats::IntervalStats;
 use crate::timeline::TimelineBuilder;
 use crate::worker::{self, ConnectionRamp, RunSetup, WorkerJob, WorkerMessage};
@@ -206,6 +206,11 @@ pub fn run_until(
         elapsed,
         tls: config.target.scheme == Scheme::Https,
         warnings: start_warnings.clone(),
+        ramps: Ramps {
+            rate_start: config.rate.unwrap_or(0.0),
+            rate: config.rate_stages.clone(),
+            connections: config.connection_stages.clone(),
+        },
         // The timeline ends where the workers did; the last entry's rate is over what it
         // covers, so a run that overran its deadline by milliseconds does not inflate it.
         timeline: timeline.finish(

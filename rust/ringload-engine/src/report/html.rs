@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use super::chart::{escape, LineChart, Series, Unit, XAxis, PALETTE};
 use super::{format_bytes, format_us, LatencySummary, Report, REPORTED_PERCENTILES};
+use crate::stages::Stage;
 use crate::stats::ErrorKind;
 use crate::timeline::TimelineEntry;
 
@@ -72,11 +73,27 @@ impl Report {
             (
                 "Model",
                 match &self.schedule_lag {
+                    Some(lag) if !self.ramps.rate.is_empty() => format!(
+                        "open, {} ({:.1} req/s on average)",
+                        describe_stages(self.ramps.rate_start, &self.ramps.rate, " req/s"),
+                        lag.target_rps
+                    ),
                     Some(lag) => format!("open, {:.1} req/s", lag.target_rps),
                     None => "closed (next request when the previous one completes)".to_string(),
                 },
             ),
-            ("Connections", self.connections.to_string()),
+            (
+                "Connections",
+                if self.ramps.connections.is_empty() {
+                    self.connections.to_string()
+                } else {
+                    format!(
+                        "{} at the peak, {}",
+                        self.connections,
+                        describe_stages(0.0, &self.ramps.connections, "")
+                    )
+                },
+            ),
             ("Threads", self.threads.to_string()),
             ("I/O driver", self.io.to_string()),
             ("Duration", format!("{:.2} s", self.duration_s)),
@@ -444,6 +461,29 @@ fn key_value_table(rows: &[(&str, String)]) -> String {
     }
     table.push_str("</table>");
     table
+}
+
+/// A ramp as its stages read: `from 0 req/s, to 400 req/s over 2 s, to 0 req/s over 500 ms`.
+fn describe_stages(start: f64, stages: &[Stage], unit: &str) -> String {
+    let mut text = format!("from {start}{unit}");
+    for stage in stages {
+        let _ = write!(
+            text,
+            ", to {}{unit} over {}",
+            stage.target,
+            format_stage_duration(stage.duration)
+        );
+    }
+    text
+}
+
+/// `500 ms`, `2 s`, `1.5 s`, `90 s`: as stages are usually written.
+fn format_stage_duration(duration: std::time::Duration) -> String {
+    if duration < std::time::Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else {
+        format!("{} s", duration.as_secs_f64())
+    }
 }
 
 fn number_cell(us: Option<u64>) -> String {

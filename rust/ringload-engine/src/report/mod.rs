@@ -14,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::config::EndpointKey;
+use crate::stages::Stage;
 use crate::stats::{EndpointStats, ErrorKind, IntervalStats};
 use crate::timeline::TimelineEntry;
 
@@ -122,13 +123,19 @@ impl ScheduleLag {
         }
     }
 
-    /// The warning line for a schedule that fell behind, if it did.
-    fn warning(&self) -> Option<String> {
+    /// The warning line for a schedule that fell behind, if it did; `ramped` when the rate
+    /// came from stages, whose targets are what to lower.
+    fn warning(&self, ramped: bool) -> Option<String> {
+        let (average, lower) = if ramped {
+            (" (the ramp's average)", "the --stage rates")
+        } else {
+            ("", "-R")
+        };
         self.behind.then(|| {
             format!(
                 "warning: the schedule fell behind: {} requests due were never sent, so fewer \
-                 than {:.1} req/s went out; every connection was busy (send lag p99 {}). Add \
-                 connections with -c, or lower -R",
+                 than {:.1} req/s{average} went out; every connection was busy (send lag p99 \
+                 {}). Add connections with -c, or lower {lower}",
                 self.unsent,
                 self.target_rps,
                 format_us(self.p99_us as f64)
@@ -256,6 +263,19 @@ pub struct Report {
     /// The whole run's latency distribution, for the HTML report's percentile spectrum.
     #[serde(skip)]
     pub spectrum: Spectrum,
+    /// The ramps the run was asked for, for the HTML report's configuration.
+    #[serde(skip)]
+    pub ramps: Ramps,
+}
+
+/// The stages of a run as given; empty for a constant rate or connections.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ramps {
+    /// Open model (`--stage`): the rate the first stage starts from, and the stages.
+    pub rate_start: f64,
+    pub rate: Vec<Stage>,
+    /// Closed model (`--connection-stage`), from 0 connections.
+    pub connections: Vec<Stage>,
 }
 
 /// Latency at percentiles from 0 to 99.999% (ten per decade of `1 / (1 - q)`), as
@@ -299,6 +319,7 @@ pub(crate) struct RunFacts {
     /// Warnings found before the run started.
     pub warnings: Vec<String>,
     pub timeline: Vec<TimelineEntry>,
+    pub ramps: Ramps,
 }
 
 impl Report {
@@ -331,7 +352,8 @@ impl Report {
             uncorrected: total.latency_uncorrected.as_ref().map(spectrum_of),
         };
         let mut warnings = facts.warnings;
-        warnings.extend(schedule_lag.as_ref().and_then(ScheduleLag::warning));
+        let ramped = !facts.ramps.rate.is_empty();
+        warnings.extend(schedule_lag.as_ref().and_then(|lag| lag.warning(ramped)));
         if outcomes.aborted_connecting > 0 {
             warnings.push(format!(
                 "warning: {} requests were aborted while connecting: their connections were not \
@@ -368,6 +390,7 @@ impl Report {
             endpoints,
             timeline: facts.timeline,
             spectrum,
+            ramps: facts.ramps,
         }
     }
 
