@@ -77,11 +77,18 @@ impl LineChart {
             out.push_str("<p class=\"empty\">No data: nothing completed.</p></figure>");
             return out;
         }
-        let x_ticks = match self.x_axis {
-            XAxis::Seconds => nice_ticks(x_max.max(1.0)),
-            XAxis::Nines => (0..=x_max.ceil().max(1.0) as u32).map(f64::from).collect(),
+        // Time ends where the run did (its last timeline entry), not at the next round tick:
+        // rounding 10.01 s up to 15 s would leave a third of the chart empty.
+        let (x_end, x_ticks) = match self.x_axis {
+            XAxis::Seconds => {
+                let end = if x_max > 0.0 { x_max } else { 1.0 };
+                (end, ticks_within(end))
+            }
+            XAxis::Nines => {
+                let ticks: Vec<f64> = (0..=x_max.ceil().max(1.0) as u32).map(f64::from).collect();
+                (*ticks.last().unwrap_or(&1.0), ticks)
+            }
         };
-        let x_end = *x_ticks.last().unwrap_or(&1.0);
         let y_scale = match self.unit {
             Unit::Count => YScale::linear(y_max),
             Unit::Micros => YScale::log(y_min, y_max),
@@ -266,15 +273,28 @@ fn nice_ticks(max: f64) -> Vec<f64> {
     if max <= 0.0 || !max.is_finite() {
         return vec![0.0, 1.0];
     }
+    let step = nice_step(max);
+    let count = (max / step).ceil() as usize;
+    (0..=count).map(|i| i as f64 * step).collect()
+}
+
+/// Round tick values from 0 up to `end` (`end > 0`), none beyond it.
+fn ticks_within(end: f64) -> Vec<f64> {
+    let step = nice_step(end);
+    // The tolerance keeps a tick that lands on `end` despite rounding (3 × 0.1 > 0.3).
+    let count = (end / step + 1e-9).floor() as usize;
+    (0..=count).map(|i| i as f64 * step).collect()
+}
+
+/// The 1, 2 or 5 × 10^n step that cuts `0..max` into about five.
+fn nice_step(max: f64) -> f64 {
     let rough = max / 5.0;
     let magnitude = 10f64.powf(rough.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0]
+    [1.0, 2.0, 5.0, 10.0]
         .into_iter()
         .map(|m| m * magnitude)
         .find(|step| *step >= rough)
-        .unwrap_or(10.0 * magnitude);
-    let count = (max / step).ceil() as usize;
-    (0..=count).map(|i| i as f64 * step).collect()
+        .unwrap_or(10.0 * magnitude)
 }
 
 /// Text for HTML element content and attribute values.
@@ -302,6 +322,38 @@ mod tests {
         assert_eq!(nice_ticks(9.0), [0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
         assert_eq!(nice_ticks(1_234.0), [0.0, 500.0, 1_000.0, 1_500.0]);
         assert_eq!(nice_ticks(0.0), [0.0, 1.0]);
+    }
+
+    #[test]
+    fn the_time_axis_ends_where_the_run_did() {
+        assert_eq!(ticks_within(10.01), [0.0, 5.0, 10.0]);
+        assert_eq!(ticks_within(2.5), [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]);
+        assert_eq!(ticks_within(0.3).len(), 4, "0 to 0.3 by 0.1");
+        let chart = LineChart {
+            id: "t",
+            title: String::new(),
+            unit: Unit::Count,
+            x_axis: XAxis::Seconds,
+            series: vec![Series {
+                name: "rps".to_string(),
+                color: PALETTE[0],
+                dashed: false,
+                points: vec![(1.0, 5.0), (10.01, 5.0)],
+            }],
+        };
+        let svg = chart.render();
+        // The last point is drawn at the plot's right edge, and no tick lies beyond it.
+        let right_edge = format!("{:.1},", WIDTH - RIGHT);
+        assert!(svg.contains(&format!(
+            "points=\"{:.1},",
+            LEFT + plot_fraction(1.0, 10.01)
+        )));
+        assert!(svg.contains(&right_edge), "{svg}");
+        assert!(!svg.contains(">15<") && svg.contains(">10<"), "{svg}");
+    }
+
+    fn plot_fraction(x: f64, end: f64) -> f64 {
+        x / end * (WIDTH - LEFT - RIGHT)
     }
 
     #[test]
