@@ -239,14 +239,6 @@ def test_a_timeout_is_reported_as_locusts_client_reports_it(server, catch_respon
     assert fired["locust"]["response_time"] >= 290
 
 
-def test_plain_responses_carry_their_request_meta(server):
-    session, recorder = make_session(server)
-    response = session.get("/json", name="named")
-    assert response.request_meta == recorder.fired[0]
-    assert response.request_meta["name"] == "named"
-    assert response.request_meta["response"] is response
-
-
 def test_unknown_keyword_is_a_type_error(server):
     session, _ = make_session(server)
     with pytest.raises(TypeError, match="frobnicate"):
@@ -588,3 +580,26 @@ def test_elapsed_and_history_as_locusts_fasthttp_responses(server):
             assert [hop.status_code for hop in response.history] == hops, cls
             assert isinstance(response.elapsed, timedelta), cls
             assert 0 < response.elapsed.total_seconds() < 1
+
+
+@pytest.mark.parametrize("cls_name", ["fasthttp", "httpuser"])
+def test_a_response_is_freed_without_the_cyclic_collector(server, cls_name):
+    """A response that referenced itself (through its request_meta, say) would wait for the cyclic
+    collector: a cost on every request of a load test."""
+    import gc
+    import weakref
+
+    cls = RingloadSession if cls_name == "fasthttp" else pytest.importorskip("ringload.httpuser").HttpSession
+    session = cls(server, Events().request, None)  # no listener that keeps the events
+    session.get("/")  # connected, cookies and caches settled
+    gc.disable()
+    try:
+        response = session.get("/json", name="named")
+        if cls_name == "httpuser":
+            assert response.request_meta["name"] == "named"
+            assert response.request_meta["response"] is response
+        freed = weakref.ref(response)
+        del response
+        assert freed() is None
+    finally:
+        gc.enable()

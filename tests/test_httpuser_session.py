@@ -117,7 +117,7 @@ def app(environ, start_response):
     if path.startswith("/status/"):
         return _reply(start_response, f"{path[8:]} X", b"")
     if path == "/slow":
-        gevent.sleep(2)
+        gevent.sleep(0.6)  # past the tests' 0.3 s timeouts; the fixture waits for it to finish
         return _reply(start_response, "200 OK", b"late")
     return _reply(start_response, "404 Not Found", b"nope")
 
@@ -132,7 +132,9 @@ def server():
     srv = WSGIServer(("127.0.0.1", 0), app, log=None)
     srv.start()
     yield f"http://127.0.0.1:{srv.server_port}"
-    srv.stop(timeout=1)
+    # Waits for handlers still sleeping, so no connection of this test closes during a later one
+    # (the fault tests count sockets).
+    srv.stop(timeout=2)
 
 
 def make_session(base, cls=httpuser.HttpSession):

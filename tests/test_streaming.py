@@ -130,3 +130,14 @@ def test_httpuser_body_broken_off_raises_requests_chunked_encoding_error():
         response = client.get("/", stream=True)
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             list(response.iter_content(chunk_size=None))
+
+
+def test_catch_response_streams_too():
+    with server_sent_events() as server:
+        client, fired = session(server.url)
+        with client.get("/", stream=True, catch_response=True) as response:
+            assert response.read(4) == b"data"
+            assert response.content.endswith(b"data: 4\n")
+            response.success()
+        assert fired[0]["exception"] is None
+        assert type(response).__name__ == "ResponseContextManager"

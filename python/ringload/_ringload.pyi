@@ -171,8 +171,8 @@ class RawResponse:
     def reason(self) -> str:
         """The reason phrase as the server sent it ("Not Found"; may be empty)."""
     @property
-    def body(self) -> bytes:
-        """The body, with Content-Encoding (gzip, deflate, br) undone."""
+    def body(self) -> bytes | None:
+        """The body, with Content-Encoding (gzip, deflate, br) undone; None when it is streamed."""
     @property
     def head_time(self) -> float:
         """Seconds from the start of the request (before connecting) to the complete head."""

@@ -77,6 +77,16 @@ class HttpResponse(FastResponse):
             raise self.error
 
     @property
+    def request_meta(self) -> dict:
+        """What ``events.request`` was (or, under ``catch_response``, will be) fired with."""
+        meta = self.__dict__["_request_meta"]
+        return meta if "response" in meta else {**meta, "response": self}
+
+    @request_meta.setter
+    def request_meta(self, value: dict) -> None:
+        self.__dict__["_request_meta"] = value
+
+    @property
     def raw(self) -> HttpResponse:
         """The body as a file-like object, as urllib3's: ``r.raw.read(n)``."""
         return self
@@ -182,6 +192,7 @@ class HttpSession(FastHttpSession):
     _bytes_content_type = None
     _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
     _request_body_as_given = False
+    _keeps_request_meta = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from errno import ECONNREFUSED, ECONNRESET, ETIMEDOUT
 from http.cookiejar import CookieJar
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request as _CookieRequest
 
@@ -161,8 +161,6 @@ class FastResponse:
     """Set it before reading ``.text`` to override the detected charset."""
     history: list = []  # noqa: RUF012 (never mutated: a redirected response gets its own list)
     """The redirects followed to this response, oldest first."""
-    request_meta: dict
-    """What ``events.request`` was (or, under ``catch_response``, will be) fired with."""
 
     def __init__(self, raw: Any, request: FastRequest | None, url: str) -> None:
         self._raw = raw
@@ -171,24 +169,17 @@ class FastResponse:
         self._headers: CaseInsensitiveDict | None = None
         #: Read once here: Locust's bookkeeping and most locustfiles read both.
         self.status_code: int = raw.status
-        body_stream = raw.stream
-        if body_stream is None:
-            self.content: bytes | None = raw.body
-        else:  # stream=True: the body arrives later; ``content`` reads what is left of it
-            self._body_stream = body_stream
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for attributes not set: a streamed response's ``content`` until read.
-        if name == "content" and "_body_stream" in self.__dict__:
-            self.content = b"".join(self._chunks(None))
-            return self.content
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.content: bytes | None = raw.body
+        if self.content is None:  # stream=True: the body arrives later; ``content`` reads the rest
+            del self.content
+            self._body_stream = raw.stream
+            self.__class__ = _streamed(type(self))
 
     def _chunks(self, chunk_size: int | None) -> Iterator[bytes]:
         """The body's bytes as they arrive, up to ``chunk_size`` at a time: the rest of a
         streamed body, or the chunks of one already read. The greenlet waits in the hub."""
         body_stream = self.__dict__.get("_body_stream")
-        if body_stream is None or "content" in self.__dict__:
+        if body_stream is None or "_content" in self.__dict__:
             content = self.content or b""
             step = max(1, chunk_size or len(content) or 1)
             for start in range(0, len(content), step):
@@ -306,6 +297,31 @@ class FastResponse:
         return f"<{type(self).__name__} [{self.status_code}]>"
 
 
+_streamed_classes: dict[type, type] = {}
+_Response = TypeVar("_Response", bound="FastResponse")
+
+
+def _streamed(cls: type[_Response]) -> type[_Response]:
+    """``cls`` with ``content`` read from the body stream on first use. Streamed responses get
+    their own class so that the common one keeps ``content`` a plain attribute (a class-wide
+    ``__getattr__`` or property would slow every attribute read of every response)."""
+    variant = _streamed_classes.get(cls)
+    if variant is None:
+
+        def read_content(self: FastResponse) -> bytes:
+            if "_content" not in self.__dict__:
+                self.__dict__["_content"] = b"".join(self._chunks(None))
+            return self.__dict__["_content"]
+
+        def set_content(self: FastResponse, value: bytes | None) -> None:
+            self.__dict__["_content"] = value
+
+        content = property(read_content, set_content, doc="The rest of the body, read when first used.")
+        namespace = {"content": content, "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+        variant = _streamed_classes[cls] = type(cls.__name__, (cls,), namespace)
+    return variant
+
+
 def _lines(chunks: Iterator[bytes | str]) -> Iterator[str]:
     """Text lines from chunks as they arrive (Locust's FastHttpSession.iter_lines)."""
     buffer = ""
@@ -349,11 +365,16 @@ class ErrorResponse(FastResponse):
 class ResponseContextManager(FastResponse):
     """Returned under ``catch_response=True``: decide the outcome inside the ``with`` block."""
 
+    request_meta: dict
+    """What ``events.request`` will be fired with."""
+
     _manual_result: bool | Exception | None = None
     _entered = False
 
     def __init__(self, response: FastResponse, request_event: Any, request_meta: dict, catch_response: bool):
         self.__dict__.update(response.__dict__)
+        if "_body_stream" in self.__dict__:
+            self.__class__ = _streamed(type(self))
         self._request_event = request_event
         self.request_meta = request_meta
         self._catch_response = catch_response
@@ -563,6 +584,9 @@ class FastHttpSession:
     #: ``response.request.body`` of a ``json=`` request is its text, as in Locust's
     #: FastHttpSession (other bodies are bytes); requests-style sessions keep the bytes.
     _request_body_as_given: bool = True
+    #: Whether plain responses carry ``request_meta`` (Locust's HttpSession's do; FastHttpSession's
+    #: only under ``catch_response``).
+    _keeps_request_meta: bool = False
     #: Whether a followed redirect keeps its hops as ``response.history`` (both Locust clients do).
     _keeps_history: bool = True
 
@@ -961,7 +985,6 @@ class FastHttpSession:
             "response_length": len(content) if content else 0,
             "response_time": elapsed * 1000.0,
         }
-        response.request_meta = request_meta
         if stream:
             length = response.headers.get("content-length") if response.headers else None
             request_meta["response_length"] = int(length) if length and length.isdigit() else 0
@@ -982,6 +1005,11 @@ class FastHttpSession:
                 raise deferred_exit
             return self._context_type(response, self.request_event, request_meta, catch_response)
         self.request_event.fire(**request_meta)
+        if self._keeps_request_meta:
+            # Kept without the response itself: a response -> dict -> response cycle would be
+            # left to the cyclic collector, a cost on every request.
+            del request_meta["response"]
+            response._request_meta = request_meta  # type: ignore[attr-defined]
         if deferred_exit is not None:
             raise deferred_exit
         return response

@@ -167,9 +167,9 @@ pub(crate) struct RawResponse {
     /// The reason phrase as the server sent it.
     #[pyo3(get)]
     reason: String,
-    /// Decoded body.
+    /// Decoded body; None when it is streamed (see `stream`).
     #[pyo3(get)]
-    body: Py<PyBytes>,
+    body: Option<Py<PyBytes>>,
     /// Seconds from the start of the request to the complete head / to the end of the body.
     #[pyo3(get)]
     head_time: f64,
@@ -192,6 +192,7 @@ impl RawResponse {
     fn from_engine(engine: &Bound<'_, Engine>, response: ClientResponse) -> PyResult<Self> {
         let py = engine.py();
         let sets_cookie = response.headers.values("set-cookie").next().is_some();
+        let streamed = response.stream.is_some();
         let stream = response
             .stream
             .map(|body| {
@@ -208,7 +209,7 @@ impl RawResponse {
             stream,
             status: response.status,
             reason: response.reason,
-            body: PyBytes::new(py, &response.body).unbind(),
+            body: (!streamed).then(|| PyBytes::new(py, &response.body).unbind()),
             head_time: response.head_us as f64 / 1e6,
             total_time: response.total_us as f64 / 1e6,
             wire_length: response.wire_body_len,
