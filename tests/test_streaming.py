@@ -141,3 +141,57 @@ def test_catch_response_streams_too():
             response.success()
         assert fired[0]["exception"] is None
         assert type(response).__name__ == "ResponseContextManager"
+
+
+def test_a_stream_closed_half_read_frees_its_connection():
+    # Each connection streams for 2 s; with one connection allowed, a second stream gets its
+    # head at once only if closing the first freed the connection.
+    with server_sent_events(gap=0.1, lines=20) as server:
+        # No listener that keeps the events (and so the responses) alive.
+        client = fasthttp.FastHttpSession(server.url, Events().request, None, concurrency=1)
+        first = client.get("/", stream=True)
+        assert first.read(6) == b"data: "
+        first.close()
+        started = time.perf_counter()
+        second = client.get("/", stream=True)
+        assert second.status_code == 200
+        assert time.perf_counter() - started < 0.6, "the closed stream's connection was freed"
+        assert second.read(6) == b"data: "
+        del second  # dropped half read: the same as closing it
+        gevent.sleep(0.3)
+        assert client.get("/", stream=True, timeout=0.6).status_code == 200
+        assert server.connections() == 3
+
+
+def test_a_compressed_stream_is_decoded_as_it_arrives():
+    import zlib
+
+    compressor = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
+    parts = [compressor.compress(b"data: %d\n" % i) + compressor.flush(zlib.Z_SYNC_FLUSH) for i in range(3)]
+    parts.append(compressor.flush())
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: text/event-stream\r\n\r\n"
+    )
+    steps: list[tuple] = [("read",), ("send", head)]
+    for part in parts:
+        steps += [("sleep", GAP), ("send", _chunk(part))]
+    steps += [("send", b"0\r\n\r\n"), ("repeat",)]
+    with HostileServer(steps) as server:
+        # HttpUser asks for gzip (requests' default headers), as requests does, and decodes.
+        client, _ = session(server.url, cls=httpuser.HttpSession)
+        started = time.perf_counter()
+        lines = [(line, time.perf_counter() - started) for line in client.get("/", stream=True).iter_lines()]
+        assert [line for line, _ in lines] == [b"data: 0", b"data: 1", b"data: 2"]
+        assert lines[0][1] < GAP * 2, "decoded as it arrived, not at the end"
+
+
+def test_read_advances_through_a_response_that_is_not_streamed():
+    with server_sent_events(gap=0.0) as server:
+        client, _ = session(server.url)
+        response = client.get("/")
+        assert response.read(4) == b"data"
+        assert response.read(4) == b": 0\n"
+        rest = response.read()
+        assert rest.endswith(b"data: 4\n")
+        assert response.read(4) == b"", "at the end, as a file"

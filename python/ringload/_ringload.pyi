@@ -215,6 +215,9 @@ class ResponseStream:
     @property
     def received(self) -> int:
         """Bytes received so far, taken or not."""
+    def close(self) -> None:
+        """Nobody will read the rest: the engine drops it and closes the connection (unless the
+        body has already ended). Dropping the object does the same."""
 
 @final
 class ErrorKind:

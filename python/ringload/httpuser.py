@@ -79,7 +79,9 @@ class HttpResponse(FastResponse):
     @property
     def request_meta(self) -> dict:
         """What ``events.request`` was (or, under ``catch_response``, will be) fired with."""
-        meta = self.__dict__["_request_meta"]
+        meta = self.__dict__.get("_request_meta")
+        if meta is None:  # a redirect hop, or the response inside a catch_response block
+            raise AttributeError("this response was not reported on its own: it has no request_meta")
         return meta if "response" in meta else {**meta, "response": self}
 
     @request_meta.setter

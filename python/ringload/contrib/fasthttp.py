@@ -18,11 +18,13 @@ Deliberate differences from Locust's client (see README):
 
 from __future__ import annotations
 
+import codecs
 import json as _json
 import ssl
 import time
 import uuid
 import weakref
+import zlib
 from base64 import b64encode
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -176,8 +178,9 @@ class FastResponse:
             self.__class__ = _streamed(type(self))
 
     def _chunks(self, chunk_size: int | None) -> Iterator[bytes]:
-        """The body's bytes as they arrive, up to ``chunk_size`` at a time: the rest of a
-        streamed body, or the chunks of one already read. The greenlet waits in the hub."""
+        """The body's bytes as they arrive, up to ``chunk_size`` taken at a time (decoded when the
+        server compressed it): the rest of a streamed body, or the chunks of one already read.
+        The greenlet waits in the hub."""
         body_stream = self.__dict__.get("_body_stream")
         if body_stream is None or "_content" in self.__dict__:
             content = self.content or b""
@@ -185,6 +188,7 @@ class FastResponse:
             for start in range(0, len(content), step):
                 yield content[start : start + step]
             return
+        decoder = _stream_decoder(self.headers)
         while True:
             taken = body_stream.take(chunk_size)
             if taken is None:
@@ -192,9 +196,13 @@ class FastResponse:
             elif type(taken) is RawError:
                 raise self._body_error(taken)
             elif not taken:
+                if decoder is not None and (tail := decoder.flush()):
+                    yield tail
                 return
-            else:
+            elif decoder is None:
                 yield taken
+            elif decoded := decoder.decompress(taken):
+                yield decoded
 
     def _body_error(self, error: RawError) -> Exception:
         """What reading a streamed body that broke off raises."""
@@ -202,10 +210,23 @@ class FastResponse:
 
     def read(self, n: int | None = None) -> bytes:
         """Up to ``n`` bytes of the body (all that is left when None), as soon as some have
-        arrived; ``b""`` at its end."""
+        arrived; ``b""`` at its end. Reads advance, as a file's do."""
+        if "_body_stream" not in self.__dict__ or "_content" in self.__dict__:
+            content = self.content or b""
+            at = self.__dict__.get("_read_at", 0)
+            end = len(content) if n is None else at + n
+            self._read_at = min(end, len(content))
+            return content[at:end]
         if n is None:
             return b"".join(self._chunks(None))
         return next(self._chunks(n), b"")
+
+    def close(self) -> None:
+        """Done with the response: the unread rest of a streamed body is dropped and its
+        connection closed (a whole body read already went back to the pool)."""
+        body_stream = self.__dict__.get("_body_stream")
+        if body_stream is not None:
+            body_stream.close()
 
     @property
     def stream(self) -> FastResponse:
@@ -273,7 +294,12 @@ class FastResponse:
 
     def iter_lines(self) -> Iterator[str]:
         """The body's lines (split at "\\n") as each one completes."""
-        yield from _lines(self.iter_content(chunk_size=1024, decode_content=True))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            # Decoded across chunks, so a character split between two arrivals stays whole.
+            yield from _lines(decoder.decode(chunk) for chunk in self._chunks(1024))
+        except (HTTPConnectionClosed, ConnectionError):
+            return
 
     def success(self) -> None:
         raise LocustError(
@@ -295,6 +321,32 @@ class FastResponse:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} [{self.status_code}]>"
+
+
+class _BrotliStream:
+    def __init__(self) -> None:
+        import brotli  # type: ignore[import-untyped]
+
+        self._decompressor = brotli.Decompressor()
+
+    def decompress(self, data: bytes) -> bytes:
+        return self._decompressor.process(data)
+
+    def flush(self) -> bytes:
+        return b""
+
+
+def _stream_decoder(headers: CaseInsensitiveDict | None) -> Any:
+    """An incremental decoder for a streamed body's Content-Encoding (the engine hands streamed
+    bodies on as received), or None when it is not encoded."""
+    coding = (headers.get("content-encoding") or "" if headers is not None else "").strip().lower()
+    if coding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if coding == "deflate":
+        return zlib.decompressobj(32 + zlib.MAX_WBITS)  # with a zlib header, as servers send it
+    if coding == "br":
+        return _BrotliStream()
+    return None
 
 
 _streamed_classes: dict[type, type] = {}

@@ -14,8 +14,11 @@ pub struct BodyStream {
 
 #[derive(Debug, Default)]
 struct StreamState {
-    /// Received and not yet taken.
+    /// Received; the bytes from `taken` on are not taken yet.
     unread: Vec<u8>,
+    taken: usize,
+    /// The reader is gone: what arrives is dropped and the exchange ends.
+    cancelled: bool,
     /// Bytes received so far, whether taken or not.
     received: u64,
     done: bool,
@@ -50,10 +53,23 @@ impl BodyStream {
     /// Up to `max` unread bytes (all of them when `max` is `None`).
     pub fn take(&self, max: Option<usize>) -> Taken {
         let mut state = self.state();
-        if !state.unread.is_empty() {
-            let n = max.map_or(state.unread.len(), |max| max.min(state.unread.len()));
-            let rest = state.unread.split_off(n);
-            return Taken::Bytes(std::mem::replace(&mut state.unread, rest));
+        let available = state.unread.len() - state.taken;
+        if available > 0 {
+            let n = max.map_or(available, |max| max.min(available));
+            let start = state.taken;
+            let bytes = state.unread[start..start + n].to_vec();
+            state.taken += n;
+            // Taking in small pieces must not copy what is left each time: compact only once
+            // the taken part is most of the buffer.
+            if state.taken == state.unread.len() {
+                state.unread.clear();
+                state.taken = 0;
+            } else if state.taken > state.unread.len() / 2 {
+                let taken = state.taken;
+                state.unread.drain(..taken);
+                state.taken = 0;
+            }
+            return Taken::Bytes(bytes);
         }
         if let Some(failure) = state.failure.clone() {
             return Taken::Failed(failure);
@@ -69,7 +85,7 @@ impl BodyStream {
     /// nothing is left and the caller should look again at once).
     pub fn wait(&self, token: u64) -> bool {
         let mut state = self.state();
-        if !state.unread.is_empty() || state.done || state.failure.is_some() {
+        if state.unread.len() > state.taken || state.done || state.failure.is_some() {
             return false;
         }
         state.reader = Some(token);
@@ -82,6 +98,20 @@ impl BodyStream {
         if state.reader == Some(token) {
             state.reader = None;
         }
+    }
+
+    /// The reader is gone (the response was closed or dropped): the engine drops what else
+    /// arrives and ends the exchange, closing the connection, unless the body already ended.
+    pub fn cancel(&self) {
+        let mut state = self.state();
+        state.cancelled = true;
+        state.unread = Vec::new();
+        state.taken = 0;
+    }
+
+    /// Engine side: the reader is gone.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.state().cancelled
     }
 
     /// Bytes received so far.
@@ -100,8 +130,10 @@ impl BodyStream {
     /// Engine side: more of the body; returns the reader to wake, if one waits.
     pub(crate) fn push(&self, data: &[u8]) -> Option<u64> {
         let mut state = self.state();
-        state.unread.extend_from_slice(data);
         state.received += data.len() as u64;
+        if !state.cancelled {
+            state.unread.extend_from_slice(data);
+        }
         state.reader.take()
     }
 
@@ -127,10 +159,22 @@ mod tests {
         assert_eq!(stream.push(b"world"), None, "woken once");
         assert!(!stream.wait(8), "something to take: no wait");
         assert!(matches!(stream.take(Some(3)), Taken::Bytes(b) if b == b"hel"));
-        assert!(matches!(stream.take(None), Taken::Bytes(b) if b == b"lo world"));
+        assert!(matches!(stream.take(Some(2)), Taken::Bytes(b) if b == b"lo"));
+        assert!(matches!(stream.take(None), Taken::Bytes(b) if b == b" world"));
         assert!(stream.wait(9));
         assert_eq!(stream.finish(None), Some(9));
         assert!(matches!(stream.take(None), Taken::End));
         assert_eq!(stream.received(), 11);
+    }
+
+    #[test]
+    fn a_cancelled_stream_keeps_nothing() {
+        let stream = BodyStream::new();
+        stream.push(b"kept until cancelled");
+        stream.cancel();
+        assert!(stream.is_cancelled());
+        stream.push(b"dropped");
+        assert!(matches!(stream.take(None), Taken::Nothing));
+        assert_eq!(stream.received(), 27);
     }
 }

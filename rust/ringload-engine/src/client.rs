@@ -509,12 +509,20 @@ async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStr
                     monoio::spawn(handle_request(engine.clone(), *request));
                 }
                 Command::CloseSession(session) => {
-                    // Idle connections close now; busy ones close when their request ends,
-                    // since they go back to a pool nobody can find any more.
-                    engine
-                        .pools
-                        .borrow_mut()
-                        .retain(|key, _| key.session != session);
+                    // Idle connections close now; busy ones when their request ends (their
+                    // pool is marked closed). New requests get new pools.
+                    engine.pools.borrow_mut().retain(|key, pool| {
+                        if key.session == session {
+                            let mut pool = pool.borrow_mut();
+                            pool.closed = true;
+                            pool.idle.clear();
+                            // Waiters there may dial now: the closed pool limits nobody.
+                            for waiter in pool.waiting.drain(..) {
+                                waiter.notify();
+                            }
+                        }
+                        key.session != session
+                    });
                 }
             }
         }
@@ -642,7 +650,7 @@ async fn exchange_with_retry(
             }),
             ..Capture::default()
         };
-        match until_deadline(&deadline, conn.exchange(&mut capture, true)).await {
+        match until_deadline(&deadline, body, conn.exchange(&mut capture, true)).await {
             Ok(Ok(keep_alive)) => {
                 if keep_alive {
                     slot.give_back(conn);
@@ -656,14 +664,23 @@ async fn exchange_with_retry(
                 }
                 return Err(failure);
             }
-            Err(_) => {
+            Err(Stopped::Cancelled) => {
+                // Nobody reads the rest: the connection closes with the slot.
+                return Err(Failure::message(
+                    ErrorKind::Closed,
+                    "the streamed response was closed before its end",
+                ));
+            }
+            Err(Stopped::TimedOut) => {
+                let what = if body.is_some_and(|body| body.head_sent()) {
+                    "timed out waiting for more of the streamed body"
+                } else {
+                    "timed out waiting for the response"
+                };
                 return Err(Failure::new(
                     ErrorKind::Timeout,
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "timed out waiting for the response",
-                    ),
-                ))
+                    io::Error::new(io::ErrorKind::TimedOut, what),
+                ));
             }
         }
     }
@@ -676,9 +693,22 @@ struct Pool {
     idle: Vec<Pooled>,
     open: usize,
     waiting: std::collections::VecDeque<Rc<LocalNotify>>,
+    /// The session's pools were closed: connections that come back are closed, not kept.
+    closed: bool,
 }
 
 impl Pool {
+    /// Someone is still waiting (a waiter that timed out has dropped its handle).
+    fn has_waiters(&mut self) -> bool {
+        while let Some(front) = self.waiting.front() {
+            if Rc::strong_count(front) > 1 {
+                return true;
+            }
+            self.waiting.pop_front();
+        }
+        false
+    }
+
     /// Wakes the first waiter still waiting (one that timed out has dropped its handle).
     fn wake_one(&mut self) {
         while let Some(waiter) = self.waiting.pop_front() {
@@ -705,13 +735,15 @@ impl Slot {
         request: &ClientRequest,
         started: Instant,
     ) -> Result<(Slot, Option<Pooled>), Failure> {
+        // A request that was woken has its turn; a newcomer queues behind those still waiting.
+        let mut woken = false;
         loop {
             let waiter = {
                 let mut state = pool.borrow_mut();
-                let idle = state.idle.pop();
-                if idle.is_some()
-                    || request.max_connections == 0
-                    || state.open < request.max_connections
+                let my_turn = woken || !state.has_waiters();
+                let unlimited = request.max_connections == 0 || state.closed;
+                let idle = if my_turn { state.idle.pop() } else { None };
+                if idle.is_some() || unlimited || (my_turn && state.open < request.max_connections)
                 {
                     if idle.is_none() {
                         state.open += 1;
@@ -736,18 +768,23 @@ impl Slot {
                     io::Error::new(
                         io::ErrorKind::TimedOut,
                         format!(
-                            "timed out waiting for one of this user's {} connections (concurrency)",
+                            "timed out waiting for a free connection: all {} allowed to this host \
+                             were busy (raise the user's concurrency, or its client_pool's)",
                             request.max_connections
                         ),
                     ),
                 ));
             }
+            woken = true;
         }
     }
 
     /// The connection may carry another request: it goes back to the pool, still open.
     fn give_back(&mut self, conn: Pooled) {
         let mut state = self.pool.borrow_mut();
+        if state.closed {
+            return; // dropped with the slot: the connection closes and frees its place
+        }
         state.idle.push(conn);
         state.wake_one();
         self.held = false;
@@ -834,18 +871,38 @@ impl Engine {
     }
 }
 
-/// Runs `future` until it completes or `deadline` passes, following a deadline that moves.
+/// How often a streamed exchange looks whether its reader is gone.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
+
+/// Why [`until_deadline`] gave up.
+enum Stopped {
+    TimedOut,
+    /// A streamed body's reader went away.
+    Cancelled,
+}
+
+/// Runs `future` until it completes or `deadline` passes, following a deadline that moves;
+/// a streamed exchange also stops soon after its reader cancels.
 async fn until_deadline<F: std::future::Future>(
     deadline: &Cell<Instant>,
+    body: Option<&Arc<BodyStream>>,
     future: F,
-) -> Result<F::Output, ()> {
+) -> Result<F::Output, Stopped> {
     let mut future = std::pin::pin!(future);
     loop {
         let until = deadline.get();
-        match monoio::time::timeout_at(monoio::time::Instant::from_std(until), &mut future).await {
+        let wake_at = match body {
+            Some(_) => until.min(Instant::now() + CANCEL_CHECK),
+            None => until,
+        };
+        match monoio::time::timeout_at(monoio::time::Instant::from_std(wake_at), &mut future).await
+        {
             Ok(output) => return Ok(output),
-            Err(_) if deadline.get() > until => continue,
-            Err(_) => return Err(()),
+            Err(_) if body.is_some_and(|body| body.is_cancelled()) => {
+                return Err(Stopped::Cancelled)
+            }
+            Err(_) if deadline.get() > until || wake_at < until => continue,
+            Err(_) => return Err(Stopped::TimedOut),
         }
     }
 }

@@ -32,8 +32,9 @@ impl ClientProxy {
     pub fn parse(url: &str) -> Result<Arc<ClientProxy>, String> {
         let invalid = |why: &str| format!("invalid proxy URL {url:?}: {why}");
         let rest = url
-            .strip_prefix("http://")
-            .or_else(|| url.strip_prefix("HTTP://"))
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+            .map(|_| &url[7..])
             .ok_or_else(|| {
                 invalid("ringload speaks to HTTP proxies only; give it as http://host:port")
             })?;
@@ -58,7 +59,10 @@ impl ClientProxy {
         }
         let authorization = userinfo.map(|userinfo| {
             let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            let credentials = format!("{}:{}", percent_decode(user), percent_decode(password));
+            // The decoded bytes as they are: credentials need not be UTF-8.
+            let mut credentials = percent_decode(user);
+            credentials.push(b':');
+            credentials.extend(percent_decode(password));
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(credentials)
@@ -74,7 +78,7 @@ impl ClientProxy {
     }
 }
 
-fn percent_decode(text: &str) -> String {
+fn percent_decode(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -90,7 +94,7 @@ fn percent_decode(text: &str) -> String {
         out.push(bytes[i]);
         i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// Asks the proxy on `stream` for a tunnel to `host:port` and reads its answer: the stream then
@@ -179,6 +183,10 @@ mod tests {
             ("proxy.local", 80, true)
         );
         assert_eq!(ClientProxy::parse("http://[::1]:8080").unwrap().host, "::1");
+        assert_eq!(ClientProxy::parse("Http://127.0.0.1:1").unwrap().port, 1);
+        // Latin-1 "é" (%E9) is sent as that byte, not as U+FFFD: base64("\xe9:x") = "6Tp4".
+        let latin1 = ClientProxy::parse("http://%E9:x@127.0.0.1:3128").unwrap();
+        assert_eq!(latin1.authorization.as_deref(), Some("Basic 6Tp4"));
         for bad in [
             "socks5://127.0.0.1:1080",
             "https://127.0.0.1:3128",

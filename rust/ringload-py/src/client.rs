@@ -267,6 +267,20 @@ impl ResponseStream {
     fn received(&self) -> u64 {
         self.body.received()
     }
+
+    /// Nobody will read the rest: the engine drops it and closes the connection (unless the
+    /// body has already ended, and the connection went back to the pool).
+    fn close(&self) {
+        self.body.cancel();
+    }
+}
+
+impl Drop for ResponseStream {
+    fn drop(&mut self) {
+        // A response dropped half read (a task that took a few lines and returned) must not
+        // keep its connection reading for nobody.
+        self.body.cancel();
+    }
 }
 
 /// Header values as text: HTTP field values are Latin-1 at worst.
