@@ -263,3 +263,26 @@ def test_files_that_cannot_work_raise_valueerror_before_any_connection(pki, cert
     with pytest.raises(ValueError, match=reason):
         session.get("/", cert=resolve(cert), verify=resolve(verify))
     assert fired == []
+
+
+def test_an_explicit_verify_is_kept_across_a_redirect_to_https(pki, nginx):
+    from gevent.pywsgi import WSGIServer
+
+    def to_nginx(environ, start_response):
+        start_response("302 Found", [("Location", nginx.url() + "/"), ("Content-Length", "0")])
+        return [b""]
+
+    def distrusting():  # trusts only a CA that signed nothing here
+        return ssl.create_default_context(cafile=pki["other-ca.pem"])
+
+    redirector = WSGIServer(("127.0.0.1", 0), to_nginx, log=None)
+    redirector.start()
+    try:
+        session, _ = fast_session(f"http://127.0.0.1:{redirector.server_port}", distrusting)
+        # The factory's context would refuse nginx's certificate (status 0); verify=False given
+        # by the caller holds on the https hop, where nginx answers 400 for want of a client
+        # certificate: the handshake went through unverified.
+        assert session.get("/", verify=False).status_code == 400
+        assert session.get("/").status_code == 0, "the factory decides when verify is not given"
+    finally:
+        redirector.stop(timeout=1)

@@ -776,11 +776,14 @@ class FastHttpSession:
         extra: Sequence | None,
         body: bytes | None,
         timeout: float,
-        verify: bool | TlsConfig,
+        verify: bool | TlsConfig | None,
         proxies: Proxies | None,
         stream: bool = False,
     ) -> Any:
-        """One HTTP exchange (no redirects): the engine's RawResponse or RawError."""
+        """One HTTP exchange (no redirects): the engine's RawResponse or RawError. ``verify``
+        None: the session's default for this URL (``ssl_context_factory``'s TLS for https)."""
+        if verify is None:
+            verify = self._tls_for(url, not self.insecure)
         engine, native = self._dispatcher, self._native
         if engine is None or engine.stale or native is None:
             engine, native = self._connect()
@@ -856,7 +859,7 @@ class FastHttpSession:
         allow_redirects: bool,
         stream: bool,
         timeout: float,
-        verify: bool | TlsConfig,
+        verify: bool | TlsConfig | None,
         proxies: Proxies | None,
     ) -> tuple[FastResponse, float]:
         """Sends the request and follows redirects; returns the response and the engine-measured
@@ -877,7 +880,7 @@ class FastHttpSession:
         request: FastRequest,
         stream: bool,
         timeout: float,
-        verify: bool | TlsConfig,
+        verify: bool | TlsConfig | None,
         proxies: Proxies | None,
     ) -> tuple[FastResponse, float]:
         """``raw`` is a redirect: follows it and any after it, each hop with the headers the
@@ -909,8 +912,6 @@ class FastHttpSession:
                 current_body = None
                 headers = {k: v for k, v in headers.items() if k.lower() not in ("content-type", "content-length")}
             current_url = next_url
-            if self.ssl_context_factory is not None and type(verify) is bool:
-                verify = self._tls_for(current_url, verify)
             raw = self._send_once(
                 current_method, current_url, _NO_HEADERS, headers, None, current_body, timeout, verify, proxies, stream
             )
@@ -982,9 +983,8 @@ class FastHttpSession:
             if built_url != given_url and url.lower().startswith(_absolute_url):
                 url = built_url  # an absolute URL's userinfo must not become the stats name either
         if verify is None:
-            verify = not self.insecure
-            if self.ssl_context_factory is not None:
-                verify = self._tls_for(built_url, verify)
+            # With a factory, left None: each hop's URL decides (its https:// hops use the factory).
+            verify = not self.insecure if self.ssl_context_factory is None else None
         elif type(verify) is not TlsConfig:
             verify = bool(verify)
         start_time = time.time()
