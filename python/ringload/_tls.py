@@ -137,26 +137,24 @@ def ssl_context_from_factory(factory: Callable[..., ssl.SSLContext], insecure: b
 def tls_for_requests(verify: Any, cert: Any) -> bool | TlsConfig:
     """requests' ``verify`` (a bool, or a CA bundle file or directory that replaces the default
     roots) and ``cert`` (``"both.pem"`` or ``(cert, key)``) as ``Session.send``'s ``verify``."""
-    if cert is None or cert == "":
-        if verify is True or verify is False:
-            return verify
-        if isinstance(verify, (str, os.PathLike)):
-            path = os.fspath(verify)
-            return _cached(("requests", path, None, None), lambda: TlsConfig(ca_path=path))
-        raise TypeError(f"verify= must be True, False or a CA bundle path, not {type(verify).__name__}")
-    if isinstance(cert, (str, os.PathLike)):
-        cert_file, key_file = os.fspath(cert), None
-    elif isinstance(cert, tuple) and len(cert) == 2:
-        cert_file, key_file = os.fspath(cert[0]), os.fspath(cert[1])
-    else:
-        raise TypeError('cert= must be a path ("both.pem") or a (cert, key) tuple of paths')
     if verify is True or verify is False:
         ca_path = None
     elif isinstance(verify, (str, os.PathLike)):
         ca_path = os.fspath(verify)
     else:
         raise TypeError(f"verify= must be True, False or a CA bundle path, not {type(verify).__name__}")
+    if cert is None or cert == "":
+        if ca_path is None:
+            return verify  # the engine's own configurations
+        cert_file = key_file = None
+    elif isinstance(cert, (str, os.PathLike)):
+        cert_file, key_file = os.fspath(cert), None
+    elif isinstance(cert, tuple) and len(cert) == 2:
+        cert_file, key_file = os.fspath(cert[0]), os.fspath(cert[1])
+    else:
+        raise TypeError('cert= must be a path ("both.pem") or a (cert, key) tuple of paths')
+    checked = verify is not False
     return _cached(
-        ("requests", ca_path, bool(verify), cert_file, key_file),
-        lambda: TlsConfig(verify=verify is not False, ca_path=ca_path, cert_file=cert_file, key_file=key_file),
+        ("requests", checked, ca_path, cert_file, key_file),
+        lambda: TlsConfig(verify=checked, ca_path=ca_path, cert_file=cert_file, key_file=key_file),
     )
