@@ -3,9 +3,7 @@ pytest SLO checks, and Locust's FastHttpUser on the engine)."""
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-from typing_extensions import TypeAlias
+from typing import Any, TypeAlias
 
 from ringload._ringload import Endpoint as Endpoint
 from ringload._ringload import Latency as Latency

@@ -16,12 +16,12 @@ import operator
 import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 from ringload import _ringload
 from ringload._ringload import Progress, Result, StopHandle
 
-HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
+HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
 class Request:

@@ -26,12 +26,12 @@ import uuid
 import weakref
 import zlib
 from base64 import b64encode
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from errno import ECONNREFUSED, ECONNRESET, ETIMEDOUT
 from http.cookiejar import CookieJar
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request as _CookieRequest
 

@@ -17,6 +17,13 @@ mod tls;
 
 use pyo3::prelude::*;
 
+/// mimalloc instead of glibc's malloc for the extension's own allocations: the engine thread
+/// frees request buffers the Python thread allocated, and allocates each request's task with a
+/// large alignment; glibc's malloc takes its slow paths for both (arena locks, consolidation),
+/// about a microsecond of engine CPU per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Engine>()?;
