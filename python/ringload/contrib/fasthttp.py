@@ -849,31 +849,6 @@ class FastHttpSession:
             extra.append(("Cookie", "; ".join(f"{k}={v}" for k, v in dict(cookies).items()), _REPLACE))
         return url, body
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        headers: dict | None,
-        extra: Sequence | None,
-        body: bytes | None,
-        allow_redirects: bool,
-        stream: bool,
-        timeout: float,
-        verify: bool | TlsConfig | None,
-        proxies: Proxies | None,
-    ) -> tuple[FastResponse, float]:
-        """Sends the request and follows redirects; returns the response and the engine-measured
-        time in seconds (all hops, to the end of the last body, or its head with ``stream``)."""
-        defaults = self.default_headers
-        raw = self._send_once(method, url, defaults, headers, extra, body, timeout, verify, proxies, stream)
-        request = FastRequest(url, method, (defaults, headers, extra), body)
-        if type(raw) is not RawResponse:
-            # Until the failure, as Locust reports a refused or timed-out request's time.
-            return self._error_response_type(request, self._exception_for(raw, url)), raw.elapsed
-        if not allow_redirects or raw.status not in REDIRECT_RESPONSE_CODES:
-            return self._response_type(raw, request, url), raw.head_time if stream else raw.total_time
-        return self._follow_redirects(raw, request, stream, timeout, verify, proxies)
-
     def _follow_redirects(
         self,
         raw: Any,
@@ -1016,9 +991,19 @@ class FastHttpSession:
 
         if stream:  # the body is handed on as received, so ask for it as it is
             extra = [*(extra or ()), ("Accept-Encoding", "identity", _IF_ABSENT)]
-        response, elapsed = self._send(
-            method, request_url, headers, extra, body, allow_redirects, stream, timeout, verify, proxies
-        )
+        defaults = self.default_headers
+        raw = self._send_once(method, request_url, defaults, headers, extra, body, timeout, verify, proxies, stream)
+        request = FastRequest(request_url, method, (defaults, headers, extra), body)
+        # The engine measured the time: all hops, to the end of the last body (its head with stream).
+        if type(raw) is not RawResponse:
+            # Until the failure, as Locust reports a refused or timed-out request's time.
+            response: FastResponse = self._error_response_type(request, self._exception_for(raw, request_url))
+            elapsed = raw.elapsed
+        elif allow_redirects and raw.status in REDIRECT_RESPONSE_CODES:
+            response, elapsed = self._follow_redirects(raw, request, stream, timeout, verify, proxies)
+        else:
+            response = self._response_type(raw, request, request_url)
+            elapsed = raw.head_time if stream else raw.total_time
         if payload is not None and self._request_body_as_given:
             sent = response.request
             if sent is not None and sent.body is body:  # not a redirect that dropped the body
