@@ -13,7 +13,8 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def thread_cpu_seconds() -> dict[str, dict[str, float]]:
-    """``{thread name: {"cpu_s": user + sys seconds, "switches": context switches}}``."""
+    """``{thread name: {"cpu_s": user + sys seconds, "sys_s": sys seconds (in the kernel),
+    "switches": context switches}}``."""
     totals: dict[str, dict[str, float]] = {}
     for tid in os.listdir("/proc/self/task"):
         try:
@@ -27,8 +28,9 @@ def thread_cpu_seconds() -> dict[str, dict[str, float]]:
         fields = stat[stat.rindex(")") + 2 :].split()
         # voluntary (blocked or yielded) plus nonvoluntary (preempted)
         switches = sum(int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line)
-        entry = totals.setdefault(name, {"cpu_s": 0.0, "switches": 0})
+        entry = totals.setdefault(name, {"cpu_s": 0.0, "sys_s": 0.0, "switches": 0})
         entry["cpu_s"] += (int(fields[11]) + int(fields[12])) / _TICKS
+        entry["sys_s"] += int(fields[12]) / _TICKS
         entry["switches"] += switches
     return totals
 
@@ -47,7 +49,7 @@ def _write_thread_cpu(environment, **_kwargs):
     if path:
         since_start = {}
         for name, now in thread_cpu_seconds().items():
-            before = _at_test_start.get(name, {"cpu_s": 0.0, "switches": 0})
+            before = _at_test_start.get(name, {"cpu_s": 0.0, "sys_s": 0.0, "switches": 0})
             since_start[name] = {key: now[key] - before[key] for key in now}
         with open(path, "w") as f:
             json.dump(since_start, f)

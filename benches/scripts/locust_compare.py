@@ -76,7 +76,7 @@ def run_once(mode: str, locustfile: str, url: str, users: int, duration: int, ba
     failures = sum(row["num_failures"] for row in stats)
     # Locust's stats run from the first request to the last one: use them for requests/s.
     elapsed = max(row["last_request_timestamp"] for row in stats) - min(row["start_time"] for row in stats)
-    engine = threads.get(ENGINE_THREAD, {"cpu_s": 0.0, "switches": 0})
+    engine = threads.get(ENGINE_THREAD, {"cpu_s": 0.0, "sys_s": 0.0, "switches": 0})
     python_cpu = sum(t["cpu_s"] for t in threads.values()) - engine["cpu_s"]
     engine_cpu = engine["cpu_s"]
     switches = sum(t["switches"] for t in threads.values())
@@ -90,6 +90,8 @@ def run_once(mode: str, locustfile: str, url: str, users: int, duration: int, ba
         # The Python thread (Locust and ringload's Python layer) and the engine thread, per request.
         "python_us_per_request": python_cpu * 1e6 / requests if requests else float("inf"),
         "engine_us_per_request": engine_cpu * 1e6 / requests if requests else float("inf"),
+        # Of it, the kernel's (loopback TCP, io_uring): what any client on this core pays per request.
+        "engine_kernel_us_per_request": engine.get("sys_s", 0.0) * 1e6 / requests if requests else float("inf"),
         "switches_per_request": switches / requests if requests else float("inf"),
         "rss_mib": rss_kib / 1024,
         "wall_s": wall,
@@ -184,6 +186,15 @@ def main() -> int:
             print(
                 f"{label}: floor (exchange only, same engine): {exchange_rps:,.0f} req/s = "
                 f"{exchange_rps / stock_rps:.1f}x stock; ringload reaches {rps / exchange_rps:.0%} of it"
+            )
+            # 10x stock leaves stock's CPU per request / 10 for everything: Locust's loop and the
+            # kernel's part of the engine thread alone are a lower bound no client layer removes.
+            budget_us = median(label, "stock", "cpu_us_per_request") / 10
+            kernel_us = median(label, "ringload", "engine_kernel_us_per_request")
+            print(
+                f"{label}: 10x stock allows {budget_us:.1f} us of CPU per request; Locust's loop ({loop_us:.1f} us) "
+                f"plus the engine thread's kernel time ({kernel_us:.1f} us of its "
+                f"{median(label, 'ringload', 'engine_us_per_request'):.1f}) already take {loop_us + kernel_us:.1f} us"
             )
     return 0 if all(r["failures"] == 0 for rows in results.values() for r in rows) else 1
 
