@@ -2,6 +2,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,8 @@ use rustls::{ServerConnection, StreamOwned};
 use crate::request::{self, Error, InBuf};
 use crate::response::{self, Reply};
 use crate::routes::{self, Route};
-use crate::server::Shared;
+use crate::server::{NextRequest, Shared};
+use crate::IdleClose;
 
 /// Output is written once this much is buffered; larger bodies are streamed.
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
@@ -19,23 +21,41 @@ const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Serves one accepted connection until either side closes it.
-pub(crate) fn serve(stream: TcpStream, tls: Option<Arc<rustls::ServerConfig>>, shared: &Shared) {
+pub(crate) fn serve(
+    stream: TcpStream,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shared: &Shared,
+    id: u64,
+) {
     match tls {
-        None => serve_on(stream, shared),
+        None => serve_on(stream, shared, id),
         Some(config) => {
             // The handshake runs on first read; if it fails, the read fails
             // and the connection is simply dropped.
             if let Ok(session) = ServerConnection::new(config) {
-                serve_on(StreamOwned::new(session, stream), shared);
+                serve_on(StreamOwned::new(session, stream), shared, id);
             }
         }
     }
 }
 
-fn serve_on<S: Transport>(io: S, shared: &Shared) {
+fn serve_on<S: Transport>(io: S, shared: &Shared, id: u64) {
     let mut conn = Conn::new(io);
     let mut inb = InBuf::new();
+    let mut served = 0u64;
     loop {
+        if served > 0 && inb.is_empty() && shared.ends_idle_connections() {
+            // Kept alive and idle: the responses go out, then the wait may end it.
+            if conn.flush().is_err() {
+                return;
+            }
+            match shared.wait_for_request(id, conn.io.tcp()) {
+                NextRequest::Arrived => {}
+                NextRequest::Gone => return,
+                NextRequest::Retire => return retire(conn, shared),
+            }
+        }
+        served += 1;
         let req = match request::read_head(&mut inb, &mut conn) {
             Ok(Some(req)) => req,
             Ok(None) | Err(Error::Gone) => return,
@@ -79,6 +99,51 @@ fn serve_on<S: Transport>(io: S, shared: &Shared) {
         }
         // The response stays buffered while pipelined requests follow; it
         // is flushed before the next blocking read.
+    }
+}
+
+/// Ends an idle kept-alive connection as the configuration says, counting a request that still
+/// arrives on it (the client did not notice the close).
+fn retire<S: Transport>(mut conn: Conn<S>, shared: &Shared) {
+    shared.idle_closes.fetch_add(1, Ordering::Relaxed);
+    let how = shared.idle_close;
+    if how == IdleClose::Reset {
+        return reset(conn.io.tcp());
+    }
+    if how == IdleClose::Timeout408 {
+        let timeout = Reply::empty(408);
+        if response::write(&mut conn, &timeout, false, Some("close")).is_err() {
+            return;
+        }
+    }
+    if conn.flush().is_err() || conn.io.close_write().is_err() {
+        return;
+    }
+    let mut socket = conn.io.tcp();
+    let _ = socket.set_read_timeout(Some(LINGER_TIME));
+    let mut scratch = [0u8; 1024];
+    if matches!(socket.read(&mut scratch), Ok(n) if n > 0) {
+        shared.late_requests.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Arranges a reset: with `SO_LINGER` 0 the socket's last close (this thread's, then the
+/// registry's clone) sends RST instead of FIN.
+fn reset(socket: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid option struct for a socket we own.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
     }
 }
 

@@ -60,6 +60,10 @@
 //!   A request to a known route with a bad parameter (`/bytes/abc`) gets a
 //!   `400` but the connection stays open, since the request itself was valid.
 //! * Every response carries `Server: ringload-target` and no `Date`.
+//! * Idle keep-alive connections stay open unless [`ServerConfig::idle_timeout`] or
+//!   [`ServerConfig::max_connections`] says otherwise; then they are ended as
+//!   [`ServerConfig::idle_close`] says (as a server or load balancer in production does), and
+//!   [`Server::idle_closes`] and [`Server::late_requests`] count what happened.
 //!
 //! # Counting
 //!
@@ -71,6 +75,7 @@
 //! rely on the counters already including that request.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 mod conn;
 pub mod hostile;
@@ -91,6 +96,15 @@ pub struct ServerConfig {
     pub addr: SocketAddr,
     /// Serve HTTPS with this identity instead of plain HTTP.
     pub tls: Option<TlsIdentity>,
+    /// End a kept-alive connection that has waited this long for its next request (nginx's
+    /// `keepalive_timeout`). `None`: keep it until the client closes it.
+    pub idle_timeout: Option<Duration>,
+    /// Open connections at most: accepting another first ends the connection that has been idle
+    /// longest, as nginx does at `worker_connections` (and, while none is idle, waits for one to
+    /// be). `None`: no limit.
+    pub max_connections: Option<usize>,
+    /// How an idle connection is ended.
+    pub idle_close: IdleClose,
 }
 
 impl Default for ServerConfig {
@@ -98,6 +112,36 @@ impl Default for ServerConfig {
         ServerConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             tls: None,
+            idle_timeout: None,
+            max_connections: None,
+            idle_close: IdleClose::Close,
+        }
+    }
+}
+
+/// How the server ends a kept-alive connection that is idle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdleClose {
+    /// A FIN (over TLS, a `close_notify` first); requests that still arrive are counted in
+    /// [`Server::late_requests`] and not answered.
+    #[default]
+    Close,
+    /// A reset (RST), as a server that closes with unread input or `SO_LINGER` 0 sends.
+    Reset,
+    /// `408 Request Timeout` with `Connection: close`, then as [`IdleClose::Close`], as some
+    /// load balancers do.
+    Timeout408,
+}
+
+impl std::str::FromStr for IdleClose {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "close" => Ok(IdleClose::Close),
+            "reset" => Ok(IdleClose::Reset),
+            "408" => Ok(IdleClose::Timeout408),
+            _ => Err(format!("{s:?}: use close, reset or 408")),
         }
     }
 }

@@ -81,7 +81,7 @@ impl InBuf {
         &self.buf[self.start..self.end]
     }
 
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.start == self.end
     }
 

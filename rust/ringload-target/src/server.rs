@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, Tc
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::{conn, tls, ServerConfig};
+use crate::{conn, tls, IdleClose, ServerConfig};
 
 /// A running target server.
 ///
@@ -29,7 +29,12 @@ impl Server {
         let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
         let listener = TcpListener::bind(config.addr)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+            idle_close: config.idle_close,
+            ..Shared::default()
+        });
         let accept = thread::Builder::new()
             .name("ringload-target-accept".into())
             .spawn({
@@ -56,6 +61,20 @@ impl Server {
     /// Connections accepted so far, including ones whose TLS handshake failed.
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::Relaxed)
+    }
+
+    /// Kept-alive connections the server ended while they were idle (after
+    /// [`ServerConfig::idle_timeout`], or to stay within [`ServerConfig::max_connections`]).
+    pub fn idle_closes(&self) -> u64 {
+        self.shared.idle_closes.load(Ordering::Relaxed)
+    }
+
+    /// Connections on which a request still arrived after the server had ended them while idle
+    /// (with [`IdleClose::Close`] or [`IdleClose::Timeout408`], after an idle timeout): a
+    /// client that does not notice the close sends into it, and that request fails or is sent
+    /// again.
+    pub fn late_requests(&self) -> u64 {
+        self.shared.late_requests.load(Ordering::Relaxed)
     }
 
     /// Complete requests whose target had this path (query string excluded).
@@ -110,8 +129,34 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     connections: AtomicU64,
     paths: Mutex<HashMap<String, u64>>,
-    /// A clone of every open connection's socket, so shutdown can close them.
-    live: Mutex<HashMap<u64, TcpStream>>,
+    /// Every open connection, so shutdown can close them and the connection limit can end the
+    /// one idle longest.
+    live: Mutex<HashMap<u64, Live>>,
+    pub(crate) idle_timeout: Option<Duration>,
+    max_connections: Option<usize>,
+    pub(crate) idle_close: IdleClose,
+    pub(crate) idle_closes: AtomicU64,
+    pub(crate) late_requests: AtomicU64,
+}
+
+/// An open connection as the accept thread sees it.
+struct Live {
+    /// A clone of its socket.
+    socket: TcpStream,
+    /// Since when it has waited for its next request; `None` while it is serving one.
+    idle_since: Option<Instant>,
+    /// The connection limit chose it to end; its thread does so.
+    retiring: bool,
+}
+
+/// What an idle connection's wait for its next request ended with.
+pub(crate) enum NextRequest {
+    /// Bytes arrived.
+    Arrived,
+    /// The client closed it (or it broke).
+    Gone,
+    /// The server ends it: the idle timeout passed, or the connection limit chose it.
+    Retire,
 }
 
 impl Shared {
@@ -130,8 +175,85 @@ impl Shared {
     /// Shuts down every live socket: blocked reads see end of stream and
     /// blocked writes fail, so each connection thread exits promptly.
     fn close_all(&self) {
-        for stream in lock(&self.live).values() {
-            let _ = stream.shutdown(Shutdown::Both);
+        for live in lock(&self.live).values() {
+            let _ = live.socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Whether connections are ever ended while idle (else their waits cost nothing extra).
+    pub(crate) fn ends_idle_connections(&self) -> bool {
+        self.idle_timeout.is_some() || self.max_connections.is_some()
+    }
+
+    /// Waits, idle, for connection `id`'s next request on `socket` (nothing is buffered).
+    pub(crate) fn wait_for_request(&self, id: u64, socket: &TcpStream) -> NextRequest {
+        if let Some(live) = lock(&self.live).get_mut(&id) {
+            if live.retiring {
+                return NextRequest::Retire;
+            }
+            live.idle_since = Some(Instant::now());
+        }
+        let _ = socket.set_read_timeout(self.idle_timeout);
+        let mut byte = [0u8; 1];
+        let waited = socket.peek(&mut byte);
+        let _ = socket.set_read_timeout(None);
+        let mut live = lock(&self.live);
+        let Some(entry) = live.get_mut(&id) else {
+            return NextRequest::Gone;
+        };
+        entry.idle_since = None;
+        match waited {
+            // Chosen by the connection limit, which shut the socket's reading side to wake us.
+            _ if entry.retiring => NextRequest::Retire,
+            Ok(0) => NextRequest::Gone,
+            Ok(_) => NextRequest::Arrived,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                NextRequest::Retire
+            }
+            Err(_) => NextRequest::Gone,
+        }
+    }
+
+    /// Makes room for one more connection under the limit: ends the connection idle longest,
+    /// waiting while none is idle. Returns false when the server is stopping.
+    fn make_room(&self) -> bool {
+        let Some(max) = self.max_connections else {
+            return true;
+        };
+        loop {
+            if self.stop.is_set() {
+                return false;
+            }
+            {
+                let mut live = lock(&self.live);
+                let retiring = live.values().filter(|l| l.retiring).count();
+                if live.len() - retiring < max {
+                    return true;
+                }
+                let mut idle: Vec<(Instant, u64)> = live
+                    .iter()
+                    .filter(|(_, l)| !l.retiring)
+                    .filter_map(|(id, l)| Some((l.idle_since?, *id)))
+                    .collect();
+                idle.sort_unstable();
+                // A connection whose next request has arrived but not yet been read is busy,
+                // not idle: ending it would drop a request the client rightly sent.
+                let oldest = idle
+                    .into_iter()
+                    .find(|(_, id)| !has_unread_bytes(&live[id].socket));
+                if let Some(victim) = oldest.and_then(|(_, id)| live.get_mut(&id)) {
+                    victim.retiring = true;
+                    // Wakes its thread's wait with end of stream; it sees `retiring`.
+                    let _ = victim.socket.shutdown(Shutdown::Read);
+                    return true;
+                }
+            }
+            thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -182,7 +304,7 @@ fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, sh
     let mut reap_at = 64;
     let mut next_id: u64 = 0;
     for incoming in listener.incoming() {
-        if shared.stop.is_set() {
+        if shared.stop.is_set() || !shared.make_room() {
             break;
         }
         let stream = match incoming {
@@ -203,7 +325,14 @@ fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, sh
         next_id += 1;
         // Registered before the thread exists, and only by this thread, so
         // close_all() below cannot miss a connection.
-        lock(&shared.live).insert(id, handle);
+        lock(&shared.live).insert(
+            id,
+            Live {
+                socket: handle,
+                idle_since: None,
+                retiring: false,
+            },
+        );
         let registration = Registration {
             shared: Arc::clone(&shared),
             id,
@@ -212,7 +341,7 @@ fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, sh
         let spawned = thread::Builder::new()
             .name("ringload-target-conn".into())
             .spawn(move || {
-                conn::serve(stream, tls, &registration.shared);
+                conn::serve(stream, tls, &registration.shared, id);
                 drop(registration);
             });
         // On spawn failure the closure, and with it the registration and the
@@ -229,6 +358,23 @@ fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, sh
     for worker in workers {
         let _ = worker.join();
     }
+}
+
+/// Bytes are waiting on `socket` (looked at without reading or waiting).
+fn has_unread_bytes(socket: &TcpStream) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a one-byte buffer we own; MSG_DONTWAIT never blocks (and, unlike
+    // set_nonblocking, does not change the socket the connection thread reads).
+    let n = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
 }
 
 /// Connects to the listener so a blocked accept() returns.
