@@ -173,4 +173,4 @@ async def run_async(
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Result:
     """:func:`run` for asyncio: runs in the loop's default executor; cancelling the awaiting task
-    stops the run (requests in flight finish or time out first) and raises CancelledError."""
+    stops the run at once (requests in flight are counted aborted) and raises CancelledError."""

@@ -290,8 +290,8 @@ def run(
     ``ringload/__init__.pyi``, for every argument).
 
     Blocks the calling thread, with the GIL released, until the run ends; under gevent only the
-    calling greenlet waits. Ctrl-C in the main thread stops the run early and raises
-    KeyboardInterrupt once requests in flight are accounted for.
+    calling greenlet waits. Ctrl-C in the main thread stops the run at once (requests in flight
+    are counted aborted) and raises KeyboardInterrupt.
     """
     stop = stop if stop is not None else StopHandle()
     call = _prepare(
@@ -368,7 +368,7 @@ async def run_async(
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Result:
     """:func:`run` for asyncio: the run goes to the loop's default executor, and cancelling the
-    awaiting task stops it (requests in flight finish or time out first)."""
+    awaiting task stops it at once (requests in flight are counted aborted)."""
     stop = stop if stop is not None else StopHandle()
     call = _prepare(
         url,

@@ -4,7 +4,7 @@ import os
 import pathlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Literal, final
 
 from typing_extensions import disjoint_base
 
@@ -55,8 +55,6 @@ class Engine:
     def drain(self) -> list[tuple[Any, RawResponse | RawError]]:
         """Every request finished now, as ``(waiter, result)`` pairs; results whose waiter was
         forgotten are dropped. Never blocks."""
-    def pending(self, token: int) -> bool:
-        """The request is still in flight and its waiter is parked."""
     def forget(self, token: int) -> None:
         """Drops the waiter of a request whose result can no longer be delivered."""
     @property
@@ -265,9 +263,22 @@ class TargetServer:
     ``/echo``, ``/headers``, ``/close``. A request is counted once it has been read, before its
     response is written. Use it as a context manager, or call :meth:`stop`."""
 
-    def __new__(cls, *, tls: bool = False) -> TargetServer:
+    def __new__(
+        cls,
+        *,
+        tls: bool = False,
+        idle_timeout: float | None = None,
+        max_connections: int | None = None,
+        idle_close: Literal["close", "reset", "408"] = "close",
+    ) -> TargetServer:
         """Starts listening; ``tls=True`` serves HTTPS with a fresh self-signed certificate for
-        127.0.0.1 and localhost. Raises OSError when it cannot listen."""
+        127.0.0.1 and localhost. Raises OSError when it cannot listen.
+
+        Idle kept-alive connections are ended as production servers do: after ``idle_timeout``
+        seconds (nginx's ``keepalive_timeout``), and to stay within ``max_connections`` (the one
+        idle longest makes room; with none idle, a new connection waits), with a FIN
+        (``"close"``; over TLS a close_notify first), a reset (``"reset"``) or a ``408 Request
+        Timeout`` then a close (``"408"``)."""
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:40123`` (no trailing slash)."""
@@ -280,6 +291,11 @@ class TargetServer:
         """Connections accepted so far."""
     def path_count(self, path: str) -> int:
         """Complete requests to ``path`` (query string excluded)."""
+    def idle_closes(self) -> int:
+        """Kept-alive connections the server ended while they were idle."""
+    def late_requests(self) -> int:
+        """Connections on which a request still arrived after the server ended them while idle
+        (a client that did not notice the close sent into it)."""
     def stop(self) -> None:
         """Stops the server and closes its connections; calling it again does nothing."""
     def __enter__(self) -> TargetServer: ...
@@ -326,9 +342,10 @@ class HostileServer:
 
 @final
 class StopHandle:
-    """Ends a run early from another thread or task: no new request starts, requests in flight
-    complete or time out, and the run returns its result. A handle serves one run: once set
-    (by you, or by an exception in ``on_progress``) it stays set."""
+    """Ends a run early from another thread or task: at once, as its deadline would, with the
+    requests in flight counted ``aborted``; the run returns its result, whose ``interrupted`` is
+    True. A handle serves one run: once set (by you, or by an exception in ``on_progress``) it
+    stays set."""
 
     def __init__(self) -> None: ...
     def set(self) -> None:
@@ -501,7 +518,8 @@ class Outcomes:
         """Of :attr:`aborted`: still waiting for their connection when the run ended."""
     @property
     def retries(self) -> int:
-        """Idempotent requests resent once after a kept-alive connection closed unanswered."""
+        """Idempotent requests resent once after a kept-alive connection closed unanswered (a close
+        that raced the send; one the server ended while idle is replaced before sending)."""
     @property
     def status(self) -> dict[int, int]:
         """Responses by status code."""
@@ -557,6 +575,10 @@ class Result(Outcomes):
     @property
     def connects(self) -> int:
         """Connections established."""
+    @property
+    def interrupted(self) -> bool:
+        """The run was stopped before its end (a :class:`StopHandle`, Ctrl-C): it covers what was
+        measured until then, and the requests in flight are counted in ``aborted``."""
     @property
     def error_examples(self) -> dict[str, str]:
         """The first error message of each failed kind."""

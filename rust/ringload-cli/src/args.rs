@@ -46,6 +46,17 @@ pub struct ServeArgs {
     /// Serve HTTPS with a freshly generated self-signed certificate.
     #[arg(long)]
     pub tls: bool,
+    /// End a kept-alive connection idle this long (like nginx's keepalive_timeout).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Keep at most N connections open; another one first ends the one idle longest (like
+    /// nginx at worker_connections).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: Option<u64>,
+    /// How an idle connection is ended: close (FIN; TLS: close_notify first), reset (RST), or
+    /// 408 (a 408 Request Timeout, then close).
+    #[arg(long, value_name = "HOW", default_value = "close")]
+    pub idle_close: ringload_target::IdleClose,
 }
 
 #[derive(Args, Debug)]

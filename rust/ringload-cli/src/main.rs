@@ -1,7 +1,8 @@
 //! `ringload`: raw HTTP/1.1 throughput and latency, like wrk/wrk2/oha, with exact accounting.
 //!
 //! Exit codes: 0 done, 1 the run could not happen, 2 bad usage (before any connection),
-//! 3 a `--fail-on` threshold was crossed.
+//! 3 a `--fail-on` threshold was crossed, 130 stopped by Ctrl-C and 143 by SIGTERM (the report
+//! of what was measured is still printed).
 
 mod args;
 mod progress;
@@ -11,13 +12,14 @@ mod thresholds;
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use clap::Parser;
 
 use crate::args::{Cli, Command, LoadArgs};
 use crate::progress::ProgressLine;
+use ringload_engine::StopSignal;
 
 const EXIT_RUN_ERROR: u8 = 1;
 const EXIT_USAGE: u8 = 2;
@@ -75,10 +77,11 @@ fn run_load(args: &LoadArgs) -> ExitCode {
     if let Err(e) = check_output_paths(args) {
         return fail(EXIT_USAGE, &e);
     }
+    let stop = stop_on_signals();
     let mut progress = ProgressLine::new(!args.no_progress);
     let result = ringload_engine::run_until(
         &plan,
-        stop_on_ctrl_c(),
+        stop,
         |warning| eprintln!("{warning}"),
         |p| progress.update(p),
     );
@@ -112,7 +115,11 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         );
         crossed = true;
     }
-    if crossed {
+    if report.interrupted {
+        // As a shell reports a process the signal ended: 128 + its number.
+        let signal = STOPPED_BY.load(Ordering::Relaxed);
+        ExitCode::from(128 + u8::try_from(signal).unwrap_or(0))
+    } else if crossed {
         ExitCode::from(EXIT_THRESHOLD)
     } else {
         ExitCode::SUCCESS
@@ -158,29 +165,35 @@ fn write_files(args: &LoadArgs, report: &ringload_engine::Report) -> anyhow::Res
     Ok(())
 }
 
-static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+static STOP: OnceLock<Arc<StopSignal>> = OnceLock::new();
+/// The signal that stopped the run (SIGINT by default, for a stop from anywhere else).
+static STOPPED_BY: AtomicI32 = AtomicI32::new(libc::SIGINT);
 
-/// The first Ctrl-C stops the run early and still prints the report (as wrk and oha do); the
-/// handler then restores the default, so a second Ctrl-C ends the process at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    extern "C" fn on_sigint(_: libc::c_int) {
+/// The first Ctrl-C (or SIGTERM, from `timeout` or a container runtime) stops the run at once,
+/// as its deadline would, and the report of what was measured is still printed (as wrk and oha
+/// do). The handler then restores the default, so a second one ends the process at once.
+fn stop_on_signals() -> Arc<StopSignal> {
+    extern "C" fn on_signal(signal: libc::c_int) {
         if let Some(stop) = STOP.get() {
-            stop.store(true, Ordering::Relaxed);
+            if !stop.is_requested() {
+                STOPPED_BY.store(signal, Ordering::Relaxed);
+            }
+            stop.request();
         }
         // SAFETY: signal() is async-signal-safe; restoring the default disposition.
         unsafe {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(signal, libc::SIG_DFL);
         }
     }
-    let stop = STOP
-        .get_or_init(|| Arc::new(AtomicBool::new(false)))
-        .clone();
-    // SAFETY: the handler only touches an initialized atomic and calls signal().
-    unsafe {
-        libc::signal(
-            libc::SIGINT,
-            on_sigint as extern "C" fn(libc::c_int) as libc::sighandler_t,
-        );
+    let stop = STOP.get_or_init(Arc::default).clone();
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only touches initialized atomics and calls signal().
+        unsafe {
+            libc::signal(
+                signal,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
     }
     stop
 }

@@ -11,6 +11,9 @@ const ROUTES: &str = "/  /bytes/N  /chunked/N  /delay/MS  /status/CODE  /echo  /
 pub fn serve(args: &ServeArgs) -> Result<()> {
     let mut config = ServerConfig {
         addr: ([127, 0, 0, 1], args.port).into(),
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections.map(|n| n as usize),
+        idle_close: args.idle_close,
         ..ServerConfig::default()
     };
     let scheme = if args.tls {

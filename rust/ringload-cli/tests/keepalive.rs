@@ -1,9 +1,13 @@
-//! `--disable-keepalive` (a new connection for every request, `Connection: close` sent) and
-//! the phase times that show what a connection costs: connect, TLS handshake, first byte.
+//! `--disable-keepalive` (a new connection for every request, `Connection: close` sent), the
+//! phase times that show what a connection costs (connect, TLS handshake, first byte), and
+//! kept-alive connections that the server ends while they are idle.
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
+use ringload_target::IdleClose;
 
 #[test]
 fn every_request_gets_its_own_connection() {
@@ -204,4 +208,107 @@ fn nginx_accepts_one_connection_per_request() {
     let (accepts_kept, _) = nginx.stub_status().unwrap();
     assert_eq!(count(&report, "connects"), 4, "{report}");
     assert_eq!(accepts_kept - accepts_after - 1, 4);
+}
+
+/// The target ending idle connections as `config` says (over TLS with a self-signed
+/// certificate when `tls`), and its base URL.
+fn idle_ending_target(config: ServerConfig, tls: bool) -> (Server, String) {
+    let (identity, _pem) = ringload_target::self_signed(&["localhost", "127.0.0.1"]);
+    let config = ServerConfig {
+        tls: tls.then_some(identity),
+        ..config
+    };
+    let server = Server::start(config).unwrap();
+    let scheme = if tls { "https" } else { "http" };
+    let base = format!("{scheme}://127.0.0.1:{}", server.addr().port());
+    (server, base)
+}
+
+#[test]
+fn connections_the_server_ends_while_idle_cost_no_failure_and_no_resend() {
+    // 20 req/s over 10 connections: each idles about half a second, the server ends it after
+    // 200 ms. Every way a server ends one: a FIN, a reset, a 408 first, a TLS close_notify.
+    let cases = [
+        ("FIN", IdleClose::Close, false),
+        ("RST", IdleClose::Reset, false),
+        ("408", IdleClose::Timeout408, false),
+        ("close_notify", IdleClose::Close, true),
+    ];
+    for (name, how, tls) in cases {
+        for method in ["POST", "GET"] {
+            let (server, base) = idle_ending_target(
+                ServerConfig {
+                    idle_timeout: Some(Duration::from_millis(200)),
+                    idle_close: how,
+                    ..ServerConfig::default()
+                },
+                tls,
+            );
+            let target = format!("{base}/echo");
+            let report = ringload_json(&[
+                "-m",
+                method,
+                "-b",
+                r#"{"a":1}"#,
+                "-R",
+                "20",
+                "-c",
+                "10",
+                "-d",
+                "2s",
+                "--insecure",
+                &target,
+            ]);
+            let case = format!("{name} {method}");
+            assert_eq!(count(&report, "ok"), 40, "{case}: {report}");
+            assert_eq!(
+                count(&report, "retries"),
+                0,
+                "{case}: nothing resent: {report}"
+            );
+            assert!(
+                server.idle_closes() >= 20,
+                "{case}: the server did end idle connections"
+            );
+            // Nothing was written into a connection the server had ended.
+            assert_eq!(server.late_requests(), 0, "{case}");
+            assert_eq!(server.requests(), 40, "{case}");
+        }
+    }
+}
+
+#[test]
+fn a_server_at_its_connection_limit_costs_at_most_stock_locusts_failure_rate() {
+    // 30 connections in turn against a server that keeps 20: each new connection ends the one
+    // idle longest, as nginx does at worker_connections. Only a close that races the send can
+    // fail a POST (stock FastHttpUser: about 0.01-0.03% of requests; 0.1% allowed).
+    let (server, base) = idle_ending_target(
+        ServerConfig {
+            max_connections: Some(20),
+            ..ServerConfig::default()
+        },
+        false,
+    );
+    let target = format!("{base}/echo");
+    let report = ringload_json(&[
+        "-m", "POST", "-b", "x", "-R", "400", "-c", "30", "-d", "4s", &target,
+    ]);
+    let requests = count(&report, "requests");
+    let failures = report["failed"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum::<u64>();
+    assert!(requests >= 1500, "{report}");
+    assert!(
+        server.idle_closes() > 100,
+        "the limit ended connections: {}",
+        server.idle_closes()
+    );
+    assert!(
+        failures * 1000 <= requests,
+        "{failures} of {requests} failed: {report}"
+    );
+    assert_eq!(count(&report, "retries"), 0, "POSTs are never resent");
 }

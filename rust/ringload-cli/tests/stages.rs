@@ -239,9 +239,10 @@ fn interrupted(args: &[&str], after: std::time::Duration) -> (Value, std::time::
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);
     }
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{:?}", output.status);
+    assert_eq!(output.status.code(), Some(130), "{:?}", output.status);
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_accounting(&report);
+    assert_eq!(report["interrupted"], true, "{report}");
     (report, started.elapsed())
 }
 

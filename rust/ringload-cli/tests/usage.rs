@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 
 #[test]
 fn bad_input_exits_2_with_one_line_and_no_connection() {
@@ -147,31 +146,17 @@ fn fail_on_sets_the_exit_code() {
     assert_eq!(refused.code, 0);
 }
 
-fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(include_str!("../schema/report.schema.json")).unwrap();
-    jsonschema::validator_for(&schema).expect("schema compiles")
-}
-
-fn assert_valid(report: &Value) {
-    let validator = validator();
-    let errors: Vec<String> = validator
-        .iter_errors(report)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
-    assert!(errors.is_empty(), "schema violations: {errors:?}\n{report}");
-}
-
 #[test]
 fn json_output_matches_the_schema() {
     let server = target();
-    assert_valid(&ringload_json(&[
+    assert_valid_report(&ringload_json(&[
         "-n",
         "100",
         "-c",
         "2",
         &url(&server, "/"),
     ]));
-    assert_valid(&ringload_json(&[
+    assert_valid_report(&ringload_json(&[
         "-R",
         "200",
         "-d",
@@ -191,7 +176,7 @@ fn json_output_matches_the_schema() {
         &url(&server, "/delay/20"),
     ]);
     assert_eq!(behind["schedule_lag"]["behind"], true, "{behind}");
-    assert_valid(&behind);
+    assert_valid_report(&behind);
     // Over TLS, with the handshake times.
     let (tls, _pem) = tls_target();
     let https = ringload_json(&[
@@ -203,8 +188,8 @@ fn json_output_matches_the_schema() {
         &format!("https://127.0.0.1:{}/", tls.addr().port()),
     ]);
     assert!(https["tls_us"]["p50"].as_u64().is_some(), "{https}");
-    assert_valid(&https);
-    assert_valid(&ringload_json(&[
+    assert_valid_report(&https);
+    assert_valid_report(&ringload_json(&[
         "-n",
         "5",
         "-c",
@@ -222,7 +207,7 @@ fn json_output_matches_the_schema() {
         "p99>1s",
         &url(&server, "/"),
     ]);
-    assert_valid(&with_thresholds.json());
+    assert_valid_report(&with_thresholds.json());
     // A report with no completed request has null latencies, which the schema allows.
     let none = ringload_json(&[
         "-n",
@@ -243,8 +228,8 @@ fn json_output_matches_the_schema() {
         &url(&server, "/"),
     ]);
     assert!(ramp["timeline"][0]["target_rps"].is_number(), "{ramp}");
-    assert_valid(&ramp);
-    assert_valid(&ringload_json(&[
+    assert_valid_report(&ramp);
+    assert_valid_report(&ringload_json(&[
         "--connection-stage",
         "300ms:3",
         "--connection-stage",
@@ -260,7 +245,7 @@ fn json_output_matches_the_schema() {
         &url(&server, "/"),
     ]);
     assert_eq!(no_keepalive["connects"], 20, "{no_keepalive}");
-    assert_valid(&no_keepalive);
+    assert_valid_report(&no_keepalive);
     let dir = std::env::temp_dir().join(format!("ringload-usage-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let scenario = dir.join("schema.json");
@@ -283,7 +268,7 @@ fn json_output_matches_the_schema() {
         &url(&server, ""),
     ]);
     assert_eq!(mixed["endpoints"].as_array().unwrap().len(), 3, "{mixed}");
-    assert_valid(&mixed);
+    assert_valid_report(&mixed);
 }
 
 #[test]
@@ -291,7 +276,7 @@ fn the_schema_rejects_a_broken_report() {
     let server = target();
     let mut report = ringload_json(&["-n", "10", "-c", "1", &url(&server, "/")]);
     report.as_object_mut().unwrap().remove("requests");
-    assert!(!validator().is_valid(&report));
+    assert!(!report_schema().is_valid(&report));
 }
 
 #[test]

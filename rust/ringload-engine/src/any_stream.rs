@@ -1,15 +1,28 @@
 //! A plain or TLS stream behind one type, for pools that hold both (the client used by the
 //! Python package). The load workers stay generic and never pay for the branch.
 
+use std::os::fd::RawFd;
+
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::BufResult;
-use monoio_rustls::ClientTlsStream;
+
+use crate::dial::TlsStream;
+use crate::idle::OverSocket;
 
 pub(crate) enum AnyStream {
     Plain(TcpStream),
-    Tls(Box<ClientTlsStream<TcpStream>>),
+    Tls(Box<TlsStream>),
+}
+
+impl OverSocket for AnyStream {
+    fn socket(&self) -> RawFd {
+        match self {
+            AnyStream::Plain(s) => s.socket(),
+            AnyStream::Tls(s) => s.socket(),
+        }
+    }
 }
 
 impl AsyncReadRent for AnyStream {

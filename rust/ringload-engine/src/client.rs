@@ -11,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::rc::Rc;
@@ -31,6 +31,7 @@ use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
 use crate::exchange::{Connection, Responses};
 use crate::http_stream::{ResponseEnd, ResponseSink};
 use crate::proxy::{open_tunnel, ClientProxy};
+use crate::resolve::{self, Lookups, Resolve, SystemResolver};
 use crate::stats::ErrorKind;
 
 /// One request to send. The bytes are already encoded and validated.
@@ -221,6 +222,12 @@ pub enum Outcome {
 enum Command {
     Request(Box<ClientRequest>),
     CloseSession(u64),
+    /// A helper thread's answer for a host name ([`crate::resolve`]).
+    Resolved {
+        host: String,
+        port: u16,
+        answer: io::Result<Vec<SocketAddr>>,
+    },
 }
 
 /// Jobs handed from callers to the engine thread.
@@ -314,6 +321,12 @@ pub struct Client {
 impl Client {
     /// Starts the engine thread. It inherits the process's CPU affinity (`taskset`).
     pub fn start(io: IoMode) -> io::Result<Client> {
+        Client::start_with_resolver(io, Arc::new(SystemResolver))
+    }
+
+    /// [`Client::start`] with host names looked up by `resolver` (on helper threads, never on
+    /// the engine thread).
+    pub fn start_with_resolver(io: IoMode, resolver: Arc<dyn Resolve>) -> io::Result<Client> {
         let (use_uring, _) = crate::run::choose_io(io).map_err(io::Error::other)?;
         let (wake_tx, wake_rx) = StdUnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
@@ -344,7 +357,7 @@ impl Client {
                 .name("ringload-client".into())
                 .spawn(move || {
                     prefer_caller_on_shared_core();
-                    let main = engine_main(inbox.clone(), outbox, wake_rx);
+                    let main = engine_main(inbox.clone(), outbox, wake_rx, resolver);
                     let result = crate::worker::run_on_runtime(use_uring, main, || {
                         let _ = started_tx.send(Ok(()));
                     });
@@ -462,18 +475,29 @@ struct Engine {
     finished: RefCell<Vec<Completion>>,
     flush_needed: LocalNotify,
     pools: RefCell<HashMap<PoolKey, Rc<RefCell<Pool>>>>,
-    resolved: RefCell<HashMap<HostPort, Rc<[SocketAddr]>>>,
+    /// Host name lookups on helper threads; their answers come back through `inbox`.
+    lookups: Lookups,
+    /// Lookups under way, each shared by every connection that waits for that name.
+    looking_up: RefCell<HashMap<HostPort, Rc<PendingLookup>>>,
+    inbox: Arc<Inbox>,
     tls_verified: RefCell<Option<Arc<ClientConfig>>>,
     tls_insecure: RefCell<Option<Arc<ClientConfig>>>,
     outbox: Arc<Outbox>,
 }
 
-async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStream) {
+async fn engine_main(
+    inbox: Arc<Inbox>,
+    outbox: Arc<Outbox>,
+    wake_rx: StdUnixStream,
+    resolver: Arc<dyn Resolve>,
+) {
     let engine = Rc::new(Engine {
         finished: RefCell::new(Vec::new()),
         flush_needed: LocalNotify::default(),
         pools: RefCell::new(HashMap::new()),
-        resolved: RefCell::new(HashMap::new()),
+        lookups: Lookups::new(resolver),
+        looking_up: RefCell::new(HashMap::new()),
+        inbox: inbox.clone(),
         tls_verified: RefCell::new(None),
         tls_insecure: RefCell::new(None),
         outbox,
@@ -523,6 +547,11 @@ async fn engine_main(inbox: Arc<Inbox>, outbox: Arc<Outbox>, wake_rx: StdUnixStr
                         }
                         key.session != session
                     });
+                }
+                Command::Resolved { host, port, answer } => {
+                    if let Some(pending) = engine.looking_up.borrow_mut().remove(&(host, port)) {
+                        pending.complete(answer);
+                    }
                 }
             }
         }
@@ -599,6 +628,46 @@ impl LocalNotify {
     }
 }
 
+/// A lookup's addresses, or its error's kind and text (one answer, copied to every waiter).
+type LookupAnswer = Result<Rc<[SocketAddr]>, (io::ErrorKind, String)>;
+
+/// A host name lookup under way, and the connections waiting for its answer.
+#[derive(Default)]
+struct PendingLookup {
+    answer: RefCell<Option<LookupAnswer>>,
+    waiters: RefCell<Vec<std::task::Waker>>,
+}
+
+impl PendingLookup {
+    fn complete(&self, answer: io::Result<Vec<SocketAddr>>) {
+        let answer = match answer {
+            Ok(addrs) if addrs.is_empty() => Err((
+                io::ErrorKind::NotFound,
+                "the host name has no address".to_string(),
+            )),
+            Ok(addrs) => Ok(Rc::from(addrs)),
+            Err(e) => Err((e.kind(), e.to_string())),
+        };
+        *self.answer.borrow_mut() = Some(answer);
+        for waker in self.waiters.take() {
+            waker.wake();
+        }
+    }
+
+    fn answer(&self) -> impl std::future::Future<Output = io::Result<Rc<[SocketAddr]>>> + '_ {
+        std::future::poll_fn(move |cx| match &*self.answer.borrow() {
+            Some(Ok(addrs)) => std::task::Poll::Ready(Ok(addrs.clone())),
+            Some(Err((kind, message))) => {
+                std::task::Poll::Ready(Err(io::Error::new(*kind, message.clone())))
+            }
+            None => {
+                self.waiters.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+    }
+}
+
 async fn exchange_with_retry(
     engine: &Engine,
     request: &ClientRequest,
@@ -618,8 +687,10 @@ async fn exchange_with_retry(
     let mut resent = false;
     loop {
         let mut conn = match idle.take() {
-            Some(conn) => conn,
-            None => {
+            // A connection the server closed while it sat in the pool is dropped unused: the
+            // request goes out on a new one, neither failed nor resent ([`crate::idle`]).
+            Some(conn) if !conn.retired_while_idle(Instant::now()) => conn,
+            _ => {
                 let dialed = monoio::time::timeout(request.connect_timeout, dial(engine, request))
                     .await
                     .unwrap_or_else(|_| {
@@ -807,7 +878,7 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
         None => (request.host.as_str(), request.port),
     };
     let tcp = TcpDialer {
-        addrs: engine.resolve(host, port)?,
+        addrs: engine.resolve(host, port).await?,
         connect_timeout: request.connect_timeout,
     };
     if request.scheme == Scheme::Http {
@@ -833,22 +904,46 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
 }
 
 impl Engine {
-    /// Resolves once per host and port, then reuses the addresses.
-    fn resolve(&self, host: &str, port: u16) -> Result<Rc<[SocketAddr]>, Failure> {
+    /// The addresses of `host` for a new connection, looked up on a helper thread (an IP
+    /// literal at once). A lookup already under way for the same name is shared.
+    async fn resolve(&self, host: &str, port: u16) -> Result<Rc<[SocketAddr]>, Failure> {
+        if let Some(addr) = resolve::literal(host, port) {
+            return Ok(Rc::from([addr]));
+        }
         let key = (host.to_string(), port);
-        if let Some(addrs) = self.resolved.borrow().get(&key) {
-            return Ok(addrs.clone());
-        }
-        let addrs: Rc<[SocketAddr]> = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| Failure::new(ErrorKind::Connect, e))?
-            .collect::<Vec<_>>()
-            .into();
-        if addrs.is_empty() {
-            return Err(Failure::message(ErrorKind::Connect, "host has no address"));
-        }
-        self.resolved.borrow_mut().insert(key, addrs.clone());
-        Ok(addrs)
+        let existing = self.looking_up.borrow().get(&key).cloned();
+        let pending = match existing {
+            Some(pending) => pending,
+            None => {
+                let pending = Rc::new(PendingLookup::default());
+                self.looking_up
+                    .borrow_mut()
+                    .insert(key.clone(), pending.clone());
+                let inbox = self.inbox.clone();
+                self.lookups.submit(resolve::Job {
+                    host: key.0.clone(),
+                    port,
+                    answer: Box::new(move |answer| {
+                        // A closed client has nobody left to tell.
+                        if inbox
+                            .push(Command::Resolved {
+                                host: key.0,
+                                port,
+                                answer,
+                            })
+                            .is_ok()
+                        {
+                            let _ = inbox.wake();
+                        }
+                    }),
+                });
+                pending
+            }
+        };
+        pending
+            .answer()
+            .await
+            .map_err(|e| Failure::new(ErrorKind::Connect, e))
     }
 
     fn tls_config(&self, verify: bool) -> Result<Arc<ClientConfig>, Failure> {

@@ -4,7 +4,6 @@
 use std::cell::RefCell;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +15,9 @@ use crate::exchange::{Connection, Responses};
 use crate::http_stream::{Discard, ResponseEnd};
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
+use crate::stop::StopSignal;
 use crate::template::Rng;
-use crate::watchdog::Watchdog;
+use crate::watchdog::{Alarm, Watchdog};
 use crate::worker::RampSlot;
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
@@ -41,9 +41,10 @@ pub(crate) struct WorkerShared {
     pub timeout: Duration,
     /// When the run ends; requests still in flight then are counted aborted.
     pub deadline: Instant,
-    /// Set when the user interrupts the run: no new request starts; those in flight finish.
-    pub stop: Arc<AtomicBool>,
-    /// Enforces every exchange's timeout and the run's deadline.
+    /// The user stopped the run: it ends now, as at the deadline. The worker's stop watcher
+    /// expires the [`Watchdog`]'s alarms, so every guarded wait ends at once.
+    pub stop: Arc<StopSignal>,
+    /// Enforces every exchange's timeout, the run's deadline and a stop.
     pub watchdog: Rc<Watchdog>,
     /// Bounds the connection attempts in flight.
     pub dial_gate: DialGate,
@@ -52,9 +53,17 @@ pub(crate) struct WorkerShared {
 }
 
 impl WorkerShared {
-    /// Opens a connection through the dial gate; `None` when the run ended first.
-    async fn dial<D: Dialer>(&self, dialer: &D) -> Option<Result<D::Stream, Failure>> {
-        let dialed = self.dial_timed(dialer).await?;
+    /// Opens a connection through the dial gate; `None` when the run ended (or was stopped)
+    /// first.
+    async fn dial<D: Dialer>(
+        &self,
+        dialer: &D,
+        alarm: &Alarm,
+    ) -> Option<Result<D::Stream, Failure>> {
+        let dialed = alarm
+            .guard(self.deadline, self.dial_timed(dialer))
+            .await
+            .ok()??;
         Some(dialed.map(|(stream, times)| {
             self.stats
                 .borrow_mut()
@@ -67,16 +76,18 @@ impl WorkerShared {
         &self,
         dialer: &D,
     ) -> Option<Result<(D::Stream, DialTimes), Failure>> {
-        let deadline = monoio::time::Instant::from_std(self.deadline);
-        let _permit = monoio::time::timeout_at(deadline, self.dial_gate.enter())
-            .await
-            .ok()?;
-        // A slot freed at the deadline can reach a waiter before its own timeout does; a
-        // connect started then would only delay the end.
-        if Instant::now() >= self.deadline {
+        let _permit = self.dial_gate.enter().await;
+        // A slot freed at the deadline can reach a waiter before the alarm does; a connect
+        // started then would only delay the end.
+        if self.is_over() {
             return None;
         }
-        monoio::time::timeout_at(deadline, dialer.dial()).await.ok()
+        Some(dialer.dial().await)
+    }
+
+    /// The run has ended: stopped by the user, or past its deadline.
+    fn is_over(&self) -> bool {
+        self.stop.is_requested() || Instant::now() >= self.deadline
     }
 
     /// Counts each of `picked` (indices into `requests`) as failed.
@@ -127,15 +138,14 @@ pub(crate) async fn run_connection<D: Dialer>(
     if !shared.plan.is_closed_model() && shared.keep_alive {
         // Connect before the first due time, so the schedule's first sends do not wait for a
         // handshake. A failure is not counted here: the first request dials again and counts it.
-        if let Some(Ok(stream)) = shared.dial(&*dialer).await {
+        if let Some(Ok(stream)) = shared.dial(&*dialer, &alarm).await {
             shared.attach(&mut conn, stream);
         }
     }
     loop {
         due.clear();
         picked.clear();
-        // Read-only until the user interrupts, so this shared flag costs no cache traffic.
-        if shared.stop.load(Ordering::Relaxed) {
+        if shared.stop.is_requested() {
             break;
         }
         if let Some(idle) = slot.as_ref().and_then(|s| s.idle_until(Instant::now())) {
@@ -146,7 +156,8 @@ pub(crate) async fn run_connection<D: Dialer>(
                     // In slices, so that a user's stop or a budget spent by the other
                     // connections ends the wait.
                     let until = until.min(Instant::now() + IDLE_CHECK);
-                    monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
+                    let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
+                    let _ = alarm.guard(until, nap).await;
                     continue;
                 }
                 _ => break,
@@ -157,7 +168,7 @@ pub(crate) async fn run_connection<D: Dialer>(
             .next_batch(&mut due, shared.pipeline, shared.deadline)
             .await
             // Stopped while waiting for a due time: the request is not sent.
-            || shared.stop.load(Ordering::Relaxed)
+            || shared.stop.is_requested()
         {
             break;
         }
@@ -167,8 +178,14 @@ pub(crate) async fn run_connection<D: Dialer>(
             // Without keep-alive the connection is part of each request: its latency (and
             // timeout) starts before the connect and the TLS handshake, as oha counts it.
             let started = Instant::now();
+            if conn.retired_while_idle(started) {
+                // The server closed this kept-alive connection while it was idle (a FIN, a
+                // reset, a TLS close_notify or a stray 408): nothing was sent on it, so the
+                // requests go out on a new one, neither failed nor resent.
+                shared.close(&mut conn);
+            }
             if !conn.is_open() {
-                match shared.dial(&*dialer).await {
+                match shared.dial(&*dialer, &alarm).await {
                     None => {
                         shared.abort_connecting(&picked);
                         return;
@@ -237,7 +254,9 @@ pub(crate) async fn run_connection<D: Dialer>(
                     shared.fail(&failure, unanswered);
                 }
                 Err(_) => {
-                    if limit >= shared.deadline && Instant::now() >= shared.deadline {
+                    if shared.stop.is_requested()
+                        || (limit >= shared.deadline && Instant::now() >= shared.deadline)
+                    {
                         // The run is over and the connection ends with it, as the others do
                         // (so the timeline does not count it as closed).
                         shared.abort(unanswered);

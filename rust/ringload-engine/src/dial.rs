@@ -11,12 +11,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use std::os::fd::{AsRawFd, RawFd};
+
+use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
+use monoio::BufResult;
 use monoio_rustls::{ClientTlsStream, TlsConnector, TlsError};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
+use crate::idle::OverSocket;
 use crate::stats::ErrorKind;
 
 /// A failed request or connection attempt: the kind that is counted and the error behind it
@@ -48,7 +53,7 @@ pub(crate) struct DialTimes {
 
 /// Something that opens a new stream to the target.
 pub(crate) trait Dialer {
-    type Stream: AsyncReadRent + AsyncWriteRent;
+    type Stream: AsyncReadRent + AsyncWriteRent + OverSocket;
     async fn dial(&self) -> Result<(Self::Stream, DialTimes), Failure>;
 }
 
@@ -108,10 +113,11 @@ impl TlsDialer {
 impl TlsDialer {
     /// The TLS handshake over an established stream (a fresh connection, or a proxy's tunnel),
     /// bounded by the connect timeout.
-    pub async fn handshake(&self, tcp: TcpStream) -> Result<ClientTlsStream<TcpStream>, Failure> {
+    pub async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream, Failure> {
+        let socket = tcp.as_raw_fd();
         let handshake = self.connector.connect(self.server_name.clone(), tcp);
         match monoio::time::timeout(self.tcp.connect_timeout, handshake).await {
-            Ok(Ok(stream)) => Ok(stream),
+            Ok(Ok(tls)) => Ok(TlsStream { tls, socket }),
             Ok(Err(TlsError::Rustls(e))) => Err(Failure::new(ErrorKind::Tls, io::Error::other(e))),
             Ok(Err(TlsError::Io(e))) => Err(Failure::new(ErrorKind::Tls, e)),
             Err(_) => Err(Failure::message(ErrorKind::Tls, "TLS handshake timed out")),
@@ -120,7 +126,7 @@ impl TlsDialer {
 }
 
 impl Dialer for TlsDialer {
-    type Stream = ClientTlsStream<TcpStream>;
+    type Stream = TlsStream;
 
     async fn dial(&self) -> Result<(Self::Stream, DialTimes), Failure> {
         let (tcp, times) = self.tcp.dial().await?;
@@ -133,6 +139,47 @@ impl Dialer for TlsDialer {
                 ..times
             },
         ))
+    }
+}
+
+/// A TLS stream over TCP that keeps its socket's descriptor, which monoio-rustls does not
+/// expose, so that an idle connection can be checked ([`crate::idle`]).
+pub(crate) struct TlsStream {
+    tls: ClientTlsStream<TcpStream>,
+    socket: RawFd,
+}
+
+impl OverSocket for TlsStream {
+    fn socket(&self) -> RawFd {
+        self.socket
+    }
+}
+
+impl AsyncReadRent for TlsStream {
+    async fn read<T: IoBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.tls.read(buf).await
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.tls.readv(buf).await
+    }
+}
+
+impl AsyncWriteRent for TlsStream {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.tls.write(buf).await
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.tls.writev(buf).await
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.tls.flush().await
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        self.tls.shutdown().await
     }
 }
 

@@ -4,10 +4,13 @@
 //! resending on a fresh connection. The callers keep only what differs: how they dial, how they
 //! bound the wait, and what they record.
 
+use std::time::Instant;
+
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::dial::Failure;
 use crate::http_stream::{HttpStream, ResponseEnd, ResponseSink};
+use crate::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
 
 /// The responses one exchange expects, in the order the requests were written.
 pub(crate) trait Responses {
@@ -28,6 +31,8 @@ pub(crate) struct Connection<S> {
     write_buf: Vec<u8>,
     /// At least one response completed on the current stream.
     reused: bool,
+    /// When the connection last went idle, kept alive (about when its last response arrived).
+    idle_since: Option<Instant>,
     /// Responses completed in the current exchange.
     pub completed: usize,
 }
@@ -38,6 +43,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             http: HttpStream::new(),
             write_buf: Vec::with_capacity(write_capacity),
             reused: false,
+            idle_since: None,
             completed: 0,
         }
     }
@@ -55,6 +61,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     pub fn attach(&mut self, stream: S) {
         self.http.attach(stream);
         self.reused = false;
+        self.idle_since = None;
     }
 
     /// Closes the stream; returns whether one was open.
@@ -88,6 +95,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             .await;
         self.write_buf = buf;
         result?;
+        let mut last_arrived = None;
         for i in 0..responses.len() {
             let is_head = responses.is_head(i);
             let end = self.http.read_response(is_head, responses.sink(i)).await?;
@@ -96,6 +104,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             if !end.keep_alive {
                 return Ok(false);
             }
+            last_arrived = Some(end.first_byte_at);
         }
         // Bytes after the last response can only be junk (a body longer than its
         // Content-Length, say): they would be read as the next response.
@@ -103,7 +112,26 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
             return Ok(false);
         }
         self.reused = true;
+        // The response's first byte stands in for its end: no clock read on the hot path.
+        self.idle_since = last_arrived;
         Ok(true)
+    }
+
+    /// Whether the server retired this kept-alive connection while it sat idle ([`crate::idle`]);
+    /// the caller closes it and sends on a new one. Connections idle for less than
+    /// [`CHECK_AFTER_IDLE`] at `now` are not checked.
+    pub fn retired_while_idle(&self, now: Instant) -> bool
+    where
+        S: OverSocket,
+    {
+        match (self.idle_since, self.http.socket()) {
+            (Some(since), Some(socket))
+                if now.saturating_duration_since(since) >= CHECK_AFTER_IDLE =>
+            {
+                retired_by_peer(socket)
+            }
+            _ => false,
+        }
     }
 
     /// After `failure` in an exchange: whether the requests may be sent again, once, on a new

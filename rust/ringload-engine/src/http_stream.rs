@@ -86,6 +86,14 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         self.stream = None;
     }
 
+    /// The open stream's socket.
+    pub fn socket(&self) -> Option<std::os::fd::RawFd>
+    where
+        S: crate::idle::OverSocket,
+    {
+        self.stream.as_ref().map(|s| s.socket())
+    }
+
     pub fn begin_exchange(&mut self) {
         self.received_any = false;
     }

@@ -1,7 +1,6 @@
 //! The coordinator: validates the run, starts the workers, merges their snapshots, reports
 //! progress, and builds the final report.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,6 +11,7 @@ use crate::pacer::Grid;
 use crate::plan::DueTimes;
 use crate::report::{Ramps, Report, RunFacts};
 use crate::stats::IntervalStats;
+use crate::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
 use crate::timeline::TimelineBuilder;
 use crate::worker::{self, ConnectionRamp, RunSetup, WorkerJob, WorkerMessage};
 
@@ -78,19 +78,15 @@ pub fn run(
     on_warning: impl FnMut(&str),
     on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
-    run_until(
-        plan,
-        Arc::new(AtomicBool::new(false)),
-        on_warning,
-        on_progress,
-    )
+    run_until(plan, Arc::default(), on_warning, on_progress)
 }
 
-/// [`run`], ending early once `stop` is set (Ctrl-C): no new request starts, requests in flight
-/// complete or time out, and the report covers what was sent.
+/// [`run`], ending early once `stop` is requested (Ctrl-C): at once, as at the deadline, with
+/// the requests in flight counted aborted; the report covers what was measured and says it was
+/// interrupted.
 pub fn run_until(
     plan: &LoadPlan,
-    stop: Arc<AtomicBool>,
+    stop: Arc<StopSignal>,
     mut on_warning: impl FnMut(&str),
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
@@ -127,7 +123,15 @@ pub fn run_until(
 
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut handles = Vec::with_capacity(threads);
-    for (index, job) in split_jobs(plan, &cores, start).into_iter().enumerate() {
+    // The coordinator's ends of the workers' stop lines.
+    let mut stop_lines = Vec::with_capacity(threads);
+    for (index, job) in split_jobs(plan, &cores, start)?.into_iter().enumerate() {
+        stop_lines.push(
+            job.stop_line
+                .notify
+                .try_clone()
+                .map_err(|e| RunError::Worker(format!("cannot set up a worker's stop: {e}")))?,
+        );
         let handle = worker::spawn(index, setup.clone(), job, tx.clone())
             .map_err(|e| RunError::Worker(format!("cannot start a worker thread: {e}")))?;
         handles.push(handle);
@@ -142,8 +146,16 @@ pub fn run_until(
     let mut next_tick = start + PROGRESS_INTERVAL;
     let mut ok_at_last_tick = 0;
     let mut finished_at = start;
+    let mut stop_relayed = false;
     while running > 0 {
-        match rx.recv_timeout(next_tick.saturating_duration_since(Instant::now())) {
+        if !stop_relayed && setup.stop.is_requested() {
+            stop_relayed = true;
+            stop_lines.iter().for_each(wake_watcher);
+        }
+        let wait = next_tick
+            .saturating_duration_since(Instant::now())
+            .min(STOP_POLL);
+        match rx.recv_timeout(wait) {
             Ok(WorkerMessage::Snapshot { worker, end, stats }) => {
                 timeline.add(worker, end, &stats);
                 total.merge(&stats);
@@ -156,6 +168,8 @@ pub fn run_until(
                 running -= 1;
                 worker_error.get_or_insert(message);
             }
+            // A look at the stop (above), not yet the progress tick.
+            Err(RecvTimeoutError::Timeout) if Instant::now() < next_tick => {}
             Err(RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
                 let overall = total.total();
@@ -188,7 +202,7 @@ pub fn run_until(
         timeline.add(worker, end, &stats);
         total.merge(&stats);
     }
-    let stopped_early = setup.stop.load(std::sync::atomic::Ordering::Relaxed);
+    let stopped_early = setup.stop.is_requested();
     let elapsed = reported_duration(plan, finished_at - start, stopped_early);
     let due_by = |seconds: f64| plan.rate.as_ref().map_or(0.0, |rate| rate.due_by(seconds));
     let facts = RunFacts {
@@ -204,6 +218,7 @@ pub fn run_until(
             RateShape::Ramp(_) => due_by(elapsed.as_secs_f64()) / elapsed.as_secs_f64().max(1e-9),
         }),
         elapsed,
+        interrupted: stopped_early,
         tls: config.target.scheme == Scheme::Https,
         warnings: start_warnings.clone(),
         ramps: Ramps {
@@ -279,7 +294,11 @@ fn reported_duration(plan: &LoadPlan, measured: Duration, stopped_early: bool) -
 
 /// Splits connections, the request budget and the rate across workers, proportionally to each
 /// worker's connections, and pins worker `i` to the `i`-th allowed core.
-fn split_jobs(plan: &LoadPlan, cores: &[core_affinity::CoreId], start: Instant) -> Vec<WorkerJob> {
+fn split_jobs(
+    plan: &LoadPlan,
+    cores: &[core_affinity::CoreId],
+    start: Instant,
+) -> Result<Vec<WorkerJob>, RunError> {
     let threads = plan.threads;
     let connections = share(plan.connections as u64, threads);
     let requests = plan.config.requests.map(|n| share(n, threads));
@@ -288,7 +307,7 @@ fn split_jobs(plan: &LoadPlan, cores: &[core_affinity::CoreId], start: Instant) 
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     (0..threads)
-        .map(|i| {
+        .map(|i| -> Result<WorkerJob, RunError> {
             let conns = connections[i] as usize;
             let fraction = conns as f64 / plan.connections as f64;
             let due_times = plan.rate.as_ref().map(|rate| match rate {
@@ -304,7 +323,7 @@ fn split_jobs(plan: &LoadPlan, cores: &[core_affinity::CoreId], start: Instant) 
                     phase: i as f64 * fraction,
                 },
             });
-            WorkerJob {
+            Ok(WorkerJob {
                 core: (!cores.is_empty()).then(|| cores[i % cores.len()]),
                 connections: conns,
                 requests: requests.as_ref().map(|r| r[i]),
@@ -318,7 +337,9 @@ fn split_jobs(plan: &LoadPlan, cores: &[core_affinity::CoreId], start: Instant) 
                     stride: threads,
                 }),
                 seed: seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            }
+                stop_line: WorkerStop::new()
+                    .map_err(|e| RunError::Worker(format!("cannot set up a worker's stop: {e}")))?,
+            })
         })
         .collect()
 }

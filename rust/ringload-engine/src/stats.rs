@@ -83,7 +83,8 @@ pub struct EndpointStats {
     pub aborted: u64,
     /// Of `aborted`: still waiting for their connection to be established.
     pub aborted_connecting: u64,
-    /// Idempotent requests resent once after a reused connection closed before any response byte.
+    /// Idempotent requests resent once after a reused connection closed before any response byte
+    /// (a close that raced the send; one seen while idle is replaced before sending).
     pub retries: u64,
     pub status: Box<[u64; STATUS_SLOTS]>,
 }

@@ -19,11 +19,12 @@ use std::time::{Duration, Instant};
 pub(crate) const SWEEP_INTERVAL: Duration = Duration::from_millis(10);
 
 /// One connection's deadline.
-#[derive(Default)]
 pub(crate) struct Alarm {
     deadline: Cell<Option<Instant>>,
     fired: Cell<bool>,
     waker: RefCell<Option<Waker>>,
+    /// The watchdog's [`Watchdog::expire_all`] flag: once set, every guard expires at once.
+    all_expired: Rc<Cell<bool>>,
 }
 
 /// The deadline passed before the guarded future completed.
@@ -35,7 +36,8 @@ impl Alarm {
     /// cancels its I/O).
     pub fn guard<F: Future>(&self, deadline: Instant, work: F) -> Guarded<'_, F> {
         self.deadline.set(Some(deadline));
-        self.fired.set(false);
+        // A guard armed after the run was stopped must not wait for its deadline.
+        self.fired.set(self.all_expired.get());
         Guarded { alarm: self, work }
     }
 }
@@ -87,6 +89,8 @@ pub(crate) struct Watchdog {
     timeout: Duration,
     /// When the run ends; no alarm's deadline is later.
     run_deadline: Instant,
+    /// Set by [`Watchdog::expire_all`].
+    all_expired: Rc<Cell<bool>>,
 }
 
 impl Watchdog {
@@ -96,12 +100,18 @@ impl Watchdog {
             alarms: RefCell::new(Vec::new()),
             timeout,
             run_deadline,
+            all_expired: Rc::default(),
         }
     }
 
     /// A new alarm, swept until the watchdog's task ends.
     pub fn alarm(&self) -> Rc<Alarm> {
-        let alarm = Rc::new(Alarm::default());
+        let alarm = Rc::new(Alarm {
+            deadline: Cell::new(None),
+            fired: Cell::new(false),
+            waker: RefCell::new(None),
+            all_expired: self.all_expired.clone(),
+        });
         self.alarms.borrow_mut().push(alarm.clone());
         alarm
     }
@@ -110,7 +120,7 @@ impl Watchdog {
     pub async fn sweep(self: Rc<Self>) {
         loop {
             let now = Instant::now();
-            let earliest_armed = self.fire_expired(now);
+            let earliest_armed = self.fire_expired(Some(now));
             let next = earliest_armed
                 .into_iter()
                 .chain([now + self.timeout, self.run_deadline])
@@ -121,12 +131,19 @@ impl Watchdog {
         }
     }
 
-    /// Fires the alarms whose deadline has passed; returns the earliest deadline still armed.
-    fn fire_expired(&self, now: Instant) -> Option<Instant> {
+    /// The run was stopped: every guarded wait ends now, and every later guard at once.
+    pub fn expire_all(&self) {
+        self.all_expired.set(true);
+        self.fire_expired(None);
+    }
+
+    /// Fires the alarms whose deadline has passed by `now` (every armed one for `None`);
+    /// returns the earliest deadline still armed.
+    fn fire_expired(&self, now: Option<Instant>) -> Option<Instant> {
         let mut earliest: Option<Instant> = None;
         for alarm in self.alarms.borrow().iter() {
             match alarm.deadline.get() {
-                Some(deadline) if deadline <= now => {
+                Some(deadline) if now.is_none_or(|now| deadline <= now) => {
                     alarm.deadline.set(None);
                     alarm.fired.set(true);
                     if let Some(waker) = alarm.waker.borrow_mut().take() {
@@ -177,6 +194,42 @@ mod tests {
             monoio::time::sleep(SWEEP_INTERVAL * 3).await;
             assert!(!alarm.fired.get());
             drop(sweeper);
+        });
+    }
+
+    #[test]
+    fn expiring_all_ends_armed_guards_and_every_later_one_at_once() {
+        let watchdog = Rc::new(Watchdog::new(
+            Duration::from_secs(30),
+            Instant::now() + Duration::from_secs(60),
+        ));
+        let mut runtime = monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+            .enable_timer()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let alarm = watchdog.alarm();
+            let stopper = {
+                let watchdog = watchdog.clone();
+                monoio::spawn(async move {
+                    monoio::time::sleep(Duration::from_millis(20)).await;
+                    watchdog.expire_all();
+                })
+            };
+            let start = Instant::now();
+            let far = start + Duration::from_secs(30);
+            let outcome = alarm
+                .guard(far, monoio::time::sleep(Duration::from_secs(5)))
+                .await;
+            assert!(outcome.is_err(), "the armed guard ended with the stop");
+            assert!(start.elapsed() < Duration::from_secs(1));
+            stopper.await;
+            // No sweep runs here: a guard armed after the stop expires by itself.
+            let outcome = alarm
+                .guard(far, monoio::time::sleep(Duration::from_secs(5)))
+                .await;
+            assert!(outcome.is_err());
+            assert!(start.elapsed() < Duration::from_secs(1));
         });
     }
 

@@ -19,6 +19,7 @@ use crate::pacer::Pacer;
 use crate::plan::{DueTimes, Picker, Plan};
 use crate::stages::Ramp;
 use crate::stats::IntervalStats;
+use crate::stop::{wake_watcher, StopSignal, WorkerStop};
 use crate::template::Rng;
 use crate::watchdog::Watchdog;
 
@@ -46,7 +47,7 @@ pub(crate) struct RunSetup {
     pub start: Instant,
     pub deadline: Instant,
     pub use_uring: bool,
-    pub stop: Arc<std::sync::atomic::AtomicBool>,
+    pub stop: Arc<StopSignal>,
 }
 
 /// This worker's share of the run.
@@ -60,6 +61,8 @@ pub(crate) struct WorkerJob {
     pub connection_ramp: Option<ConnectionRamp>,
     /// Seeds this worker's choice of scenario requests.
     pub seed: u64,
+    /// Where the coordinator relays a stop to this worker.
+    pub stop_line: WorkerStop,
 }
 
 /// The end of the slice of time a snapshot covers.
@@ -249,6 +252,12 @@ impl WorkerRun {
             // Independent of the scenario picker's sequence.
             rng: Rng::new(self.job.seed.rotate_left(32) ^ 0xA076_1D64_78BD_642F),
         });
+        let stop_line = &self.job.stop_line;
+        let watched = stop_line
+            .watched
+            .try_clone()
+            .and_then(monoio::net::UnixStream::from_std)
+            .map_err(|e| format!("cannot watch for a stop: {e}"))?;
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)
             .map(|j| {
@@ -267,7 +276,6 @@ impl WorkerRun {
                 self.index,
                 self.setup.start,
             );
-            let pacer = pacer.as_ref().map(|(pacer, _)| pacer.clone());
             monoio::spawn(async move {
                 let mut tick = 1;
                 loop {
@@ -281,15 +289,26 @@ impl WorkerRun {
                     let end = SnapshotEnd::Tick(u64::from(tick));
                     send_snapshot(&shared, &tx, worker, end, fresh_stats());
                     tick += 1;
-                    let stopped = shared.stop.load(std::sync::atomic::Ordering::Relaxed);
-                    if let (true, Some(pacer)) = (stopped, &pacer) {
-                        // Connections waiting for due times end now, not at those times.
+                }
+            })
+        };
+        let stop_watcher = {
+            let (watchdog, pacer) = (watchdog.clone(), pacer.as_ref().map(|(p, _)| p.clone()));
+            let stop = self.setup.stop.clone();
+            monoio::spawn(async move {
+                let _ = watched.readable(false).await;
+                if stop.is_requested() {
+                    // Every guarded wait (exchanges, connects, pauses) ends now, and
+                    // connections waiting for due times do too: the run ends as it does at
+                    // its deadline.
+                    watchdog.expire_all();
+                    if let Some(pacer) = pacer {
                         pacer.release_all();
                     }
                 }
             })
         };
-        let sweeper = monoio::spawn(watchdog.sweep());
+        let sweeper = monoio::spawn(watchdog.clone().sweep());
         for connection in connections {
             connection.await;
         }
@@ -298,12 +317,11 @@ impl WorkerRun {
             // An open-model or ramped run for a duration lasts that duration, even when the
             // last request was due (or the last connection ramped down) earlier; a user's stop
             // ends it at once. (With a request budget it ends with the last request.)
-            while Instant::now() < self.setup.deadline
-                && !self.setup.stop.load(std::sync::atomic::Ordering::Relaxed)
-            {
-                let rest = self.setup.deadline - Instant::now();
-                monoio::time::sleep(rest.min(SNAPSHOT_INTERVAL)).await;
-            }
+            let alarm = watchdog.alarm();
+            let until = monoio::time::Instant::from_std(self.setup.deadline);
+            let _ = alarm
+                .guard(self.setup.deadline, monoio::time::sleep_until(until))
+                .await;
             let end = Instant::now().min(self.setup.deadline);
             shared.stats.borrow_mut().unsent += shared.plan.unsent_by(end);
         }
@@ -311,6 +329,9 @@ impl WorkerRun {
             pacer.stop();
             task.await;
         }
+        // Woken by this worker itself when no stop came, so its wait ends before the runtime.
+        wake_watcher(&stop_line.notify);
+        stop_watcher.await;
         drop((reporter, sweeper));
         let end = SnapshotEnd::Final(self.setup.start.elapsed());
         send_snapshot(&shared, &self.tx, self.index, end, fresh_stats());

@@ -109,11 +109,6 @@ impl Engine {
         Ok(items)
     }
 
-    /// The request is still in flight and its waiter is parked.
-    fn pending(&self, token: u64) -> bool {
-        self.parked().waiters.contains_key(&token)
-    }
-
     /// Drops the waiter of a request whose result can no longer be delivered (its greenlet
     /// gave up waiting); the result is discarded when it arrives.
     fn forget(&self, token: u64) {

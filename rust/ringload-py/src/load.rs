@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyValueError};
@@ -14,8 +13,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{
     EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report, RunError,
-    ScenarioRequest, ScheduleLag as EngineScheduleLag, Stage, TimelineEntry as EngineTimelineEntry,
-    TlsOptions,
+    ScenarioRequest, ScheduleLag as EngineScheduleLag, Stage, StopSignal,
+    TimelineEntry as EngineTimelineEntry, TlsOptions,
 };
 
 use crate::client::{io_mode, seconds};
@@ -90,12 +89,12 @@ fn stages_of(arg: &str, stages: Vec<(f64, f64)>) -> PyResult<Vec<Stage>> {
         .collect()
 }
 
-/// Ends a run early from another thread or task: no new request starts; those in flight
-/// complete or time out, and the run returns its result.
+/// Ends a run early from another thread or task: at once, as at its deadline, with the
+/// requests in flight counted aborted; the run returns its result, marked interrupted.
 #[pyclass(module = "ringload._ringload", frozen)]
 #[derive(Default)]
 pub(crate) struct StopHandle {
-    flag: Arc<AtomicBool>,
+    signal: Arc<StopSignal>,
 }
 
 #[pymethods]
@@ -106,12 +105,12 @@ impl StopHandle {
     }
 
     fn set(&self) {
-        self.flag.store(true, Ordering::Relaxed);
+        self.signal.request();
     }
 
     #[getter]
     fn is_set(&self) -> bool {
-        self.flag.load(Ordering::Relaxed)
+        self.signal.is_requested()
     }
 }
 
@@ -198,17 +197,14 @@ fn run_load(
     let plan = config
         .plan()
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let stop_flag = stop.map_or_else(
-        || Arc::new(AtomicBool::new(false)),
-        |handle| handle.get().flag.clone(),
-    );
+    let stop_signal = stop.map_or_else(Arc::default, |handle| handle.get().signal.clone());
 
     // Ctrl-C and errors raised by `on_progress` stop the run; the first is re-raised after it.
     let mut interrupted: Option<PyErr> = None;
     let result = py.detach(|| {
         ringload_engine::run_until(
             &plan,
-            stop_flag.clone(),
+            stop_signal.clone(),
             |warning| eprintln!("ringload: {warning}"),
             |progress| {
                 if interrupted.is_some() {
@@ -232,7 +228,7 @@ fn run_load(
                         None => Ok(()),
                     });
                     if let Err(e) = outcome {
-                        stop_flag.store(true, Ordering::Relaxed);
+                        stop_signal.request();
                         interrupted.get_or_insert(e);
                     }
                 })
@@ -630,6 +626,11 @@ impl RunResult {
     #[getter]
     fn connects(&self) -> u64 {
         self.report.connects
+    }
+
+    #[getter]
+    fn interrupted(&self) -> bool {
+        self.report.interrupted
     }
 
     #[getter]

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 use ringload_target::{self_signed, Server, ServerConfig};
@@ -51,11 +51,27 @@ pub(crate) struct TargetServer {
 #[pymethods]
 impl TargetServer {
     /// Starts listening on 127.0.0.1 with a free port (`tls=True`: HTTPS with a fresh
-    /// self-signed certificate for 127.0.0.1 and localhost).
+    /// self-signed certificate for 127.0.0.1 and localhost). `idle_timeout` (seconds),
+    /// `max_connections` and `idle_close` (`"close"`, `"reset"` or `"408"`) end idle kept-alive
+    /// connections as production servers do.
     #[new]
-    #[pyo3(signature = (*, tls = false))]
-    fn new(tls: bool) -> PyResult<Self> {
-        let mut config = ServerConfig::default();
+    #[pyo3(signature = (*, tls = false, idle_timeout = None, max_connections = None, idle_close = "close"))]
+    fn new(
+        tls: bool,
+        idle_timeout: Option<f64>,
+        max_connections: Option<usize>,
+        idle_close: &str,
+    ) -> PyResult<Self> {
+        let mut config = ServerConfig {
+            idle_timeout: idle_timeout
+                .map(|s| crate::client::seconds("idle_timeout", s))
+                .transpose()?,
+            max_connections,
+            idle_close: idle_close
+                .parse()
+                .map_err(|e: String| PyValueError::new_err(format!("idle_close {e}")))?,
+            ..ServerConfig::default()
+        };
         let mut certificate_pem = None;
         if tls {
             let (identity, pem) = self_signed(&["127.0.0.1", "localhost"]);
@@ -95,6 +111,16 @@ impl TargetServer {
     }
 
     /// Complete requests to this path (query string excluded).
+    /// Kept-alive connections the server ended while they were idle.
+    fn idle_closes(&self) -> PyResult<u64> {
+        self.server.with(Server::idle_closes)
+    }
+
+    /// Connections on which a request still arrived after the server ended them while idle.
+    fn late_requests(&self) -> PyResult<u64> {
+        self.server.with(Server::late_requests)
+    }
+
     fn path_count(&self, path: &str) -> PyResult<u64> {
         self.server.with(|server| server.path_count(path))
     }

@@ -62,6 +62,23 @@ pub fn ringload_json(args: &[&str]) -> Value {
     report
 }
 
+/// The `--json` contract, `schema/report.schema.json`.
+pub fn report_schema() -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../schema/report.schema.json")).unwrap();
+    jsonschema::validator_for(&schema).expect("schema compiles")
+}
+
+/// The report follows the `--json` contract.
+pub fn assert_valid_report(report: &Value) {
+    let validator = report_schema();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "schema violations: {errors:?}\n{report}");
+}
+
 /// requests = ok + sum(failed) + aborted, always.
 pub fn assert_accounting(report: &Value) {
     let failed: u64 = report["failed"]

@@ -237,6 +237,9 @@ pub struct Report {
     pub outcomes: Outcomes,
     /// TCP (and TLS) connections established.
     pub connects: u64,
+    /// The user stopped the run before its end (Ctrl-C, SIGTERM, a `StopHandle`): it covers
+    /// what was measured until then, and the requests in flight are in `aborted`.
+    pub interrupted: bool,
     /// The first error message seen for each failed kind, e.g. why TLS verification failed.
     pub error_examples: BTreeMap<&'static str, String>,
     pub duration_s: f64,
@@ -314,6 +317,8 @@ pub(crate) struct RunFacts {
     pub io: &'static str,
     pub target_rps: Option<f64>,
     pub elapsed: Duration,
+    /// The user stopped the run before its end.
+    pub interrupted: bool,
     /// https: TLS handshake times are reported.
     pub tls: bool,
     /// Warnings found before the run started.
@@ -377,6 +382,7 @@ impl Report {
             outcomes,
             error_examples,
             connects: stats.connects,
+            interrupted: facts.interrupted,
             duration_s: round_to(duration_s, 6),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
@@ -517,6 +523,14 @@ impl fmt::Display for Report {
             },
             self.duration_s
         )?;
+        if self.interrupted {
+            writeln!(
+                f,
+                "Interrupted: stopped after {:.2}s; this covers what was measured until then, \
+                 and the {} requests in flight were counted aborted",
+                self.duration_s, self.outcomes.aborted
+            )?;
+        }
         writeln!(
             f,
             "Throughput: {:.1} req/s  read {}  written {}",
@@ -601,7 +615,7 @@ impl fmt::Display for Report {
         if self.outcomes.retries > 0 {
             write!(
                 f,
-                "\nRetries (idempotent, after idle close): {}",
+                "\nRetries (idempotent, after a close that raced the send): {}",
                 self.outcomes.retries
             )?;
         }
