@@ -379,18 +379,33 @@ def test_events_match_locusts_fasthttpuser(server, call):
     assert abs(fired["ringload"]["response_time"] - fired["locust"]["response_time"]) < 100
 
 
-def test_a_user_killed_mid_request_still_reports_it_once(server):
-    """Locust stops users by killing their greenlet; a request already on the wire finishes and is
-    reported (the server counted it), then the greenlet exits."""
-    session, recorder = make_session(server)
-    user = gevent.spawn(session.get, "/slow")
-    gevent.sleep(0.3)
-    assert [path for _, path, _ in app.seen] == ["/slow"], "the request reached the server"
-    user.kill(block=True, timeout=5)
-    assert user.dead
-    assert len(recorder.fired) == 1
-    assert recorder.fired[0]["response"].content == b"late"
-    assert recorder.fired[0]["exception"] is None
+@pytest.mark.parametrize("catch_response", [False, True])
+def test_a_user_killed_mid_request_reports_nothing_and_stops_at_once_as_in_locust(server, catch_response):
+    """Locust stops users by killing their greenlet. Stock Locust's greenlet dies in its socket
+    wait: the request fires no event (its ``catch_response`` block never runs) and the kill
+    takes effect at once. ringload must do the same, or a locustfile that turns an expected
+    status into success() gets failures, and a different exit code, from ringload alone."""
+
+    def request(session):
+        if catch_response:
+            with session.get("/slow", catch_response=True) as response:
+                response.success()
+        else:
+            session.get("/slow")
+
+    for label, cls in (("locust", LocustSession), ("ringload", RingloadSession)):
+        app.seen.clear()
+        session, recorder = make_session(server, cls)
+        user = gevent.spawn(request, session)
+        gevent.sleep(0.3)
+        assert [path for _, path, _ in app.seen] == ["/slow"], f"{label}: the request reached the server"
+        killed_at = time.perf_counter()
+        user.kill(block=True, timeout=5)
+        assert user.dead
+        assert time.perf_counter() - killed_at < 0.5, f"{label}: the kill waited for the response"
+        # The slow response (2 s) arrives meanwhile: it is dropped, not reported.
+        gevent.sleep(2.2)
+        assert recorder.fired == [], label
 
 
 def test_one_engine_per_thread_across_greenlets():

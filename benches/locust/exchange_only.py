@@ -25,7 +25,7 @@ class ExchangeOnly(User):
     @task
     def index(self):
         start_time = time.time()
-        raw, deferred_exit = self.dispatcher.send(self.native, "GET", self.url, {}, None, None, None, 60.0, False, None)
+        raw = self.dispatcher.send(self.native, "GET", self.url, {}, None, None, None, 60.0, False, None)
         self.environment.events.request.fire(
             request_type="GET",
             name="/",
@@ -37,5 +37,3 @@ class ExchangeOnly(User):
             start_time=start_time,
             url=self.url,
         )
-        if deferred_exit is not None:  # Locust stopped this user while the request was out
-            raise deferred_exit

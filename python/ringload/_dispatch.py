@@ -16,7 +16,7 @@ from typing import Any
 
 import gevent
 from gevent._hub_local import get_hub_if_exists
-from greenlet import GreenletExit, getcurrent
+from greenlet import getcurrent
 
 from ringload import _ringload
 
@@ -59,14 +59,14 @@ class Dispatcher:
         verify: bool | _ringload.TlsConfig,
         proxies: _ringload.Proxies | None,
         stream: bool = False,
-    ) -> tuple[Any, BaseException | None]:
+    ) -> Any:
         """Sends a request (``Session.send``) and waits cooperatively for its RawResponse or
         RawError.
 
-        Returns ``(result, deferred_exit)``. Locust stops a user by killing its greenlet, which
-        can land while a request is already on the wire: the server has it, so dropping it would
-        lose it from the statistics. The request is allowed to finish (bounded by its timeout)
-        and the ``GreenletExit`` comes back for the caller to raise after firing the event.
+        Locust stops a user by killing its greenlet, which can land while a request is out: as
+        with stock Locust (whose greenlet dies in its socket wait), the ``GreenletExit`` ends the
+        wait at once, the request is not reported (its ``catch_response`` block never runs), and
+        its result is dropped when it arrives.
         """
         token = session.send(
             getcurrent(), method, url, defaults, headers, extra, body, timeout, verify, proxies, stream
@@ -79,20 +79,13 @@ class Dispatcher:
         if not self._watching:
             self._watching = True
             self._watcher.ref = True
-        deferred_exit: BaseException | None = None
         try:
-            while True:
-                try:
-                    # What a gevent Waiter does, without an object per request: park in the
-                    # hub until _on_ready switches the result back.
-                    return self._switch_to_hub(), deferred_exit
-                except GreenletExit as exit_request:
-                    if not self.engine.pending(token):
-                        raise
-                    deferred_exit = exit_request
+            # What a gevent Waiter does, without an object per request: park in the hub until
+            # _on_ready switches the result back.
+            return self._switch_to_hub()
         except BaseException:
-            # A result that can no longer be delivered (another exception, e.g. gevent.Timeout)
-            # is dropped when it arrives.
+            # A result that can no longer be delivered (a kill, gevent.Timeout) is dropped when
+            # it arrives.
             self.engine.forget(token)
             raise
 

@@ -56,7 +56,8 @@ class Engine:
         """Every request finished now, as ``(waiter, result)`` pairs; results whose waiter was
         forgotten are dropped. Never blocks."""
     def forget(self, token: int) -> None:
-        """Drops the waiter of a request whose result can no longer be delivered."""
+        """Drops the waiter of a request whose result can no longer be delivered; a request not yet
+        handed to the engine thread is not sent at all."""
     @property
     def idle(self) -> bool:
         """No request is waiting for a result."""

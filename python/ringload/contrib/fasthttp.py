@@ -620,7 +620,6 @@ class FastHttpSession:
     """The ``client`` of a FastHttpUser: one cookie jar and one keep-alive pool per session."""
 
     auth_header: str | None = None
-    _deferred_exit: BaseException | None = None
     #: What the session builds; ``ringload.httpuser.HttpSession`` swaps in requests-style ones.
     _response_type: type[FastResponse] = FastResponse
     _error_response_type: type[ErrorResponse] = ErrorResponse
@@ -793,11 +792,7 @@ class FastHttpSession:
             cookie = cookie_request.unredirected_hdrs.get("Cookie")
             if cookie:
                 extra = [*(extra or ()), ("Cookie", cookie, _APPEND)]
-        raw, deferred_exit = engine.send(
-            native, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream
-        )
-        if deferred_exit is not None:
-            self._deferred_exit = deferred_exit
+        raw = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream)
         if type(raw) is RawResponse and raw.sets_cookie:
             self.cookiejar.extract_cookies(_CookieHeaders(raw), _CookieRequest(url))  # type: ignore[arg-type]
             self._has_cookies = True
@@ -1034,12 +1029,7 @@ class FastHttpSession:
             error = self._reported_error(error)
         request_meta["exception"] = error
 
-        deferred_exit, self._deferred_exit = self._deferred_exit, None
         if catch_response:
-            if deferred_exit is not None:
-                # The user is being stopped: report now, since the with-block will not run.
-                self.request_event.fire(**request_meta)
-                raise deferred_exit
             return self._context_type(response, self.request_event, request_meta, catch_response)
         self.request_event.fire(**request_meta)
         if self._keeps_request_meta:
@@ -1047,8 +1037,6 @@ class FastHttpSession:
             # left to the cyclic collector, a cost on every request.
             del request_meta["response"]
             response._request_meta = request_meta  # type: ignore[attr-defined]
-        if deferred_exit is not None:
-            raise deferred_exit
         return response
 
     def delete(self, url: str, **kwargs: Any) -> Any:

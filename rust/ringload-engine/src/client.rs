@@ -221,6 +221,9 @@ pub enum Outcome {
 
 enum Command {
     Request(Box<ClientRequest>),
+    /// The caller gave up on this request (its greenlet was killed): if it has not been taken
+    /// up yet, it is not sent.
+    Cancel(u64),
     CloseSession(u64),
     /// A helper thread's answer for a host name ([`crate::resolve`]).
     Resolved {
@@ -411,6 +414,13 @@ impl Client {
         self.inbox.wake()
     }
 
+    /// Gives up on request `token`: one still waiting to be taken up by the engine (submitted,
+    /// not yet flushed) is never sent; one already on its way completes, and its result comes
+    /// as usual. Does not wake the engine: the flush that would send the request delivers it.
+    pub fn cancel(&self, token: u64) -> io::Result<()> {
+        self.inbox.push(Command::Cancel(token))
+    }
+
     /// Closes the session's pooled connections.
     pub fn close_session(&self, session: u64) -> io::Result<()> {
         self.inbox.push(Command::CloseSession(session))?;
@@ -527,11 +537,22 @@ async fn engine_main(
             &mut batch,
             &mut *inbox.jobs.lock().unwrap_or_else(|e| e.into_inner()),
         );
+        // Requests cancelled before the engine took them up: rare (a user killed between its
+        // send and the flush), so the usual batch costs one pass finding none.
+        let cancelled: Vec<u64> = batch
+            .iter()
+            .filter_map(|command| match command {
+                Command::Cancel(token) => Some(*token),
+                _ => None,
+            })
+            .collect();
         for command in batch.drain(..) {
             match command {
+                Command::Request(request) if cancelled.contains(&request.token) => {}
                 Command::Request(request) => {
                     monoio::spawn(handle_request(engine.clone(), *request));
                 }
+                Command::Cancel(_) => {}
                 Command::CloseSession(session) => {
                     // Idle connections close now; busy ones when their request ends (their
                     // pool is marked closed). New requests get new pools.

@@ -110,9 +110,12 @@ impl Engine {
     }
 
     /// Drops the waiter of a request whose result can no longer be delivered (its greenlet
-    /// gave up waiting); the result is discarded when it arrives.
+    /// gave up waiting or was killed); the result is discarded when it arrives. A request not
+    /// yet handed to the engine thread is not sent at all.
     fn forget(&self, token: u64) {
         self.parked().waiters.remove(&token);
+        // The engine may be closed already; then nothing is sent anyway.
+        let _ = self.client.cancel(token);
     }
 
     /// No request is waiting for a result.

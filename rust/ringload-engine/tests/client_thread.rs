@@ -1,6 +1,7 @@
-//! The client thread never waits for a host name lookup: a resolver that is slow for one name
-//! holds up only the requests to that name, each new connection looks its host up again, and
-//! lookups of one name that overlap share one answer.
+//! The client thread behind the Python package: it never waits for a host name lookup (a
+//! resolver that is slow for one name holds up only the requests to that name, each new
+//! connection looks its host up again, lookups of one name that overlap share one answer), and a
+//! request given up before the engine took it up is never sent.
 
 use std::collections::HashMap;
 use std::io;
@@ -156,4 +157,28 @@ fn a_failed_lookup_fails_the_request_with_the_resolvers_reason() {
         }
         other => panic!("expected a failure: {other:?}"),
     }
+}
+
+#[test]
+fn a_request_cancelled_before_the_flush_is_never_sent() {
+    let server = Server::start(ServerConfig::default()).unwrap();
+    let port = server.addr().port();
+    let client = Client::start(IoMode::Auto).unwrap();
+    client.submit(request(1, 1, "127.0.0.1", port)).unwrap();
+    client.submit(request(2, 1, "127.0.0.1", port)).unwrap();
+    client.cancel(1).unwrap();
+    client.flush().unwrap();
+    let done = next_completions(&client, Duration::from_secs(5));
+    assert_eq!(done.iter().map(|c| c.token).collect::<Vec<_>>(), [2]);
+    // A cancel that comes after the engine took the request up changes nothing.
+    client.submit(request(3, 1, "127.0.0.1", port)).unwrap();
+    client.flush().unwrap();
+    let done = next_completions(&client, Duration::from_secs(5));
+    client.cancel(3).unwrap();
+    assert_eq!(done.iter().map(|c| c.token).collect::<Vec<_>>(), [3]);
+    assert_eq!(
+        server.requests(),
+        2,
+        "the cancelled request never reached the server"
+    );
 }
