@@ -1,6 +1,8 @@
 """TLS decided from Python, against nginx with ``ssl_verify_client on``: FastHttpUser's
 ``ssl_context_factory`` (its SSLContext's verification, CAs and ``load_cert_chain``), and
-HttpUser's ``cert=`` and ``verify=`` (per request and as session attributes)."""
+HttpUser's ``cert=`` and ``verify=`` (per request and as session attributes); and client
+certificates as OpenSSL users make them (X.509 v1 and v3, RSA and ECDSA keys in every key file
+format) on each of those faces and ``ringload.run``."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ import warnings  # noqa: E402
 
 import gevent.ssl  # noqa: E402
 import requests  # noqa: E402
+import ringload  # noqa: E402
 import urllib3  # noqa: E402
 from locust.clients import HttpSession as LocustHttpSession  # noqa: E402
 from locust.event import Events  # noqa: E402
-from mtls_nginx import MtlsNginx, make_pki  # noqa: E402
+from mtls_nginx import MATRIX, MtlsNginx, make_pki  # noqa: E402
 
 CLIENT_SUBJECT = "CN=load-client"
 
@@ -248,6 +251,8 @@ def test_same_outcome_as_locusts_own_httpsession(pki, nginx):
     [
         ("/nonexistent/client.pem", True, "cannot read the client certificate"),
         (("client.pem", "other.key"), True, "does not go with the certificate"),
+        (("ec-v1.pem", "other.key"), True, "does not go with the certificate"),
+        (("rsa-v1.pem", "ec-sec1.key"), True, "does not go with the certificate"),
         ("client.key", True, "no PEM certificate"),
         (None, "/nonexistent/ca.pem", "cannot read CA file"),
     ],
@@ -286,3 +291,57 @@ def test_an_explicit_verify_is_kept_across_a_redirect_to_https(pki, nginx):
         assert session.get("/").status_code == 0, "the factory decides when verify is not given"
     finally:
         redirector.stop(timeout=1)
+
+
+# --- Client certificates as OpenSSL makes them, on every face --------------------------------
+# Any certificate is sent and nginx (OpenSSL) judges it: v1 ones too, which rustls's own check
+# would refuse. /seen answers 200 only when nginx verified the certificate named by ?cn=.
+
+
+@pytest.mark.parametrize(("cert", "key", "name"), MATRIX)
+def test_ssl_context_factory_with_certificates_openssl_makes(pki, nginx, cert, key, name):
+    def factory():
+        context = ssl.create_default_context(cafile=pki["ca.pem"])
+        context.load_cert_chain(pki[cert], pki[key])
+        return context
+
+    session, fired = fast_session(nginx.url(), factory, insecure=False)
+    response = session.get(f"/seen?cn={name}")
+    assert (response.status_code, response.text) == (200, f"SUCCESS CN={name}")
+    assert fired[0]["exception"] is None
+    assert session.get("/seen?cn=someone-else").status_code == 403
+
+
+@pytest.mark.parametrize(("cert", "key", "name"), MATRIX)
+def test_requests_cert_with_certificates_openssl_makes(pki, nginx, cert, key, name):
+    ours, fired = session_of(httpuser.HttpSession, nginx.url())
+    theirs, _ = session_of(LocustHttpSession, nginx.url())
+    for session in (ours, theirs):
+        response = session.get("/seen", params={"cn": name}, cert=(pki[cert], pki[key]), verify=pki["ca.pem"])
+        assert (response.status_code, response.text) == (200, f"SUCCESS CN={name}")
+    assert fired[0]["exception"] is None
+
+
+@pytest.mark.parametrize(("cert", "key", "name"), MATRIX)
+def test_ringload_run_with_certificates_openssl_makes(pki, nginx, cert, key, name):
+    result = ringload.run(
+        f"{nginx.url()}/seen?cn={name}", requests=3, connections=1, cacert=pki["ca.pem"], cert=pki[cert], key=pki[key]
+    )
+    assert result.status == {200: 3}, result
+
+
+@pytest.mark.parametrize(("cert", "key"), [("ec-v1.pem", "other.key"), ("rsa-v1.pem", "ec-pkcs8.key")])
+def test_a_v1_certificate_with_another_key_is_refused_before_any_connection(pki, cert, key):
+    # Port 1 would refuse a connection: a ValueError shows nothing was dialled.
+    with pytest.raises(ValueError, match="does not go with the certificate"):
+        ringload.run("https://127.0.0.1:1/", requests=1, cert=pki[cert], key=pki[key])
+
+    def factory():
+        context = ssl.create_default_context(cafile=pki["ca.pem"])
+        context.load_cert_chain(pki[cert], pki[key])  # OpenSSL's own check refuses it here
+        return context
+
+    session, fired = fast_session("https://127.0.0.1:1", factory)
+    with pytest.raises(ssl.SSLError):
+        session.get("/")
+    assert fired == []

@@ -30,6 +30,7 @@ pub mod timeline;
 pub mod tls;
 mod watchdog;
 pub mod worker;
+mod x509;
 
 pub use config::{
     ConfigError, EndpointKey, IoMode, LoadConfig, LoadPlan, ScenarioRequest, Scheme, Target,

@@ -7,12 +7,14 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider, KeyProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
 use crate::config::{ConfigError, TlsOptions};
+use crate::x509;
 
 /// Builds the client configuration shared (through `Arc`) by every connection of the run.
 pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigError> {
@@ -91,6 +93,7 @@ impl Default for ClientTlsSpec {
 /// connection (an unreadable file, a key that is not the certificate's: `ConfigError`).
 pub fn build_client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, ConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key_provider = provider.key_provider;
     let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
         (spec.tls13, &rustls::version::TLS13),
         (spec.tls12, &rustls::version::TLS12),
@@ -135,22 +138,8 @@ pub fn build_client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, Co
         }
         Some(cert_file) => {
             let key_file = spec.client_key.as_ref().unwrap_or(cert_file);
-            let (chain, key) = client_identity(cert_file, key_file)?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| match e {
-                    rustls::Error::InconsistentKeys(_) => ConfigError::Invalid(format!(
-                        "the client key {} does not go with the certificate {}; give the key \
-                         of that certificate (--key, key=, or load_cert_chain's keyfile)",
-                        key_file.display(),
-                        cert_file.display()
-                    )),
-                    other => ConfigError::Invalid(format!(
-                        "cannot use the client certificate {} with the key {}: {other}",
-                        cert_file.display(),
-                        key_file.display()
-                    )),
-                })?
+            let identity = client_identity(cert_file, key_file, key_provider)?;
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(identity)))
         }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -221,12 +210,17 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), ConfigErro
     Ok(())
 }
 
-/// The client certificate chain and its private key, from PEM files.
+/// The client certificate chain and its private key, from PEM files, checked to go together.
+///
+/// Not `with_client_auth_cert`: its check parses the certificate with webpki, which refuses
+/// X.509 v1 certificates (and others OpenSSL servers take). The certificate is the server's to
+/// judge; here only its public key is compared with the private key's.
 fn client_identity(
-    cert_file: &std::path::Path,
-    key_file: &std::path::Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ConfigError> {
-    let unreadable = |what: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+    cert_file: &Path,
+    key_file: &Path,
+    key_provider: &dyn KeyProvider,
+) -> Result<CertifiedKey, ConfigError> {
+    let unreadable = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
         ConfigError::Invalid(format!(
             "cannot read the client {what} {}: {e}",
             path.display()
@@ -236,16 +230,37 @@ fn client_identity(
         .map_err(|e| unreadable("certificate", cert_file, &e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| unreadable("certificate", cert_file, &e))?;
-    if chain.is_empty() {
+    let Some(leaf) = chain.first() else {
         return Err(unreadable(
             "certificate",
             cert_file,
             &"no PEM certificate in it",
         ));
-    }
+    };
+    let certified_spki = x509::subject_public_key_info(leaf)
+        .map_err(|e| unreadable("certificate", cert_file, &e))?;
     let key =
         PrivateKeyDer::from_pem_file(key_file).map_err(|e| unreadable("key", key_file, &e))?;
-    Ok((chain, key))
+    let key = key_provider.load_private_key(key).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "cannot use the client certificate {} with the key {}: {e}",
+            cert_file.display(),
+            key_file.display()
+        ))
+    })?;
+    // Every key ring loads knows its public key; one that did not would be left to the server.
+    if key
+        .public_key()
+        .is_some_and(|spki| spki.as_ref() != certified_spki)
+    {
+        return Err(ConfigError::Invalid(format!(
+            "the client key {} does not go with the certificate {}; give the key of that \
+             certificate (--key, key=, or load_cert_chain's keyfile)",
+            key_file.display(),
+            cert_file.display()
+        )));
+    }
+    Ok(CertifiedKey::new(chain, key))
 }
 
 /// The server name for SNI and certificate checks. IP literals become `ServerName::IpAddress`,
