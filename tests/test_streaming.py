@@ -76,6 +76,14 @@ def test_session_iter_lines_and_a_hub_that_keeps_running():
     assert len(ticks) >= 25, len(ticks)
 
 
+def test_session_iter_lines_keeps_a_character_split_between_arrivals_whole():
+    steps = [("read",), ("send", HEAD), ("send", _chunk(b"caf\xc3")), ("sleep", GAP)]
+    steps += [("send", _chunk(b"\xa9\nnext\n")), ("send", b"0\r\n\r\n"), ("repeat",)]
+    with HostileServer(steps) as server:
+        client, _ = session(server.url)
+        assert list(client.iter_lines("/")) == ["caf\u00e9", "next"]
+
+
 def test_read_n_returns_what_has_arrived_and_content_reads_the_rest():
     with server_sent_events() as server:
         client, _ = session(server.url)

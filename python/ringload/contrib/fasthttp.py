@@ -35,11 +35,12 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request as _CookieRequest
 
+import gevent.ssl
 from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.client import HTTPClientPool
 from geventhttpclient.response import HTTPConnectionClosed
 from geventhttpclient.useragent import RetriesExceeded
-from locust.contrib.fasthttp import LocustBadStatusCode
+from locust.contrib.fasthttp import LocustBadStatusCode, insecure_ssl_context_factory
 from locust.exception import CatchResponseError, LocustError, ResponseError, StopTest
 from locust.user import User
 from locust.user.users import RestMixin
@@ -375,13 +376,24 @@ def _streamed(cls: type[_Response]) -> type[_Response]:
 
 
 def _lines(chunks: Iterator[bytes | str]) -> Iterator[str]:
-    """Text lines from chunks as they arrive (Locust's FastHttpSession.iter_lines)."""
+    """Text lines from chunks as they arrive (Locust's FastHttpSession.iter_lines). ``iter_content``
+    leaves a chunk as bytes when it does not decode alone, as when a character is split between
+    two arrivals: those are decoded together, so the character stays whole."""
     buffer = ""
+    decoder = None
     for chunk in chunks:
-        buffer += chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+        if isinstance(chunk, bytes):
+            decoder = decoder or codecs.getincrementaldecoder("utf-8")(errors="replace")
+            buffer += decoder.decode(chunk)
+        else:
+            if decoder is not None:
+                buffer += decoder.decode(b"", final=True)  # what it holds came before this text
+            buffer += chunk
         while "\n" in buffer:
             line, buffer = buffer.split("\n", 1)
             yield line
+    if decoder is not None:
+        buffer += decoder.decode(b"", final=True)
     if buffer:
         yield buffer
 
@@ -578,6 +590,26 @@ class _SessionPool:
     def __init__(self, session: FastHttpSession) -> None:
         self._session = session
 
+    @property
+    def client_args(self) -> dict[str, Any]:
+        """What Locust's FastHttpUser gives its own ``HTTPClientPool``; locustfiles and tests read
+        ``ssl_context_factory`` here (Locust's default factory when the user set none)."""
+        session = self._session
+        factory = session.ssl_context_factory
+        if factory is None:
+            factory = insecure_ssl_context_factory if session.insecure else gevent.ssl.create_default_context
+        args: dict[str, Any] = {
+            "ssl_context_factory": factory,
+            "network_timeout": session.network_timeout,
+            "connection_timeout": session.connection_timeout,
+            "concurrency": session.concurrency,
+            "proxy_host": session._proxy_host,
+            "proxy_port": session._proxy_port,
+        }
+        if session.insecure:
+            args["insecure"] = True
+        return args
+
     def close(self) -> None:
         native = self._session._native
         if native is not None:
@@ -667,6 +699,7 @@ class FastHttpSession:
         #: Every request goes through this HTTP proxy (CONNECT for https://); environment variables
         #: such as HTTP_PROXY are not read, as in Locust's FastHttpUser.
         self._proxies: Proxies | None = None
+        self._proxy_host, self._proxy_port = proxy_host, proxy_port
         if proxy_host is not None:
             proxy = f"http://{_bracketed(proxy_host)}:{int(proxy_port)}"  # type: ignore[arg-type]
             self._proxies = native_proxies({"http": proxy, "https": proxy})
@@ -1073,10 +1106,11 @@ class FastHttpSession:
         return self.request("PUT", url, data=data, **kwargs)
 
     def iter_lines(self, url: str, method: str = "GET", **kwargs: Any) -> Generator[str, None, None]:
-        """Streams the response and yields its lines as each one arrives (Locust's)."""
+        """Streams the response and yields its lines as each one arrives. As Locust's, through
+        ``self.request`` and the response's ``iter_content``, which a locustfile may wrap."""
         response = self.request(method, url, stream=True, **kwargs)
         response.raise_for_status()
-        yield from response.iter_lines()
+        yield from _lines(response.iter_content(chunk_size=1024, decode_content=True))
 
 
 class FastHttpUser(User, RestMixin["RestResponseContextManager"]):
