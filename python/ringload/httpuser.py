@@ -271,6 +271,12 @@ class HttpSession(FastHttpSession):
         if params:
             # Into the URL here, so that events report it with its query as Locust's HttpSession does.
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+        if not url.isascii() or not (self.base_url or "").isascii():
+            # requests IDNA-encodes such a host and percent-encodes such a path, and raises
+            # InvalidURL at the call for what it cannot encode ("http://\x94"): send what it sends.
+            prepared = requests.PreparedRequest()
+            prepared.prepare_url(self._build_url(url), None)
+            url = prepared.url  # type: ignore[assignment]
         try:
             if not name and not self.request_name:
                 name = self._path_url(url)
