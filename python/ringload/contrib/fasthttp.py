@@ -13,7 +13,9 @@ Deliberate differences from Locust's client (see README):
   origin;
 - ``network_timeout`` bounds the whole response, so a trickling server still times out;
 - ``response_time`` is measured by the engine thread (connect, send, receive), so it does not
-  include time a busy Python process takes to get back to the greenlet.
+  include time a busy Python process takes to get back to the greenlet;
+- of a streamed body the locustfile does not take, at most 1 MiB is held: then the socket is
+  not read (and ``network_timeout`` does not run) until the locustfile takes half of it.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from locust.user.users import RestMixin
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from ringload._dispatch import Dispatcher, dispatcher
+from ringload._dispatch import Dispatcher, dispatcher, wait_body
 from ringload._ringload import ErrorKind, Proxies, RawError, RawResponse, Session, TlsConfig, merge_headers
 from ringload._tls import ssl_context_from_factory, tls_from_ssl_context
 
@@ -193,7 +195,7 @@ class FastResponse:
         while True:
             taken = body_stream.take(chunk_size)
             if taken is None:
-                dispatcher().wait_body(body_stream)
+                wait_body(body_stream)
             elif type(taken) is RawError:
                 raise self._body_error(taken)
             elif not taken:
