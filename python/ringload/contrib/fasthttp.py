@@ -104,14 +104,15 @@ def _split_userinfo(url: str) -> tuple[str, str | None]:
     return bare, None
 
 
-def _exception_for(error: RawError) -> Exception:
-    """The Python exception a user of Locust's client would see for an engine error."""
+def _exception_for(error: RawError, through_proxy: bool = False) -> Exception:
+    """The Python exception a user of Locust's client would see for an engine error. Through a
+    proxy, the engine's message says that it was the proxy that could not be reached."""
     kind, errno, message = error.kind, error.errno, error.message
     if kind == ErrorKind.CONNECT:
         if errno == ECONNREFUSED:
-            return ConnectionRefusedError(errno, "Connection refused")
+            return ConnectionRefusedError(errno, message if through_proxy else "Connection refused")
         if errno == ETIMEDOUT:
-            return TimeoutError("timed out connecting")
+            return TimeoutError(message if through_proxy else "timed out connecting")
         return ConnectionError(message)
     if kind == ErrorKind.TLS:
         return ssl.SSLError(message)
@@ -839,8 +840,8 @@ class FastHttpSession:
         return raw
 
     @staticmethod
-    def _exception_for(error: RawError, url: str) -> Exception:
-        exception = _exception_for(error)
+    def _exception_for(error: RawError, url: str, through_proxy: bool = False) -> Exception:
+        exception = _exception_for(error, through_proxy)
         if isinstance(exception, TimeoutError):
             # Locust's client reports a timeout as geventhttpclient's RetriesExceeded with the
             # socket.timeout as ``original`` (ringload does not retry it: it may have been served).
@@ -927,7 +928,8 @@ class FastHttpSession:
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
-                failed = self._error_response_type(request, self._exception_for(raw, current_url))
+                exception = self._exception_for(raw, current_url, proxies is not None)
+                failed = self._error_response_type(request, exception)
                 return self._with_history(failed, hops), elapsed + raw.elapsed
 
     def _tls_for(self, url: str, verify: bool) -> bool | TlsConfig:
@@ -1032,7 +1034,8 @@ class FastHttpSession:
         # The engine measured the time: all hops, to the end of the last body (its head with stream).
         if type(raw) is not RawResponse:
             # Until the failure, as Locust reports a refused or timed-out request's time.
-            response: FastResponse = self._error_response_type(request, self._exception_for(raw, request_url))
+            exception = self._exception_for(raw, request_url, proxies is not None)
+            response: FastResponse = self._error_response_type(request, exception)
             elapsed = raw.elapsed
         elif allow_redirects and raw.status in REDIRECT_RESPONSE_CODES:
             response, elapsed = self._follow_redirects(raw, request, stream, timeout, verify, proxies)

@@ -191,17 +191,25 @@ pub struct ClientFailure {
     pub elapsed_us: u64,
 }
 
-/// The errno an I/O error stands for.
+/// The errno an I/O error stands for (also when it wraps the OS error, as
+/// [`crate::proxy::ProxyUnreachable`] does).
 fn errno_of(error: &io::Error) -> Option<i32> {
-    error.raw_os_error().or(match error.kind() {
-        io::ErrorKind::TimedOut => Some(libc::ETIMEDOUT),
-        io::ErrorKind::ConnectionRefused => Some(libc::ECONNREFUSED),
-        io::ErrorKind::ConnectionReset => Some(libc::ECONNRESET),
-        io::ErrorKind::ConnectionAborted => Some(libc::ECONNABORTED),
-        io::ErrorKind::BrokenPipe => Some(libc::EPIPE),
-        io::ErrorKind::AddrNotAvailable => Some(libc::EADDRNOTAVAIL),
-        _ => None,
-    })
+    let wrapped = || {
+        let source = std::error::Error::source(error.get_ref()?)?;
+        source.downcast_ref::<io::Error>()?.raw_os_error()
+    };
+    error
+        .raw_os_error()
+        .or_else(wrapped)
+        .or(match error.kind() {
+            io::ErrorKind::TimedOut => Some(libc::ETIMEDOUT),
+            io::ErrorKind::ConnectionRefused => Some(libc::ECONNREFUSED),
+            io::ErrorKind::ConnectionReset => Some(libc::ECONNRESET),
+            io::ErrorKind::ConnectionAborted => Some(libc::ECONNABORTED),
+            io::ErrorKind::BrokenPipe => Some(libc::EPIPE),
+            io::ErrorKind::AddrNotAvailable => Some(libc::EADDRNOTAVAIL),
+            _ => None,
+        })
 }
 
 pub struct Completion {
@@ -832,8 +840,13 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
         addrs: engine.resolve(host, port)?,
         connect_timeout: request.connect_timeout,
     };
+    // Through a proxy, every connection this makes is to the proxy: a failure names it.
+    let named = |failure| match &request.proxy {
+        Some(proxy) => proxy.unreachable(failure),
+        None => failure,
+    };
     if request.scheme == Scheme::Http {
-        return Ok(AnyStream::Plain(tcp.dial().await?.0));
+        return Ok(AnyStream::Plain(tcp.dial().await.map_err(named)?.0));
     }
     let config = match &request.tls {
         ClientTls::Verified => engine.tls_config(true)?,
@@ -846,7 +859,7 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
     let stream = match &request.proxy {
         None => tls.dial().await?.0,
         Some(proxy) => {
-            let (mut tunnel, _) = tls.tcp.dial().await?;
+            let (mut tunnel, _) = tls.tcp.dial().await.map_err(named)?;
             open_tunnel(&mut tunnel, proxy, &request.host, request.port).await?;
             tls.handshake(tunnel).await?
         }
