@@ -10,8 +10,10 @@ import socket
 import time
 import zlib
 from datetime import timedelta
+from unittest.mock import MagicMock
 
 import gevent
+import gevent.ssl
 import pytest
 from gevent.pywsgi import WSGIServer
 
@@ -474,6 +476,55 @@ def test_class_attributes_and_defaults_match_locust():
         "abstract",
     ):
         assert getattr(ringload_fasthttp.FastHttpUser, attribute) == getattr(LocustFastHttpUser, attribute), attribute
+
+
+@pytest.mark.parametrize("cls", [RingloadSession, LocustSession], ids=["ringload", "locust"])
+def test_session_iter_lines_goes_through_request_and_iter_content(cls):
+    # Locust's own TestFastHttpSession.test_iter_lines: a locustfile may replace request().
+    session, _ = make_session("http://127.0.0.1:1", cls=cls)
+    response = MagicMock()
+    response.iter_content = MagicMock(return_value=iter([b"<span>0</span>\n<span>", "1</span>\n", b"<span>2"]))
+    session.request = MagicMock(return_value=response)
+    assert list(session.iter_lines("/streaming/3", method="POST")) == [f"<span>{i}</span>" for i in range(2)] + [
+        "<span>2"
+    ]
+    session.request.assert_called_once_with("POST", "/streaming/3", stream=True)
+    response.raise_for_status.assert_called_once_with()
+    response.iter_content.assert_called_once_with(chunk_size=1024, decode_content=True)
+
+
+def _client_args_of_users(base, package, **attributes):
+    from locust.env import Environment
+
+    user_class = type("U", (package.FastHttpUser,), {"host": base, **attributes})
+    return user_class(Environment(events=Events())).client.client.clientpool.client_args
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [{}, {"insecure": False}, {"ssl_context_factory": staticmethod(gevent.ssl.create_default_context)}],
+    ids=["default", "secure", "factory"],
+)
+def test_clientpool_client_args_as_locusts(server, attributes):
+    import locust.contrib.fasthttp as locust_fasthttp
+
+    ours = _client_args_of_users(server, ringload_fasthttp, **attributes)
+    theirs = _client_args_of_users(server, locust_fasthttp, **attributes)
+    assert ours == theirs
+
+
+def test_clientpool_exposes_the_ssl_context_factory():
+    # Locust's own TestFastHttpSession.test_custom_ssl_context_passed_correct_to_client_pool.
+    def custom_ssl_context():
+        return gevent.ssl.create_default_context()
+
+    def another_factory():
+        return gevent.ssl.create_default_context()
+
+    for cls in (RingloadSession, LocustSession):
+        session, _ = make_session("https://127.0.0.1:1", cls=cls, ssl_context_factory=custom_ssl_context)
+        assert session.client.clientpool.client_args["ssl_context_factory"] is custom_ssl_context
+        assert session.client.clientpool.client_args["ssl_context_factory"] != another_factory
 
 
 def test_missing_host_stops_the_test():

@@ -270,6 +270,7 @@ CALLS = [
     ("GET", "/cookie/set", {}),
     ("GET", "/moved", {}),
     ("GET", "/loop", {}),
+    ("GET", "/h\u00e9llo?q=\u00fc", {}),  # percent-encoded as requests sends it, and so named
 ]
 
 
@@ -300,7 +301,17 @@ def test_catch_response_outcomes_match_locusts_httpsession(server, path):
 
 
 @pytest.mark.parametrize(
-    ("base", "url"), [(None, "http://"), (None, "http://[::1/x"), (None, "localhost:9/x"), ("ftp://127.0.0.1:1", "/a")]
+    ("base", "url"),
+    [
+        (None, "http://"),
+        (None, "http://[::1/x"),
+        (None, "localhost:9/x"),
+        ("ftp://127.0.0.1:1", "/a"),
+        # Locust's own TestHttpSession.test_wrong_url: a host that is no IDNA label is InvalidURL.
+        ("http://\x94", "/"),
+        ("telnet://127.0.0.1", "/"),
+        ("127.0.0.1", "/"),
+    ],
 )
 def test_invalid_urls_raise_requests_errors_at_the_call(server, base, url):
     ours, our_events, theirs, _ = both_sessions(base or server)

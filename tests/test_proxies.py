@@ -6,6 +6,7 @@ gevent one that records what it was asked."""
 from __future__ import annotations
 
 import base64
+import socket
 
 import gevent
 import pytest
@@ -17,6 +18,7 @@ fasthttp = pytest.importorskip("ringload.contrib.fasthttp")
 httpuser = pytest.importorskip("ringload.httpuser")
 
 import requests  # noqa: E402
+from locust.clients import HttpSession as LocustHttpSession  # noqa: E402
 from locust.event import Events  # noqa: E402
 from ringload.testing import TargetServer  # noqa: E402
 
@@ -176,6 +178,28 @@ def test_a_proxy_that_wants_credentials_is_refused_as_requests_reports_it(origin
     assert response.status_code == 0
     with pytest.raises(requests.ConnectionError, match="407 Proxy Authentication Required"):
         response.raise_for_status()
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_proxy_that_refuses_the_connection_is_named_in_the_error(origin, tls_origin):
+    port = _closed_port()
+    session = fast(origin, proxy_host="127.0.0.1", proxy_port=port)
+    for target in (origin, tls_origin.url):
+        error = session.get(f"{target}/").error
+        assert isinstance(error, ConnectionRefusedError), error  # the type Locust's client gives
+        assert f"proxy 127.0.0.1:{port}" in str(error) and str(_port(target)) not in str(error)
+    # HttpUser: requests' ProxyError, whose cause names the proxy.
+    response = http(origin).get("/", proxies={"all": f"http://127.0.0.1:{port}"})
+    with pytest.raises(requests.exceptions.ProxyError, match=f"proxy 127.0.0.1:{port}"):
+        response.raise_for_status()
+    locust_session = LocustHttpSession(origin, request_event=Events().request, user=None)
+    with pytest.raises(requests.exceptions.ProxyError):
+        locust_session.get("/", proxies={"all": f"http://127.0.0.1:{port}"}).raise_for_status()
 
 
 def test_environment_proxies_are_ignored_unless_asked(origin, proxy, monkeypatch):

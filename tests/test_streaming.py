@@ -76,6 +76,14 @@ def test_session_iter_lines_and_a_hub_that_keeps_running():
     assert len(ticks) >= 25, len(ticks)
 
 
+def test_session_iter_lines_keeps_a_character_split_between_arrivals_whole():
+    steps = [("read",), ("send", HEAD), ("send", _chunk(b"caf\xc3")), ("sleep", GAP)]
+    steps += [("send", _chunk(b"\xa9\nnext\n")), ("send", b"0\r\n\r\n"), ("repeat",)]
+    with HostileServer(steps) as server:
+        client, _ = session(server.url)
+        assert list(client.iter_lines("/")) == ["caf\u00e9", "next"]
+
+
 def test_read_n_returns_what_has_arrived_and_content_reads_the_rest():
     with server_sent_events() as server:
         client, _ = session(server.url)
@@ -195,3 +203,90 @@ def test_read_advances_through_a_response_that_is_not_streamed():
         rest = response.read()
         assert rest.endswith(b"data: 4\n")
         assert response.read(4) == b"", "at the end, as a file"
+
+
+def test_two_greenlets_reading_one_stream_each_get_the_next_bytes():
+    with server_sent_events() as server:
+        client, _ = session(server.url)
+        response = client.get("/", stream=True)
+        taken: list[tuple[str, bytes]] = []
+
+        def reader(name):
+            while chunk := response.read(3):
+                taken.append((name, chunk))
+                gevent.sleep(0)  # let the other reader take the next bytes
+
+        readers = [gevent.spawn(reader, name) for name in ("a", "b")]
+        try:
+            gevent.joinall(readers, timeout=GAP * LINES + 2)
+            assert all(r.dead for r in readers), "a reader was never woken"
+        finally:
+            gevent.killall(readers)
+        assert b"".join(chunk for _, chunk in taken) == b"".join(b"data: %d\n" % i for i in range(LINES))
+        assert {name for name, _ in taken} == {"a", "b"}
+
+
+def test_a_stream_read_from_another_threads_hub_raises_at_once():
+    with server_sent_events(gap=1.0, lines=1) as server:
+        client, _ = session(server.url)
+        response = client.get("/", stream=True)
+
+        def read_elsewhere():
+            started = time.perf_counter()
+            try:
+                response.read(4)
+            except RuntimeError as error:
+                return str(error), time.perf_counter() - started
+            return None, time.perf_counter() - started
+
+        message, waited = gevent.get_hub().threadpool.spawn(read_elsewhere).get(timeout=5)
+        assert message is not None and "thread that sent" in message
+        assert waited < 0.5, "raised before anything arrived, not after"
+        # The thread that sent it still reads it.
+        assert response.content == b"data: 0\n"
+
+
+BIG_BODY = 64 * 1024 * 1024
+UNREAD_BOUND = 1024 * 1024  # MAX_UNREAD_STREAM_BYTES
+
+
+@pytest.fixture
+def big_body_server():
+    """Sends a 64 MiB body as fast as TCP lets it, counting what the socket took."""
+    from gevent.server import StreamServer
+
+    sent = [0]
+
+    def handle(sock, _address):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % BIG_BODY)
+        block = b"x" * 65536
+        try:
+            for _ in range(BIG_BODY // len(block)):
+                sock.sendall(block)
+                sent[0] += len(block)
+        except OSError:
+            pass
+
+    server = StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    yield f"http://127.0.0.1:{server.server_port}", sent
+    server.stop(timeout=1)
+
+
+def test_an_unread_stream_stops_the_socket_reads_at_the_bound_and_resumes(big_body_server):
+    url, sent = big_body_server
+    # The reader holds the body three times longer than the timeout: not the server's delay.
+    client, _ = session(url, network_timeout=0.3)
+    response = client.get("/", stream=True)
+    gevent.sleep(1.0)
+    held = response._body_stream.received
+    assert UNREAD_BOUND <= held <= UNREAD_BOUND + 64 * 1024, held
+    assert sent[0] < BIG_BODY / 2, "the server's sends blocked: TCP carried the back-pressure"
+    total = 0
+    for chunk in response.iter_content(chunk_size=256 * 1024):
+        total += len(chunk)
+    assert total == BIG_BODY
+    assert response._body_stream.received == BIG_BODY

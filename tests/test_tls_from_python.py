@@ -21,6 +21,7 @@ import requests  # noqa: E402
 import ringload  # noqa: E402
 import urllib3  # noqa: E402
 from locust.clients import HttpSession as LocustHttpSession  # noqa: E402
+from locust.contrib.fasthttp import FastHttpSession as LocustFastHttpSession  # noqa: E402
 from locust.event import Events  # noqa: E402
 from mtls_nginx import MATRIX, MtlsNginx, make_pki  # noqa: E402
 
@@ -100,6 +101,41 @@ def test_the_contexts_trusted_cas_decide_verification(pki, nginx):
     assert "certificate" in str(fired[0]["exception"]).lower()
     session, _ = fast_session(nginx.url(), trusting("ca.pem"))
     assert session.get("/").text == CLIENT_SUBJECT
+
+
+def _ca_directory(path, pki, *, hashed, unhashed=()):
+    """A ``capath`` directory: ``hashed`` CAs under the names ``openssl rehash`` gives them (the
+    subject's hash, ".0"), ``unhashed`` ones under their own names, which OpenSSL never reads."""
+    path.mkdir()
+    for name in hashed:
+        subject_hash = subprocess.run(
+            ["openssl", "x509", "-hash", "-noout", "-in", pki[name]], check=True, capture_output=True, text=True
+        ).stdout.strip()
+        (path / f"{subject_hash}.0").write_text(open(pki[name]).read())
+    for name in unhashed:
+        (path / name).write_text(open(pki[name]).read())
+    return str(path)
+
+
+@pytest.mark.parametrize("session_class", [fasthttp.FastHttpSession, LocustFastHttpSession], ids=["ours", "locust"])
+def test_a_capath_directory_decides_verification_as_openssl_reads_it(pki, nginx, tmp_path, session_class):
+    def trusting(capath):
+        def factory():
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # no CA but the directory's
+            context.load_verify_locations(capath=capath)
+            context.load_cert_chain(pki["both.pem"])
+            return context
+
+        return factory
+
+    hashed = _ca_directory(tmp_path / "hashed", pki, hashed=["ca.pem"])
+    session, _ = session_of(session_class, nginx.url(), ssl_context_factory=trusting(hashed), insecure=False)
+    assert session.get("/").text == CLIENT_SUBJECT
+    # The server's CA under a name OpenSSL does not look up, and another CA under a hashed one.
+    unhashed = _ca_directory(tmp_path / "unhashed", pki, hashed=["other-ca.pem"], unhashed=["ca.pem"])
+    session, fired = session_of(session_class, nginx.url(), ssl_context_factory=trusting(unhashed), insecure=False)
+    assert session.get("/").status_code == 0
+    assert "certificate" in str(fired[0]["exception"]).lower()
 
 
 def test_cert_none_accepts_any_server_certificate(pki, nginx):

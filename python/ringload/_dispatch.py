@@ -118,6 +118,20 @@ class Dispatcher:
             self._watcher.ref = False
 
 
+def wait_body(body: _ringload.ResponseStream) -> None:
+    """Waits cooperatively until a streamed body has more to take (or has ended). Only in the
+    thread that sent the request: its engine wakes that thread's hub alone, so a wait anywhere
+    else would never end; it raises RuntimeError at once instead."""
+    hub = get_hub_if_exists()
+    current = getattr(hub, "_ringload_dispatcher", None) if hub is not None else None
+    if current is None or current.engine is not body.engine:
+        raise RuntimeError(
+            "a streamed response can only be read in the thread that sent its request (the engine "
+            "that receives the body wakes that thread's gevent hub); read it there, or use stream=False"
+        )
+    current.wait_body(body)
+
+
 def _forget_dispatcher_after_fork() -> None:
     # A forked child has no engine thread: its first request makes a new dispatcher.
     hub = get_hub_if_exists()

@@ -213,7 +213,11 @@ class ResponseStream:
         """The waiter of ``token`` gave up."""
     @property
     def received(self) -> int:
-        """Bytes received so far, taken or not."""
+        """Bytes received so far, taken or not. The engine stops reading while 1 MiB
+        (``MAX_UNREAD_STREAM_BYTES``) waits untaken, and reads on once half of it is taken."""
+    @property
+    def engine(self) -> Engine:
+        """The engine that delivers the body: only its thread's waiters are woken."""
     def close(self) -> None:
         """Nobody will read the rest: the engine drops it and closes the connection (unless the
         body has already ended). Dropping the object does the same."""

@@ -4,13 +4,16 @@ Locust's ``ssl_context_factory`` returns an ``ssl.SSLContext`` and requests take
 ``cert=``; the engine speaks rustls, so each is turned into one ``TlsConfig`` (made once and shared,
 since connections are pooled per configuration). An ``SSLContext`` shows its verification mode,
 hostname check, versions and trusted CAs, but not the client certificate loaded into it, so
-``load_cert_chain`` is wrapped to remember its arguments on the context.
+``load_cert_chain`` is wrapped to remember its arguments on the context. Nor the certificates of a
+``capath`` directory, which OpenSSL reads only when a handshake looks for an issuer, so
+``load_verify_locations`` is wrapped to remember the directories too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import ssl
 import threading
 from collections.abc import Callable
@@ -41,22 +44,61 @@ def _stdlib_ssl_context_class() -> type[ssl.SSLContext]:
     return ssl.SSLContext
 
 
-def _remember_cert_chains() -> None:
+def _remember_cert_chains_and_ca_dirs() -> None:
     cls = _stdlib_ssl_context_class()
     original = cls.load_cert_chain
     if getattr(original, "_ringload_wrapper", False):
         return
+    original_verify_locations = cls.load_verify_locations
 
     def load_cert_chain(self: Any, certfile: Any, keyfile: Any = None, password: Any = None) -> None:
         original(self, certfile, keyfile, password)
         self._ringload_cert_chain = (certfile, keyfile, password)
 
-    load_cert_chain._ringload_wrapper = True  # type: ignore[attr-defined]
-    load_cert_chain.__doc__ = original.__doc__
+    def load_verify_locations(self: Any, cafile: Any = None, capath: Any = None, cadata: Any = None) -> None:
+        original_verify_locations(self, cafile, capath, cadata)
+        if capath is not None:
+            self._ringload_ca_dirs = (*getattr(self, "_ringload_ca_dirs", ()), os.fsdecode(capath))
+
+    wrappers: tuple[tuple[Any, Any], ...] = (
+        (load_cert_chain, original),
+        (load_verify_locations, original_verify_locations),
+    )
+    for wrapper, wrapped in wrappers:
+        wrapper._ringload_wrapper = True
+        wrapper.__doc__ = wrapped.__doc__
     cls.load_cert_chain = load_cert_chain  # type: ignore[method-assign]
+    cls.load_verify_locations = load_verify_locations  # type: ignore[method-assign]
 
 
-_remember_cert_chains()
+_remember_cert_chains_and_ca_dirs()
+
+#: The names OpenSSL looks a CA up by in a ``capath`` directory: the subject's hash and a
+#: sequence number, as ``openssl rehash`` (``c_rehash``) writes them. Other files are not read.
+_HASHED_CA_NAME = re.compile(r"[0-9a-f]{8}\.[0-9]+")
+_PEM_CERTIFICATE = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def _ca_dir_certs(directory: str) -> list[bytes]:
+    """The certificates (DER) OpenSSL can find in a ``capath`` directory, by name order. An
+    unreadable directory or file is skipped, as OpenSSL's lookup skips it."""
+    try:
+        names = sorted(name for name in os.listdir(directory) if _HASHED_CA_NAME.fullmatch(name))
+    except OSError:
+        return []
+    ders = []
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), encoding="ascii", errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for pem in _PEM_CERTIFICATE.findall(text):
+            try:
+                ders.append(ssl.PEM_cert_to_DER_cert(pem))
+            except ValueError:
+                continue
+    return ders
 
 
 def _cached(key: tuple, make: Callable[[], TlsConfig]) -> TlsConfig:
@@ -81,13 +123,20 @@ def _version_name(version: ssl.TLSVersion, is_maximum: bool) -> str | None:
 
 def tls_from_ssl_context(context: ssl.SSLContext) -> TlsConfig:
     """The engine's configuration for what ``context`` decides: ``verify_mode``,
-    ``check_hostname``, the CAs it trusts, the client certificate chain loaded with
-    ``load_cert_chain`` and the protocol versions. Ciphers and other OpenSSL options are not
-    carried over (rustls picks from its own safe set)."""
+    ``check_hostname``, the CAs it trusts (those of its ``capath`` directories too), the client
+    certificate chain loaded with ``load_cert_chain`` and the protocol versions. Ciphers and
+    other OpenSSL options are not carried over (rustls picks from its own safe set)."""
     if not isinstance(context, ssl.SSLContext):
         raise TypeError(f"ssl_context_factory must return an ssl.SSLContext, not {type(context).__name__}")
     verify = context.verify_mode != ssl.CERT_NONE
     cas = context.get_ca_certs(binary_form=True) if verify else []
+    if verify and hasattr(context, "_ringload_ca_dirs"):
+        seen = set(cas)  # a handshake may have read some of them into the context already
+        for directory in context._ringload_ca_dirs:
+            for der in _ca_dir_certs(directory):
+                if der not in seen:
+                    seen.add(der)
+                    cas.append(der)
     chain = getattr(context, "_ringload_cert_chain", None)
     cert_file = key_file = None
     if chain is not None:

@@ -29,7 +29,7 @@ import locust  # noqa: F401 (first: it monkey-patches with gevent before request
 import requests
 import urllib3
 from requests.cookies import RequestsCookieJar
-from requests.exceptions import ConnectTimeout, HTTPError, ReadTimeout, SSLError
+from requests.exceptions import ConnectTimeout, HTTPError, ProxyError, ReadTimeout, SSLError
 
 from ringload._ringload import ErrorKind, RawError
 from ringload._tls import tls_for_requests
@@ -160,11 +160,13 @@ def _innermost(error: Exception) -> Exception:
     return error
 
 
-def _requests_exception_for(error: RawError) -> Exception:
+def _requests_exception_for(error: RawError, through_proxy: bool = False) -> Exception:
     """An engine error as requests raises it, with the socket-level error as its cause."""
-    original = _fasthttp_exception_for(error)
+    original = _fasthttp_exception_for(error, through_proxy)
     wrapped: Exception
-    if error.kind == ErrorKind.TIMEOUT:
+    if through_proxy and error.kind == ErrorKind.CONNECT and error.errno is not None:
+        wrapped = ProxyError(original)  # the proxy itself could not be reached, as requests says
+    elif error.kind == ErrorKind.TIMEOUT:
         wrapped = ReadTimeout(original)
     elif error.kind == ErrorKind.CONNECT and isinstance(original, TimeoutError):
         wrapped = ConnectTimeout(original)
@@ -240,8 +242,8 @@ class HttpSession(FastHttpSession):
         pass
 
     @staticmethod
-    def _exception_for(error: RawError, url: str) -> Exception:
-        return _requests_exception_for(error)
+    def _exception_for(error: RawError, url: str, through_proxy: bool = False) -> Exception:
+        return _requests_exception_for(error, through_proxy)
 
     @staticmethod
     def _bad_status(response: FastResponse, url: str, name: str) -> Exception:
@@ -271,6 +273,12 @@ class HttpSession(FastHttpSession):
         if params:
             # Into the URL here, so that events report it with its query as Locust's HttpSession does.
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params, doseq=True)}"
+        if not url.isascii() or not (self.base_url or "").isascii():
+            # requests IDNA-encodes such a host and percent-encodes such a path, and raises
+            # InvalidURL at the call for what it cannot encode ("http://\x94"): send what it sends.
+            prepared = requests.PreparedRequest()
+            prepared.prepare_url(self._build_url(url), None)
+            url = prepared.url  # type: ignore[assignment]
         try:
             if not name and not self.request_name:
                 name = self._path_url(url)

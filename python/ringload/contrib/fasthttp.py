@@ -13,7 +13,9 @@ Deliberate differences from Locust's client (see README):
   origin;
 - ``network_timeout`` bounds the whole response, so a trickling server still times out;
 - ``response_time`` is measured by the engine thread (connect, send, receive), so it does not
-  include time a busy Python process takes to get back to the greenlet.
+  include time a busy Python process takes to get back to the greenlet;
+- of a streamed body the locustfile does not take, at most 1 MiB is held: then the socket is
+  not read (and ``network_timeout`` does not run) until the locustfile takes half of it.
 """
 
 from __future__ import annotations
@@ -35,18 +37,19 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 from urllib.request import Request as _CookieRequest
 
+import gevent.ssl
 from geventhttpclient._parser import HTTPParseError
 from geventhttpclient.client import HTTPClientPool
 from geventhttpclient.response import HTTPConnectionClosed
 from geventhttpclient.useragent import RetriesExceeded
-from locust.contrib.fasthttp import LocustBadStatusCode
+from locust.contrib.fasthttp import LocustBadStatusCode, insecure_ssl_context_factory
 from locust.exception import CatchResponseError, LocustError, ResponseError, StopTest
 from locust.user import User
 from locust.user.users import RestMixin
 from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
-from ringload._dispatch import Dispatcher, dispatcher
+from ringload._dispatch import Dispatcher, dispatcher, wait_body
 from ringload._ringload import ErrorKind, Proxies, RawError, RawResponse, Session, TlsConfig, merge_headers
 from ringload._tls import ssl_context_from_factory, tls_from_ssl_context
 
@@ -101,14 +104,15 @@ def _split_userinfo(url: str) -> tuple[str, str | None]:
     return bare, None
 
 
-def _exception_for(error: RawError) -> Exception:
-    """The Python exception a user of Locust's client would see for an engine error."""
+def _exception_for(error: RawError, through_proxy: bool = False) -> Exception:
+    """The Python exception a user of Locust's client would see for an engine error. Through a
+    proxy, the engine's message says that it was the proxy that could not be reached."""
     kind, errno, message = error.kind, error.errno, error.message
     if kind == ErrorKind.CONNECT:
         if errno == ECONNREFUSED:
-            return ConnectionRefusedError(errno, "Connection refused")
+            return ConnectionRefusedError(errno, message if through_proxy else "Connection refused")
         if errno == ETIMEDOUT:
-            return TimeoutError("timed out connecting")
+            return TimeoutError(message if through_proxy else "timed out connecting")
         return ConnectionError(message)
     if kind == ErrorKind.TLS:
         return ssl.SSLError(message)
@@ -192,7 +196,7 @@ class FastResponse:
         while True:
             taken = body_stream.take(chunk_size)
             if taken is None:
-                dispatcher().wait_body(body_stream)
+                wait_body(body_stream)
             elif type(taken) is RawError:
                 raise self._body_error(taken)
             elif not taken:
@@ -375,13 +379,24 @@ def _streamed(cls: type[_Response]) -> type[_Response]:
 
 
 def _lines(chunks: Iterator[bytes | str]) -> Iterator[str]:
-    """Text lines from chunks as they arrive (Locust's FastHttpSession.iter_lines)."""
+    """Text lines from chunks as they arrive (Locust's FastHttpSession.iter_lines). ``iter_content``
+    leaves a chunk as bytes when it does not decode alone, as when a character is split between
+    two arrivals: those are decoded together, so the character stays whole."""
     buffer = ""
+    decoder = None
     for chunk in chunks:
-        buffer += chunk.decode("utf-8", errors="replace") if isinstance(chunk, bytes) else chunk
+        if isinstance(chunk, bytes):
+            decoder = decoder or codecs.getincrementaldecoder("utf-8")(errors="replace")
+            buffer += decoder.decode(chunk)
+        else:
+            if decoder is not None:
+                buffer += decoder.decode(b"", final=True)  # what it holds came before this text
+            buffer += chunk
         while "\n" in buffer:
             line, buffer = buffer.split("\n", 1)
             yield line
+    if decoder is not None:
+        buffer += decoder.decode(b"", final=True)
     if buffer:
         yield buffer
 
@@ -578,6 +593,26 @@ class _SessionPool:
     def __init__(self, session: FastHttpSession) -> None:
         self._session = session
 
+    @property
+    def client_args(self) -> dict[str, Any]:
+        """What Locust's FastHttpUser gives its own ``HTTPClientPool``; locustfiles and tests read
+        ``ssl_context_factory`` here (Locust's default factory when the user set none)."""
+        session = self._session
+        factory = session.ssl_context_factory
+        if factory is None:
+            factory = insecure_ssl_context_factory if session.insecure else gevent.ssl.create_default_context
+        args: dict[str, Any] = {
+            "ssl_context_factory": factory,
+            "network_timeout": session.network_timeout,
+            "connection_timeout": session.connection_timeout,
+            "concurrency": session.concurrency,
+            "proxy_host": session._proxy_host,
+            "proxy_port": session._proxy_port,
+        }
+        if session.insecure:
+            args["insecure"] = True
+        return args
+
     def close(self) -> None:
         native = self._session._native
         if native is not None:
@@ -666,6 +701,7 @@ class FastHttpSession:
         #: Every request goes through this HTTP proxy (CONNECT for https://); environment variables
         #: such as HTTP_PROXY are not read, as in Locust's FastHttpUser.
         self._proxies: Proxies | None = None
+        self._proxy_host, self._proxy_port = proxy_host, proxy_port
         if proxy_host is not None:
             proxy = f"http://{_bracketed(proxy_host)}:{int(proxy_port)}"  # type: ignore[arg-type]
             self._proxies = native_proxies({"http": proxy, "https": proxy})
@@ -799,8 +835,8 @@ class FastHttpSession:
         return raw
 
     @staticmethod
-    def _exception_for(error: RawError, url: str) -> Exception:
-        exception = _exception_for(error)
+    def _exception_for(error: RawError, url: str, through_proxy: bool = False) -> Exception:
+        exception = _exception_for(error, through_proxy)
         if isinstance(exception, TimeoutError):
             # Locust's client reports a timeout as geventhttpclient's RetriesExceeded with the
             # socket.timeout as ``original`` (ringload does not retry it: it may have been served).
@@ -887,7 +923,8 @@ class FastHttpSession:
             )
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
-                failed = self._error_response_type(request, self._exception_for(raw, current_url))
+                exception = self._exception_for(raw, current_url, proxies is not None)
+                failed = self._error_response_type(request, exception)
                 return self._with_history(failed, hops), elapsed + raw.elapsed
 
     def _tls_for(self, url: str, verify: bool) -> bool | TlsConfig:
@@ -992,7 +1029,8 @@ class FastHttpSession:
         # The engine measured the time: all hops, to the end of the last body (its head with stream).
         if type(raw) is not RawResponse:
             # Until the failure, as Locust reports a refused or timed-out request's time.
-            response: FastResponse = self._error_response_type(request, self._exception_for(raw, request_url))
+            exception = self._exception_for(raw, request_url, proxies is not None)
+            response: FastResponse = self._error_response_type(request, exception)
             elapsed = raw.elapsed
         elif allow_redirects and raw.status in REDIRECT_RESPONSE_CODES:
             response, elapsed = self._follow_redirects(raw, request, stream, timeout, verify, proxies)
@@ -1061,10 +1099,11 @@ class FastHttpSession:
         return self.request("PUT", url, data=data, **kwargs)
 
     def iter_lines(self, url: str, method: str = "GET", **kwargs: Any) -> Generator[str, None, None]:
-        """Streams the response and yields its lines as each one arrives (Locust's)."""
+        """Streams the response and yields its lines as each one arrives. As Locust's, through
+        ``self.request`` and the response's ``iter_content``, which a locustfile may wrap."""
         response = self.request(method, url, stream=True, **kwargs)
         response.raise_for_status()
-        yield from response.iter_lines()
+        yield from _lines(response.iter_content(chunk_size=1024, decode_content=True))
 
 
 class FastHttpUser(User, RestMixin["RestResponseContextManager"]):

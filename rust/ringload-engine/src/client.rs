@@ -24,7 +24,7 @@ use monoio::net::UnixStream;
 use rustls::ClientConfig;
 
 use crate::any_stream::AnyStream;
-use crate::body_stream::BodyStream;
+use crate::body_stream::{BodyStream, EngineWaker};
 use crate::config::{IoMode, Scheme, TlsOptions};
 use crate::connection::micros;
 use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
@@ -192,17 +192,25 @@ pub struct ClientFailure {
     pub elapsed_us: u64,
 }
 
-/// The errno an I/O error stands for.
+/// The errno an I/O error stands for (also when it wraps the OS error, as
+/// [`crate::proxy::ProxyUnreachable`] does).
 fn errno_of(error: &io::Error) -> Option<i32> {
-    error.raw_os_error().or(match error.kind() {
-        io::ErrorKind::TimedOut => Some(libc::ETIMEDOUT),
-        io::ErrorKind::ConnectionRefused => Some(libc::ECONNREFUSED),
-        io::ErrorKind::ConnectionReset => Some(libc::ECONNRESET),
-        io::ErrorKind::ConnectionAborted => Some(libc::ECONNABORTED),
-        io::ErrorKind::BrokenPipe => Some(libc::EPIPE),
-        io::ErrorKind::AddrNotAvailable => Some(libc::EADDRNOTAVAIL),
-        _ => None,
-    })
+    let wrapped = || {
+        let source = std::error::Error::source(error.get_ref()?)?;
+        source.downcast_ref::<io::Error>()?.raw_os_error()
+    };
+    error
+        .raw_os_error()
+        .or_else(wrapped)
+        .or(match error.kind() {
+            io::ErrorKind::TimedOut => Some(libc::ETIMEDOUT),
+            io::ErrorKind::ConnectionRefused => Some(libc::ECONNREFUSED),
+            io::ErrorKind::ConnectionReset => Some(libc::ECONNRESET),
+            io::ErrorKind::ConnectionAborted => Some(libc::ECONNABORTED),
+            io::ErrorKind::BrokenPipe => Some(libc::EPIPE),
+            io::ErrorKind::AddrNotAvailable => Some(libc::EADDRNOTAVAIL),
+            _ => None,
+        })
 }
 
 pub struct Completion {
@@ -493,6 +501,10 @@ struct Engine {
     tls_verified: RefCell<Option<Arc<ClientConfig>>>,
     tls_insecure: RefCell<Option<Arc<ClientConfig>>>,
     outbox: Arc<Outbox>,
+    /// Streamed bodies whose reader is behind, each with the exchange that waits to read on.
+    paused: RefCell<Vec<(Arc<BodyStream>, Rc<LocalNotify>)>>,
+    /// Given to each streamed body: its reader wakes this thread when it has caught up.
+    resume: EngineWaker,
 }
 
 async fn engine_main(
@@ -501,6 +513,12 @@ async fn engine_main(
     wake_rx: StdUnixStream,
     resolver: Arc<dyn Resolve>,
 ) {
+    let resume = {
+        let inbox = inbox.clone();
+        EngineWaker(Arc::new(move || {
+            let _ = inbox.wake();
+        }))
+    };
     let engine = Rc::new(Engine {
         finished: RefCell::new(Vec::new()),
         flush_needed: LocalNotify::default(),
@@ -511,6 +529,8 @@ async fn engine_main(
         tls_verified: RefCell::new(None),
         tls_insecure: RefCell::new(None),
         outbox,
+        paused: RefCell::new(Vec::new()),
+        resume,
     });
     let Ok(mut wake) = UnixStream::from_std(wake_rx) else {
         return;
@@ -576,6 +596,14 @@ async fn engine_main(
                 }
             }
         }
+        // A reader that caught up woke us (as a new job does): its exchange reads on.
+        engine.paused.borrow_mut().retain(|(body, resume)| {
+            let still_paused = body.is_paused();
+            if !still_paused {
+                resume.notify();
+            }
+            still_paused
+        });
         if inbox.closed.load(Ordering::Acquire) {
             return;
         }
@@ -589,7 +617,9 @@ async fn engine_main(
 
 async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
     let started = Instant::now();
-    let body = request.stream.then(BodyStream::new);
+    let body = request
+        .stream
+        .then(|| BodyStream::with_resume(engine.resume.clone()));
     let result = exchange_with_retry(&engine, &request, started, body.as_ref())
         .await
         .map_err(|failure| ClientFailure {
@@ -601,7 +631,7 @@ async fn handle_request(engine: Rc<Engine>, request: ClientRequest) {
     match (result, body) {
         // A streamed body that started: its response went out at the head; now its end.
         (result, Some(body)) if body.head_sent() => {
-            if let Some(reader) = body.finish(result.err()) {
+            for reader in body.finish(result.err()) {
                 engine.publish(reader, Outcome::BodyReadable);
             }
         }
@@ -898,12 +928,17 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
         Some(proxy) => (proxy.host.as_str(), proxy.port),
         None => (request.host.as_str(), request.port),
     };
+    // Through a proxy, every connection this makes is to the proxy: a failure names it.
+    let named = |failure| match &request.proxy {
+        Some(proxy) => proxy.unreachable(failure),
+        None => failure,
+    };
     let tcp = TcpDialer {
-        addrs: engine.resolve(host, port).await?,
+        addrs: engine.resolve(host, port).await.map_err(named)?,
         connect_timeout: request.connect_timeout,
     };
     if request.scheme == Scheme::Http {
-        return Ok(AnyStream::Plain(tcp.dial().await?.0));
+        return Ok(AnyStream::Plain(tcp.dial().await.map_err(named)?.0));
     }
     let config = match &request.tls {
         ClientTls::Verified => engine.tls_config(true)?,
@@ -916,7 +951,7 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
     let stream = match &request.proxy {
         None => tls.dial().await?.0,
         Some(proxy) => {
-            let (mut tunnel, _) = tls.tcp.dial().await?;
+            let (mut tunnel, _) = tls.tcp.dial().await.map_err(named)?;
             open_tunnel(&mut tunnel, proxy, &request.host, request.port).await?;
             tls.handshake(tunnel).await?
         }
@@ -1008,6 +1043,8 @@ async fn until_deadline<F: std::future::Future>(
     loop {
         let until = deadline.get();
         let wake_at = match body {
+            // Paused, the deadline does not run: only look for a cancel now and then.
+            Some(body) if body.is_paused() => Instant::now() + CANCEL_CHECK,
             Some(_) => until.min(Instant::now() + CANCEL_CHECK),
             None => until,
         };
@@ -1017,6 +1054,9 @@ async fn until_deadline<F: std::future::Future>(
             Err(_) if body.is_some_and(|body| body.is_cancelled()) => {
                 return Err(Stopped::Cancelled)
             }
+            // Not reading because the reader is behind: the server is not late. The wait
+            // starts again when reading resumes.
+            Err(_) if body.is_some_and(|body| body.is_paused()) => continue,
             Err(_) if deadline.get() > until || wake_at < until => continue,
             Err(_) => return Err(Stopped::TimedOut),
         }
@@ -1033,6 +1073,24 @@ struct Streaming<'a> {
     deadline: Rc<Cell<Instant>>,
     /// Each wait for more of the body may take this long.
     idle_timeout: Duration,
+}
+
+impl Streaming<'_> {
+    /// Back-pressure: while the reader leaves too much unread, the socket is not read; the
+    /// reader's take wakes the engine thread, which resumes this exchange.
+    async fn wait_for_reader(&self) {
+        if !self.body.pause_if_full() {
+            return;
+        }
+        let resumed = Rc::new(LocalNotify::default());
+        self.engine
+            .paused
+            .borrow_mut()
+            .push((self.body.clone(), resumed.clone()));
+        resumed.wait().await;
+        // The wait for more of the body starts now: the pause was the reader's, not the server's.
+        self.deadline.set(Instant::now() + self.idle_timeout);
+    }
 }
 
 /// Keeps the head and body of the one response an exchange reads.
@@ -1111,10 +1169,16 @@ impl ResponseSink for Capture<'_> {
                 streaming
                     .deadline
                     .set(Instant::now() + streaming.idle_timeout);
-                if let Some(reader) = streaming.body.push(data) {
+                for reader in streaming.body.push(data) {
                     streaming.engine.publish(reader, Outcome::BodyReadable);
                 }
             }
+        }
+    }
+
+    async fn ready_for_more(&mut self) {
+        if let Some(streaming) = &self.streaming {
+            streaming.wait_for_reader().await;
         }
     }
 }

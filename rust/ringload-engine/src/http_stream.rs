@@ -27,6 +27,9 @@ pub(crate) trait ResponseSink {
     /// The final head is complete.
     fn head_complete(&mut self, _status: u16) {}
     fn body(&mut self, _data: &[u8]) {}
+    /// Before more of the body is read from the socket: a sink whose reader is behind waits
+    /// here, so the socket is not read meanwhile (back-pressure).
+    async fn ready_for_more(&mut self) {}
 }
 
 /// Keeps nothing.
@@ -205,6 +208,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                     first_byte_at,
                 });
             }
+            sink.ready_for_more().await;
             if self.fill().await? == 0 {
                 body.finish_at_eof().map_err(|_| {
                     Failure::message(ErrorKind::Read, "connection closed in the response body")

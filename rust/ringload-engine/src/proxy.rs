@@ -78,6 +78,33 @@ impl ClientProxy {
     }
 }
 
+/// The proxy could not be reached (its address, its TCP connect). The origin was never
+/// contacted, so the message names the proxy; the OS error stays the source (its errno).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to the proxy {proxy}: {source}")]
+pub(crate) struct ProxyUnreachable {
+    proxy: String,
+    #[source]
+    source: io::Error,
+}
+
+impl ClientProxy {
+    /// `failure` to reach this proxy, as an error that names it.
+    pub(crate) fn unreachable(&self, failure: Failure) -> Failure {
+        let proxy = if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        };
+        let kind = failure.error.kind();
+        let source = failure.error;
+        Failure::new(
+            failure.kind,
+            io::Error::new(kind, ProxyUnreachable { proxy, source }),
+        )
+    }
+}
+
 fn percent_decode(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -260,10 +260,17 @@ impl ResponseStream {
         self.engine.get().parked().waiters.remove(&token);
     }
 
-    /// Bytes received so far, taken or not.
+    /// Bytes received so far, taken or not. The engine stops reading while
+    /// `MAX_UNREAD_STREAM_BYTES` wait untaken, and reads on once half of them are taken.
     #[getter]
     fn received(&self) -> u64 {
         self.body.received()
+    }
+
+    /// The engine that delivers the body: only its thread's waiters are woken.
+    #[getter]
+    fn engine(&self, py: Python<'_>) -> Py<Engine> {
+        self.engine.clone_ref(py)
     }
 
     /// Nobody will read the rest: the engine drops it and closes the connection (unless the
