@@ -14,7 +14,6 @@ import random
 
 import gevent
 import pytest
-
 import ringload
 from locust.contrib.fasthttp import FastHttpSession as LocustFastHttpSession
 from locust.event import Events
@@ -58,7 +57,9 @@ def _failures(fired: list[dict]) -> list:
 
 @pytest.mark.parametrize("face", list(SESSIONS))
 @pytest.mark.parametrize(
-    ("how", "tls"), [("close", False), ("reset", False), ("408", False), ("close", True)], ids=["fin", "rst", "408", "tls-close-notify"]
+    ("how", "tls"),
+    [("close", False), ("reset", False), ("408", False), ("close", True)],
+    ids=["fin", "rst", "408", "tls-close-notify"],
 )
 def test_an_idle_timeout_costs_no_failure_and_no_resend(face: str, how: str, tls: bool) -> None:
     # Each user idles 0.3-0.4 s; the server ends a connection idle for 0.15 s.
