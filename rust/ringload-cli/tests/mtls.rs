@@ -348,7 +348,7 @@ fn client_certificate_files_that_cannot_work_exit_2_before_any_connection() {
         ),
         (
             pair("ec-v1.pem", "encrypted.key"),
-            "cannot read the client key",
+            "is encrypted with a passphrase, which ringload cannot use; decrypt it once (`openssl pkey",
         ),
     ];
     for (args, reason) in &cases {

@@ -210,6 +210,22 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), ConfigErro
     Ok(())
 }
 
+/// Why `key_file` gave no private key, with what to do for the usual cause: a key encrypted
+/// with a passphrase, which rustls cannot open.
+fn why_no_key(key_file: &Path, error: rustls::pki_types::pem::Error) -> String {
+    let text = std::fs::read(key_file).unwrap_or_default();
+    let encrypted = text.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
+    match error {
+        _ if encrypted => format!(
+            "the key is encrypted with a passphrase, which ringload cannot use; decrypt it once \
+             (`openssl pkey -in {0} -out {0}.plain`) and give that file",
+            key_file.display()
+        ),
+        rustls::pki_types::pem::Error::NoItemsFound => "no PEM private key in it".to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// The client certificate chain and its private key, from PEM files, checked to go together.
 ///
 /// Not `with_client_auth_cert`: its check parses the certificate with webpki, which refuses
@@ -239,8 +255,8 @@ fn client_identity(
     };
     let certified_spki = x509::subject_public_key_info(leaf)
         .map_err(|e| unreadable("certificate", cert_file, &e))?;
-    let key =
-        PrivateKeyDer::from_pem_file(key_file).map_err(|e| unreadable("key", key_file, &e))?;
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| unreadable("key", key_file, &why_no_key(key_file, e)))?;
     let key = key_provider.load_private_key(key).map_err(|e| {
         ConfigError::Invalid(format!(
             "cannot use the client certificate {} with the key {}: {e}",
