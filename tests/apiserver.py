@@ -15,6 +15,7 @@ import json
 import re
 import sys
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -36,6 +37,8 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", r"/v1/cart", "/v1/cart"),
         ("POST", r"/v1/orders", "/v1/orders"),
         ("GET", r"/v1/limited", "/v1/limited"),
+        ("GET", r"/v1/slow-limited", "/v1/slow-limited"),
+        ("GET", r"/v1/hang", "/v1/hang"),
         ("GET", r"/redirect/(?P<n>\d+)", "/redirect/{n}"),
         ("GET", r"/redirect-abs", "/redirect-abs"),
         ("GET", r"/v1/landing", "/v1/landing"),
@@ -207,6 +210,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(429, {"error": "slow down"}, {"Retry-After": "1"})
         else:
             self._json(200, {"ok": True})
+
+    def _route_get_v1_slow_limited(self) -> None:
+        # Every request is pushed back, after long enough that users are stopped mid-request.
+        time.sleep(0.2)
+        self._json(429, {"error": "slow down"}, {"Retry-After": "1"})
+
+    def _route_get_v1_hang(self) -> None:
+        # A backend that hangs: far longer than any run that uses it.
+        time.sleep(20)
+        self._json(200, {"ok": True})
 
     def _route_get_redirect_n(self, n: str) -> None:
         hops = int(n)

@@ -155,6 +155,31 @@ def test_rate_limited_429_accepted(locust, api_server: ApiServer) -> None:
     assert result.failures("GET", "/v1/limited") == 0, result.describe()
 
 
+# --- stopping users mid-request ------------------------------------------------------------------
+
+
+def test_users_stopped_mid_request_report_nothing_as_in_stock(locust, api_server: ApiServer) -> None:
+    # Without --stop-timeout (Locust's default 0), -t kills every user in its 0.2 s request. Stock
+    # Locust's greenlet dies in its socket wait and reports nothing for that request; the
+    # locustfile accepts every 429, so the run has no failure and exits 0, in every mode.
+    result = locust(
+        "stopped_mid_request.py", users=20, spawn_rate=100, run_time="2s", extra_args=("--stop-timeout", "0")
+    )
+    assert result.returncode == 0, "locust exited non-zero" + result.describe()
+    assert result.total_failures() == 0, "a stop turned accepted requests into failures" + result.describe()
+    reported = result.requests("GET", "/v1/slow-limited")
+    assert reported > 0, result.describe()
+    # The requests in flight at the stop reached the server but are not in the statistics.
+    assert reported <= api_server.counts()[("GET", "/v1/slow-limited")] <= reported + 20
+
+
+def test_run_time_ends_the_run_on_time_with_a_hung_backend(locust) -> None:
+    # Every request hangs for 20 s (network_timeout is 60 s): -t 2s must still end at about 2 s.
+    result = locust("hung_backend.py", users=4, spawn_rate=100, run_time="2s", extra_args=("--stop-timeout", "0"))
+    assert result.returncode == 0, result.describe()
+    assert result.wall_s < 6, f"took {result.wall_s:.1f}s" + result.describe()
+
+
 # --- redirects, gzip, cookies -------------------------------------------------------------------
 
 

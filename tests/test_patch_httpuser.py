@@ -36,6 +36,26 @@ def test_httpuser_locustfile_runs_on_ringload(api_server: ApiServer, tmp_path) -
     assert "running on requests" not in result.stderr, result.describe()
 
 
+@pytest.mark.parametrize("mode", ["stock", "launcher"])
+def test_httpuser_stopped_mid_request_reports_nothing_as_in_stock(api_server: ApiServer, tmp_path, mode: str) -> None:
+    # -t kills every user in its 0.2 s request (no --stop-timeout); the locustfile accepts the
+    # 429, so neither stock HttpUser nor the patched one may report a failure.
+    require_mode(mode)
+    result = run_locust(
+        LOCUSTFILES / "httpuser_stopped_mid_request.py",
+        api_server.url,
+        mode=mode,
+        users=20,
+        spawn_rate=100,
+        run_time="2s",
+        extra_args=("--stop-timeout", "0", *(("--patch-httpuser",) if mode == "launcher" else ())),
+        workdir=tmp_path,
+    )
+    assert result.returncode == 0, result.describe()
+    assert result.total_failures() == 0, result.describe()
+    assert result.requests("GET", "/v1/slow-limited") > 0, result.describe()
+
+
 def test_the_launcher_says_which_users_still_run_on_requests(api_server: ApiServer, tmp_path) -> None:
     require_mode("launcher")
     result = run_locust(
