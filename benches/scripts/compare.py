@@ -138,8 +138,14 @@ class Nginx:
         access_log: Path | None = None,
         name: str = "nginx",
         tls: bool = False,
+        worker_connections: int = 16384,
+        keepalive_timeout: str = "300s",
     ) -> None:
         self.nginx = nginx
+        #: Below the clients' connections, nginx closes idle keep-alive connections to make room
+        #: (Debian's default is 768); a short keepalive_timeout closes idle ones too.
+        self.worker_connections = worker_connections
+        self.keepalive_timeout = keepalive_timeout
         self.cpu = cpu
         self.access_log = access_log
         self.prefix = Path(tempfile.mkdtemp(prefix=f"ringload-{name}-"))
@@ -188,7 +194,7 @@ pid {p / "nginx.pid"};
 error_log {self.error_log} warn;
 
 events {{
-    worker_connections 16384;
+    worker_connections {self.worker_connections};
 }}
 
 http {{
@@ -196,7 +202,7 @@ http {{
     {log}
     {temp}
     keepalive_requests 1000000000;
-    keepalive_timeout 300s;
+    keepalive_timeout {self.keepalive_timeout};
 
     server {{
         listen 127.0.0.1:{self.port};
