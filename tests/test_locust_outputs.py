@@ -97,5 +97,7 @@ def test_json_file_report_through_the_launcher(api_server: ApiServer, tmp_path) 
     assert completed.returncode == 0, completed.stderr[-2000:]
     rows = {(row["method"], row["name"]): row for row in json.loads(target.read_text())}
     counts = api_server.counts()
-    assert rows[("GET", "/v1/products/{id}")]["num_requests"] == counts[("GET", "/v1/products/{id}")]
+    # At most one request per user (4) more on the server: one a user killed at the stop had out.
+    reported = rows[("GET", "/v1/products/{id}")]["num_requests"]
+    assert 0 < reported <= counts[("GET", "/v1/products/{id}")] <= reported + 4
     assert all(row["num_failures"] == 0 for row in rows.values())

@@ -3,11 +3,16 @@
 Each test runs in every mode (stock Locust, ringload's launcher, the one-line import change) and
 compares what Locust reported per (method, name) with what the server counted per route.
 
-Why the counts can be exact: Locust stops at ``-t`` with ``--stop-timeout 5``, so every user
-finishes the request (and task) it is in; the stats are Locust's final ``--json`` document,
-printed after all users stopped; FastHttpUser does not retry (``max_retries = 0``) and the server
-keeps connections open, so one Locust request is exactly one request on the wire (a followed
-redirect is one Locust request and one server request per hop).
+Why the counts (nearly) match: Locust stops at ``-t`` with ``--stop-timeout 5``, so every user
+that is running a task finishes the request (and task) it is in; the stats are Locust's final
+``--json`` document, printed after all users stopped; FastHttpUser does not retry
+(``max_retries = 0``) and the server keeps connections open, so one Locust request is exactly one
+request on the wire (a followed redirect is one Locust request and one server request per hop).
+What is left is Locust's own race: a user that was waiting when the stop came is killed, and if
+it woke first and sent its next request, that request reaches the server but not the statistics
+(stock Locust's greenlet dies in its socket wait; ringload does the same, see
+``test_users_stopped_mid_request_report_nothing_as_in_stock``). So the server may count up to one
+request per user more than Locust, never fewer.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from locust_runner import LocustResult
 RUN_TIME = "3s"
 
 
-def assert_counts_match(result: LocustResult, server: ApiServer, names: dict[tuple[str, str], str]) -> None:
-    """Locust's per-name request counts equal the server's per-route counts, for every name.
+def assert_counts_match(result: LocustResult, server: ApiServer, names: dict[tuple[str, str], str], users: int) -> None:
+    """Locust's per-name request counts equal the server's per-route counts, for every name, but
+    for at most one request per user that a user killed at the stop had out (module docstring).
 
     ``names`` maps each Locust (method, name) to the server's route name; nothing else may have
     been requested (no stray routes on the server, no extra names in Locust).
@@ -29,12 +35,13 @@ def assert_counts_match(result: LocustResult, server: ApiServer, names: dict[tup
     assert locust_names == set(names), f"Locust names {sorted(locust_names)} != {sorted(names)}" + result.describe()
     expected_routes = {(method, route) for (method, _), route in names.items()}
     assert set(counts) == expected_routes, f"server routes {sorted(counts)}" + result.describe()
+    unreported = 0
     for (method, name), route in names.items():
-        assert result.requests(method, name) == counts[(method, route)], (
-            f"{method} {name}: Locust {result.requests(method, name)} != server {counts[(method, route)]}"
-            + result.describe()
-        )
-        assert result.requests(method, name) > 0, f"{method} {name} never ran" + result.describe()
+        reported, served = result.requests(method, name), counts[(method, route)]
+        assert reported <= served, f"{method} {name}: Locust {reported} > server {served}" + result.describe()
+        unreported += served - reported
+        assert reported > 0, f"{method} {name} never ran" + result.describe()
+    assert unreported <= users, f"{unreported} requests served but not reported, {users} users" + result.describe()
 
 
 def assert_clean(result: LocustResult, server: ApiServer) -> None:
@@ -59,7 +66,7 @@ PERSONA_NAMES = {
 
 def check_personas(result: LocustResult, server: ApiServer, users: int) -> None:
     assert_clean(result, server)
-    assert_counts_match(result, server, PERSONA_NAMES)
+    assert_counts_match(result, server, PERSONA_NAMES, users)
     # Every request carried the API key and the writer's JSON was accepted.
     assert only_statuses(server, {200, 201}) == {}, server.statuses()
     # Locust's dispatcher splits users by weight exactly: 3:1 of 8 is 6 readers and 2 writers.
@@ -101,13 +108,14 @@ def test_login_then_bearer(locust, api_server: ApiServer) -> None:
     users = 5
     result = locust("login.py", users=users, spawn_rate=100, run_time=RUN_TIME)
     assert_clean(result, api_server)
-    assert_counts_match(result, api_server, {("POST", "/v1/login"): "/v1/login", ("GET", "/v1/me"): "/v1/me"})
+    names = {("POST", "/v1/login"): "/v1/login", ("GET", "/v1/me"): "/v1/me"}
+    assert_counts_match(result, api_server, names, users)
     # on_start runs exactly once per user, and a user stopped during on_start still finishes it.
     assert result.requests("POST", "/v1/login") == users, result.describe()
     # Every /v1/me carried its user's bearer token: the server answered 200 to all of them.
     statuses = api_server.statuses()
     assert statuses.get(("POST", "/v1/login", 200)) == users, statuses
-    assert statuses.get(("GET", "/v1/me", 200)) == result.requests("GET", "/v1/me"), statuses
+    assert statuses.get(("GET", "/v1/me", 200)) == api_server.counts()[("GET", "/v1/me")], statuses
     assert only_statuses(api_server, {200}) == {}, statuses
 
 
@@ -127,7 +135,7 @@ def test_checkout_flow(locust, api_server: ApiServer) -> None:
     result = locust("checkout.py", users=users, spawn_rate=100, run_time=RUN_TIME)
     assert_clean(result, api_server)
     names = {step: step[1] for step in CHECKOUT_STEPS} | {("POST", "/v1/login"): "/v1/login"}
-    assert_counts_match(result, api_server, names)
+    assert_counts_match(result, api_server, names, users)
     assert result.requests("POST", "/v1/login") == users, result.describe()
     assert only_statuses(api_server, {200, 201}) == {}, api_server.statuses()
     # A graceful stop ends a user between two steps of its SequentialTaskSet (the task loop
@@ -145,7 +153,7 @@ def test_checkout_flow(locust, api_server: ApiServer) -> None:
 def test_rate_limited_429_accepted(locust, api_server: ApiServer) -> None:
     result = locust("ratelimited.py", users=4, spawn_rate=100, run_time=RUN_TIME)
     assert_clean(result, api_server)
-    assert_counts_match(result, api_server, {("GET", "/v1/limited"): "/v1/limited"})
+    assert_counts_match(result, api_server, {("GET", "/v1/limited"): "/v1/limited"}, users=4)
     n = api_server.counts()[("GET", "/v1/limited")]
     statuses = api_server.statuses()
     # The server's limiter is a counter: exactly every 3rd request got a 429.

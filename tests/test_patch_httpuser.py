@@ -28,9 +28,13 @@ def test_httpuser_locustfile_runs_on_ringload(api_server: ApiServer, tmp_path) -
     assert result.requests("GET", "engine:ringload") == users, result.describe()
     assert result.total_failures() == 0, result.describe()
     counts = api_server.counts()
-    # Named by path and query, as Locust's HttpSession names requests made with params=.
-    assert result.requests("GET", "/v1/products?page=2") == counts[("GET", "/v1/products")]
-    assert result.requests("GET", "/v1/me") == counts[("GET", "/v1/me")]
+    # Named by path and query, as Locust's HttpSession names requests made with params=. The
+    # server may have served one request per user more: a user killed at the stop while its
+    # request was out (Locust's own semantics, see test_locust_runs).
+    products, me = result.requests("GET", "/v1/products?page=2"), result.requests("GET", "/v1/me")
+    assert 0 < products <= counts[("GET", "/v1/products")]
+    assert 0 < me <= counts[("GET", "/v1/me")]
+    assert counts[("GET", "/v1/products")] + counts[("GET", "/v1/me")] - products - me <= users, result.describe()
     assert result.requests("POST", "/v1/login") == counts[("POST", "/v1/login")] == users
     assert "ringload: on the ringload engine: ApiClient" in result.stderr, result.describe()
     assert "running on requests" not in result.stderr, result.describe()
