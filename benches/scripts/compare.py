@@ -974,6 +974,11 @@ def main(argv: list[str] | None = None) -> int:
         help="requests for the ringload exactness check; 0 to skip",
     )
     ap.add_argument(
+        "--baseline",
+        metavar="PATH",
+        help="another ringload binary (an earlier build), run as tool 'before' in every round",
+    )
+    ap.add_argument(
         "--memory",
         action="store_true",
         help="only one ringload run (60 s, -c 64) and its peak RSS",
@@ -1019,6 +1024,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {name}: {reason}")
         else:
             tools.append(tool)
+
+    if args.baseline:
+        before = Ringload(args.baseline)
+        before.name = "before"
+        reason = before.missing_reason()
+        if reason:
+            print(f"skipping before: {reason}")
+        else:
+            tools.append(before)
 
     if not tools:
         print("error: none of the requested load generators is available")
