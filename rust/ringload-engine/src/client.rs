@@ -750,7 +750,7 @@ async fn exchange_with_retry(
                             io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
                         ))
                     })?;
-                let mut fresh = Pooled::new(request.bytes.len());
+                let mut fresh = Pooled::new(0);
                 fresh.attach(dialed);
                 fresh
             }
@@ -902,10 +902,16 @@ impl Slot {
     }
 
     /// The connection may carry another request: it goes back to the pool, still open.
-    fn give_back(&mut self, conn: Pooled) {
+    fn give_back(&mut self, mut conn: Pooled) {
         let mut state = self.pool.borrow_mut();
         if state.closed {
             return; // dropped with the slot: the connection closes and frees its place
+        }
+        // A Locust user waits seconds between requests: idle, its connection keeps no buffers,
+        // so thousands of users cost little more than their sockets.
+        conn.release_buffers();
+        if state.idle.capacity() == 0 {
+            state.idle.reserve_exact(1); // most users hold one connection per origin
         }
         state.idle.push(conn);
         state.wake_one();

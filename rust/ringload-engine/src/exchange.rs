@@ -71,6 +71,13 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         was_open
     }
 
+    /// Frees the read and write buffers while the connection waits for its next exchange,
+    /// which takes new ones.
+    pub fn release_buffers(&mut self) {
+        self.http.release_read_buffer();
+        self.write_buf = Vec::new();
+    }
+
     /// The buffer the next [`Connection::exchange`] writes, emptied: put its requests in it.
     pub fn requests_buf(&mut self) -> &mut Vec<u8> {
         self.write_buf.clear();

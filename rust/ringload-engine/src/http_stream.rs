@@ -13,7 +13,11 @@ use ringload_http1::{parse_response_head, BodyDecoder};
 use crate::dial::Failure;
 use crate::stats::ErrorKind;
 
-/// Initial receive buffer per connection; it grows only for a response head that does not fit.
+/// A connection's receive buffer at its first read: a page, which takes most API responses in
+/// one read. Thousands of Locust users each waiting for a response hold one each.
+pub(crate) const FIRST_READ_BYTES: usize = 4 * 1024;
+/// A read that fills the buffer doubles it, up to this: a large body is then read 16 KiB at a
+/// time. Only a response head that does not fit grows it further.
 pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
 
 /// Receives what a response carries. The load path uses [`Discard`]; every method defaults to
@@ -53,6 +57,8 @@ pub(crate) struct HttpStream<S> {
     read_pos: usize,
     /// Any byte received since [`HttpStream::begin_exchange`].
     pub received_any: bool,
+    /// The last read filled all the room it was given: more is arriving than the buffer takes.
+    filled_last_read: bool,
     /// Bytes received since the last [`HttpStream::take_bytes_read`].
     bytes_read: u64,
     /// Bytes written since the last [`HttpStream::take_bytes_written`].
@@ -63,9 +69,10 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
     pub fn new() -> Self {
         HttpStream {
             stream: None,
-            read_buf: Vec::with_capacity(READ_BUFFER_BYTES),
+            read_buf: Vec::new(),
             read_pos: 0,
             received_any: false,
+            filled_last_read: false,
             bytes_read: 0,
             bytes_written: 0,
         }
@@ -76,13 +83,20 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
     }
 
     pub fn attach(&mut self, stream: S) {
-        // An operation cancelled by a timeout takes its buffer with it.
-        if self.read_buf.capacity() == 0 {
-            self.read_buf = Vec::with_capacity(READ_BUFFER_BYTES);
-        }
         self.read_buf.clear();
         self.read_pos = 0;
         self.stream = Some(stream);
+    }
+
+    /// Frees the receive buffer of a connection that has nothing unparsed (one waiting in a
+    /// pool for its next request): the next read takes a new one. A client with thousands of
+    /// mostly idle connections then holds buffers only for the exchanges in flight.
+    pub fn release_read_buffer(&mut self) {
+        if !self.has_unparsed_bytes() {
+            self.read_buf = Vec::new();
+            self.read_pos = 0;
+            self.filled_last_read = false;
+        }
     }
 
     pub fn close(&mut self) {
@@ -227,15 +241,22 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         if self.read_pos == self.read_buf.len() {
             self.read_buf.clear();
             self.read_pos = 0;
-        } else if self.read_buf.len() == self.read_buf.capacity() {
-            if self.read_pos > 0 {
-                self.read_buf.copy_within(self.read_pos.., 0);
-                self.read_buf.truncate(self.read_buf.len() - self.read_pos);
-                self.read_pos = 0;
-            } else {
-                // A head larger than the buffer; the parser bounds how far this grows.
-                self.read_buf.reserve(self.read_buf.capacity());
-            }
+        } else if self.read_buf.len() == self.read_buf.capacity() && self.read_pos > 0 {
+            self.read_buf.copy_within(self.read_pos.., 0);
+            self.read_buf.truncate(self.read_buf.len() - self.read_pos);
+            self.read_pos = 0;
+        }
+        let capacity = self.read_buf.capacity();
+        if capacity == 0 {
+            // None yet, released while idle, or taken by a read that a timeout cancelled.
+            self.read_buf.reserve_exact(FIRST_READ_BYTES);
+        } else if self.read_buf.len() == capacity
+            || (self.filled_last_read && capacity < READ_BUFFER_BYTES)
+        {
+            // Full of a head that does not fit (the parser bounds how far this grows), or the
+            // last read was cut short by the buffer's size: double it.
+            self.read_buf
+                .reserve_exact(2 * capacity - self.read_buf.len());
         }
         let Some(stream) = self.stream.as_mut() else {
             return Ok(0);
@@ -246,6 +267,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         self.read_buf = slice.into_inner();
         match result {
             Ok(n) => {
+                self.filled_last_read = n == end - start;
                 if n > 0 {
                     self.received_any = true;
                     self.bytes_read += n as u64;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use ringload_engine::client::{Client, ClientRequest, ClientTls, Completion, Outcome};
 use ringload_engine::resolve::Resolve;
 use ringload_engine::{IoMode, Scheme};
+use ringload_target::hostile::{HostileServer, Step};
 use ringload_target::{Server, ServerConfig};
 
 const SLOW: Duration = Duration::from_millis(1500);
@@ -181,4 +182,33 @@ fn a_request_cancelled_before_the_flush_is_never_sent() {
         2,
         "the cancelled request never reached the server"
     );
+}
+
+/// A kept-alive connection frees its buffers while idle in its pool; the next response, larger
+/// than the buffer a read starts with, still arrives whole on the same connection.
+#[test]
+fn a_connection_reused_after_idling_reads_a_large_response_whole() {
+    let body = "x".repeat(200 * 1024);
+    let head = format!("X-Filler: {}\r\n", "f".repeat(500)).repeat(40);
+    let response = format!(
+        "HTTP/1.1 200 OK\r\n{head}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let server = HostileServer::play(vec![Step::Read, Step::send(response), Step::Repeat]).unwrap();
+    let port = server.addr().port();
+    let client = Client::start(IoMode::Auto).unwrap();
+    for token in 1..=3 {
+        client.submit(request(token, 1, "127.0.0.1", port)).unwrap();
+        client.flush().unwrap();
+        let done = next_completions(&client, Duration::from_secs(5));
+        assert_eq!(done.len(), 1, "request {token}");
+        let Outcome::Response(response) = &done[0].outcome else {
+            panic!("request {token} failed: {:?}", done[0].outcome);
+        };
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, body.as_bytes(), "request {token}'s body");
+        assert_eq!(response.headers.values("x-filler").count(), 40);
+        assert_eq!(response.reused_connection, token > 1, "request {token}");
+    }
+    assert_eq!(server.connections(), 1);
 }

@@ -392,6 +392,29 @@ fn close_delimited_bodies_are_complete_responses() {
     }
 }
 
+/// A head and a body larger than the receive buffer: the buffer starts at a page and doubles as
+/// reads fill it; the responses still arrive whole and the connection is reused.
+#[test]
+fn heads_and_bodies_larger_than_the_read_buffer() {
+    let _serial = serial();
+    let cookies = format!("Set-Cookie: session={}; Path=/\r\n", "s".repeat(500)).repeat(45);
+    let large = format!(
+        "HTTP/1.1 200 OK\r\n{cookies}Content-Length: {}\r\n\r\n{}",
+        100 * 1024,
+        "b".repeat(100 * 1024)
+    );
+    let chunked = format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{}0\r\n\r\n",
+        format!("1000\r\n{}\r\n", "c".repeat(4096)).repeat(30)
+    );
+    for (name, response) in [
+        ("a 23 KiB head and a 100 KiB body", large),
+        ("120 KiB in 4 KiB chunks", chunked),
+    ] {
+        check(&case(name, response.as_bytes(), ok(200), Reused));
+    }
+}
+
 #[test]
 fn head_responses_carry_no_body() {
     let _serial = serial();
