@@ -742,7 +742,10 @@ async fn exchange_with_retry(
             // request goes out on a new one, neither failed nor resent ([`crate::idle`]).
             Some(conn) if !conn.retired_while_idle(Instant::now()) => conn,
             _ => {
-                let dialed = monoio::time::timeout(request.connect_timeout, dial(engine, request))
+                // Boxed: a dial's state would otherwise be part of every request's task, also
+                // of those that reuse a connection.
+                let dialing = Box::pin(dial(engine, request));
+                let dialed = monoio::time::timeout(request.connect_timeout, dialing)
                     .await
                     .unwrap_or_else(|_| {
                         Err(Failure::new(
@@ -772,7 +775,11 @@ async fn exchange_with_retry(
             }),
             ..Capture::default()
         };
-        match until_deadline(&deadline, body, conn.exchange(&mut capture, true)).await {
+        let outcome = {
+            let exchange = std::pin::pin!(conn.exchange(&mut capture, true));
+            until_deadline(&deadline, body, exchange).await
+        };
+        match outcome {
             Ok(Ok(keep_alive)) => {
                 if keep_alive {
                     slot.give_back(conn);
@@ -946,6 +953,17 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
     if request.scheme == Scheme::Http {
         return Ok(AnyStream::Plain(tcp.dial().await.map_err(named)?.0));
     }
+    // Boxed: a handshake's state is twice a plain connect's, which every plain dial would
+    // carry otherwise (thousands at once when Locust spawns its users).
+    Box::pin(dial_tls(engine, request, tcp)).await
+}
+
+/// [`dial`] for `https://`: TCP (through the proxy's tunnel if there is one), then TLS.
+async fn dial_tls(
+    engine: &Engine,
+    request: &ClientRequest,
+    tcp: TcpDialer,
+) -> Result<AnyStream, Failure> {
     let config = match &request.tls {
         ClientTls::Verified => engine.tls_config(true)?,
         ClientTls::Insecure => engine.tls_config(false)?,
@@ -957,7 +975,11 @@ async fn dial(engine: &Engine, request: &ClientRequest) -> Result<AnyStream, Fai
     let stream = match &request.proxy {
         None => tls.dial().await?.0,
         Some(proxy) => {
-            let (mut tunnel, _) = tls.tcp.dial().await.map_err(named)?;
+            let (mut tunnel, _) = tls
+                .tcp
+                .dial()
+                .await
+                .map_err(|failure| proxy.unreachable(failure))?;
             open_tunnel(&mut tunnel, proxy, &request.host, request.port).await?;
             tls.handshake(tunnel).await?
         }
@@ -1040,12 +1062,14 @@ enum Stopped {
 
 /// Runs `future` until it completes or `deadline` passes, following a deadline that moves;
 /// a streamed exchange also stops soon after its reader cancels.
+///
+/// `future` comes pinned by the caller: moved in, it would be stored twice in this one's state
+/// (as the argument and pinned), a kilobyte more for every request in flight.
 async fn until_deadline<F: std::future::Future>(
     deadline: &Cell<Instant>,
     body: Option<&Arc<BodyStream>>,
-    future: F,
+    mut future: std::pin::Pin<&mut F>,
 ) -> Result<F::Output, Stopped> {
-    let mut future = std::pin::pin!(future);
     loop {
         let until = deadline.get();
         let wake_at = match body {

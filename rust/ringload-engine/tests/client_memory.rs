@@ -172,7 +172,7 @@ fn idle_connections_and_requests_in_flight_hold_little_heap() {
 
     // The request's task, its read buffer (4 KiB until a read fills it) and the response.
     assert!(
-        in_flight <= 10 * 1024,
+        in_flight <= 8 * 1024,
         "{in_flight} bytes of engine heap per request in flight"
     );
     // The connection and its pool, without buffers.
