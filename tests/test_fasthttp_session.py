@@ -317,6 +317,33 @@ def test_cookies_are_kept_per_session(server):
     assert other.get("/cookie/check").status_code == 400
 
 
+@pytest.mark.parametrize("cls", [LocustSession, RingloadSession], ids=["locust", "ringload"])
+def test_a_cookie_the_locustfile_puts_in_the_jar_is_sent(server, cls):
+    from http.cookiejar import Cookie
+
+    session, _ = make_session(server, cls)
+    assert session.get("/cookie/check").status_code == 400
+    session.cookiejar.set_cookie(
+        Cookie(0, "sid", "42", None, False, "127.0.0.1", False, False, "/", True, False, None, False, None, None, {})
+    )
+    assert session.get("/cookie/check").status_code == 200
+    session.cookiejar.clear()
+    assert session.get("/cookie/check").status_code == 400
+
+
+def test_a_session_makes_its_cookie_jar_when_first_used(server):
+    session, _ = make_session(server)
+    session.get("/")
+    assert session._cookiejar is None, "no cookie, no jar"
+    session.get("/cookie/set")
+    assert len(session.cookiejar) == 1
+    fresh, _ = make_session(server)
+    jar = fresh.cookiejar
+    assert fresh.cookiejar is jar and len(jar) == 0
+    fresh.cookiejar = replacement = type(jar)()
+    assert fresh.cookiejar is replacement
+
+
 def test_gzip_is_decoded(server):
     session, recorder = make_session(server)
     response = session.get("/gzip")

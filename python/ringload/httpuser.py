@@ -197,12 +197,12 @@ class HttpSession(FastHttpSession):
     _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
     _request_body_as_given = False
     _keeps_request_meta = True
+    _cookiejar_type = RequestsCookieJar
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # requests' Session sends these (User-Agent, Accept, ...) unless the user replaces them.
         self.default_headers = {**requests.utils.default_headers(), **self.default_headers}
-        self.cookiejar = RequestsCookieJar()
         #: Session-wide auth: a ``(user, password)`` tuple or a ``requests.auth.AuthBase``.
         self.auth: Any = None
         #: Query parameters added to every request.
@@ -231,15 +231,6 @@ class HttpSession(FastHttpSession):
     @cookies.setter
     def cookies(self, value: RequestsCookieJar) -> None:
         self.cookiejar = value
-
-    @property  # type: ignore[override]
-    def _has_cookies(self) -> bool:
-        # The user may add cookies to the jar at any time, so look rather than remember.
-        return bool(self.cookiejar._cookies)  # type: ignore[attr-defined]
-
-    @_has_cookies.setter
-    def _has_cookies(self, _value: bool) -> None:
-        pass
 
     @staticmethod
     def _exception_for(error: RawError, url: str, through_proxy: bool = False) -> Exception:

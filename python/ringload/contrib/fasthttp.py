@@ -675,6 +675,8 @@ class FastHttpSession:
     _keeps_request_meta: bool = False
     #: Whether a followed redirect keeps its hops as ``response.history`` (both Locust clients do).
     _keeps_history: bool = True
+    #: The class of ``cookiejar``; requests-style sessions use requests' jar.
+    _cookiejar_type: type[CookieJar] = CookieJar
 
     def __init__(
         self,
@@ -715,7 +717,7 @@ class FastHttpSession:
         self.base_url = base_url
         self.request_event = request_event
         self.user = user
-        self.cookiejar = CookieJar()
+        self._cookiejar: CookieJar | None = None
         self.request_name: str | None = None
         self.insecure = insecure
         #: Called at the first https:// request, as Locust calls it; its SSLContext decides TLS.
@@ -730,7 +732,6 @@ class FastHttpSession:
         self.max_retries = max_retries
         self._concurrency = concurrency
         self.default_headers = dict(headers) if headers else {}
-        self._has_cookies = False
         if base_url:
             self.base_url, userinfo_auth = _split_userinfo(base_url)
             if userinfo_auth:
@@ -746,6 +747,19 @@ class FastHttpSession:
             native.close()
         except Exception:  # interpreter shutdown, or the engine is already gone
             pass
+
+    @property
+    def cookiejar(self) -> CookieJar:
+        """The session's cookies, sent with every request they match (Locust's ``CookieJar``). Made
+        when first used: most users never get a cookie, and thousands would each hold an empty jar."""
+        jar = self._cookiejar
+        if jar is None:
+            jar = self._cookiejar = self._cookiejar_type()
+        return jar
+
+    @cookiejar.setter
+    def cookiejar(self, value: CookieJar) -> None:
+        self._cookiejar = value
 
     @property
     def connection_timeout(self) -> float:
@@ -822,16 +836,17 @@ class FastHttpSession:
         engine, native = self._dispatcher, self._native
         if engine is None or engine.stale or native is None:
             engine, native = self._connect()
-        if self._has_cookies:
+        jar = self._cookiejar
+        # Cookies the server set, or the locustfile put in the jar: looked at, not remembered.
+        if jar is not None and jar._cookies:  # type: ignore[attr-defined]
             cookie_request = _CookieRequest(url)
-            self.cookiejar.add_cookie_header(cookie_request)
+            jar.add_cookie_header(cookie_request)
             cookie = cookie_request.unredirected_hdrs.get("Cookie")
             if cookie:
                 extra = [*(extra or ()), ("Cookie", cookie, _APPEND)]
         raw = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream)
         if type(raw) is RawResponse and raw.sets_cookie:
             self.cookiejar.extract_cookies(_CookieHeaders(raw), _CookieRequest(url))  # type: ignore[arg-type]
-            self._has_cookies = True
         return raw
 
     @staticmethod
