@@ -85,6 +85,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
     pub fn attach(&mut self, stream: S) {
         self.read_buf.clear();
         self.read_pos = 0;
+        self.filled_last_read = false;
         self.stream = Some(stream);
     }
 
