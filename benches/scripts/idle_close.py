@@ -106,7 +106,9 @@ def main() -> int:
             runs_l: dict[str, list[dict]] = {}
             for _ in range(args.rounds):
                 for label, (module, path) in modes.items():
-                    runs_l.setdefault(label, []).append(locust_run(module, server.url, args.users, args.seconds, path))
+                    runs_l.setdefault(label, []).append(
+                        locust_run(module, server.url.rstrip("/"), args.users, args.seconds, path)
+                    )
         finally:
             server.stop()
         print(

@@ -23,6 +23,10 @@ impl OverSocket for AnyStream {
             AnyStream::Tls(s) => s.socket(),
         }
     }
+
+    fn is_plain(&self) -> bool {
+        matches!(self, AnyStream::Plain(_))
+    }
 }
 
 impl AsyncReadRent for AnyStream {

@@ -737,11 +737,14 @@ async fn exchange_with_retry(
     let (mut slot, mut idle) = Slot::take(&pool, request, started).await?;
     let mut resent = false;
     loop {
-        let mut conn = match idle.take() {
-            // A connection the server closed while it sat in the pool is dropped unused: the
-            // request goes out on a new one, neither failed nor resent ([`crate::idle`]).
-            Some(conn) if !conn.retired_while_idle(Instant::now()) => conn,
-            _ => {
+        // A connection the server closed while it sat in the pool is dropped unused: the
+        // request goes out on a new one, neither failed nor resent ([`crate::idle`]).
+        let alive = idle
+            .take()
+            .and_then(|mut conn| (!conn.retired_while_idle(Instant::now())).then_some(conn));
+        let mut conn = match alive {
+            Some(conn) => conn,
+            None => {
                 // Boxed: a dial's state would otherwise be part of every request's task, also
                 // of those that reuse a connection.
                 let dialing = Box::pin(dial(engine, request));

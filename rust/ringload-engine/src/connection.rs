@@ -13,6 +13,7 @@ use crate::config::PreparedRequest;
 use crate::dial::{DialGate, DialTimes, Dialer, Failure};
 use crate::exchange::{Connection, Responses};
 use crate::http_stream::{Discard, ResponseEnd};
+use crate::idle::OverSocket;
 use crate::plan::{Picker, Plan};
 use crate::stats::{ErrorKind, IntervalStats};
 use crate::stop::StopSignal;
@@ -294,7 +295,7 @@ struct TemplateScratch {
 }
 
 impl WorkerShared {
-    fn new_connection<S: AsyncReadRent + AsyncWriteRent>(&self) -> Connection<S> {
+    fn new_connection<S: AsyncReadRent + AsyncWriteRent + OverSocket>(&self) -> Connection<S> {
         let longest = self
             .requests
             .iter()
@@ -304,14 +305,18 @@ impl WorkerShared {
     }
 
     /// Gives `conn` a newly established stream, counting the connect.
-    fn attach<S: AsyncReadRent + AsyncWriteRent>(&self, conn: &mut Connection<S>, stream: S) {
+    fn attach<S: AsyncReadRent + AsyncWriteRent + OverSocket>(
+        &self,
+        conn: &mut Connection<S>,
+        stream: S,
+    ) {
         conn.attach(stream);
         self.stats.borrow_mut().connects += 1;
     }
 
     /// Closes `conn`, counting the close when one was open (the timeline's open connections
     /// are `connects - closes`).
-    fn close<S: AsyncReadRent + AsyncWriteRent>(&self, conn: &mut Connection<S>) {
+    fn close<S: AsyncReadRent + AsyncWriteRent + OverSocket>(&self, conn: &mut Connection<S>) {
         if conn.close() {
             self.stats.borrow_mut().closes += 1;
         }
@@ -319,7 +324,7 @@ impl WorkerShared {
 
     /// Sends the `picked` requests on `conn` and reads their responses, recording each as it
     /// completes. Returns whether the connection may be reused.
-    async fn exchange<S: AsyncReadRent + AsyncWriteRent>(
+    async fn exchange<S: AsyncReadRent + AsyncWriteRent + OverSocket>(
         &self,
         conn: &mut Connection<S>,
         scratch: &mut TemplateScratch,

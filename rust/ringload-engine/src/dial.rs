@@ -153,6 +153,10 @@ impl OverSocket for TlsStream {
     fn socket(&self) -> RawFd {
         self.socket
     }
+
+    fn is_plain(&self) -> bool {
+        false
+    }
 }
 
 impl AsyncReadRent for TlsStream {

@@ -33,17 +33,20 @@ pub(crate) struct Connection<S> {
     reused: bool,
     /// When the connection last went idle, kept alive (about when its last response arrived).
     idle_since: Option<Instant>,
+    /// It was just found alive after idling: the next exchange sends at once ([`crate::idle`]).
+    send_at_once: bool,
     /// Responses completed in the current exchange.
     pub completed: usize,
 }
 
-impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
+impl<S: AsyncReadRent + AsyncWriteRent + OverSocket> Connection<S> {
     pub fn new(write_capacity: usize) -> Self {
         Connection {
             http: HttpStream::new(),
             write_buf: Vec::with_capacity(write_capacity),
             reused: false,
             idle_since: None,
+            send_at_once: false,
             completed: 0,
         }
     }
@@ -62,6 +65,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
         self.http.attach(stream);
         self.reused = false;
         self.idle_since = None;
+        self.send_at_once = false;
     }
 
     /// Closes the stream; returns whether one was open.
@@ -93,15 +97,22 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
     ) -> Result<bool, Failure> {
         self.completed = 0;
         self.http.begin_exchange();
-        // A write cancelled by a timeout takes the buffer with it; the next exchange refills
-        // whatever is here.
         let len = self.write_buf.len();
-        let (result, buf) = self
-            .http
-            .write(std::mem::take(&mut self.write_buf), len)
-            .await;
-        self.write_buf = buf;
-        result?;
+        let sent = if std::mem::take(&mut self.send_at_once) {
+            self.http.send_at_once(&self.write_buf[..len])?
+        } else {
+            0
+        };
+        if sent < len {
+            // A write cancelled by a timeout takes the buffer with it; the next exchange
+            // refills whatever is here.
+            let (result, buf) = self
+                .http
+                .write(std::mem::take(&mut self.write_buf), sent, len)
+                .await;
+            self.write_buf = buf;
+            result?;
+        }
         let mut last_arrived = None;
         for i in 0..responses.len() {
             let is_head = responses.is_head(i);
@@ -126,16 +137,16 @@ impl<S: AsyncReadRent + AsyncWriteRent> Connection<S> {
 
     /// Whether the server retired this kept-alive connection while it sat idle ([`crate::idle`]);
     /// the caller closes it and sends on a new one. Connections idle for less than
-    /// [`CHECK_AFTER_IDLE`] at `now` are not checked.
-    pub fn retired_while_idle(&self, now: Instant) -> bool
-    where
-        S: OverSocket,
-    {
+    /// [`CHECK_AFTER_IDLE`] at `now` are not checked; one found alive sends its next exchange
+    /// at once, which must follow with no await in between.
+    pub fn retired_while_idle(&mut self, now: Instant) -> bool {
         match (self.idle_since, self.http.socket()) {
             (Some(since), Some(socket))
                 if now.saturating_duration_since(since) >= CHECK_AFTER_IDLE =>
             {
-                retired_by_peer(socket)
+                let retired = retired_by_peer(socket);
+                self.send_at_once = !retired;
+                retired
             }
             _ => false,
         }

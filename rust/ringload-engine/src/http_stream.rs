@@ -131,18 +131,38 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         std::mem::take(&mut self.bytes_written)
     }
 
-    /// Writes `buf[..len]`, handing the buffer back for reuse.
-    pub async fn write(&mut self, buf: Vec<u8>, len: usize) -> (Result<(), Failure>, Vec<u8>) {
+    /// Sends what a plain socket takes of `bytes` now ([`crate::idle::send_at_once`]); 0 over
+    /// TLS, whose records only the stream can make.
+    pub fn send_at_once(&mut self, bytes: &[u8]) -> Result<usize, Failure>
+    where
+        S: crate::idle::OverSocket,
+    {
+        let Some(stream) = self.stream.as_ref().filter(|s| s.is_plain()) else {
+            return Ok(0);
+        };
+        let sent = crate::idle::send_at_once(stream.socket(), bytes)
+            .map_err(|e| Failure::new(ErrorKind::Write, e))?;
+        self.bytes_written += sent as u64;
+        Ok(sent)
+    }
+
+    /// Writes `buf[start..len]`, handing the buffer back for reuse.
+    pub async fn write(
+        &mut self,
+        buf: Vec<u8>,
+        start: usize,
+        len: usize,
+    ) -> (Result<(), Failure>, Vec<u8>) {
         let Some(stream) = self.stream.as_mut() else {
             return (
                 Err(Failure::message(ErrorKind::Write, "no connection")),
                 buf,
             );
         };
-        let (result, slice) = stream.write_all(buf.slice(0..len)).await;
+        let (result, slice) = stream.write_all(buf.slice(start..len)).await;
         let buf = slice.into_inner();
         if result.is_ok() {
-            self.bytes_written += len as u64;
+            self.bytes_written += (len - start) as u64;
         }
         (
             result

@@ -7,6 +7,11 @@
 //! asked directly, as geventhttpclient does: with no request in flight the server has nothing
 //! to send, so anything readable (end of stream, a reset, a TLS `close_notify`, a `408` sent
 //! before closing) means the connection is gone.
+//!
+//! A connection found alive is written at once ([`send_at_once`]), not when the runtime next
+//! submits its batch of operations: a server closing idle connections (a connection limit ends
+//! the one idle longest, which is the one about to be reused) gets microseconds between the look
+//! and the request, not the rest of the batch.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
@@ -22,11 +27,17 @@ pub(crate) const CHECK_AFTER_IDLE: Duration = Duration::from_millis(1);
 /// A stream over one TCP socket, which can be asked for that socket.
 pub(crate) trait OverSocket {
     fn socket(&self) -> RawFd;
+    /// The stream's bytes are the socket's (no TLS in between): they may be sent on it directly.
+    fn is_plain(&self) -> bool;
 }
 
 impl OverSocket for TcpStream {
     fn socket(&self) -> RawFd {
         self.as_raw_fd()
+    }
+
+    fn is_plain(&self) -> bool {
+        true
     }
 }
 
@@ -50,6 +61,29 @@ pub(crate) fn retired_by_peer(socket: RawFd) -> bool {
     }
     // End of stream, or bytes nobody asked for.
     true
+}
+
+/// Sends what the socket takes of `bytes` now, without waiting: the count (0 when its buffer is
+/// full), or the error that ended the connection.
+pub(crate) fn send_at_once(socket: RawFd, bytes: &[u8]) -> std::io::Result<usize> {
+    // SAFETY: a valid buffer of `bytes.len()` bytes; MSG_DONTWAIT never blocks and MSG_NOSIGNAL
+    // turns a closed peer into EPIPE instead of a signal.
+    let n = unsafe {
+        libc::send(
+            socket,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n >= 0 {
+        return Ok(n as usize);
+    }
+    let error = std::io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EAGAIN | libc::EINTR) => Ok(0),
+        _ => Err(error),
+    }
 }
 
 #[cfg(test)]

@@ -221,7 +221,7 @@ impl Shared {
 
     /// Makes room for one more connection under the limit: ends the connection idle longest,
     /// waiting while none is idle. Returns false when the server is stopping.
-    fn make_room(&self) -> bool {
+    fn make_room(&self, tls: bool) -> bool {
         let Some(max) = self.max_connections else {
             return true;
         };
@@ -249,7 +249,16 @@ impl Shared {
                 if let Some(victim) = oldest.and_then(|(_, id)| live.get_mut(&id)) {
                     victim.retiring = true;
                     // Wakes its thread's wait with end of stream; it sees `retiring`.
-                    let _ = victim.socket.shutdown(Shutdown::Read);
+                    // A plain FIN goes out now, as a single-threaded server's close() sends it:
+                    // the victim's thread may take milliseconds to wake on a busy machine, and
+                    // a client that looked meanwhile would rightly have found it open. Over TLS
+                    // (close_notify first), a reset or a 408, that thread ends it.
+                    let how = if tls || self.idle_close != IdleClose::Close {
+                        Shutdown::Read
+                    } else {
+                        Shutdown::Both
+                    };
+                    let _ = victim.socket.shutdown(how);
                     return true;
                 }
             }
@@ -304,7 +313,7 @@ fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, sh
     let mut reap_at = 64;
     let mut next_id: u64 = 0;
     for incoming in listener.incoming() {
-        if shared.stop.is_set() || !shared.make_room() {
+        if shared.stop.is_set() || !shared.make_room(tls.is_some()) {
             break;
         }
         let stream = match incoming {
