@@ -12,7 +12,8 @@ compare.py) from one process pinned to CPU 0, at one of two depths:
 Each run prints the Python thread's and the engine thread's CPU per request (from /proc, after a
 warm-up) and how many requests each flush of the engine carried. With ``--build DIR`` (repeatable:
 directories holding a ringload build, e.g. an unpacked wheel) the builds run in alternating
-rounds; without it, the installed ringload. Only 127.0.0.1 is contacted.
+rounds; without it, the installed ringload. ``--https`` runs the same over TLS (nginx's
+self-signed listener, not verified). Only 127.0.0.1 is contacted.
 
     python3 benches/scripts/dropin_layers.py --rounds 3 --build /tmp/old --build /tmp/new
 """
@@ -104,17 +105,18 @@ def main() -> int:
     parser.add_argument("--mode", choices=["session", "dispatch", "both"], default="both")
     parser.add_argument("--build", action="append", metavar="DIR", help="a ringload build to compare (repeatable)")
     parser.add_argument("--nginx", default="/usr/sbin/nginx")
+    parser.add_argument("--https", action="store_true", help="over TLS (nginx's self-signed listener)")
     args = parser.parse_args()
     builds = args.build or [None]
     modes = ["session", "dispatch"] if args.mode == "both" else [args.mode]
-    nginx = Nginx(args.nginx, cpu=1)
+    nginx = Nginx(args.nginx, cpu=1, tls=args.https)
     nginx.start()
     results: dict[tuple[str, str], list[dict]] = {}
     try:
         if not nginx.wait_ready(10):
             print("nginx did not start:\n" + nginx.read_error_log(), file=sys.stderr)
             return 3
-        url = nginx.url.rstrip("/")
+        url = (nginx.https_url if args.https else nginx.url).rstrip("/")
         for round_number in range(1, args.rounds + 1):
             for mode in modes:
                 for build in builds:
