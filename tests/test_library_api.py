@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import socketserver
 import subprocess
 import threading
@@ -19,10 +18,8 @@ from pathlib import Path
 
 import pytest
 import ringload
+from cli_binary import SCHEMA, json_shape, rust_cli
 from ringload import Request
-
-ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT / "rust" / "ringload-cli" / "schema" / "report.schema.json"
 
 
 def test_exact_count_is_what_the_server_counted(ringload_target: ringload.TargetServer) -> None:
@@ -58,35 +55,12 @@ def test_attributes_repr_and_to_dict_agree(ringload_target: ringload.TargetServe
         result.percentile(101)
 
 
-def _cli() -> str:
-    """The `ringload` binary: the newest build of this checkout (`make test` builds it before
-    pytest runs), else one on PATH, else built now."""
-    built = [ROOT / "target" / build / "ringload" for build in ("debug", "release")]
-    built = [binary for binary in built if binary.exists()]
-    if built:
-        return str(max(built, key=lambda binary: binary.stat().st_mtime))
-    on_path = shutil.which("ringload")
-    if on_path:
-        return on_path
-    subprocess.run(["cargo", "build", "--locked", "-p", "ringload-cli"], cwd=ROOT, check=True)
-    return str(ROOT / "target" / "debug" / "ringload")
-
-
-def _shape(value: object) -> object:
-    """Keys and types, not values: what "the same object" means for two runs."""
-    if isinstance(value, dict):
-        return {k: _shape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_shape(v) for v in value]
-    return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
-
-
 @pytest.mark.parametrize("rate", [None, 400.0])
 def test_to_dict_is_the_cli_json_object(ringload_target: ringload.TargetServer, rate: float | None) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     url = ringload_target.url + "/"
     options = {"requests": 200, "connections": 2, "threads": 1}
-    argv = [_cli(), "--json", "--no-progress", "-n", "200", "-c", "2", "-t", "1", url]
+    argv = [rust_cli(), "--json", "--no-progress", "-n", "200", "-c", "2", "-t", "1", url]
     if rate is not None:
         options["rate"] = rate
         argv[1:1] = ["-R", str(rate)]
@@ -95,7 +69,7 @@ def test_to_dict_is_the_cli_json_object(ringload_target: ringload.TargetServer, 
     schema = json.loads(SCHEMA.read_text())
     jsonschema.validate(cli, schema)
     jsonschema.validate(library, schema)
-    assert _shape(library) == _shape(cli)
+    assert json_shape(library) == json_shape(cli)
     assert library["requests"] == cli["requests"] == 200
 
 

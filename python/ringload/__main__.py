@@ -1,6 +1,5 @@
-"""``python -m ringload`` prints how to use the package."""
+"""``python -m ringload ARGS`` is the ``ringload`` command (``python -m ringload --help``)."""
 
-print(
-    "ringload: use `from ringload import FastHttpUser` in a locustfile, or run untouched locustfiles "
-    "with `python -m ringload.locust -f locustfile.py ...` (same arguments as `locust`)."
-)
+from ringload.cli import main
+
+main()

@@ -29,6 +29,7 @@ __all__ = [
     "TargetServer",
     "__version__",
     "check_request",
+    "cli_main",
     "merge_headers",
     "run_load",
 ]
@@ -153,6 +154,10 @@ class TlsConfig:
     @property
     def has_client_cert(self) -> bool:
         """Whether a client certificate is presented to servers that ask for one."""
+
+def cli_main(argv: Sequence[str], /) -> int:
+    """Runs the ``ringload`` command line (``argv[0]`` is the program's name) and returns its exit
+    status; the ``ringload`` command and ``python -m ringload`` call it."""
 
 def merge_headers(
     defaults: dict[str, str], headers: dict[str, str] | None, extra: Sequence[tuple[str, str, int]] | None, /

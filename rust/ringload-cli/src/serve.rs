@@ -5,10 +5,18 @@ use anyhow::{Context, Result};
 use ringload_target::{Server, ServerConfig};
 
 use crate::args::{DemoArgs, ServeArgs};
+use crate::signals::SignalStop;
+
+/// How often `serve` looks whether a signal asked it to stop.
+const SIGNAL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 const ROUTES: &str = "/  /bytes/N  /chunked/N  /delay/MS  /status/CODE  /echo  /headers  /close";
 
-pub fn serve(args: &ServeArgs) -> Result<()> {
+/// Serves until Ctrl-C or SIGTERM and returns the exit status a shell gives a process that
+/// signal ended. The wait watches the signal itself, rather than leaving the process to die of
+/// it, because inside a Python process (the package's `ringload` command) it would not.
+pub fn serve(args: &ServeArgs) -> Result<u8> {
+    let signals = SignalStop::install();
     let mut config = ServerConfig {
         addr: ([127, 0, 0, 1], args.port).into(),
         idle_timeout: args.idle_timeout,
@@ -34,9 +42,12 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             ""
         }
     );
-    loop {
-        std::thread::park();
+    let stop = signals.stop();
+    while !stop.is_requested() {
+        std::thread::sleep(SIGNAL_POLL);
     }
+    server.shutdown();
+    Ok(signals.exit_status())
 }
 
 /// Starts the target on a free loopback port and returns it with its URL.

@@ -6,7 +6,8 @@
 //! - [`tls`]: `TlsConfig`, a TLS client configuration from an `SSLContext` or requests' arguments;
 //! - [`load`]: `ringload.run()`: a whole load run, its result and per-name rows;
 //! - [`target`]: the built-in target server, for tests and demos;
-//! - [`hostile`]: the scriptable hostile server, for tests of misbehaving servers.
+//! - [`hostile`]: the scriptable hostile server, for tests of misbehaving servers;
+//! - [`cli_main`]: the `ringload` command line itself, for the package's `ringload` command.
 
 mod client;
 mod hostile;
@@ -24,6 +25,15 @@ use pyo3::prelude::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Runs the `ringload` command line (`argv[0]` is the program's name) with the GIL released and
+/// returns its exit status: the same program as the Rust binary, printing to this process's
+/// stdout and stderr. Ctrl-C and SIGTERM are handled as the binary does for the length of the
+/// call, then Python's handlers are back.
+#[pyfunction]
+fn cli_main(py: Python<'_>, argv: Vec<std::ffi::OsString>) -> u8 {
+    py.detach(|| ringload_cli::main_with_args(argv))
+}
+
 #[pymodule]
 fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Engine>()?;
@@ -38,6 +48,7 @@ fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     load::register(m)?;
     m.add_class::<target::TargetServer>()?;
     m.add_class::<hostile::HostileServer>()?;
+    m.add_function(wrap_pyfunction!(cli_main, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
