@@ -102,47 +102,8 @@ def run(
     stop: StopHandle | None = None,
     on_progress: Callable[[Progress], object] | None = None,
 ) -> Result:
-    """Runs a load test in this process on the engine's pinned workers and returns its result.
-
-    - ``url``: the URL to load; with ``scenario=``, the base URL (or give ``host=``).
-    - ``method``: default GET, or POST when ``body`` is given; ``headers`` and ``body`` are
-      sent with every request (not with ``scenario=``: each :class:`Request` has its own).
-    - ``scenario``: a list of :class:`Request` picked by weight; the result has a row per name.
-    - ``connections``: concurrent connections (default 64), split across ``threads`` workers
-      (default: one per core this process may use).
-    - ``duration`` (seconds) and ``requests`` (a count): give one or both; with both, whichever
-      ends first. ``requests=N`` sends exactly N requests. With stages, the run lasts the
-      stages unless ``duration`` is given.
-    - ``rate``: open model, requests per second in total on a constant schedule; latency is
-      measured from when each request was due.
-    - ``stages``: open-model ramp, ``[(seconds, rate), ...]``: the rate moves linearly from the
-      previous target (the first from ``rate``, or 0) to each stage's over its seconds.
-    - ``connection_stages``: closed-model ramp, ``[(seconds, connections), ...]``: the
-      connections in use move from 0 through each target (not with ``connections=``).
-    - ``template``: the URL's path and query, ``headers`` values and ``body`` are templates,
-      rendered for every request: ``{{seq}}``, ``{{rand_int LO HI}}``, ``{{uuid}}``,
-      ``{{choice A B C}}``, ``{{line FILE}}``, ``{{rand_line FILE}}`` (``\\{{`` is a literal
-      ``{{``). A ``scenario``'s requests are always templates.
-    - ``timeout``: limit for a whole request, send to last body byte; ``connect_timeout``: for TCP
-      and TLS set-up (seconds).
-    - ``insecure`` skips TLS verification; ``cacert`` trusts extra PEM certificates.
-    - ``cert`` and ``key``: mTLS, the client certificate (PEM chain) and its private key (PEM;
-      default: in the ``cert`` file) for servers that ask for one. A file that cannot be read or
-      a key that does not go with the certificate raises ValueError before any connection.
-    - ``pipeline``: requests written per connection before reading (HTTP/1.1 pipelining).
-    - ``disable_keepalive``: a new connection (and TLS handshake) for every request, with
-      ``Connection: close`` sent; latency then includes the connect. Not with ``pipeline`` > 1.
-    - ``io``: ``auto``, ``uring`` or ``epoll``.
-    - ``stop``: a :class:`StopHandle` another thread may set to end the run early.
-    - ``on_progress``: called once a second with a :class:`Progress`, on the thread that runs the
-      load (under gevent and asyncio a pool thread); an exception it raises stops the run and is
-      re-raised.
-
-    Raises TypeError or ValueError naming the argument before any connection is made, OSError
-    when the host does not resolve or ``io="uring"`` is unavailable. Blocks the calling thread with
-    the GIL released; under gevent only the calling greenlet waits (the run goes to gevent's
-    thread pool, and killing the greenlet stops the run). Ctrl-C in the main thread stops the run
-    and raises KeyboardInterrupt."""
+    """Runs a load test in this process and returns its :class:`Result`; ``help(ringload.run)``
+    gives every argument (the docstring lives with the code, in ``ringload/_load.py``)."""
 
 async def run_async(
     url: str | None = None,

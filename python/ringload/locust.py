@@ -86,10 +86,23 @@ def _say_what_runs_where(environment: Any, **_kwargs: Any) -> None:
         logger.info(line)
 
 
+def ringload_version_line() -> str:
+    import os
+    import platform
+
+    from ringload import __version__
+
+    where = os.path.dirname(os.path.abspath(__file__))
+    return f"ringload {__version__} from {where} (Python {platform.python_version()})"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     patch_httpuser = PATCH_HTTPUSER in args
     args = [a for a in args if a != PATCH_HTTPUSER]
+    if "--version" in args or "-V" in args:
+        # Locust prints its own version next and exits.
+        print(ringload_version_line(), flush=True)
     install(patch_httpuser=patch_httpuser)
     from locust.main import main as locust_main
 
