@@ -1,11 +1,12 @@
-# One command per chore, the same locally and in CI (.ci/run runs `make test`).
+# One command per chore, the same locally and in CI (.ci/run is `make test`, README's test
+# command, which installs what a fresh machine lacks itself).
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 PYTHON ?= python3
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 .PHONY: demo
 demo: ## build and run a short load test against the built-in target
@@ -22,9 +23,19 @@ lint: ## formatting, clippy and ruff; warnings are errors
 	$(PYTHON) -m ruff check python tests benches/scripts benches/locust
 	$(PYTHON) -m ruff format --check python tests benches/scripts benches/locust
 
+PIP_INSTALL := $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore
+
 .PHONY: install
-install: ## build the Python package (the Rust engine in release mode) into the current Python
-	$(PYTHON) -m pip install --quiet '.[test]'
+install: ## the Python package (the Rust engine in release mode, the `ringload` command) into the current Python
+	$(PIP_INSTALL) .
+
+.PHONY: install-dev
+install-dev: ## the package with what its tests and lint use (pytest, mypy, ruff) into the current Python
+	$(PIP_INSTALL) '.[dev]'
+
+.PHONY: test-deps
+test-deps: ## what the tests need beyond Rust and Python, where missing: nginx, chromium, openssl, clippy
+	scripts/test-deps.sh
 
 .PHONY: stubtest
 stubtest: ## the hand-written .pyi stubs against the installed compiled module (mypy's stubtest)
@@ -34,17 +45,11 @@ FUZZ_TARGETS := response_head chunked_body request_validation
 FUZZ_SECONDS ?= 20
 
 .PHONY: fuzz
-fuzz: ## run every fuzz target for FUZZ_SECONDS each (cargo-fuzz on stable, without a sanitizer)
-	command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
-	# New inputs go to fuzz/corpus; the regression inputs (kept in the http1 crate) seed it.
-	cd fuzz && for target in $(FUZZ_TARGETS); do \
-	  mkdir -p corpus/$$target && \
-	  $(CARGO) fuzz run --sanitizer none --release $$target corpus/$$target \
-	    ../rust/ringload-http1/tests/fuzz_regressions/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
-	done
+fuzz: ## run every fuzz target for FUZZ_SECONDS each, a line per target (libFuzzer's output: fuzz/target/logs)
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 .PHONY: test
-test: lint install stubtest fuzz ## the whole test suite: lint, stubs, every Rust test, then pytest against the installed package
+test: test-deps install-dev lint stubtest fuzz ## the whole test suite, on a fresh machine too: what it needs, lint, stubs, fuzzing, every Rust test, then pytest against the installed package
 	$(CARGO) test --workspace --locked --exclude ringload-py
 	$(PYTHON) -m pytest tests -q
 
