@@ -58,6 +58,7 @@ fn main() -> ExitCode {
             let served = server.requests();
             server.shutdown();
             eprintln!("demo: the target counted {served} requests");
+            eprintln!("{}", serve::demo_next_steps(args.html.as_deref()));
             code
         }
         None => run_load(&cli.load),

@@ -350,4 +350,39 @@ fn the_demo_runs_against_its_own_target_and_writes_its_report() {
     assert!(std::fs::read_to_string(&html)
         .unwrap()
         .contains("id=\"chart-rps\""));
+    // A demo's requests in flight at its end are aborted: the report says what that means.
+    let aborted = run
+        .stdout
+        .split("aborted ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no aborted count in {}", run.stdout));
+    if aborted > 0 {
+        assert!(
+            run.stdout.contains(&format!(
+                "aborted {aborted} (in flight when the run ended, not counted as failures)"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    // It ends with what to try next: a real URL, the page it wrote, the CSV, the Locust face.
+    let next = run
+        .stderr
+        .split_once("demo: next steps\n")
+        .map(|(_, steps)| steps)
+        .unwrap_or_else(|| panic!("no next steps in {}", run.stderr));
+    let steps: Vec<&str> = next.lines().collect();
+    assert_eq!(steps.len(), 4, "{next}");
+    assert!(steps[0].contains("http://HOST:PORT/PATH"), "{next}");
+    assert!(
+        steps[1].contains(&format!("open {}", html.display())),
+        "{next}"
+    );
+    assert!(
+        steps[2].contains("--html") && steps[2].contains("--csv"),
+        "{next}"
+    );
+    assert!(steps[3].contains("python -m ringload.locust"), "{next}");
 }

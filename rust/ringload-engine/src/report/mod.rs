@@ -517,10 +517,7 @@ impl fmt::Display for Report {
             self.outcomes.ok,
             self.failed_total(),
             self.outcomes.aborted,
-            match self.outcomes.aborted_connecting {
-                0 => String::new(),
-                n => format!(" ({n} while connecting)"),
-            },
+            aborted_note(&self.outcomes),
             self.duration_s
         )?;
         if self.interrupted {
@@ -620,6 +617,19 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+/// What `aborted N` means, said where N is not 0: a reader of a short run otherwise takes them
+/// for errors.
+fn aborted_note(outcomes: &Outcomes) -> String {
+    match (outcomes.aborted, outcomes.aborted_connecting) {
+        (0, _) => String::new(),
+        (_, 0) => " (in flight when the run ended, not counted as failures)".to_string(),
+        (_, connecting) => format!(
+            " (in flight when the run ended, not counted as failures; {connecting} while \
+             connecting)"
+        ),
     }
 }
 
