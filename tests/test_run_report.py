@@ -121,7 +121,7 @@ def test_html_report_renders_in_chromium(open_run: ringload.Result, tmp_path: Pa
     figures = [attrs["id"] for tag, attrs in parser.elements if tag == "figure"]
     assert figures == list(CHART_IDS)
     assert sum(tag == "svg" for tag, _ in parser.elements) == len(CHART_IDS)
-    assert sum(tag == "polyline" for tag, _ in parser.elements) >= len(CHART_IDS)
+    assert sum(tag == "path" and attrs.get("class") == "series" for tag, attrs in parser.elements) >= len(CHART_IDS)
 
     # A screenshot that is not blank: the page's text, tables and colored lines show.
     from PIL import Image

@@ -161,6 +161,59 @@ fn html_and_csv_files_are_written_next_to_the_json() {
     );
 }
 
+/// The `d` attribute of each line drawn in the chart `id` of an HTML report, in order.
+fn chart_paths(page: &str, id: &str) -> Vec<String> {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let chart = &page[start..start + page[start..].find("</figure>").unwrap()];
+    chart
+        .split("<path class=\"series\"")
+        .skip(1)
+        .map(|element| {
+            let d = &element[element.find(" d=\"").expect("d attribute") + 4..];
+            d[..d.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_latency_chart_leaves_a_gap_where_nothing_completed() {
+    let server = target();
+    let dir = out_dir("gap");
+    let html = dir.join("gap.html");
+    // One request every 2.5 s: the second second has no response, the first and third one.
+    let report = ringload_json(&[
+        "-R",
+        "0.4",
+        "-c",
+        "1",
+        "-d",
+        "3200ms",
+        "--html",
+        html.to_str().unwrap(),
+        &url(&server, "/"),
+    ]);
+    let ok: Vec<u64> = entries(&report)
+        .iter()
+        .map(|e| e["ok"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ok, [1, 0, 1], "{report}");
+    let page = std::fs::read_to_string(&html).unwrap();
+
+    // p50, p90, p99, max corrected, then three uncorrected: each two dots, no line between.
+    let latency = chart_paths(&page, "chart-latency");
+    assert_eq!(latency.len(), 7, "{latency:?}");
+    for path in &latency {
+        assert_eq!(path.matches('M').count(), 2, "{path}");
+        assert!(!path.contains('L'), "a line across the gap: {path}");
+    }
+    // Throughput was measured every second: 0 responses/s is a point on its line.
+    let throughput = &chart_paths(&page, "chart-rps")[0];
+    assert_eq!(throughput.matches('M').count(), 1, "{throughput}");
+    assert_eq!(throughput.matches('L').count(), 2, "{throughput}");
+}
+
 /// The cells of the latency table's row headed `name`, or `None` when it has none.
 fn latency_row(page: &str, name: &str) -> Option<Vec<String>> {
     let start = page.find(&format!("<tr><th>{name}</th>"))?;
