@@ -556,8 +556,9 @@ class Endpoint(Outcomes):
 
 @final
 class Result(Outcomes):
-    """The result of :func:`ringload.run`: the same data as the CLI's ``--json`` object, and
-    ``repr()`` is the CLI's summary."""
+    """The result of :func:`ringload.run`: the same data as the CLI's ``--json`` object.
+    ``str()`` (and ``print()``) is the CLI's summary; ``repr()`` is one line
+    (``<Result GET URL: requests=... ok=... failed=... aborted=... p50_us=... p99_us=...>``)."""
 
     @property
     def url(self) -> str:

@@ -744,8 +744,27 @@ impl RunResult {
         self.report.to_json().to_string()
     }
 
-    /// The CLI's summary.
+    /// One line: what was loaded, how it went and the median and tail latency. Short because
+    /// pytest's assertion explanations (`where ... = <Result ...>.latency_us`) and debuggers
+    /// print it inline; `str()` is the full summary.
     fn __repr__(&self) -> String {
+        let r = &self.report;
+        let o = &r.outcomes;
+        format!(
+            "<Result {} {}: requests={} ok={} failed={} aborted={} p50_us={} p99_us={}>",
+            r.method,
+            r.url,
+            o.requests,
+            o.ok,
+            o.failed_total(),
+            o.aborted,
+            optional(o.latency_us.p50),
+            optional(o.latency_us.p99)
+        )
+    }
+
+    /// The CLI's summary.
+    fn __str__(&self) -> String {
         self.report.to_string()
     }
 }
