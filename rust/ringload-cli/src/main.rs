@@ -161,7 +161,7 @@ fn write_files(args: &LoadArgs, report: &ringload_engine::Report) -> anyhow::Res
         let paths = report
             .write_csv(prefix)
             .with_context(|| format!("cannot write the CSV files {}_*.csv", prefix.display()))?;
-        eprintln!("CSV: {} {}", paths[0].display(), paths[1].display());
+        eprintln!("CSV: {}", paths.map(|p| p.display().to_string()).join(" "));
     }
     Ok(())
 }

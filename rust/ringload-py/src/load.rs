@@ -724,14 +724,14 @@ impl RunResult {
             .map_err(|e| os_error(&e, &path))
     }
 
-    /// Writes the CLI's `--csv` files; returns their paths (`PREFIX_stats.csv`,
-    /// `PREFIX_stats_history.csv`).
-    fn to_csv(&self, prefix: PathBuf) -> PyResult<(PathBuf, PathBuf)> {
-        let [stats, history] = self
+    /// Writes the CLI's `--csv` files, in Locust's format; returns their paths
+    /// (`PREFIX_stats.csv`, `PREFIX_stats_history.csv`, `PREFIX_failures.csv`).
+    fn to_csv(&self, prefix: PathBuf) -> PyResult<(PathBuf, PathBuf, PathBuf)> {
+        let [stats, history, failures] = self
             .report
             .write_csv(&prefix)
             .map_err(|e| os_error(&e, &prefix))?;
-        Ok((stats, history))
+        Ok((stats, history, failures))
     }
 
     /// Exactly the CLI's `--json` object: same keys, same units.
