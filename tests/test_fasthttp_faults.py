@@ -334,7 +334,7 @@ def test_url_credentials_never_appear_in_results_or_messages() -> None:
     url = f"http://alice:hunter2secret@127.0.0.1:{port}/"
     result = ringload.run(url, requests=3, connections=1)
     assert result.failed["connect"] == 3
-    for text in (repr(result), result.to_json(), str(result.error_examples), result.url):
+    for text in (repr(result), str(result), result.to_json(), str(result.error_examples), result.url):
         assert "hunter2secret" not in text and "alice" not in text
     with pytest.raises(ValueError) as invalid:
         ringload.run("http://alice:hunter2secret@127.0.0.1:notaport/", requests=1)

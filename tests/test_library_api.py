@@ -47,10 +47,15 @@ def test_attributes_repr_and_to_dict_agree(ringload_target: ringload.TargetServe
     assert result.percentile(100) == result.latency_us.max
     assert result.endpoints[0].to_dict() == data["endpoints"][0]
     assert result.latency_uncorrected_us is None and result.schedule_lag is None
-    summary = repr(result)
+    summary = str(result)
     assert summary.startswith(f"GET {ringload_target.url}/status/201  (4 connections, 1 threads, closed model")
     assert "Requests: 300  ok 300  failed 0  aborted 0" in summary
     assert "Status codes: 201: 300" in summary
+    # repr() is one line, as pytest's assertion explanations print it inline.
+    assert repr(result) == (
+        f"<Result GET {ringload_target.url}/status/201: requests=300 ok=300 failed=0 aborted=0 "
+        f"p50_us={result.latency_us.p50} p99_us={result.latency_us.p99}>"
+    )
     with pytest.raises(ValueError, match="between 0 and 100"):
         result.percentile(101)
 
@@ -99,7 +104,7 @@ def test_scenario_mix_and_per_name_statistics(ringload_target: ringload.TargetSe
     assert result.endpoint("down").status == {503: result.endpoint("down").requests}
     assert result.endpoint("/echo", "POST").status == {200: result.endpoint("/echo").requests}
     assert sum(e.requests for e in result.endpoints) == result.requests
-    assert "down" in repr(result) and "Method" in repr(result)
+    assert "down" in str(result) and "Method" in str(result)
     with pytest.raises(KeyError, match="no endpoint named"):
         result.endpoint("missing")
 

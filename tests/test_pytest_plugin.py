@@ -34,12 +34,26 @@ def test_plugin_fixtures_and_the_failure_report(pytester: pytest.Pytester) -> No
     result = pytester.runpytest_subprocess("-q", "-rA", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=1)
     output = result.stdout.str()
-    # pytest's own explanation names the attribute that crossed the SLO ...
-    result.stdout.fnmatch_lines(["*assert * < 1000*", "*where * = Latency(*p99=*).p99*"])
-    # ... and the plugin adds the run's summary: which URL, how many requests, the percentiles.
+    # pytest's own explanation names the attribute that crossed the SLO, and the run in one
+    # short line (the Result's repr: URL, counts, p50/p99), not the whole summary with its line
+    # breaks written as literal "\n" ...
+    result.stdout.fnmatch_lines(
+        [
+            "*assert * < 1000*",
+            "*where * = Latency(*p99=*).p99*",
+            "*where Latency(*) = <Result GET http://127.0.0.1:*/delay/20: requests=40 ok=40 failed=0 "
+            "aborted=0 p50_us=* p99_us=*>.latency_us",
+        ]
+    )
+    run_lines = [line for line in output.splitlines() if "<Result " in line]
+    assert run_lines and all(len(line) < 250 and "\\n" not in line for line in run_lines), run_lines
+    assert "\\nRequests:" not in output
+    # ... and the plugin adds that line and the run's summary below it: which URL, how many
+    # requests, the percentiles.
     result.stdout.fnmatch_lines(
         [
             "*ringload run 1 of 1*",
+            "<Result GET http://127.0.0.1:*/delay/20: requests=40 *>",
             "GET http://127.0.0.1:*/delay/20  (4 connections*",
             "Requests: 40  ok 40  failed 0  aborted 0*",
             "*99% *",

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -54,18 +55,85 @@ def test_to_html_and_to_csv_write_the_cli_files(open_run: ringload.Result, tmp_p
     open_run.to_html(page)
     text = page.read_text()
     assert all(f'id="{chart}"' in text for chart in CHART_IDS)
-    stats_path, history_path = open_run.to_csv(tmp_path / "run")
-    assert stats_path == tmp_path / "run_stats.csv"
-    assert history_path == tmp_path / "run_stats_history.csv"
-    with open(history_path, newline="") as file:
-        history = list(csv.DictReader(file))
-    assert [int(row["ok"]) for row in history] == [entry.ok for entry in open_run.timeline]
-    with open(stats_path, newline="") as file:
-        stats = list(csv.DictReader(file))
-    assert [row["name"] for row in stats] == ["/", "Aggregated"]
-    assert int(stats[1]["requests"]) == open_run.requests
+    assert open_run.to_csv(tmp_path / "run") == (
+        tmp_path / "run_stats.csv",
+        tmp_path / "run_stats_history.csv",
+        tmp_path / "run_failures.csv",
+    )
     with pytest.raises(FileNotFoundError):
         open_run.to_html(tmp_path / "missing-dir" / "report.html")
+
+
+def _locust_columns(tmp_path: Path) -> tuple[list[str], list[str], list[str]]:
+    """The columns of the installed Locust's --csv files: stats, history, failures."""
+    from locust.stats import PERCENTILES_TO_REPORT, StatsCSVFileWriter
+
+    writer = StatsCSVFileWriter(None, PERCENTILES_TO_REPORT, str(tmp_path / "locust"))  # type: ignore[arg-type]
+    try:
+        return writer.requests_csv_columns, writer.stats_history_csv_columns, writer.failures_columns
+    finally:
+        writer.close_files()
+
+
+def _read_csv(path: Path, locust_columns: list[str]) -> list[dict[str, str]]:
+    """The rows of a file that starts with Locust's columns (ringload's may follow)."""
+    with open(path, newline="") as file:
+        header = next(csv.reader(file))
+        assert header[: len(locust_columns)] == locust_columns
+        file.seek(0)
+        return list(csv.DictReader(file))
+
+
+def _whole_ms(us: int | None) -> int:
+    """Microseconds as Locust's whole milliseconds (rounding halves up)."""
+    assert us is not None
+    return int(us / 1000 + 0.5)
+
+
+def test_to_csv_is_what_reads_locusts_csv_reads(open_run: ringload.Result, tmp_path: Path) -> None:
+    from locust.stats import PERCENTILES_TO_REPORT, get_readable_percentiles
+
+    stats_columns, history_columns, failures_columns = _locust_columns(tmp_path)
+    stats_path, history_path, failures_path = open_run.to_csv(tmp_path / "run")
+
+    # Per endpoint, then Locust's total row; its counts are the requests that completed.
+    stats = _read_csv(stats_path, stats_columns)
+    assert [(row["Type"], row["Name"]) for row in stats] == [("GET", "/"), ("", "Aggregated")]
+    total = stats[1]
+    assert int(total["Request Count"]) == open_run.ok + open_run.failed_total
+    assert int(total["Failure Count"]) == open_run.failed_total == 0
+    latency = open_run.latency_us
+    assert int(total["Median Response Time"]) == _whole_ms(latency.p50)
+    for column, us in (("Min Response Time", latency.min), ("Max Response Time", latency.max)):
+        assert us is not None
+        assert float(total[column]) == pytest.approx(us / 1000, abs=0.001), column
+    assert latency.mean is not None
+    assert float(total["Average Response Time"]) == pytest.approx(latency.mean / 1000, abs=0.001)
+    assert float(total["Requests/s"]) == pytest.approx(int(total["Request Count"]) / open_run.duration_s, abs=0.01)
+    for fraction, column in zip(PERCENTILES_TO_REPORT, get_readable_percentiles(PERCENTILES_TO_REPORT), strict=True):
+        assert int(total[column]) == _whole_ms(open_run.percentile(fraction * 100)), column
+    # ringload's own columns follow, in microseconds.
+    assert int(total["latency_p99_us"]) == latency.p99
+    assert int(total["requests"]) == open_run.requests
+
+    # The history: one Aggregated row a second; the rates of that second, the totals so far.
+    history = _read_csv(history_path, history_columns)
+    assert len(history) == len(open_run.timeline)
+    completed = 0
+    for row, entry in zip(history, open_run.timeline, strict=True):
+        assert (row["Type"], row["Name"]) == ("", "Aggregated")
+        assert int(row["User Count"]) == entry.connections_open
+        completed += entry.ok + entry.failed_total
+        assert int(row["Total Request Count"]) == completed
+        assert float(row["Requests/s"]) == pytest.approx((entry.ok + entry.failed_total) / entry.duration_s)
+        assert int(row["ok"]) == entry.ok
+    timestamps = [int(row["Timestamp"]) for row in history]
+    assert timestamps == sorted(set(timestamps)) and abs(timestamps[-1] - time.time()) < 600
+    for column in ("Total Request Count", "Total Median Response Time", "99%", "100%"):
+        assert history[-1][column] == total[column.removeprefix("Total ")], column
+
+    # Nothing failed: Locust's header alone.
+    assert _read_csv(failures_path, failures_columns) == []
 
 
 def _chromium() -> str | None:
@@ -121,7 +189,7 @@ def test_html_report_renders_in_chromium(open_run: ringload.Result, tmp_path: Pa
     figures = [attrs["id"] for tag, attrs in parser.elements if tag == "figure"]
     assert figures == list(CHART_IDS)
     assert sum(tag == "svg" for tag, _ in parser.elements) == len(CHART_IDS)
-    assert sum(tag == "polyline" for tag, _ in parser.elements) >= len(CHART_IDS)
+    assert sum(tag == "path" and attrs.get("class") == "series" for tag, attrs in parser.elements) >= len(CHART_IDS)
 
     # A screenshot that is not blank: the page's text, tables and colored lines show.
     from PIL import Image

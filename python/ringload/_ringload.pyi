@@ -561,8 +561,9 @@ class Endpoint(Outcomes):
 
 @final
 class Result(Outcomes):
-    """The result of :func:`ringload.run`: the same data as the CLI's ``--json`` object, and
-    ``repr()`` is the CLI's summary."""
+    """The result of :func:`ringload.run`: the same data as the CLI's ``--json`` object.
+    ``str()`` (and ``print()``) is the CLI's summary; ``repr()`` is one line
+    (``<Result GET URL: requests=... ok=... failed=... aborted=... p50_us=... p99_us=...>``)."""
 
     @property
     def url(self) -> str:
@@ -629,9 +630,11 @@ class Result(Outcomes):
     def to_html(self, path: str | os.PathLike[str]) -> None:
         """Writes the CLI's ``--html`` report: one self-contained page with the summary,
         per-endpoint table, charts over time and the latency spectrum. OSError if it cannot."""
-    def to_csv(self, prefix: str | os.PathLike[str]) -> tuple[pathlib.Path, pathlib.Path]:
-        """Writes the CLI's ``--csv`` files ``PREFIX_stats.csv`` (per endpoint) and
-        ``PREFIX_stats_history.csv`` (per second); returns their paths."""
+    def to_csv(self, prefix: str | os.PathLike[str]) -> tuple[pathlib.Path, pathlib.Path, pathlib.Path]:
+        """Writes the CLI's ``--csv`` files in Locust's format: ``PREFIX_stats.csv`` (per
+        endpoint, then ``Aggregated``), ``PREFIX_stats_history.csv`` (per second) and
+        ``PREFIX_failures.csv``; returns their paths. Locust's columns come first (milliseconds),
+        ringload's own (microseconds, per second) after them."""
     def to_dict(self) -> dict[str, Any]:
         """Exactly the CLI's ``--json`` object: same keys, same units."""
     def to_json(self) -> str:

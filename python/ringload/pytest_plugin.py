@@ -62,7 +62,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" and report.failed and runs:
         reports_dir = item.stash[_REPORT_DIRS].mktemp(_file_name(item.name), numbered=True)
         for number, result in enumerate(runs, 1):
-            summary = repr(result)
+            # The one-line repr the assertion explanation shows, then the whole summary.
+            summary = f"{result!r}\n{result}"
             html = reports_dir / f"run-{number}.html"
             try:
                 result.to_html(html)

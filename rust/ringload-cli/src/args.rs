@@ -166,8 +166,9 @@ pub struct LoadArgs {
     /// latency distribution (works with --json).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Also write PREFIX_stats.csv (per endpoint) and PREFIX_stats_history.csv (per second),
-    /// as Locust's --csv does.
+    /// Also write PREFIX_stats.csv (per endpoint), PREFIX_stats_history.csv (per second) and
+    /// PREFIX_failures.csv in Locust's --csv format: Locust's columns first (milliseconds),
+    /// then ringload's (microseconds, aborted, failures by kind).
     #[arg(long, value_name = "PREFIX")]
     pub csv: Option<PathBuf>,
     /// No live progress line on stderr.

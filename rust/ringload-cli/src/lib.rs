@@ -71,6 +71,7 @@ fn run_command_line(args: impl IntoIterator<Item = OsString>) -> u8 {
             let served = server.requests();
             server.shutdown();
             eprintln!("demo: the target counted {served} requests");
+            eprintln!("{}", serve::demo_next_steps(args.html.as_deref()));
             code
         }
         None => run_load(&cli.load),
@@ -171,7 +172,7 @@ fn write_files(args: &LoadArgs, report: &ringload_engine::Report) -> anyhow::Res
         let paths = report
             .write_csv(prefix)
             .with_context(|| format!("cannot write the CSV files {}_*.csv", prefix.display()))?;
-        eprintln!("CSV: {} {}", paths[0].display(), paths[1].display());
+        eprintln!("CSV: {}", paths.map(|p| p.display().to_string()).join(" "));
     }
     Ok(())
 }

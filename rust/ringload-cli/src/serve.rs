@@ -1,6 +1,8 @@
 //! `ringload serve` and `ringload demo`: the built-in target, so the tool can be tried with
 //! nothing else installed.
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use ringload_target::{Server, ServerConfig};
 
@@ -66,4 +68,35 @@ pub fn demo_args(args: &DemoArgs, url: String) -> crate::args::LoadArgs {
     cli.load.url = Some(url);
     cli.load.html.clone_from(&args.html);
     cli.load
+}
+
+/// The demo's last lines: what to try after it. `html` is the page the demo wrote, if any.
+pub fn demo_next_steps(html: Option<&Path>) -> String {
+    let page = match html {
+        Some(path) => format!("open {}", path.display()),
+        None => "ringload demo --html demo.html".to_string(),
+    };
+    let steps = [
+        (
+            "ringload -c 64 -d 30s http://HOST:PORT/PATH".to_string(),
+            "load a real server (one you are allowed to load)",
+        ),
+        (
+            page,
+            "the run as one page: charts per second, latency spectrum",
+        ),
+        (
+            "ringload --html run.html --csv run URL".to_string(),
+            "any run as that page, and as CSV files in Locust's format",
+        ),
+        (
+            "python -m ringload.locust -f locustfile.py".to_string(),
+            "your Locust file on ringload's engine (pip install .; see README)",
+        ),
+    ];
+    let mut text = String::from("demo: next steps");
+    for (command, what) in steps {
+        text.push_str(&format!("\n  {command:<44}  {what}"));
+    }
+    text
 }

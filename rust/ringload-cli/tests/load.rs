@@ -181,6 +181,36 @@ fn requests_in_flight_at_the_deadline_are_aborted_and_the_run_ends_on_time() {
 }
 
 #[test]
+fn the_text_report_says_what_aborted_requests_are_only_when_there_are_some() {
+    let server = target();
+    let run = ringload(&[
+        "--no-progress",
+        "-d",
+        "300ms",
+        "-c",
+        "2",
+        &url(&server, "/delay/5000"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "failed 0  aborted 2 (in flight when the run ended, not counted as failures)  in "
+        ),
+        "{}",
+        run.stdout
+    );
+
+    let run = ringload(&["--no-progress", "-n", "20", "-c", "2", &url(&server, "/")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("failed 0  aborted 0  in "),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("in flight"), "{}", run.stdout);
+}
+
+#[test]
 fn duration_runs_keep_going_until_the_deadline() {
     let server = target();
     let run = ringload(&[

@@ -84,11 +84,139 @@ fn failures_and_status_codes_are_counted_in_their_seconds() {
     assert_eq!(entries(&report)[0]["status"]["503"], 50, "{report}");
 }
 
+/// The rows of a CSV file, quoted fields (RFC 4180) unquoted.
 fn csv_rows(path: &Path) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.lines()
-        .map(|line| line.split(',').map(str::to_string).collect())
-        .collect()
+    let mut rows = Vec::new();
+    let (mut row, mut cell, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cell.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut cell)),
+            ('\n', false) => {
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => cell.push(c),
+        }
+    }
+    assert!(
+        row.is_empty() && cell.is_empty(),
+        "{}: no final newline",
+        path.display()
+    );
+    rows
+}
+
+/// Locust's `StatsCSV.requests_csv_columns` with its `PERCENTILES_TO_REPORT` (locust/stats.py;
+/// tests/test_run_report.py checks them against the installed Locust).
+const LOCUST_STATS_COLUMNS: [&str; 22] = [
+    "Type",
+    "Name",
+    "Request Count",
+    "Failure Count",
+    "Median Response Time",
+    "Average Response Time",
+    "Min Response Time",
+    "Max Response Time",
+    "Average Content Size",
+    "Requests/s",
+    "Failures/s",
+    "50%",
+    "66%",
+    "75%",
+    "80%",
+    "90%",
+    "95%",
+    "98%",
+    "99%",
+    "99.9%",
+    "99.99%",
+    "100%",
+];
+
+/// Locust's `stats_history_csv_columns`.
+const LOCUST_HISTORY_COLUMNS: [&str; 24] = [
+    "Timestamp",
+    "User Count",
+    "Type",
+    "Name",
+    "Requests/s",
+    "Failures/s",
+    "50%",
+    "66%",
+    "75%",
+    "80%",
+    "90%",
+    "95%",
+    "98%",
+    "99%",
+    "99.9%",
+    "99.99%",
+    "100%",
+    "Total Request Count",
+    "Total Failure Count",
+    "Total Median Response Time",
+    "Total Average Response Time",
+    "Total Min Response Time",
+    "Total Max Response Time",
+    "Total Average Content Size",
+];
+
+const LOCUST_FAILURES_COLUMNS: [&str; 6] = [
+    "Method",
+    "Name",
+    "Error",
+    "Occurrences",
+    "First Seen",
+    "Last Seen",
+];
+
+/// A CSV table's cell by row and column name.
+struct Table(Vec<Vec<String>>);
+
+impl Table {
+    fn read(path: &Path) -> Table {
+        let rows = csv_rows(path);
+        assert!(
+            rows.iter().all(|row| row.len() == rows[0].len()),
+            "{rows:?}"
+        );
+        Table(rows)
+    }
+
+    fn header(&self) -> &[String] {
+        &self.0[0]
+    }
+
+    fn rows(&self) -> &[Vec<String>] {
+        &self.0[1..]
+    }
+
+    fn cell<'a>(&self, row: &'a [String], column: &str) -> &'a str {
+        let index = self
+            .header()
+            .iter()
+            .position(|c| c == column)
+            .unwrap_or_else(|| panic!("no column {column} in {:?}", self.header()));
+        &row[index]
+    }
+
+    fn number(&self, row: &[String], column: &str) -> f64 {
+        let cell = self.cell(row, column);
+        cell.parse()
+            .unwrap_or_else(|_| panic!("{column} is {cell:?}, not a number"))
+    }
+}
+
+/// Microseconds as Locust's whole milliseconds.
+fn whole_ms(us: &Value) -> f64 {
+    (us.as_f64().unwrap() / 1000.0).round()
 }
 
 #[test]
@@ -129,36 +257,242 @@ fn html_and_csv_files_are_written_next_to_the_json() {
         assert!(!page.contains(external), "the page has {external}");
     }
 
-    let stats = csv_rows(&dir.join("run_stats.csv"));
+    // Locust's --csv files: its columns first, in its order, then ringload's.
+    let stats = Table::read(&dir.join("run_stats.csv"));
+    assert_eq!(stats.header()[..22], LOCUST_STATS_COLUMNS);
     assert_eq!(
-        stats[0][..7],
-        ["method", "name", "requests", "ok", "failed", "aborted", "rps"]
+        stats.header()[22..27],
+        ["requests", "ok", "failed", "aborted", "rps"]
     );
-    assert_eq!(
-        stats.len(),
-        3,
-        "header, the endpoint, Aggregated: {stats:?}"
-    );
-    assert_eq!(stats[2][1], "Aggregated");
-    assert_eq!(stats[2][2], report["requests"].to_string());
-    assert!(stats.iter().all(|row| row.len() == stats[0].len()));
-
-    let history = csv_rows(&dir.join("run_stats_history.csv"));
-    assert_eq!(history.len(), 1 + entries(&report).len(), "{history:?}");
-    assert!(history.iter().all(|row| row.len() == history[0].len()));
-    let column = |name: &str| history[0].iter().position(|c| c == name).unwrap();
-    let requests: u64 = history[1..]
+    let names: Vec<(&str, &str)> = stats
+        .rows()
         .iter()
-        .map(|row| row[column("requests")].parse::<u64>().unwrap())
-        .sum();
-    assert_eq!(requests, report["requests"].as_u64().unwrap());
-    assert!(history[1][column("uncorrected_p99_us")]
-        .parse::<u64>()
-        .is_ok());
+        .map(|row| (stats.cell(row, "Type"), stats.cell(row, "Name")))
+        .collect();
+    assert_eq!(names, [("GET", "/"), ("", "Aggregated")]);
+    let total = &stats.rows()[1];
+    let completed = count(&report, "ok") + failed_sum(&report);
+    assert_eq!(stats.number(total, "Request Count"), completed as f64);
+    assert_eq!(stats.number(total, "Failure Count"), 0.0);
+    let latency = &report["latency_us"];
     assert_eq!(
-        history[1][column("status")],
-        format!("200:{}", entries(&report)[0]["ok"])
+        stats.number(total, "Median Response Time"),
+        whole_ms(&latency["p50"])
     );
+    assert_eq!(stats.number(total, "99%"), whole_ms(&latency["p99"]));
+    assert_eq!(stats.number(total, "100%"), whole_ms(&latency["max"]));
+    for (column, key) in [
+        ("Min Response Time", "min"),
+        ("Max Response Time", "max"),
+        ("Average Response Time", "mean"),
+    ] {
+        let ms = stats.number(total, column);
+        assert!(
+            (ms - latency[key].as_f64().unwrap() / 1000.0).abs() < 0.001,
+            "{column} {ms} ms, {key} {} us",
+            latency[key]
+        );
+    }
+    let rps = completed as f64 / report["duration_s"].as_f64().unwrap();
+    assert!((stats.number(total, "Requests/s") - rps).abs() < 0.01);
+    assert_eq!(stats.number(total, "Failures/s"), 0.0);
+    // ringload's own columns keep the microseconds and the JSON's counts.
+    assert_eq!(
+        stats.number(total, "requests"),
+        count(&report, "requests") as f64
+    );
+    assert_eq!(
+        stats.cell(total, "latency_p99_us"),
+        latency["p99"].to_string()
+    );
+    assert_eq!(
+        stats.cell(total, "uncorrected_p99_us"),
+        report["latency_uncorrected_us"]["p99"].to_string()
+    );
+
+    // The history: Locust's default, one Aggregated row a second, rates of that second,
+    // percentiles and totals since the start, the connections open as its users.
+    let history = Table::read(&dir.join("run_stats_history.csv"));
+    assert_eq!(history.header()[..24], LOCUST_HISTORY_COLUMNS);
+    let timeline = entries(&report);
+    assert_eq!(history.rows().len(), timeline.len());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut timestamps = Vec::new();
+    let mut total_requests = 0;
+    for (row, entry) in history.rows().iter().zip(timeline) {
+        assert_eq!(
+            (history.cell(row, "Type"), history.cell(row, "Name")),
+            ("", "Aggregated")
+        );
+        timestamps.push(history.number(row, "Timestamp"));
+        assert_eq!(
+            history.cell(row, "User Count"),
+            entry["connections_open"].to_string()
+        );
+        let second = entry["ok"].as_u64().unwrap() + failed_sum(entry);
+        total_requests += second;
+        assert_eq!(
+            history.number(row, "Total Request Count"),
+            total_requests as f64
+        );
+        let rate = second as f64 / entry["duration_s"].as_f64().unwrap();
+        assert!((history.number(row, "Requests/s") - rate).abs() < 1e-6 * rate + 1e-6);
+        assert_eq!(history.cell(row, "requests"), entry["requests"].to_string());
+        assert_eq!(
+            history.cell(row, "latency_p99_us"),
+            entry["latency_us"]["p99"].to_string()
+        );
+    }
+    // Unix seconds, one row a second, within the run.
+    assert!(timestamps.windows(2).all(|w| w[1] > w[0]), "{timestamps:?}");
+    assert!(timestamps[0] > now - 60.0 && *timestamps.last().unwrap() <= now + 1.0);
+    // The last row's totals are the whole run's: the Aggregated row of the stats.
+    let last = history.rows().last().unwrap();
+    for (total_column, column) in [
+        ("Total Request Count", "Request Count"),
+        ("Total Median Response Time", "Median Response Time"),
+        ("Total Max Response Time", "Max Response Time"),
+        ("100%", "100%"),
+        ("99%", "99%"),
+    ] {
+        assert_eq!(
+            history.cell(last, total_column),
+            stats.cell(total, column),
+            "{total_column}"
+        );
+    }
+
+    // Nothing failed: the failures file is Locust's header alone.
+    let failures = Table::read(&dir.join("run_failures.csv"));
+    assert_eq!(failures.header(), LOCUST_FAILURES_COLUMNS);
+    assert!(failures.rows().is_empty());
+}
+
+/// The failures of every kind in a report or a timeline entry.
+fn failed_sum(entry: &Value) -> u64 {
+    entry["failed"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
+}
+
+#[test]
+fn failures_go_to_the_csv_as_locust_counts_them() {
+    let dir = out_dir("failures");
+    let prefix = dir.join("down");
+    // Nothing listens: every request fails to connect.
+    let report = ringload_json(&[
+        "-c",
+        "1",
+        "-d",
+        "1200ms",
+        "--csv",
+        prefix.to_str().unwrap(),
+        &format!("http://127.0.0.1:{}/down", closed_port()),
+    ]);
+    let refused = failed(&report, "connect");
+    assert!(refused > 0, "{report}");
+
+    let failures = Table::read(&dir.join("down_failures.csv"));
+    assert_eq!(failures.header(), LOCUST_FAILURES_COLUMNS);
+    let [row] = failures.rows() else {
+        panic!("one row: {:?}", failures.rows());
+    };
+    assert_eq!(
+        (failures.cell(row, "Method"), failures.cell(row, "Name")),
+        ("GET", "/down")
+    );
+    let error = failures.cell(row, "Error");
+    assert_eq!(
+        error,
+        format!(
+            "connect: {}",
+            report["error_examples"]["connect"].as_str().unwrap()
+        )
+    );
+    assert_eq!(failures.number(row, "Occurrences"), refused as f64);
+    // Seconds of the run, as Locust writes them.
+    for column in ["First Seen", "Last Seen"] {
+        let seen = failures.cell(row, column);
+        assert!(
+            seen.len() == 20 && seen.ends_with('Z') && seen.as_bytes()[10] == b'T',
+            "{column} {seen:?}"
+        );
+    }
+    assert!(failures.cell(row, "First Seen") <= failures.cell(row, "Last Seen"));
+
+    // Failed requests are requests and failures to Locust; nothing completed: N/A percentiles.
+    let stats = Table::read(&dir.join("down_stats.csv"));
+    let total = &stats.rows()[1];
+    assert_eq!(stats.number(total, "Request Count"), refused as f64);
+    assert_eq!(stats.number(total, "Failure Count"), refused as f64);
+    assert!(stats.number(total, "Failures/s") > 0.0);
+    assert_eq!(stats.cell(total, "50%"), "N/A");
+    assert_eq!(stats.cell(total, "Median Response Time"), "0");
+    assert_eq!(stats.number(total, "failed_connect"), refused as f64);
+    let history = Table::read(&dir.join("down_stats_history.csv"));
+    assert!(history
+        .rows()
+        .iter()
+        .all(|row| history.cell(row, "100%") == "N/A" && history.number(row, "Failures/s") > 0.0));
+}
+
+/// The `d` attribute of each line drawn in the chart `id` of an HTML report, in order.
+fn chart_paths(page: &str, id: &str) -> Vec<String> {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no chart {id}"));
+    let chart = &page[start..start + page[start..].find("</figure>").unwrap()];
+    chart
+        .split("<path class=\"series\"")
+        .skip(1)
+        .map(|element| {
+            let d = &element[element.find(" d=\"").expect("d attribute") + 4..];
+            d[..d.find('"').unwrap()].to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn the_latency_chart_leaves_a_gap_where_nothing_completed() {
+    let server = target();
+    let dir = out_dir("gap");
+    let html = dir.join("gap.html");
+    // One request every 2.5 s: the second second has no response, the first and third one.
+    let report = ringload_json(&[
+        "-R",
+        "0.4",
+        "-c",
+        "1",
+        "-d",
+        "3200ms",
+        "--html",
+        html.to_str().unwrap(),
+        &url(&server, "/"),
+    ]);
+    let ok: Vec<u64> = entries(&report)
+        .iter()
+        .map(|e| e["ok"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ok, [1, 0, 1], "{report}");
+    let page = std::fs::read_to_string(&html).unwrap();
+
+    // p50, p90, p99, max corrected, then three uncorrected: each two dots, no line between.
+    let latency = chart_paths(&page, "chart-latency");
+    assert_eq!(latency.len(), 7, "{latency:?}");
+    for path in &latency {
+        assert_eq!(path.matches('M').count(), 2, "{path}");
+        assert!(!path.contains('L'), "a line across the gap: {path}");
+    }
+    // Throughput was measured every second: 0 responses/s is a point on its line.
+    let throughput = &chart_paths(&page, "chart-rps")[0];
+    assert_eq!(throughput.matches('M').count(), 1, "{throughput}");
+    assert_eq!(throughput.matches('L').count(), 2, "{throughput}");
 }
 
 /// The cells of the latency table's row headed `name`, or `None` when it has none.
@@ -350,4 +684,39 @@ fn the_demo_runs_against_its_own_target_and_writes_its_report() {
     assert!(std::fs::read_to_string(&html)
         .unwrap()
         .contains("id=\"chart-rps\""));
+    // A demo's requests in flight at its end are aborted: the report says what that means.
+    let aborted = run
+        .stdout
+        .split("aborted ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no aborted count in {}", run.stdout));
+    if aborted > 0 {
+        assert!(
+            run.stdout.contains(&format!(
+                "aborted {aborted} (in flight when the run ended, not counted as failures)"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
+    // It ends with what to try next: a real URL, the page it wrote, the CSV, the Locust face.
+    let next = run
+        .stderr
+        .split_once("demo: next steps\n")
+        .map(|(_, steps)| steps)
+        .unwrap_or_else(|| panic!("no next steps in {}", run.stderr));
+    let steps: Vec<&str> = next.lines().collect();
+    assert_eq!(steps.len(), 4, "{next}");
+    assert!(steps[0].contains("http://HOST:PORT/PATH"), "{next}");
+    assert!(
+        steps[1].contains(&format!("open {}", html.display())),
+        "{next}"
+    );
+    assert!(
+        steps[2].contains("--html") && steps[2].contains("--csv"),
+        "{next}"
+    );
+    assert!(steps[3].contains("python -m ringload.locust"), "{next}");
 }

@@ -105,6 +105,8 @@ pub fn run_until(
     let threads = plan.threads;
     let cores = worker::available_cores();
     let start = Instant::now();
+    // The wall clock at the start, for the CSV history's timestamps (Locust's are unix times).
+    let started_at = std::time::SystemTime::now();
     let deadline = start + plan.duration.unwrap_or(UNBOUNDED_RUN);
     let setup = Arc::new(RunSetup {
         addrs,
@@ -217,6 +219,7 @@ pub fn run_until(
             RateShape::Constant(rate) => *rate,
             RateShape::Ramp(_) => due_by(elapsed.as_secs_f64()) / elapsed.as_secs_f64().max(1e-9),
         }),
+        started_at,
         elapsed,
         interrupted: stopped_early,
         tls: config.target.scheme == Scheme::Https,

@@ -10,10 +10,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::report::csv::LocustLatency;
 use crate::report::{failed_by_kind, round2, status_counts, LatencySummary};
-use crate::stats::{EndpointStats, IntervalStats};
+use crate::stats::{new_histogram, EndpointStats, IntervalStats};
 use crate::worker::{SnapshotEnd, SNAPSHOT_INTERVAL};
 
 /// The length of one timeline entry (the last one may be shorter).
@@ -50,6 +52,11 @@ pub struct TimelineEntry {
     pub connects: u64,
     /// Connections open at its end.
     pub connections_open: u64,
+    /// The latency of every response from the start of the run to the end of this entry, in
+    /// the percentiles of Locust's CSV history (whose default rows are cumulative); `None`
+    /// while nothing has completed.
+    #[serde(skip)]
+    pub latency_so_far: Option<LocustLatency>,
 }
 
 impl TimelineEntry {
@@ -75,6 +82,8 @@ pub(crate) struct TimelineBuilder {
     first_open: u64,
     /// `connects - closes` over the closed steps.
     connections_open: u64,
+    /// The latency of the closed steps together.
+    latency_so_far: Histogram<u64>,
     entries: Vec<TimelineEntry>,
 }
 
@@ -86,6 +95,7 @@ impl TimelineBuilder {
             open: VecDeque::new(),
             first_open: 0,
             connections_open: 0,
+            latency_so_far: new_histogram(),
             entries: Vec::new(),
         }
     }
@@ -153,6 +163,8 @@ impl TimelineBuilder {
         self.connections_open = (self.connections_open + step.connects).saturating_sub(step.closes);
         let duration_s = duration.as_secs_f64();
         let stats = &step.stats;
+        // Same bounds: adding cannot fail.
+        let _ = self.latency_so_far.add(&stats.latency);
         let t = (TIMELINE_STEP * self.first_open as u32).as_secs_f64();
         self.entries.push(TimelineEntry {
             t,
@@ -176,6 +188,7 @@ impl TimelineBuilder {
                 .map(LatencySummary::from_histogram),
             connects: step.connects,
             connections_open: self.connections_open,
+            latency_so_far: LocustLatency::from_histogram(&self.latency_so_far),
         });
         self.first_open += 1;
     }
@@ -303,6 +316,35 @@ mod tests {
         assert_eq!(
             entries.iter().map(|e| e.ok).collect::<Vec<_>>(),
             [1, 0, 0, 1]
+        );
+    }
+
+    #[test]
+    fn latency_so_far_is_every_response_until_the_entry_ends() {
+        let mut timeline = TimelineBuilder::new(1, false);
+        let mut slow = IntervalStats::new(1, false);
+        slow.record_response(0, 200, 40_000, 40_000, 50);
+        // Nothing in the first second, three fast responses in the second, none in the third,
+        // one slow one in the fourth.
+        timeline.add(0, SnapshotEnd::Tick(6), &snapshot(3, 0, 0));
+        timeline.add(0, SnapshotEnd::Tick(14), &slow);
+        let entries = timeline.finish(ms(3_600), None);
+        let so_far: Vec<_> = entries.iter().map(|e| e.latency_so_far).collect();
+        assert_eq!(so_far.len(), 4);
+        assert_eq!(so_far[0], None);
+        let fast = so_far[1].expect("three responses by then");
+        assert_eq!((fast.min_us, fast.max_us), (100, 100));
+        assert_eq!(so_far[2], so_far[1], "a quiet second changes nothing");
+        let all = so_far[3].expect("four responses by then");
+        assert_eq!(
+            all.percentiles_us[0], 100,
+            "the median of 100, 100, 100, 40 ms"
+        );
+        assert!(all.max_us >= 40_000 && all.percentiles_us[10] == all.max_us);
+        // The histogram keeps three significant digits.
+        assert!(
+            (all.mean_us - (3.0 * 100.0 + 40_000.0) / 4.0).abs() < 10.0,
+            "{all:?}"
         );
     }
 

@@ -724,14 +724,14 @@ impl RunResult {
             .map_err(|e| os_error(&e, &path))
     }
 
-    /// Writes the CLI's `--csv` files; returns their paths (`PREFIX_stats.csv`,
-    /// `PREFIX_stats_history.csv`).
-    fn to_csv(&self, prefix: PathBuf) -> PyResult<(PathBuf, PathBuf)> {
-        let [stats, history] = self
+    /// Writes the CLI's `--csv` files, in Locust's format; returns their paths
+    /// (`PREFIX_stats.csv`, `PREFIX_stats_history.csv`, `PREFIX_failures.csv`).
+    fn to_csv(&self, prefix: PathBuf) -> PyResult<(PathBuf, PathBuf, PathBuf)> {
+        let [stats, history, failures] = self
             .report
             .write_csv(&prefix)
             .map_err(|e| os_error(&e, &prefix))?;
-        Ok((stats, history))
+        Ok((stats, history, failures))
     }
 
     /// Exactly the CLI's `--json` object: same keys, same units.
@@ -744,8 +744,27 @@ impl RunResult {
         self.report.to_json().to_string()
     }
 
-    /// The CLI's summary.
+    /// One line: what was loaded, how it went and the median and tail latency. Short because
+    /// pytest's assertion explanations (`where ... = <Result ...>.latency_us`) and debuggers
+    /// print it inline; `str()` is the full summary.
     fn __repr__(&self) -> String {
+        let r = &self.report;
+        let o = &r.outcomes;
+        format!(
+            "<Result {} {}: requests={} ok={} failed={} aborted={} p50_us={} p99_us={}>",
+            r.method,
+            r.url,
+            o.requests,
+            o.ok,
+            o.failed_total(),
+            o.aborted,
+            optional(o.latency_us.p50),
+            optional(o.latency_us.p99)
+        )
+    }
+
+    /// The CLI's summary.
+    fn __str__(&self) -> String {
         self.report.to_string()
     }
 }

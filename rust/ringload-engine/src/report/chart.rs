@@ -28,7 +28,26 @@ pub(super) struct Series {
     pub name: String,
     pub color: &'static str,
     pub dashed: bool,
-    pub points: Vec<(f64, f64)>,
+    /// `(x, y)` in x order; `None` where nothing was measured (a second in which no request
+    /// completed has no latency): the line breaks there instead of joining its neighbours.
+    pub points: Vec<Option<(f64, f64)>>,
+}
+
+impl Series {
+    /// A series measured at every point.
+    pub fn unbroken(
+        name: String,
+        color: &'static str,
+        dashed: bool,
+        points: impl IntoIterator<Item = (f64, f64)>,
+    ) -> Series {
+        Series {
+            name,
+            color,
+            dashed,
+            points: points.into_iter().map(Some).collect(),
+        }
+    }
 }
 
 pub(super) struct LineChart {
@@ -64,7 +83,7 @@ impl LineChart {
             self.id,
             escape(&self.title)
         );
-        let points = self.series.iter().flat_map(|s| s.points.iter());
+        let points = self.series.iter().flat_map(|s| s.points.iter().flatten());
         let (mut x_max, mut y_min, mut y_max) = (0f64, f64::INFINITY, 0f64);
         let mut any = false;
         for &(x, y) in points {
@@ -141,25 +160,21 @@ impl LineChart {
             }
         );
         for series in &self.series {
-            let path: Vec<String> = series
-                .points
-                .iter()
-                .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
-                .collect();
             let _ = write!(
                 out,
-                "<polyline class=\"series\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"{} \
-                 points=\"{}\"/>",
+                "<path class=\"series\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" \
+                 stroke-linecap=\"round\"{} d=\"{}\"/>",
                 series.color,
                 if series.dashed {
                     " stroke-dasharray=\"6 4\""
                 } else {
                     ""
                 },
-                path.join(" ")
+                path_data(&series.points, sx, sy)
             );
-            if series.points.len() <= MAX_MARKERS {
-                for &(x, y) in &series.points {
+            let measured: Vec<(f64, f64)> = series.points.iter().flatten().copied().collect();
+            if measured.len() <= MAX_MARKERS {
+                for &(x, y) in &measured {
                     let _ = write!(
                         out,
                         "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{}\"><title>{}: {} at \
@@ -205,6 +220,29 @@ impl LineChart {
             }
         }
     }
+}
+
+/// SVG path data through the points: a new subpath (`M`) after each gap, so no line is drawn
+/// across it. A point alone between gaps is a zero-length line (`h0`), which the round line
+/// cap draws as a dot (a lone `M` would draw nothing).
+fn path_data(
+    points: &[Option<(f64, f64)>],
+    sx: impl Fn(f64) -> f64,
+    sy: impl Fn(f64) -> f64,
+) -> String {
+    let mut subpaths = Vec::new();
+    for segment in points.split(Option::is_none).filter(|s| !s.is_empty()) {
+        let mut subpath = String::new();
+        for (index, (x, y)) in segment.iter().flatten().enumerate() {
+            let command = if index == 0 { 'M' } else { 'L' };
+            let _ = write!(subpath, "{command}{:.1},{:.1} ", sx(*x), sy(*y));
+        }
+        if segment.len() == 1 {
+            subpath.push_str("h0");
+        }
+        subpaths.push(subpath.trim_end().to_string());
+    }
+    subpaths.join(" ")
 }
 
 /// Where y values go on the plot's height, and the tick values to label.
@@ -338,16 +376,13 @@ mod tests {
                 name: "rps".to_string(),
                 color: PALETTE[0],
                 dashed: false,
-                points: vec![(1.0, 5.0), (10.01, 5.0)],
+                points: vec![Some((1.0, 5.0)), Some((10.01, 5.0))],
             }],
         };
         let svg = chart.render();
         // The last point is drawn at the plot's right edge, and no tick lies beyond it.
-        let right_edge = format!("{:.1},", WIDTH - RIGHT);
-        assert!(svg.contains(&format!(
-            "points=\"{:.1},",
-            LEFT + plot_fraction(1.0, 10.01)
-        )));
+        let right_edge = format!("L{:.1},", WIDTH - RIGHT);
+        assert!(svg.contains(&format!("d=\"M{:.1},", LEFT + plot_fraction(1.0, 10.01))));
         assert!(svg.contains(&right_edge), "{svg}");
         assert!(!svg.contains(">15<") && svg.contains(">10<"), "{svg}");
     }
@@ -370,6 +405,55 @@ mod tests {
             YScale::log(5.0, 2e6).ticks,
             [1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7]
         );
+    }
+
+    /// The `d` attribute of each series' path, in order.
+    fn series_paths(svg: &str) -> Vec<&str> {
+        svg.split("<path class=\"series\"")
+            .skip(1)
+            .map(|element| {
+                let start = element.find(" d=\"").expect("a d attribute") + 4;
+                &element[start..start + element[start..].find('"').expect("closing quote")]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_gap_breaks_the_line_instead_of_joining_its_neighbours() {
+        let chart = LineChart {
+            id: "latency",
+            title: String::new(),
+            unit: Unit::Count,
+            x_axis: XAxis::Seconds,
+            series: vec![Series {
+                name: "p50".to_string(),
+                color: PALETTE[0],
+                dashed: false,
+                // Nothing completed in the second second, nor in the fourth.
+                points: vec![
+                    Some((1.0, 10.0)),
+                    None,
+                    Some((3.0, 20.0)),
+                    None,
+                    Some((5.0, 30.0)),
+                    Some((6.0, 40.0)),
+                ],
+            }],
+        };
+        let svg = chart.render();
+        let [path] = series_paths(&svg)[..] else {
+            panic!("one series path in {svg}");
+        };
+        let subpaths: Vec<&str> = path.split('M').skip(1).map(str::trim).collect();
+        assert_eq!(subpaths.len(), 3, "{path}");
+        // Points alone between gaps are dots; the last two are joined.
+        assert!(
+            subpaths[0].ends_with("h0") && subpaths[1].ends_with("h0"),
+            "{path}"
+        );
+        assert_eq!(subpaths[2].matches('L').count(), 1, "{path}");
+        // Every measured point still has its marker, the gaps none.
+        assert_eq!(svg.matches("<circle").count(), 4);
     }
 
     #[test]
@@ -396,13 +480,13 @@ mod tests {
                 name: "<script>".to_string(),
                 color: PALETTE[0],
                 dashed: false,
-                points: vec![(1.0, 5.0)],
+                points: vec![Some((1.0, 5.0))],
             }],
         };
         let svg = chart.render();
         assert!(svg.contains("a &lt;b&gt; &amp; &quot;c&quot;"));
         assert!(!svg.contains("<script>"));
-        assert!(svg.contains("<polyline"));
+        assert!(svg.contains("<path class=\"series\""));
         let empty = LineChart {
             series: Vec::new(),
             ..chart

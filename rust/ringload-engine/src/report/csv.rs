@@ -1,37 +1,168 @@
-//! The report as CSV files, named as Locust's `--csv PREFIX` names them: `PREFIX_stats.csv`
-//! (one row per endpoint, then `Aggregated`) and `PREFIX_stats_history.csv` (the timeline,
-//! one row per second). Latencies are microseconds; empty cells mean nothing completed.
+//! The report as the CSV files of Locust's `--csv PREFIX`, so what reads Locust's reads these:
+//!
+//! - `PREFIX_stats.csv`: one row per endpoint, then `Aggregated`;
+//! - `PREFIX_stats_history.csv`: one `Aggregated` row per second of the run (Locust's default,
+//!   without `--csv-full-history`);
+//! - `PREFIX_failures.csv`: one row per endpoint and kind of failure.
+//!
+//! Locust's columns come first, with its names, order and units (milliseconds; integer
+//! percentiles, `N/A` where nothing completed). ringload's own columns follow in the stats and
+//! history files: microsecond latencies, `aborted`, the failures by kind, and in the history the
+//! second's own numbers (Locust's history percentiles and totals are since the start).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use super::{LatencySummary, Report};
+use hdrhistogram::Histogram;
+
+use super::{round2, LatencySummary, Report};
 use crate::stats::ErrorKind;
+use crate::timeline::TimelineEntry;
+
+/// Locust's `PERCENTILES_TO_REPORT` (locust/stats.py) and its column names for them.
+pub const LOCUST_PERCENTILES: [(f64, &str); 11] = [
+    (50.0, "50%"),
+    (66.0, "66%"),
+    (75.0, "75%"),
+    (80.0, "80%"),
+    (90.0, "90%"),
+    (95.0, "95%"),
+    (98.0, "98%"),
+    (99.0, "99%"),
+    (99.9, "99.9%"),
+    (99.99, "99.99%"),
+    (100.0, "100%"),
+];
+
+/// Locust's `StatsCSV.requests_csv_columns`, before its percentile columns.
+const STATS_COLUMNS: [&str; 11] = [
+    "Type",
+    "Name",
+    "Request Count",
+    "Failure Count",
+    "Median Response Time",
+    "Average Response Time",
+    "Min Response Time",
+    "Max Response Time",
+    "Average Content Size",
+    "Requests/s",
+    "Failures/s",
+];
+
+/// Locust's `StatsCSVFileWriter.stats_history_csv_columns`: these, the percentiles, then
+/// [`HISTORY_TOTAL_COLUMNS`].
+const HISTORY_COLUMNS: [&str; 6] = [
+    "Timestamp",
+    "User Count",
+    "Type",
+    "Name",
+    "Requests/s",
+    "Failures/s",
+];
+
+const HISTORY_TOTAL_COLUMNS: [&str; 7] = [
+    "Total Request Count",
+    "Total Failure Count",
+    "Total Median Response Time",
+    "Total Average Response Time",
+    "Total Min Response Time",
+    "Total Max Response Time",
+    "Total Average Content Size",
+];
+
+/// Locust's `StatsCSV.failures_columns`.
+const FAILURES_COLUMNS: [&str; 6] = [
+    "Method",
+    "Name",
+    "Error",
+    "Occurrences",
+    "First Seen",
+    "Last Seen",
+];
+
+/// ringload's microsecond latency columns, after Locust's.
+const LATENCY_COLUMNS: [&str; 6] = ["p50", "p90", "p99", "p999", "max", "mean"];
+
+/// A latency distribution as Locust's CSV files report it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocustLatency {
+    /// At [`LOCUST_PERCENTILES`], microseconds.
+    pub percentiles_us: [u64; LOCUST_PERCENTILES.len()],
+    pub mean_us: f64,
+    pub min_us: u64,
+    pub max_us: u64,
+}
+
+impl LocustLatency {
+    /// `None` when the histogram is empty: nothing completed.
+    pub fn from_histogram(h: &Histogram<u64>) -> Option<LocustLatency> {
+        (!h.is_empty()).then(|| LocustLatency {
+            percentiles_us: LOCUST_PERCENTILES.map(|(p, _)| h.value_at_quantile(p / 100.0)),
+            mean_us: h.mean(),
+            min_us: h.min(),
+            max_us: h.max(),
+        })
+    }
+
+    fn median_us(&self) -> u64 {
+        self.percentiles_us[0]
+    }
+}
+
+/// Locust's numbers for a set of requests: those that completed (a response or a failure; the
+/// aborted ones never did, and Locust never counts a request in flight at its stop).
+struct LocustCounts {
+    requests: u64,
+    failures: u64,
+}
+
+impl LocustCounts {
+    fn of(ok: u64, failed: u64) -> LocustCounts {
+        LocustCounts {
+            requests: ok + failed,
+            failures: failed,
+        }
+    }
+}
 
 impl Report {
-    /// The endpoint table: `method,name,requests,ok,failed,aborted,rps`, latency columns, and
-    /// the failures of each kind.
+    /// `PREFIX_stats.csv`: Locust's request statistics, then ringload's columns (`requests`
+    /// counting the aborted ones too, `ok`, `failed`, `aborted`, `rps` of responses,
+    /// microsecond latencies, failures by kind).
     pub fn stats_csv(&self) -> String {
-        let mut out = String::from("method,name,requests,ok,failed,aborted,rps,");
-        out.push_str(&latency_header("latency"));
-        out.push(',');
-        out.push_str(&latency_header("uncorrected"));
-        for kind in ErrorKind::ALL {
-            let _ = write!(out, ",failed_{}", kind.name());
-        }
-        out.push('\n');
+        let mut out = header(&[
+            named(&STATS_COLUMNS),
+            percentile_columns(),
+            named(&["requests", "ok", "failed", "aborted", "rps"]),
+            latency_columns("latency"),
+            latency_columns("uncorrected"),
+            failure_columns(),
+        ]);
         let rows = self
             .endpoints
             .iter()
             .map(|e| (e.method.as_str(), e.name.as_str(), &e.outcomes))
+            // Locust's total row has no method: an empty Type.
             .chain(std::iter::once(("", "Aggregated", &self.outcomes)));
         for (method, name, o) in rows {
+            let counts = LocustCounts::of(o.ok, o.failed_total());
+            let latency = LocustLatency::from_histogram(&o.latency_histogram);
             let _ = write!(
                 out,
-                "{},{},{},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{}",
                 field(method),
                 field(name),
+                counts.requests,
+                counts.failures,
+                locust_summary(latency.as_ref()),
+                per_second(counts.requests, self.duration_s),
+                per_second(counts.failures, self.duration_s),
+            );
+            push_percentiles(&mut out, latency.as_ref());
+            let _ = write!(
+                out,
+                ",{},{},{},{},{},{},{}",
                 o.requests,
                 o.ok,
                 o.failed_total(),
@@ -46,22 +177,62 @@ impl Report {
         out
     }
 
-    /// The timeline: `t_s,duration_s,requests,ok,failed,aborted,rps`, latency columns,
-    /// connections, failures of each kind and the status codes seen (`200:95 404:5`).
+    /// `PREFIX_stats_history.csv`: per second, Locust's `Aggregated` history row (the rates of
+    /// that second; percentiles and totals since the start; `User Count` the connections open),
+    /// then ringload's columns for that second alone: `t_s`, `duration_s`, the counts,
+    /// microsecond latencies, connections, failures by kind and the status codes seen
+    /// (`200:95 404:5`).
     pub fn history_csv(&self) -> String {
-        let mut out = String::from("t_s,duration_s,requests,ok,failed,aborted,rps,");
-        out.push_str(&latency_header("latency"));
-        out.push(',');
-        out.push_str(&latency_header("uncorrected"));
-        out.push_str(",connects,connections_open");
-        for kind in ErrorKind::ALL {
-            let _ = write!(out, ",failed_{}", kind.name());
-        }
-        out.push_str(",status\n");
+        let mut out = header(&[
+            named(&HISTORY_COLUMNS),
+            percentile_columns(),
+            named(&HISTORY_TOTAL_COLUMNS),
+            named(&[
+                "t_s",
+                "duration_s",
+                "requests",
+                "ok",
+                "failed",
+                "aborted",
+                "rps",
+            ]),
+            latency_columns("latency"),
+            latency_columns("uncorrected"),
+            named(&["connects", "connections_open"]),
+            failure_columns(),
+            named(&["status"]),
+        ]);
+        let mut so_far = LocustCounts::of(0, 0);
+        let mut last_timestamp = None;
         for e in &self.timeline {
+            let second = LocustCounts::of(e.ok, e.failed_total());
+            so_far.requests += second.requests;
+            so_far.failures += second.failures;
+            // The entry's end in whole seconds, as Locust stamps a row with `int(now)`; a short
+            // last entry could fall in the same whole second as the one before, so every row
+            // is kept a second after the previous one (Locust writes one row a second).
+            let timestamp = self
+                .unix_time(e.t + e.duration_s)
+                .max(last_timestamp.map_or(0, |t| t + 1));
+            last_timestamp = Some(timestamp);
             let _ = write!(
                 out,
-                "{},{},{},{},{},{},{},{},{},{},{}",
+                "{timestamp},{},,Aggregated,{},{}",
+                e.connections_open,
+                history_rate(second.requests, e.duration_s),
+                history_rate(second.failures, e.duration_s),
+            );
+            push_percentiles(&mut out, e.latency_so_far.as_ref());
+            let _ = write!(
+                out,
+                ",{},{},{}",
+                so_far.requests,
+                so_far.failures,
+                locust_summary(e.latency_so_far.as_ref())
+            );
+            let _ = write!(
+                out,
+                ",{},{},{},{},{},{},{},{},{},{},{}",
                 e.t,
                 e.duration_s,
                 e.requests,
@@ -81,28 +252,177 @@ impl Report {
         out
     }
 
-    /// Writes `PREFIX_stats.csv` and `PREFIX_stats_history.csv`; returns their paths.
-    pub fn write_csv(&self, prefix: &Path) -> std::io::Result<[PathBuf; 2]> {
+    /// `PREFIX_failures.csv`: Locust's failures table, a row per endpoint and kind of failure
+    /// that happened. `Error` is the kind and the run's first message of that kind; `First
+    /// Seen` and `Last Seen` bound the seconds it happened in, when the timeline can tell them
+    /// for this endpoint (only it had failures of that kind), and are empty otherwise.
+    pub fn failures_csv(&self) -> String {
+        let mut out = header(&[named(&FAILURES_COLUMNS)]);
+        for endpoint in &self.endpoints {
+            for kind in ErrorKind::ALL.map(ErrorKind::name) {
+                let occurrences = endpoint.outcomes.failed.get(kind).copied().unwrap_or(0);
+                if occurrences == 0 {
+                    continue;
+                }
+                let error = match self.error_examples.get(kind) {
+                    Some(example) => format!("{kind}: {example}"),
+                    None => kind.to_string(),
+                };
+                let (first, last) = if self.only_endpoint_failing(kind) {
+                    self.seen(kind)
+                } else {
+                    (String::new(), String::new())
+                };
+                let _ = writeln!(
+                    out,
+                    "{},{},{},{occurrences},{first},{last}",
+                    field(&endpoint.method),
+                    field(&endpoint.name),
+                    field(&error)
+                );
+            }
+        }
+        out
+    }
+
+    /// Writes `PREFIX_stats.csv`, `PREFIX_stats_history.csv` and `PREFIX_failures.csv`;
+    /// returns their paths.
+    pub fn write_csv(&self, prefix: &Path) -> std::io::Result<[PathBuf; 3]> {
         let named = |suffix: &str| {
             let mut name = prefix.as_os_str().to_owned();
             name.push(suffix);
             PathBuf::from(name)
         };
-        let paths = [named("_stats.csv"), named("_stats_history.csv")];
+        let paths = [
+            named("_stats.csv"),
+            named("_stats_history.csv"),
+            named("_failures.csv"),
+        ];
         std::fs::write(&paths[0], self.stats_csv())?;
         std::fs::write(&paths[1], self.history_csv())?;
+        std::fs::write(&paths[2], self.failures_csv())?;
         Ok(paths)
+    }
+
+    /// Whole seconds since the Unix epoch at `t` seconds into the run (Locust's `int(now)`).
+    fn unix_time(&self, t: f64) -> u64 {
+        (self.started_unix_s + t).floor() as u64
+    }
+
+    /// At most one endpoint had failures of `kind`: the timeline's counts of it are its own.
+    fn only_endpoint_failing(&self, kind: &str) -> bool {
+        let failing = self
+            .endpoints
+            .iter()
+            .filter(|e| e.outcomes.failed.get(kind).copied().unwrap_or(0) > 0);
+        failing.count() <= 1
+    }
+
+    /// The start of the first second and the end of the last one with failures of `kind`, as
+    /// Locust writes times (`2024-05-01T12:00:00Z`).
+    fn seen(&self, kind: &str) -> (String, String) {
+        let failing = |e: &&TimelineEntry| e.failed.get(kind).copied().unwrap_or(0) > 0;
+        let first = self.timeline.iter().find(failing);
+        let last = self.timeline.iter().rev().find(failing);
+        match (first, last) {
+            (Some(first), Some(last)) => (
+                utc_time(self.unix_time(first.t)),
+                utc_time(self.unix_time(last.t + last.duration_s)),
+            ),
+            _ => (String::new(), String::new()),
+        }
     }
 }
 
-const LATENCY_COLUMNS: [&str; 6] = ["p50", "p90", "p99", "p999", "max", "mean"];
+/// A header line of the column groups, in order.
+fn header(groups: &[Vec<String>]) -> String {
+    let mut line = groups.concat().join(",");
+    line.push('\n');
+    line
+}
 
-fn latency_header(prefix: &str) -> String {
+fn named(columns: &[&str]) -> Vec<String> {
+    columns.iter().map(|c| c.to_string()).collect()
+}
+
+fn percentile_columns() -> Vec<String> {
+    LOCUST_PERCENTILES
+        .iter()
+        .map(|(_, name)| name.to_string())
+        .collect()
+}
+
+fn latency_columns(prefix: &str) -> Vec<String> {
     LATENCY_COLUMNS
         .iter()
         .map(|c| format!("{prefix}_{c}_us"))
-        .collect::<Vec<_>>()
-        .join(",")
+        .collect()
+}
+
+fn failure_columns() -> Vec<String> {
+    ErrorKind::ALL
+        .iter()
+        .map(|kind| format!("failed_{}", kind.name()))
+        .collect()
+}
+
+/// Milliseconds with microsecond precision, as Locust writes its averages, minimums and
+/// maximums.
+fn ms(us: f64) -> String {
+    format!("{:.3}", us / 1_000.0)
+}
+
+/// Whole milliseconds, as Locust writes its median and percentiles.
+fn whole_ms(us: u64) -> u64 {
+    (us as f64 / 1_000.0).round() as u64
+}
+
+/// Median, average, min and max (ms) and the average content size: Locust's `0` for each
+/// when nothing completed. ringload does not count body bytes per request, so the content
+/// size is always 0 (`bytes_read` in the JSON has the run's total).
+fn locust_summary(latency: Option<&LocustLatency>) -> String {
+    match latency {
+        None => "0,0.0,0,0,0".to_string(),
+        Some(l) => format!(
+            "{},{},{},{},0",
+            whole_ms(l.median_us()),
+            ms(l.mean_us),
+            ms(l.min_us as f64),
+            ms(l.max_us as f64)
+        ),
+    }
+}
+
+/// One cell per Locust percentile: whole milliseconds, or Locust's `N/A` when nothing
+/// completed.
+fn push_percentiles(out: &mut String, latency: Option<&LocustLatency>) {
+    for index in 0..LOCUST_PERCENTILES.len() {
+        match latency {
+            Some(l) => {
+                let _ = write!(out, ",{}", whole_ms(l.percentiles_us[index]));
+            }
+            None => out.push_str(",N/A"),
+        }
+    }
+}
+
+/// A rate over the run, rounded as the JSON's `rps`.
+fn per_second(count: u64, duration_s: f64) -> f64 {
+    if duration_s > 0.0 {
+        round2(count as f64 / duration_s)
+    } else {
+        0.0
+    }
+}
+
+/// A rate over one history entry, written as Locust writes its history's (`f"{rate:2f}"`).
+fn history_rate(count: u64, duration_s: f64) -> String {
+    let rate = if duration_s > 0.0 {
+        count as f64 / duration_s
+    } else {
+        0.0
+    };
+    format!("{rate:.6}")
 }
 
 fn latency_cells(summary: Option<&LatencySummary>) -> String {
@@ -128,6 +448,33 @@ fn push_failures(out: &mut String, failed: &BTreeMap<&'static str, u64>) {
     }
 }
 
+/// `2024-05-01T12:00:00Z`: Locust's `format_utc_timestamp`.
+fn utc_time(unix_s: u64) -> String {
+    let days = (unix_s / 86_400) as i64;
+    let secs = unix_s % 86_400;
+    // Howard Hinnant's days-to-civil: the proleptic Gregorian date of a day count.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3_600,
+        secs % 3_600 / 60,
+        secs % 60
+    )
+}
+
 /// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180).
 fn field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
@@ -139,12 +486,52 @@ fn field(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::field;
+    use super::*;
 
     #[test]
     fn fields_with_separators_are_quoted() {
         assert_eq!(field("plain"), "plain");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn times_are_written_as_locust_writes_them() {
+        assert_eq!(utc_time(0), "1970-01-01T00:00:00Z");
+        // `datetime.fromtimestamp(1714564800, UTC)`: a leap year, after February.
+        assert_eq!(utc_time(1_714_564_800), "2024-05-01T12:00:00Z");
+        assert_eq!(utc_time(951_868_799), "2000-02-29T23:59:59Z");
+        assert_eq!(utc_time(1_735_689_599), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn latency_is_in_milliseconds_and_na_where_nothing_completed() {
+        let mut h = crate::stats::new_histogram();
+        for us in [800, 1_200, 1_600, 250_000] {
+            h.record(us).unwrap();
+        }
+        let latency = LocustLatency::from_histogram(&h).unwrap();
+        // Median 1.2 ms is written as Locust writes it, whole milliseconds; min and max keep
+        // their microseconds.
+        assert_eq!(
+            locust_summary(Some(&latency)),
+            format!(
+                "1,{},0.800,{},0",
+                ms(latency.mean_us),
+                ms(latency.max_us as f64)
+            )
+        );
+        assert!(ms(latency.max_us as f64).starts_with("250."));
+        let mut cells = String::new();
+        push_percentiles(&mut cells, Some(&latency));
+        let cells: Vec<&str> = cells[1..].split(',').collect();
+        assert_eq!(cells.len(), 11);
+        assert_eq!((cells[0], cells[10]), ("1", "250"));
+
+        assert!(LocustLatency::from_histogram(&crate::stats::new_histogram()).is_none());
+        let mut empty = String::new();
+        push_percentiles(&mut empty, None);
+        assert_eq!(empty, ",N/A".repeat(11));
+        assert_eq!(locust_summary(None), "0,0.0,0,0,0");
     }
 }

@@ -237,12 +237,18 @@ impl Report {
     fn timeline_charts(&self) -> Vec<LineChart> {
         let timeline = &self.timeline;
         let at = |e: &TimelineEntry| e.t + e.duration_s;
-        let series =
-            |name: &str, color: &'static str, dashed: bool, points: Vec<(f64, f64)>| Series {
-                name: name.to_string(),
-                color,
-                dashed,
-                points,
+        let series = |name: &str, color: &'static str, dashed: bool, points: Vec<(f64, f64)>| {
+            Series::unbroken(name.to_string(), color, dashed, points)
+        };
+        // Latency where nothing completed is unknown, not zero: the line breaks there.
+        let broken_series =
+            |name: &str, color: &'static str, dashed: bool, points: Vec<Option<(f64, f64)>>| {
+                Series {
+                    name: name.to_string(),
+                    color,
+                    dashed,
+                    points,
+                }
             };
         let open_model = self.outcomes.latency_uncorrected_us.is_some();
 
@@ -278,7 +284,7 @@ impl Report {
             } else {
                 name.to_string()
             };
-            latency.push(series(
+            latency.push(broken_series(
                 &label,
                 PALETTE[index],
                 false,
@@ -287,7 +293,7 @@ impl Report {
         }
         if open_model {
             for (index, (name, pick)) in percentiles.iter().enumerate().take(3) {
-                latency.push(series(
+                latency.push(broken_series(
                     &format!("{name} uncorrected"),
                     PALETTE[index],
                     true,
@@ -393,19 +399,19 @@ impl Report {
                 .collect()
         };
         let open_model = self.spectrum.uncorrected.is_some();
-        let mut series = vec![Series {
-            name: if open_model { "corrected" } else { "latency" }.to_string(),
-            color: PALETTE[0],
-            dashed: false,
-            points: nines(&self.spectrum.corrected),
-        }];
+        let mut series = vec![Series::unbroken(
+            if open_model { "corrected" } else { "latency" }.to_string(),
+            PALETTE[0],
+            false,
+            nines(&self.spectrum.corrected),
+        )];
         if let Some(uncorrected) = &self.spectrum.uncorrected {
-            series.push(Series {
-                name: "uncorrected".to_string(),
-                color: PALETTE[1],
-                dashed: true,
-                points: nines(uncorrected),
-            });
+            series.push(Series::unbroken(
+                "uncorrected".to_string(),
+                PALETTE[1],
+                true,
+                nines(uncorrected),
+            ));
         }
         LineChart {
             id: "chart-spectrum",
@@ -438,14 +444,14 @@ fn per_second(
         .collect()
 }
 
-/// Latency points for the entries where something completed.
+/// A latency point per entry; `None` for an entry in which nothing completed.
 fn latency_points(
     timeline: &[TimelineEntry],
     value: impl Fn(&TimelineEntry) -> Option<u64>,
-) -> Vec<(f64, f64)> {
+) -> Vec<Option<(f64, f64)>> {
     timeline
         .iter()
-        .filter_map(|e| Some((e.t + e.duration_s, value(e)? as f64)))
+        .map(|e| Some((e.t + e.duration_s, value(e)? as f64)))
         .collect()
 }
 

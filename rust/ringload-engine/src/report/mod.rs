@@ -8,7 +8,7 @@ pub mod html;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -243,6 +243,9 @@ pub struct Report {
     /// The first error message seen for each failed kind, e.g. why TLS verification failed.
     pub error_examples: BTreeMap<&'static str, String>,
     pub duration_s: f64,
+    /// When the run started, seconds since the Unix epoch (the CSV history's `Timestamp`).
+    #[serde(skip)]
+    pub started_unix_s: f64,
     pub bytes_read: u64,
     pub bytes_written: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -316,6 +319,7 @@ pub(crate) struct RunFacts {
     pub threads: usize,
     pub io: &'static str,
     pub target_rps: Option<f64>,
+    pub started_at: SystemTime,
     pub elapsed: Duration,
     /// The user stopped the run before its end.
     pub interrupted: bool,
@@ -384,6 +388,10 @@ impl Report {
             connects: stats.connects,
             interrupted: facts.interrupted,
             duration_s: round_to(duration_s, 6),
+            started_unix_s: facts
+                .started_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs_f64()),
             bytes_read: stats.bytes_read,
             bytes_written: stats.bytes_written,
             schedule_lag,
@@ -517,10 +525,7 @@ impl fmt::Display for Report {
             self.outcomes.ok,
             self.failed_total(),
             self.outcomes.aborted,
-            match self.outcomes.aborted_connecting {
-                0 => String::new(),
-                n => format!(" ({n} while connecting)"),
-            },
+            aborted_note(&self.outcomes),
             self.duration_s
         )?;
         if self.interrupted {
@@ -620,6 +625,19 @@ impl fmt::Display for Report {
             )?;
         }
         Ok(())
+    }
+}
+
+/// What `aborted N` means, said where N is not 0: a reader of a short run otherwise takes them
+/// for errors.
+fn aborted_note(outcomes: &Outcomes) -> String {
+    match (outcomes.aborted, outcomes.aborted_connecting) {
+        (0, _) => String::new(),
+        (_, 0) => " (in flight when the run ended, not counted as failures)".to_string(),
+        (_, connecting) => format!(
+            " (in flight when the run ended, not counted as failures; {connecting} while \
+             connecting)"
+        ),
     }
 }
 
