@@ -1,5 +1,6 @@
 """``python -m ringload ARGS`` is the ``ringload`` command (``python -m ringload --help``)."""
 
-from ringload.cli import main
+if __name__ == "__main__":
+    from ringload.cli import main
 
-main()
+    main()

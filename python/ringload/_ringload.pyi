@@ -155,7 +155,7 @@ class TlsConfig:
     def has_client_cert(self) -> bool:
         """Whether a client certificate is presented to servers that ask for one."""
 
-def cli_main(argv: Sequence[str], /) -> int:
+def cli_main(argv: Sequence[str]) -> int:
     """Runs the ``ringload`` command line (``argv[0]`` is the program's name) and returns its exit
     status; the ``ringload`` command and ``python -m ringload`` call it."""
 
