@@ -327,6 +327,24 @@ def test_tls_self_signed_passes_by_default_like_locust() -> None:
         assert isinstance(recorder.fired[0]["exception"], ssl.SSLError)
 
 
+PLAIN_HTTP_ANSWER = "the server at this port speaks plain HTTP: use http://"
+
+
+def test_https_to_a_plain_http_port_says_to_use_http() -> None:
+    with TargetServer() as server:
+        https_url = server.url.replace("http://", "https://")
+        # ringload.run: the TLS failures' example says what the server speaks.
+        result = ringload.run(https_url + "/", requests=2, connections=1)
+        assert result.failed["tls"] == 2
+        assert result.error_examples["tls"] == PLAIN_HTTP_ANSWER
+        # FastHttpUser: the failure Locust records says it, not "corrupt message".
+        session, recorder = session_for(https_url)
+        failure = session.get("/")
+        assert isinstance(failure.error, ssl.SSLError)
+        assert failure.error.args == (PLAIN_HTTP_ANSWER,)
+        assert recorder.fired[0]["exception"] is failure.error
+
+
 def test_url_credentials_never_appear_in_results_or_messages() -> None:
     with TargetServer() as server:
         port = server.url.rsplit(":", 1)[1]
