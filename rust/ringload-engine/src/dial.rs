@@ -128,7 +128,7 @@ impl TlsDialer {
         let handshake = self.connector.connect(self.server_name.clone(), tcp);
         match monoio::time::timeout(self.tcp.connect_timeout, handshake).await {
             Ok(Ok(tls)) => Ok(TlsStream { tls, socket }),
-            Ok(Err(_)) if first_bytes.starts_with(b"HTTP/") => {
+            Ok(Err(_)) if first_bytes.are_plain_http() => {
                 Err(Failure::message(ErrorKind::Tls, PLAIN_HTTP_ANSWER))
             }
             Ok(Err(TlsError::Rustls(e))) => Err(Failure::new(ErrorKind::Tls, io::Error::other(e))),
@@ -138,8 +138,8 @@ impl TlsDialer {
     }
 }
 
-/// How many of the server's first bytes a TLS connection keeps: enough for `HTTP/`.
-const FIRST_BYTES_KEPT: usize = 5;
+/// How many of the server's first bytes a TLS connection keeps: enough for `<!DOCTYPE html`.
+const FIRST_BYTES_KEPT: usize = 14;
 
 /// The first bytes the server sent on a TLS connection, for [`TlsDialer::handshake`] to tell
 /// a plain-HTTP answer from a TLS failure. Shared with the stream, which the failed handshake
@@ -163,8 +163,20 @@ impl FirstBytes {
         self.len.set(len + taken);
     }
 
-    fn starts_with(&self, prefix: &[u8]) -> bool {
-        self.bytes.get()[..self.len.get()].starts_with(prefix)
+    /// The server answered the TLS hello in plain HTTP: with a status line, or with an HTML
+    /// page alone (the HTTP/0.9-style 400 of Python's `http.server`). A TLS record starts with
+    /// its type, a byte below 32, so neither can be the start of one.
+    fn are_plain_http(&self) -> bool {
+        let bytes = self.bytes.get();
+        let first = &bytes[..self.len.get()];
+        let starts_with_any_case = |prefix: &[u8]| {
+            first
+                .get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        };
+        first.starts_with(b"HTTP/")
+            || starts_with_any_case(b"<!doctype html")
+            || starts_with_any_case(b"<html")
     }
 }
 
@@ -367,5 +379,39 @@ impl Drop for DialPermit<'_> {
     fn drop(&mut self) {
         self.gate.free.set(self.gate.free.get() + 1);
         self.gate.wake_next();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstBytes;
+
+    fn first_bytes(reads: &[&[u8]]) -> FirstBytes {
+        let first = FirstBytes::default();
+        for read in reads {
+            first.keep(read);
+        }
+        first
+    }
+
+    #[test]
+    fn a_plain_http_answer_is_told_from_a_tls_one() {
+        let plain = [
+            first_bytes(&[b"HTTP/1.1 400 Bad Request\r\n"]),
+            first_bytes(&[b"HT", b"TP", b"/1.0 400"]),
+            first_bytes(&[b"<!DOCTYPE HTML>\n<html lang=\"en\">"]),
+            first_bytes(&[b"<html><body>400</body></html>"]),
+        ];
+        assert!(plain.iter().all(FirstBytes::are_plain_http));
+        let not_plain = [
+            first_bytes(&[]),
+            first_bytes(&[b"\x15\x03\x03\x00\x02\x02\x28"]), // a TLS alert
+            first_bytes(&[b"\x16\x03\x03\x00\x7a\x02"]),     // a ServerHello record
+            first_bytes(&[b"SSH-2.0-OpenSSH_9.6\r\n"]),
+            first_bytes(&[b"HTTP"]),
+        ];
+        assert!(!not_plain.iter().any(FirstBytes::are_plain_http));
+        let full = first_bytes(&[b"HTTP/1.1 400 Bad Request", b"more"]);
+        assert!(full.is_full() && full.are_plain_http());
     }
 }
