@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import http.client
+import http.server
 import os
 import ssl
 import subprocess
@@ -343,6 +344,16 @@ def test_https_to_a_plain_http_port_says_to_use_http() -> None:
         assert isinstance(failure.error, ssl.SSLError)
         assert failure.error.args == (PLAIN_HTTP_ANSWER,)
         assert recorder.fired[0]["exception"] is failure.error
+    # `python -m http.server` answers a TLS hello with an HTML page and no status line.
+    quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *_: None})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), quiet) as stdlib_server:
+        serving = gevent.spawn(stdlib_server.serve_forever, 0.05)
+        try:
+            session, _ = session_for(f"https://127.0.0.1:{stdlib_server.server_address[1]}")
+            assert session.get("/").error.args == (PLAIN_HTTP_ANSWER,)
+        finally:
+            stdlib_server.shutdown()
+            serving.join(timeout=2)
 
 
 def test_url_credentials_never_appear_in_results_or_messages() -> None:
