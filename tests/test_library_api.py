@@ -332,6 +332,9 @@ def test_bad_arguments_raise_before_any_connection(
     ("url", "error", "names"),
     [
         ("ftp://127.0.0.1/", ValueError, "scheme"),
+        ("127.0.0.1:8080", ValueError, 'lacks http:// or https://; did you mean "http://127.0.0.1:8080"'),
+        ("localhost:8080/x", ValueError, 'did you mean "http://localhost:8080/x"'),
+        ("example.com:443/", ValueError, 'did you mean "https://example.com:443/"'),
         ("not a url", ValueError, "URL"),
         ("http://", ValueError, "URL"),
         ("http://127.0.0.1:8080/a\r\nb", ValueError, "URL"),
