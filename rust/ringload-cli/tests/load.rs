@@ -181,6 +181,33 @@ fn requests_in_flight_at_the_deadline_are_aborted_and_the_run_ends_on_time() {
 }
 
 #[test]
+fn bytes_are_counted_when_written_even_without_a_response() {
+    let server = target();
+    // The same request length as the /delay/NNNN requests below.
+    let answered = ringload_json(&["-n", "1", "-c", "1", &url(&server, "/delay/0000")]);
+    let request_bytes = count(&answered, "bytes_written");
+    assert!(request_bytes > 0, "{answered}");
+    let timed_out = ringload_json(&[
+        "-n",
+        "4",
+        "-c",
+        "2",
+        "--timeout",
+        "300ms",
+        &url(&server, "/delay/3000"),
+    ]);
+    assert_eq!(failed(&timed_out, "timeout"), 4, "{timed_out}");
+    assert_eq!(count(&timed_out, "bytes_written"), 4 * request_bytes);
+    let cut_by_the_deadline =
+        ringload_json(&["-d", "500ms", "-c", "4", &url(&server, "/delay/5000")]);
+    assert_eq!(count(&cut_by_the_deadline, "aborted"), 4);
+    assert_eq!(
+        count(&cut_by_the_deadline, "bytes_written"),
+        4 * request_bytes
+    );
+}
+
+#[test]
 fn duration_runs_keep_going_until_the_deadline() {
     let server = target();
     let run = ringload(&[
