@@ -618,7 +618,8 @@ class Result(Outcomes):
     @property
     def warnings(self) -> list[str]:
         """What a reader of the numbers must know (too few open files, a schedule that fell
-        behind, requests aborted while connecting); also printed on stderr during the run."""
+        behind, requests aborted while connecting, no request that got a response); also
+        printed on stderr during the run."""
     @property
     def endpoints(self) -> list[Endpoint]:
         """Per method and name, in the order the requests were given."""
