@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import http.client
+import http.server
 import os
 import ssl
 import subprocess
@@ -325,6 +326,34 @@ def test_tls_self_signed_passes_by_default_like_locust() -> None:
         assert isinstance(result.error, ssl.SSLError)
         assert "certificate" in str(result.error).lower()
         assert isinstance(recorder.fired[0]["exception"], ssl.SSLError)
+
+
+PLAIN_HTTP_ANSWER = "the server at this port speaks plain HTTP: use http://"
+
+
+def test_https_to_a_plain_http_port_says_to_use_http() -> None:
+    with TargetServer() as server:
+        https_url = server.url.replace("http://", "https://")
+        # ringload.run: the TLS failures' example says what the server speaks.
+        result = ringload.run(https_url + "/", requests=2, connections=1)
+        assert result.failed["tls"] == 2
+        assert result.error_examples["tls"] == PLAIN_HTTP_ANSWER
+        # FastHttpUser: the failure Locust records says it, not "corrupt message".
+        session, recorder = session_for(https_url)
+        failure = session.get("/")
+        assert isinstance(failure.error, ssl.SSLError)
+        assert failure.error.args == (PLAIN_HTTP_ANSWER,)
+        assert recorder.fired[0]["exception"] is failure.error
+    # `python -m http.server` answers a TLS hello with an HTML page and no status line.
+    quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *_: None})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), quiet) as stdlib_server:
+        serving = gevent.spawn(stdlib_server.serve_forever, 0.05)
+        try:
+            session, _ = session_for(f"https://127.0.0.1:{stdlib_server.server_address[1]}")
+            assert session.get("/").error.args == (PLAIN_HTTP_ANSWER,)
+        finally:
+            stdlib_server.shutdown()
+            serving.join(timeout=2)
 
 
 def test_url_credentials_never_appear_in_results_or_messages() -> None:

@@ -258,6 +258,28 @@ def test_cr_lf_nul_rejected_before_sending(server, headers):
     assert app.seen == [] and recorder.fired == []
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_a_base_url_without_a_scheme_fails_each_request_as_in_locust(server, host):
+    # `--host 127.0.0.1:8080`: Locust's client records a failure (a gaierror) for each request and
+    # raises nothing; ringload's failure also names the URL that was meant. Nothing is sent.
+    schemeless = server.replace("http://127.0.0.1", host)
+    for cls in (LocustSession, RingloadSession):
+        session, recorder = make_session(schemeless, cls)
+        response = session.get("/json", name="named")
+        assert response.status_code == 0, cls
+        assert [(e["name"], e["exception"]) for e in recorder.fired] == [("named", response.error)], cls
+    assert isinstance(response.error, ValueError)
+    assert str(response.error) == (
+        f'the URL "{schemeless}/json" lacks http:// or https://; did you mean "http://{schemeless}/json"?'
+    )
+    with pytest.raises(ValueError, match="did you mean"):
+        response.raise_for_status()
+    with session.get("/json", catch_response=True) as caught:
+        assert caught.error is not None
+    assert recorder.fired[-1]["exception"] is caught.error, "recorded as failed under catch_response too"
+    assert app.seen == []
+
+
 def test_redirect_is_followed_and_reported_once(server):
     session, recorder = make_session(server)
     response = session.get("/redirect?/json", name="redir")

@@ -311,6 +311,7 @@ def test_catch_response_outcomes_match_locusts_httpsession(server, path):
         ("http://\x94", "/"),
         ("telnet://127.0.0.1", "/"),
         ("127.0.0.1", "/"),
+        ("127.0.0.1:9", "/"),
     ],
 )
 def test_invalid_urls_raise_requests_errors_at_the_call(server, base, url):
@@ -322,6 +323,16 @@ def test_invalid_urls_raise_requests_errors_at_the_call(server, base, url):
     assert isinstance(our_error.value, ValueError), "still a ValueError, as requests' are"
     assert str(our_error.value) == str(their_error.value)
     assert our_events == [], "nothing was sent, so nothing is reported"
+
+
+def test_a_base_url_without_a_scheme_raises_at_the_call_and_says_what_was_meant(server):
+    # As requests' Session does, unlike FastHttpSession, which records a failure.
+    schemeless = server.removeprefix("http://")
+    ours, our_events, _, _ = both_sessions(schemeless)
+    with pytest.raises(requests.exceptions.InvalidSchema) as error:
+        ours.get("/x")
+    assert f'did you mean "http://{schemeless}/x"?' in str(error.value.__cause__)
+    assert our_events == []
 
 
 def test_head_does_not_follow_redirects_by_default(server):

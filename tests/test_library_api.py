@@ -164,6 +164,17 @@ def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     assert budget.duration_s >= 0.25, budget.duration_s
 
 
+def test_a_run_in_which_no_request_succeeded_warns(capfd: pytest.CaptureFixture[str]) -> None:
+    with socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler) as gone:
+        port = gone.server_address[1]
+    result = ringload.run(f"http://127.0.0.1:{port}/", requests=3, connections=1)
+    assert result.ok == 0 and result.failed["connect"] == 3
+    warning = "warning: no request succeeded: none of the 3 requests got a response (connect: 3 (Connection refused"
+    assert len(result.warnings) == 1 and result.warnings[0].startswith(warning), result.warnings
+    assert json.loads(result.to_json())["warnings"] == result.warnings
+    assert f"ringload: {warning}" in capfd.readouterr().err
+
+
 def test_stages_ramp_the_rate_and_the_connections(ringload_target: ringload.TargetServer) -> None:
     # 0 -> 300 req/s over 1 s, then 300 for 1 s: 150 + 300 requests, in the stages' 2 s.
     ramp = ringload.run(ringload_target.url + "/", stages=[(1, 300), (1, 300)], connections=4)
@@ -311,6 +322,9 @@ def test_bad_arguments_raise_before_any_connection(
     ("url", "error", "names"),
     [
         ("ftp://127.0.0.1/", ValueError, "scheme"),
+        ("127.0.0.1:8080", ValueError, 'lacks http:// or https://; did you mean "http://127.0.0.1:8080"'),
+        ("localhost:8080/x", ValueError, 'did you mean "http://localhost:8080/x"'),
+        ("example.com:443/", ValueError, 'did you mean "https://example.com:443/"'),
         ("not a url", ValueError, "URL"),
         ("http://", ValueError, "URL"),
         ("http://127.0.0.1:8080/a\r\nb", ValueError, "URL"),

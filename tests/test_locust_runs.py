@@ -223,3 +223,20 @@ def test_redirects_gzip_cookies(locust, api_server: ApiServer) -> None:
     assert result.requests("GET", "/cookies/set") == result.requests("GET", "/cookies/check") > 0
     assert api_server.statuses().get(("GET", "/cookies/check", 200)) == result.requests("GET", "/cookies/check")
     assert only_statuses(api_server, {200, 301, 302}) == {}, api_server.statuses()
+
+
+# --- a host without a scheme --------------------------------------------------------------------
+
+
+def test_a_host_without_a_scheme_is_recorded_as_failures(locust, api_server: ApiServer, mode: str) -> None:
+    # `-H 127.0.0.1:PORT`: stock FastHttpUser records each request as failed (a gaierror), and
+    # nothing reaches the server; ringload records them too, with the URL that was meant.
+    schemeless = api_server.url.removeprefix("http://")
+    result = locust("host_without_scheme.py", users=1, spawn_rate=10, run_time="1s", extra_args=("-H", schemeless))
+    requests = result.requests("GET", "/v1/items")
+    assert requests > 0 and result.failures("GET", "/v1/items") == requests, result.describe()
+    assert result.returncode == 1, "failures make Locust exit 1" + result.describe()
+    assert api_server.counts() == {}, "nothing was sent"
+    assert "Traceback" not in result.stderr, result.describe()
+    if mode != "stock":
+        assert f'did you mean "http://{schemeless}/v1/items"?' in result.stderr, result.describe()

@@ -14,6 +14,7 @@ __all__ = [
     "ErrorKind",
     "HostileServer",
     "Latency",
+    "MissingSchemeError",
     "Outcomes",
     "Progress",
     "Proxies",
@@ -109,12 +110,17 @@ class Session:
         replaces, 1 only if absent, 2 appends to a Cookie field with "; ".
 
         Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
-        CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
-        header names or values that are not str. ``verify`` is True (the system's roots), False
+        CR/LF/NUL in the method, target or headers, a non-positive timeout), its subclass
+        MissingSchemeError for a URL without any scheme, and TypeError for header names or
+        values that are not str. ``verify`` is True (the system's roots), False
         (any certificate) or a ``TlsConfig``; ``proxies`` the HTTP proxies to go through. With ``stream`` the request
         completes at its response head and the body follows through ``RawResponse.stream``."""
     def close(self) -> None:
         """Closes this session's pooled connections."""
+
+class MissingSchemeError(ValueError):
+    """A URL without http:// or https:// (``127.0.0.1:8080/``); the message names the URL it most
+    likely meant. Raised before anything is sent."""
 
 @final
 class Proxies:
@@ -618,7 +624,8 @@ class Result(Outcomes):
     @property
     def warnings(self) -> list[str]:
         """What a reader of the numbers must know (too few open files, a schedule that fell
-        behind, requests aborted while connecting); also printed on stderr during the run."""
+        behind, requests aborted while connecting, no request that got a response); also
+        printed on stderr during the run."""
     @property
     def endpoints(self) -> list[Endpoint]:
         """Per method and name, in the order the requests were given."""

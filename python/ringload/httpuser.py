@@ -198,6 +198,7 @@ class HttpSession(FastHttpSession):
     _request_body_as_given = False
     _keeps_request_meta = True
     _cookiejar_type = RequestsCookieJar
+    _records_missing_scheme = False  # requests raises MissingSchema or InvalidSchema at the call
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -50,7 +50,16 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 from ringload._dispatch import Dispatcher, dispatcher, wait_body
-from ringload._ringload import ErrorKind, Proxies, RawError, RawResponse, Session, TlsConfig, merge_headers
+from ringload._ringload import (
+    ErrorKind,
+    MissingSchemeError,
+    Proxies,
+    RawError,
+    RawResponse,
+    Session,
+    TlsConfig,
+    merge_headers,
+)
 from ringload._tls import ssl_context_from_factory, tls_from_ssl_context
 
 __all__ = [
@@ -677,6 +686,9 @@ class FastHttpSession:
     _keeps_history: bool = True
     #: The class of ``cookiejar``; requests-style sessions use requests' jar.
     _cookiejar_type: type[CookieJar] = CookieJar
+    #: A URL without a scheme (``--host 127.0.0.1:8080``) is a failed request, recorded as Locust's
+    #: FastHttpSession records its ``gaierror``; requests-style sessions raise at the call instead.
+    _records_missing_scheme: bool = True
 
     def __init__(
         self,
@@ -1039,14 +1051,24 @@ class FastHttpSession:
         if stream:  # the body is handed on as received, so ask for it as it is
             extra = [*(extra or ()), ("Accept-Encoding", "identity", _IF_ABSENT)]
         defaults = self.default_headers
-        raw = self._send_once(method, request_url, defaults, headers, extra, body, timeout, verify, proxies, stream)
+        try:
+            raw = self._send_once(method, request_url, defaults, headers, extra, body, timeout, verify, proxies, stream)
+        except MissingSchemeError as no_scheme:
+            if not self._records_missing_scheme:
+                raise
+            raw = no_scheme.with_traceback(None)  # kept by the response: no frame cycle
         request = FastRequest(request_url, method, (defaults, headers, extra), body)
         # The engine measured the time: all hops, to the end of the last body (its head with stream).
         if type(raw) is not RawResponse:
-            # Until the failure, as Locust reports a refused or timed-out request's time.
-            exception = self._exception_for(raw, request_url, proxies is not None)
-            response: FastResponse = self._error_response_type(request, exception)
-            elapsed = raw.elapsed
+            response: FastResponse
+            if type(raw) is MissingSchemeError:
+                # Nothing was sent: a failure that took no time, saying which URL was meant.
+                response, elapsed = self._error_response_type(request, raw), 0.0
+            else:
+                # Until the failure, as Locust reports a refused or timed-out request's time.
+                exception = self._exception_for(raw, request_url, proxies is not None)
+                response = self._error_response_type(request, exception)
+                elapsed = raw.elapsed
         elif allow_redirects and raw.status in REDIRECT_RESPONSE_CODES:
             response, elapsed = self._follow_redirects(raw, request, stream, timeout, verify, proxies)
         else:

@@ -177,10 +177,13 @@ fn write_files(args: &LoadArgs, report: &ringload_engine::Report) -> anyhow::Res
     Ok(())
 }
 
-/// Every request failed in the TLS handshake: say how to get past a self-signed certificate.
+/// Every request failed in the TLS handshake: say how to get past a self-signed certificate
+/// (not when the server spoke plain HTTP, which its message already says).
 fn tls_hint(report: &ringload_engine::Report) -> Option<String> {
     let tls_failures = report.outcomes.failed.get("tls").copied().unwrap_or(0);
-    (tls_failures > 0 && report.outcomes.ok == 0).then(|| {
+    let plain_http = report.error_examples.get("tls").map(String::as_str)
+        == Some(ringload_engine::PLAIN_HTTP_ANSWER);
+    (tls_failures > 0 && report.outcomes.ok == 0 && !plain_http).then(|| {
         "hint: TLS failed; for a self-signed or private certificate use --cacert FILE, or --insecure to skip verification".to_string()
     })
 }

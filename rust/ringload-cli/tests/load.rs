@@ -100,6 +100,44 @@ fn connection_refused_is_counted_per_request_and_backs_off() {
 }
 
 #[test]
+fn a_run_in_which_no_request_succeeded_warns_and_still_exits_0() {
+    let port = closed_port();
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "-n",
+        "20",
+        "-c",
+        "1",
+        &format!("http://127.0.0.1:{port}/"),
+    ]);
+    assert_eq!(run.code, 0, "exit code as documented: {}", run.stderr);
+    let report = run.json();
+    assert_valid_report(&report);
+    let warning = "warning: no request succeeded: none of the 20 requests got a response \
+                   (connect: 20 (Connection refused";
+    assert!(run.stderr.starts_with(warning), "{}", run.stderr);
+    assert!(
+        report["warnings"][0].as_str().unwrap().starts_with(warning),
+        "{report}"
+    );
+    // Requests that only ran out of time say so too.
+    let server = target();
+    let report = ringload_json(&["-d", "300ms", "-c", "2", &url(&server, "/delay/5000")]);
+    assert_eq!(
+        report["warnings"][0],
+        "warning: no request succeeded: none of the 2 requests got a response \
+         (aborted at the end: 2)"
+    );
+    let answered = ringload_json(&["-n", "5", &url(&server, "/status/500")]);
+    assert_eq!(
+        answered["warnings"],
+        serde_json::json!([]),
+        "a 500 is a response"
+    );
+}
+
+#[test]
 fn server_closing_every_connection_means_reconnects_not_errors() {
     let server = target();
     let report = ringload_json(&["-n", "200", "-c", "2", &url(&server, "/close")]);
@@ -208,6 +246,33 @@ fn the_text_report_says_what_aborted_requests_are_only_when_there_are_some() {
         run.stdout
     );
     assert!(!run.stdout.contains("in flight"), "{}", run.stdout);
+}
+
+#[test]
+fn bytes_are_counted_when_written_even_without_a_response() {
+    let server = target();
+    // The same request length as the /delay/NNNN requests below.
+    let answered = ringload_json(&["-n", "1", "-c", "1", &url(&server, "/delay/0000")]);
+    let request_bytes = count(&answered, "bytes_written");
+    assert!(request_bytes > 0, "{answered}");
+    let timed_out = ringload_json(&[
+        "-n",
+        "4",
+        "-c",
+        "2",
+        "--timeout",
+        "300ms",
+        &url(&server, "/delay/3000"),
+    ]);
+    assert_eq!(failed(&timed_out, "timeout"), 4, "{timed_out}");
+    assert_eq!(count(&timed_out, "bytes_written"), 4 * request_bytes);
+    let cut_by_the_deadline =
+        ringload_json(&["-d", "500ms", "-c", "4", &url(&server, "/delay/5000")]);
+    assert_eq!(count(&cut_by_the_deadline, "aborted"), 4);
+    assert_eq!(
+        count(&cut_by_the_deadline, "bytes_written"),
+        4 * request_bytes
+    );
 }
 
 #[test]

@@ -25,6 +25,31 @@ fn self_signed_certificate_fails_verification_with_a_readable_message() {
 }
 
 #[test]
+fn https_to_a_plain_http_port_says_to_use_http() {
+    let server = target();
+    let url = format!("https://127.0.0.1:{}/", server.addr().port());
+    let run = ringload(&["--no-progress", "-n", "3", "-c", "1", &url]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("tls: 3 (the server at this port speaks plain HTTP: use http://)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("InvalidContentType") && !run.stdout.contains("--cacert"),
+        "no certificate advice for a plain-HTTP server: {}",
+        run.stdout
+    );
+    // The `--json` report's example says it too.
+    let report = ringload_json(&["-n", "1", &url]);
+    assert_eq!(
+        report["error_examples"]["tls"],
+        "the server at this port speaks plain HTTP: use http://"
+    );
+}
+
+#[test]
 fn insecure_skips_verification() {
     let (server, _) = tls_target();
     let url = format!("https://127.0.0.1:{}/", server.addr().port());

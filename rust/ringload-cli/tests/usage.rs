@@ -71,6 +71,32 @@ fn bad_input_exits_2_with_one_line_and_no_connection() {
 }
 
 #[test]
+fn a_url_without_a_scheme_names_the_url_it_meant() {
+    let server = target();
+    let port = server.addr().port();
+    for (written, meant) in [
+        (
+            format!("127.0.0.1:{port}"),
+            format!("http://127.0.0.1:{port}"),
+        ),
+        (
+            format!("localhost:{port}/"),
+            format!("http://localhost:{port}/"),
+        ),
+    ] {
+        let run = ringload(&["--no-progress", "-n", "1", &written]);
+        assert_eq!(run.code, 2, "{written}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.trim_end(),
+            format!(
+                "ringload: the URL {written:?} lacks http:// or https://; did you mean {meant:?}?"
+            )
+        );
+    }
+    assert_eq!(server.connections(), 0);
+}
+
+#[test]
 fn fail_on_sets_the_exit_code() {
     let server = target();
     let target_url = url(&server, "/");

@@ -43,6 +43,65 @@ pub fn scheme_of(url: &str) -> String {
     }
 }
 
+/// The URL meant by one written without `http://` or `https://` (`127.0.0.1:8080`,
+/// `localhost:8080/x`, `example.com`): `https://` in front for port 443, `http://` for any
+/// other. `None` for a URL with a scheme, a path, or text that does not begin with a host.
+pub fn with_missing_scheme(url: &str) -> Option<String> {
+    if url.contains("://") {
+        return None;
+    }
+    // `//host/x`, a scheme-relative reference, has all but the scheme.
+    let (rest, prefix) = match url.strip_prefix("//") {
+        Some(rest) => (rest, "//"),
+        None => (url, ""),
+    };
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(bracketed) => {
+            let (address, after) = bracketed.split_once(']')?;
+            let is_ipv6 = address.contains(':')
+                && address
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':')?),
+            };
+            (is_ipv6, port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let is_name = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+            (is_name, port)
+        }
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if !(host_ok && port_ok) {
+        return None;
+    }
+    let scheme = if port == Some("443") {
+        "https:"
+    } else {
+        "http:"
+    };
+    let slashes = if prefix.is_empty() { "//" } else { "" };
+    Some(format!("{scheme}{slashes}{url}"))
+}
+
+/// What to say about a URL written without `http://` or `https://`, naming the URL it most
+/// likely meant; `None` when [`with_missing_scheme`] sees no such URL.
+pub fn missing_scheme_message(url: &str) -> Option<String> {
+    with_missing_scheme(url)
+        .map(|meant| format!("the URL {url:?} lacks http:// or https://; did you mean {meant:?}?"))
+}
+
 /// The origin-form request target of what follows the authority: the path ("/" when empty)
 /// and a non-empty query, without the fragment.
 pub fn target_of(rest: &str) -> String {
@@ -104,6 +163,43 @@ mod tests {
         assert_eq!(scheme_of("ftp://h/x"), "ftp");
         assert_eq!(scheme_of("None/x"), "");
         assert_eq!(scheme_of("Localhost:8080/x"), "localhost");
+    }
+
+    #[test]
+    fn urls_without_a_scheme_get_the_one_they_meant() {
+        for (written, meant) in [
+            ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("localhost:8080/", "http://localhost:8080/"),
+            ("Example.com/a?b#c", "http://Example.com/a?b#c"),
+            ("example.com:443", "https://example.com:443"),
+            ("[::1]:81/x", "http://[::1]:81/x"),
+            ("[::1]", "http://[::1]"),
+            ("//host:9/x", "http://host:9/x"),
+        ] {
+            assert_eq!(with_missing_scheme(written).as_deref(), Some(meant));
+        }
+        for not_schemeless in [
+            "http://127.0.0.1:8080",
+            "ftp://h/x",
+            "/relative",
+            "",
+            "not a url",
+            "mailto:someone",
+            "localhost:",
+            "localhost:99999999/",
+            "user:secret@host:80",
+            "[zz]:80",
+        ] {
+            assert_eq!(
+                with_missing_scheme(not_schemeless),
+                None,
+                "{not_schemeless}"
+            );
+        }
+        assert_eq!(
+            missing_scheme_message("127.0.0.1:8080").unwrap(),
+            "the URL \"127.0.0.1:8080\" lacks http:// or https://; did you mean \"http://127.0.0.1:8080\"?"
+        );
     }
 
     #[test]

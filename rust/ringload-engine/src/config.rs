@@ -19,6 +19,9 @@ pub enum ConfigError {
     InvalidUrl { url: String, reason: String },
     #[error("unsupported scheme {0:?}: use http:// or https://")]
     UnsupportedScheme(String),
+    /// A URL without `http://` or `https://`: the message names the URL it most likely meant.
+    #[error("{0}")]
+    MissingScheme(String),
     #[error("{0} must be greater than zero")]
     NotPositive(&'static str),
     #[error("{0}")]
@@ -61,6 +64,10 @@ impl Target {
         };
         if url.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             return Err(invalid("CR, LF and NUL are not allowed"));
+        }
+        // Before the URL parser, which reads `localhost:8080` as the scheme `localhost:`.
+        if let Some(message) = crate::client_url::missing_scheme_message(url) {
+            return Err(ConfigError::MissingScheme(message));
         }
         let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
         let scheme = match parsed.scheme() {

@@ -223,6 +223,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                     shared.exchange(&mut conn, &mut scratch, &due, &picked, sent_at),
                 )
                 .await;
+            shared.count_bytes(&mut conn);
             let unanswered = &picked[conn.completed..];
             match outcome {
                 Ok(Ok(true)) => {}
@@ -348,11 +349,19 @@ impl WorkerShared {
             sent_at,
             discard: Discard,
         };
-        let outcome = conn.exchange(&mut batch, self.keep_alive).await;
+        conn.exchange(&mut batch, self.keep_alive).await
+    }
+
+    /// Moves the bytes `conn` wrote and read into the statistics. Called after every exchange
+    /// however it ended: one cut short by its timeout or by the deadline wrote its requests too.
+    /// A resent request counts its bytes again: they went out again.
+    fn count_bytes<S: AsyncReadRent + AsyncWriteRent + OverSocket>(
+        &self,
+        conn: &mut Connection<S>,
+    ) {
         let mut stats = self.stats.borrow_mut();
         stats.bytes_written += conn.http.take_bytes_written();
         stats.bytes_read += conn.http.take_bytes_read();
-        outcome
     }
 }
 

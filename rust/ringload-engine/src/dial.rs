@@ -110,18 +110,121 @@ impl TlsDialer {
     }
 }
 
+/// Why an `https://` handshake failed when the server answered the TLS hello in plain HTTP
+/// (a `400 Bad Request` from a web server on its http port). rustls alone would say "received
+/// corrupt message of type InvalidContentType", which reads like a certificate problem.
+pub const PLAIN_HTTP_ANSWER: &str = "the server at this port speaks plain HTTP: use http://";
+
 impl TlsDialer {
     /// The TLS handshake over an established stream (a fresh connection, or a proxy's tunnel),
     /// bounded by the connect timeout.
     pub async fn handshake(&self, tcp: TcpStream) -> Result<TlsStream, Failure> {
         let socket = tcp.as_raw_fd();
+        let first_bytes = Rc::new(FirstBytes::default());
+        let tcp = Sniffing {
+            tcp,
+            first_bytes: first_bytes.clone(),
+        };
         let handshake = self.connector.connect(self.server_name.clone(), tcp);
         match monoio::time::timeout(self.tcp.connect_timeout, handshake).await {
             Ok(Ok(tls)) => Ok(TlsStream { tls, socket }),
+            Ok(Err(_)) if first_bytes.are_plain_http() => {
+                Err(Failure::message(ErrorKind::Tls, PLAIN_HTTP_ANSWER))
+            }
             Ok(Err(TlsError::Rustls(e))) => Err(Failure::new(ErrorKind::Tls, io::Error::other(e))),
             Ok(Err(TlsError::Io(e))) => Err(Failure::new(ErrorKind::Tls, e)),
             Err(_) => Err(Failure::message(ErrorKind::Tls, "TLS handshake timed out")),
         }
+    }
+}
+
+/// How many of the server's first bytes a TLS connection keeps: enough for `<!DOCTYPE html`.
+const FIRST_BYTES_KEPT: usize = 14;
+
+/// The first bytes the server sent on a TLS connection, for [`TlsDialer::handshake`] to tell
+/// a plain-HTTP answer from a TLS failure. Shared with the stream, which the failed handshake
+/// takes away.
+#[derive(Default)]
+struct FirstBytes {
+    bytes: Cell<[u8; FIRST_BYTES_KEPT]>,
+    len: Cell<usize>,
+}
+
+impl FirstBytes {
+    fn is_full(&self) -> bool {
+        self.len.get() == FIRST_BYTES_KEPT
+    }
+
+    fn keep(&self, received: &[u8]) {
+        let (mut bytes, len) = (self.bytes.get(), self.len.get());
+        let taken = received.len().min(FIRST_BYTES_KEPT - len);
+        bytes[len..len + taken].copy_from_slice(&received[..taken]);
+        self.bytes.set(bytes);
+        self.len.set(len + taken);
+    }
+
+    /// The server answered the TLS hello in plain HTTP: with a status line, or with an HTML
+    /// page alone (the HTTP/0.9-style 400 of Python's `http.server`). A TLS record starts with
+    /// its type, a byte below 32, so neither can be the start of one.
+    fn are_plain_http(&self) -> bool {
+        let bytes = self.bytes.get();
+        let first = &bytes[..self.len.get()];
+        let starts_with_any_case = |prefix: &[u8]| {
+            first
+                .get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        };
+        first.starts_with(b"HTTP/")
+            || starts_with_any_case(b"<!doctype html")
+            || starts_with_any_case(b"<html")
+    }
+}
+
+/// The TCP stream under TLS, keeping the first bytes it reads ([`FirstBytes`]); past them,
+/// one comparison per read.
+pub(crate) struct Sniffing {
+    tcp: TcpStream,
+    first_bytes: Rc<FirstBytes>,
+}
+
+impl AsyncReadRent for Sniffing {
+    async fn read<T: IoBufMut>(&mut self, mut buf: T) -> BufResult<usize, T> {
+        if self.first_bytes.is_full() {
+            return self.tcp.read(buf).await;
+        }
+        let start = buf.write_ptr();
+        let (result, buf) = self.tcp.read(buf).await;
+        if let Ok(n) = result {
+            // SAFETY: a read of `n` bytes initialised them from the write position the buffer
+            // had when it began; the buffer is back in our hands, unchanged, and its storage
+            // does not move with it (what IoBufMut's implementations guarantee the kernel).
+            let received = unsafe { std::slice::from_raw_parts(start, n) };
+            self.first_bytes.keep(received);
+        }
+        (result, buf)
+    }
+
+    async fn readv<T: IoVecBufMut>(&mut self, buf: T) -> BufResult<usize, T> {
+        // monoio-rustls reads with `read`; vectored reads are not looked at.
+        self.tcp.readv(buf).await
+    }
+}
+
+impl AsyncWriteRent for Sniffing {
+    async fn write<T: IoBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.tcp.write(buf).await
+    }
+
+    async fn writev<T: IoVecBuf>(&mut self, buf: T) -> BufResult<usize, T> {
+        self.tcp.writev(buf).await
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush().await
+    }
+
+    async fn shutdown(&mut self) -> io::Result<()> {
+        self.tcp.shutdown().await
     }
 }
 
@@ -145,7 +248,7 @@ impl Dialer for TlsDialer {
 /// A TLS stream over TCP that keeps its socket's descriptor, which monoio-rustls does not
 /// expose, so that an idle connection can be checked ([`crate::idle`]).
 pub(crate) struct TlsStream {
-    tls: ClientTlsStream<TcpStream>,
+    tls: ClientTlsStream<Sniffing>,
     socket: RawFd,
 }
 
@@ -276,5 +379,39 @@ impl Drop for DialPermit<'_> {
     fn drop(&mut self) {
         self.gate.free.set(self.gate.free.get() + 1);
         self.gate.wake_next();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FirstBytes;
+
+    fn first_bytes(reads: &[&[u8]]) -> FirstBytes {
+        let first = FirstBytes::default();
+        for read in reads {
+            first.keep(read);
+        }
+        first
+    }
+
+    #[test]
+    fn a_plain_http_answer_is_told_from_a_tls_one() {
+        let plain = [
+            first_bytes(&[b"HTTP/1.1 400 Bad Request\r\n"]),
+            first_bytes(&[b"HT", b"TP", b"/1.0 400"]),
+            first_bytes(&[b"<!DOCTYPE HTML>\n<html lang=\"en\">"]),
+            first_bytes(&[b"<html><body>400</body></html>"]),
+        ];
+        assert!(plain.iter().all(FirstBytes::are_plain_http));
+        let not_plain = [
+            first_bytes(&[]),
+            first_bytes(&[b"\x15\x03\x03\x00\x02\x02\x28"]), // a TLS alert
+            first_bytes(&[b"\x16\x03\x03\x00\x7a\x02"]),     // a ServerHello record
+            first_bytes(&[b"SSH-2.0-OpenSSH_9.6\r\n"]),
+            first_bytes(&[b"HTTP"]),
+        ];
+        assert!(!not_plain.iter().any(FirstBytes::are_plain_http));
+        let full = first_bytes(&[b"HTTP/1.1 400 Bad Request", b"more"]);
+        assert!(full.is_full() && full.are_plain_http());
     }
 }

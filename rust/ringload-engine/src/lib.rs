@@ -36,6 +36,7 @@ pub use config::{
     ConfigError, EndpointKey, IoMode, LoadConfig, LoadPlan, ScenarioRequest, Scheme, Target,
     TlsOptions,
 };
+pub use dial::PLAIN_HTTP_ANSWER;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};
 pub use run::{run, run_until, Progress, RunError};
 pub use stages::Stage;

@@ -40,6 +40,10 @@ fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<session::Session>()?;
     m.add_class::<tls::TlsConfig>()?;
     m.add_class::<session::Proxies>()?;
+    m.add(
+        "MissingSchemeError",
+        m.py().get_type::<session::MissingSchemeError>(),
+    )?;
     m.add_function(wrap_pyfunction!(session::merge_headers, m)?)?;
     m.add_class::<client::RawResponse>()?;
     m.add_class::<client::ResponseStream>()?;

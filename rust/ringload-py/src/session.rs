@@ -15,13 +15,23 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use ringload_engine::client::{ClientRequest, ClientTls};
-use ringload_engine::client_url::{scheme_of, split_origin, target_of, ClientOrigin};
+use ringload_engine::client_url::{
+    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin,
+};
 use ringload_engine::proxy::ClientProxy;
 use ringload_engine::Scheme;
 use ringload_http1::RequestSpec;
 
 use crate::client::{seconds, Engine};
 use crate::tls::TlsConfig;
+
+pyo3::create_exception!(
+    _ringload,
+    MissingSchemeError,
+    PyValueError,
+    "A URL without http:// or https:// (`127.0.0.1:8080/`); the message names the URL it \
+     most likely meant. Raised before anything is sent."
+);
 
 /// Session ids are unique in the process: the engine pools connections per session.
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
@@ -108,8 +118,9 @@ impl Session {
     /// 0 replaces, 1 only if absent, 2 appends to a Cookie field with "; ".
     ///
     /// Raises ValueError for a request that cannot be sent (an unsupported scheme, a bad port,
-    /// CR/LF/NUL in the method, target or headers, a non-positive timeout) and TypeError for
-    /// header names or values that are not str. `verify` is True, False or a `TlsConfig`.
+    /// CR/LF/NUL in the method, target or headers, a non-positive timeout), its subclass
+    /// MissingSchemeError for a URL without any scheme, and TypeError for header names or
+    /// values that are not str. `verify` is True, False or a `TlsConfig`.
     #[allow(clippy::too_many_arguments)] // positional: the cheapest call pyo3 offers, once per request
     #[pyo3(signature = (waiter, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream, /))]
     fn send(
@@ -192,6 +203,9 @@ impl Session {
         text: &str,
     ) -> PyResult<(Arc<ClientOrigin>, String)> {
         let Some((key, rest)) = split_origin(text) else {
+            if let Some(message) = missing_scheme_message(text) {
+                return Err(MissingSchemeError::new_err(message));
+            }
             return Err(PyValueError::new_err(format!(
                 "unsupported URL scheme {} in {}: use http:// or https://",
                 PyString::new(url.py(), &scheme_of(text)).repr()?,

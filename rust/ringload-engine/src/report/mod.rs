@@ -259,8 +259,8 @@ pub struct Report {
     /// `--disable-keepalive`, from before the connect), microseconds.
     pub ttfb_us: LatencySummary,
     /// What a reader of the numbers must know: the open-file limit was too low for the
-    /// connections, the schedule fell behind, requests were aborted while connecting. Also
-    /// printed on stderr as they are found.
+    /// connections, the schedule fell behind, requests were aborted while connecting, no
+    /// request got a response. Also printed on stderr as they are found.
     pub warnings: Vec<String>,
     /// Per method and name, in the order the requests were given.
     pub endpoints: Vec<EndpointReport>,
@@ -372,7 +372,7 @@ impl Report {
                 outcomes.aborted_connecting, facts.connections
             ));
         }
-        Report {
+        let mut report = Report {
             url: facts.url,
             method: facts.method,
             connections: facts.connections,
@@ -405,7 +405,27 @@ impl Report {
             timeline: facts.timeline,
             spectrum,
             ramps: facts.ramps,
+        };
+        report.warnings.extend(report.no_success_warning());
+        report
+    }
+
+    /// The warning for a run in which requests were made and none got a response: its
+    /// numbers describe failures, whatever the exit code says.
+    fn no_success_warning(&self) -> Option<String> {
+        let outcomes = &self.outcomes;
+        if outcomes.ok > 0 || outcomes.requests == 0 {
+            return None;
         }
+        let mut why = self.error_counts();
+        if outcomes.aborted > 0 {
+            why.push(format!("aborted at the end: {}", outcomes.aborted));
+        }
+        Some(format!(
+            "warning: no request succeeded: none of the {} requests got a response ({})",
+            outcomes.requests,
+            why.join("; ")
+        ))
     }
 
     /// Failed requests of every kind.
