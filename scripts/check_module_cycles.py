@@ -203,6 +203,16 @@ class Crate:
             src = src[: m.start()] + " " * (m.end() - m.start()) + src[m.end():]
         for m in re.finditer(r"\b(?:crate|super)(?:\s*::\s*\w+)+", src):
             paths.append((m.start(), [s.strip() for s in m.group(0).split("::")]))
+        # A module's own children, named without `self::` (`use thread::engine_main;`), count
+        # too: a parent using its child while the child uses the parent is a cycle all the same.
+        children = set(re.findall(r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;", src, re.M))
+        if children:
+            alternatives = "|".join(sorted(children))
+            for m in re.finditer(r"\buse\s+((?:" + alternatives + r")\s*::[^;]*);", src):
+                for p in expand_use_tree(re.sub(r"\s+as\s+\w+", "", m.group(1))):
+                    paths.append((m.start(), ["self"] + p))
+            for m in re.finditer(r"(?<![\w:])(?:" + alternatives + r")(?:\s*::\s*\w+)+", src):
+                paths.append((m.start(), ["self"] + [s.strip() for s in m.group(0).split("::")]))
         out: set[tuple[str, ...]] = set()
         for pos, segs in paths:
             depth_inline = sum(1 for a, b in inline if a < pos < b)

@@ -25,14 +25,15 @@ use rustls::ClientConfig;
 
 use crate::any_stream::AnyStream;
 use crate::body_stream::{BodyStream, EngineWaker};
-use crate::config::{IoMode, Scheme, TlsOptions};
-use crate::connection::micros;
-use crate::dial::{Dialer, Failure, TcpDialer, TlsDialer};
+use crate::dial::{Dialer, TcpDialer, TlsDialer};
+use crate::error::{ErrorKind, Failure};
 use crate::exchange::{Connection, Responses};
 use crate::http_stream::{ResponseEnd, ResponseSink};
+use crate::origin::Scheme;
 use crate::proxy::{open_tunnel, ClientProxy};
 use crate::resolve::{self, Lookups, Resolve, SystemResolver};
-use crate::stats::ErrorKind;
+use crate::runtime::{micros, IoMode};
+use crate::tls::TlsOptions;
 
 /// One request to send. The bytes are already encoded and validated.
 #[derive(Debug, Clone)]
@@ -338,7 +339,7 @@ impl Client {
     /// [`Client::start`] with host names looked up by `resolver` (on helper threads, never on
     /// the engine thread).
     pub fn start_with_resolver(io: IoMode, resolver: Arc<dyn Resolve>) -> io::Result<Client> {
-        let (use_uring, _) = crate::run::choose_io(io).map_err(io::Error::other)?;
+        let (use_uring, _) = crate::runtime::choose_io(io).map_err(io::Error::other)?;
         let (wake_tx, wake_rx) = StdUnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
@@ -369,7 +370,7 @@ impl Client {
                 .spawn(move || {
                     prefer_caller_on_shared_core();
                     let main = engine_main(inbox.clone(), outbox, wake_rx, resolver);
-                    let result = crate::worker::run_on_runtime(use_uring, main, || {
+                    let result = crate::runtime::run_on_runtime(use_uring, main, || {
                         let _ = started_tx.send(Ok(()));
                     });
                     if let Err(e) = result {

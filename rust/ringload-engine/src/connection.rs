@@ -9,17 +9,19 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
-use crate::config::PreparedRequest;
-use crate::dial::{DialGate, DialTimes, Dialer, Failure};
+use crate::dial::{DialGate, DialTimes, Dialer};
+use crate::error::{ErrorKind, Failure};
 use crate::exchange::{Connection, Responses};
 use crate::http_stream::{Discard, ResponseEnd};
 use crate::idle::OverSocket;
 use crate::plan::{Picker, Plan};
-use crate::stats::{ErrorKind, IntervalStats};
+use crate::prepare::PreparedRequest;
+use crate::runtime::micros;
+use crate::stages::RampSlot;
+use crate::stats::IntervalStats;
 use crate::stop::StopSignal;
 use crate::template::Rng;
 use crate::watchdog::{Alarm, Watchdog};
-use crate::worker::RampSlot;
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
@@ -282,11 +284,6 @@ pub(crate) async fn run_connection<D: Dialer>(
 async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
     let until = (Instant::now() + wait).min(deadline);
     monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
-}
-
-#[inline]
-pub(crate) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The buffer a templated body is rendered into before its head (which carries its length).

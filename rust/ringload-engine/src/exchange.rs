@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
-use crate::dial::Failure;
+use crate::error::Failure;
 use crate::http_stream::{HttpStream, ResponseEnd, ResponseSink};
 use crate::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
 

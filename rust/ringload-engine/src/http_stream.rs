@@ -10,8 +10,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use ringload_http1::limits::MAX_INFORMATIONAL_RESPONSES;
 use ringload_http1::{parse_response_head, BodyDecoder};
 
-use crate::dial::Failure;
-use crate::stats::ErrorKind;
+use crate::error::ErrorKind;
+use crate::error::Failure;
 
 /// A connection's receive buffer at its first read: a page, which takes most API responses in
 /// one read. Thousands of Locust users each waiting for a response hold one each.

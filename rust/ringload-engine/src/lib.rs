@@ -9,19 +9,23 @@
 mod any_stream;
 pub mod body_stream;
 pub mod client;
-pub mod client_url;
 pub mod config;
 pub(crate) mod connection;
 mod dial;
+pub mod error;
 mod exchange;
 mod http_stream;
 mod idle;
+mod limits;
+pub mod origin;
 mod pacer;
 mod plan;
+mod prepare;
 pub mod proxy;
 pub mod report;
 pub mod resolve;
 pub mod run;
+pub mod runtime;
 pub mod stages;
 pub mod stats;
 pub mod stop;
@@ -32,14 +36,16 @@ mod watchdog;
 pub mod worker;
 mod x509;
 
-pub use config::{
-    ConfigError, EndpointKey, IoMode, LoadConfig, LoadPlan, ScenarioRequest, Scheme, Target,
-    TlsOptions,
-};
+pub use config::{LoadConfig, ScenarioRequest};
 pub use dial::PLAIN_HTTP_ANSWER;
+pub use error::{ConfigError, ErrorKind};
+pub use origin::{Scheme, Target};
+pub use prepare::LoadPlan;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};
 pub use run::{run, run_until, Progress, RunError};
+pub use runtime::IoMode;
 pub use stages::Stage;
-pub use stats::ErrorKind;
+pub use stats::EndpointKey;
 pub use stop::StopSignal;
 pub use timeline::TimelineEntry;
+pub use tls::TlsOptions;

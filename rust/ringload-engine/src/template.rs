@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use ringload_http1::{push_content_length, RequestError, RequestSpec};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// Which part of a request a template is in: what its values may contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -54,7 +54,10 @@ pub(crate) fn os_error(error: &std::io::Error, path: &std::path::Path) -> PyErr 
 }
 
 /// JSON data as the Python values `json.loads` would give.
-pub(crate) fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn json_to_py<'py>(
+    py: Python<'py>,
+    value: &serde_json::Value,
+) -> PyResult<Bound<'py, PyAny>> {
     use serde_json::Value;
     Ok(match value {
         Value::Null => py.None().into_bound(py),

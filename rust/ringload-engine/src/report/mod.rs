@@ -13,9 +13,8 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::config::EndpointKey;
 use crate::stages::Stage;
-use crate::stats::{EndpointStats, ErrorKind, IntervalStats};
+use crate::stats::{EndpointKey, EndpointStats, ErrorKind, IntervalStats};
 use crate::timeline::TimelineEntry;
 
 /// Latency distribution in microseconds. Every field is `None` when no request completed.
