@@ -11,12 +11,12 @@ use crate::origin::Scheme;
 use crate::pacer::Grid;
 use crate::plan::DueTimes;
 use crate::prepare::{LoadPlan, RateShape};
+use crate::report::timeline::TimelineBuilder;
 use crate::report::{Ramps, Report, RunFacts};
 use crate::runtime::choose_io;
 use crate::stages::ConnectionRamp;
 use crate::stats::IntervalStats;
 use crate::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
-use crate::timeline::TimelineBuilder;
 use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 
 /// A live view of the run, once a second.

@@ -13,8 +13,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::report::csv::LocustLatency;
-use crate::report::{failed_by_kind, round2, status_counts, LatencySummary};
+use super::summary::{failed_by_kind, round2, status_counts, LatencySummary, LocustLatency};
 use crate::stats::{new_histogram, EndpointStats, IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
 
 /// The length of one timeline entry (the last one may be shorter).
