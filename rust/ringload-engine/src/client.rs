@@ -23,17 +23,17 @@ use monoio::io::AsyncReadRent;
 use monoio::net::UnixStream;
 use rustls::ClientConfig;
 
-use crate::any_stream::AnyStream;
 use crate::body_stream::{BodyStream, EngineWaker};
-use crate::dial::{Dialer, TcpDialer, TlsDialer};
 use crate::error::{ErrorKind, Failure};
-use crate::exchange::{Connection, Responses};
-use crate::http_stream::{ResponseEnd, ResponseSink};
+use crate::net::any_stream::AnyStream;
+use crate::net::dial::{Dialer, TcpDialer, TlsDialer};
+use crate::net::proxy::{open_tunnel, ClientProxy};
+use crate::net::resolve::{self, Lookups, Resolve, SystemResolver};
+use crate::net::tls::TlsOptions;
 use crate::origin::Scheme;
-use crate::proxy::{open_tunnel, ClientProxy};
-use crate::resolve::{self, Lookups, Resolve, SystemResolver};
+use crate::proto::h1::conn::{Connection, Responses};
+use crate::proto::h1::stream::{ResponseEnd, ResponseSink};
 use crate::runtime::{micros, IoMode};
-use crate::tls::TlsOptions;
 
 /// One request to send. The bytes are already encoded and validated.
 #[derive(Debug, Clone)]
@@ -194,7 +194,7 @@ pub struct ClientFailure {
 }
 
 /// The errno an I/O error stands for (also when it wraps the OS error, as
-/// [`crate::proxy::ProxyUnreachable`] does).
+/// [`crate::net::proxy::ProxyUnreachable`] does).
 fn errno_of(error: &io::Error) -> Option<i32> {
     let wrapped = || {
         let source = std::error::Error::source(error.get_ref()?)?;
@@ -234,7 +234,7 @@ enum Command {
     /// up yet, it is not sent.
     Cancel(u64),
     CloseSession(u64),
-    /// A helper thread's answer for a host name ([`crate::resolve`]).
+    /// A helper thread's answer for a host name ([`crate::net::resolve`]).
     Resolved {
         host: String,
         port: u16,
@@ -739,7 +739,7 @@ async fn exchange_with_retry(
     let mut resent = false;
     loop {
         // A connection the server closed while it sat in the pool is dropped unused: the
-        // request goes out on a new one, neither failed nor resent ([`crate::idle`]).
+        // request goes out on a new one, neither failed nor resent ([`crate::net::idle`]).
         let alive = idle
             .take()
             .and_then(|mut conn| (!conn.retired_while_idle(Instant::now())).then_some(conn));
@@ -973,7 +973,7 @@ async fn dial_tls(
         ClientTls::Insecure => engine.tls_config(false)?,
         ClientTls::Custom(custom) => custom.config.clone(),
     };
-    let name = crate::tls::server_name(&request.host)
+    let name = crate::net::tls::server_name(&request.host)
         .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
     let tls = TlsDialer::new(tcp, config, name);
     let stream = match &request.proxy {
@@ -1047,7 +1047,7 @@ impl Engine {
             insecure: !verify,
             ..TlsOptions::default()
         };
-        let config = crate::tls::client_config(&options)
+        let config = crate::net::tls::client_config(&options)
             .map_err(|e| Failure::new(ErrorKind::Tls, io::Error::other(e.to_string())))?;
         *slot.borrow_mut() = Some(config.clone());
         Ok(config)

@@ -18,8 +18,7 @@ use ringload_engine::client::{ClientRequest, ClientTls};
 use ringload_engine::origin::{
     missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin,
 };
-use ringload_engine::proxy::ClientProxy;
-use ringload_engine::Scheme;
+use ringload_engine::{ClientProxy, Scheme};
 use ringload_http1::RequestSpec;
 
 use crate::client::Engine;

@@ -9,7 +9,7 @@ use super::summary::{format_bytes, format_us, LatencySummary, REPORTED_PERCENTIL
 use super::timeline::TimelineEntry;
 use super::Report;
 use crate::error::ErrorKind;
-use crate::stages::Stage;
+use crate::load::stages::Stage;
 
 const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}\

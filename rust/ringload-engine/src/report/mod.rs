@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::stages::Stage;
+use crate::load::stages::Stage;
 use crate::stats::{EndpointKey, EndpointStats, ErrorKind, IntervalStats};
 use summary::{failed_by_kind, round2, round_to, status_counts};
 pub use summary::{format_us, LatencySummary, REPORTED_PERCENTILES};

@@ -9,19 +9,19 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
-use crate::dial::{DialGate, DialTimes, Dialer};
 use crate::error::{ErrorKind, Failure};
-use crate::exchange::{Connection, Responses};
-use crate::http_stream::{Discard, ResponseEnd};
-use crate::idle::OverSocket;
-use crate::plan::{Picker, Plan};
-use crate::prepare::PreparedRequest;
+use crate::load::plan::{Picker, Plan};
+use crate::load::prepare::PreparedRequest;
+use crate::load::stages::RampSlot;
+use crate::load::stop::StopSignal;
+use crate::load::template::Rng;
+use crate::load::watchdog::{Alarm, Watchdog};
+use crate::net::dial::{DialGate, DialTimes, Dialer};
+use crate::net::idle::OverSocket;
+use crate::proto::h1::conn::{Connection, Responses};
+use crate::proto::h1::stream::{Discard, ResponseEnd};
 use crate::runtime::micros;
-use crate::stages::RampSlot;
 use crate::stats::IntervalStats;
-use crate::stop::StopSignal;
-use crate::template::Rng;
-use crate::watchdog::{Alarm, Watchdog};
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.

@@ -34,7 +34,7 @@ impl Ramp {
             )));
         }
         for (index, stage) in stages.iter().enumerate() {
-            if stage.duration.is_zero() || stage.duration > crate::limits::MAX_DURATION {
+            if stage.duration.is_zero() || stage.duration > crate::load::limits::MAX_DURATION {
                 return Err(ConfigError::Invalid(format!(
                     "{what} stage {}: the duration must be more than zero and at most a year",
                     index + 1

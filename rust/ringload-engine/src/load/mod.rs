@@ -1,5 +1,17 @@
-//! The coordinator: validates the run, starts the workers, merges their snapshots, reports
-//! progress, and builds the final report.
+//! The load runner. This file is the coordinator: it validates the run, starts the workers,
+//! merges their snapshots, reports progress, and builds the final report.
+
+pub mod config;
+pub(crate) mod connection;
+pub(crate) mod limits;
+pub(crate) mod pacer;
+pub(crate) mod plan;
+pub mod prepare;
+pub mod stages;
+pub mod stop;
+pub(crate) mod template;
+pub(crate) mod watchdog;
+pub mod worker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,17 +19,17 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 pub use crate::error::RunError;
+use crate::load::pacer::Grid;
+use crate::load::plan::DueTimes;
+use crate::load::prepare::{LoadPlan, RateShape};
+use crate::load::stages::ConnectionRamp;
+use crate::load::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
+use crate::load::worker::{RunSetup, WorkerJob, WorkerMessage};
 use crate::origin::Scheme;
-use crate::pacer::Grid;
-use crate::plan::DueTimes;
-use crate::prepare::{LoadPlan, RateShape};
 use crate::report::timeline::TimelineBuilder;
 use crate::report::{Ramps, Report, RunFacts};
 use crate::runtime::choose_io;
-use crate::stages::ConnectionRamp;
 use crate::stats::IntervalStats;
-use crate::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
-use crate::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 
 /// A live view of the run, once a second.
 #[derive(Debug, Clone, Copy)]

@@ -22,7 +22,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::error::{ErrorKind, Failure};
-use crate::idle::OverSocket;
+use crate::net::idle::OverSocket;
 
 /// How long opening a connection took, by phase.
 #[derive(Debug, Clone, Copy)]
@@ -228,7 +228,7 @@ impl Dialer for TlsDialer {
 }
 
 /// A TLS stream over TCP that keeps its socket's descriptor, which monoio-rustls does not
-/// expose, so that an idle connection can be checked ([`crate::idle`]).
+/// expose, so that an idle connection can be checked ([`crate::net::idle`]).
 pub(crate) struct TlsStream {
     tls: ClientTlsStream<Sniffing>,
     socket: RawFd,

@@ -107,7 +107,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
     /// The open stream's socket.
     pub fn socket(&self) -> Option<std::os::fd::RawFd>
     where
-        S: crate::idle::OverSocket,
+        S: crate::net::idle::OverSocket,
     {
         self.stream.as_ref().map(|s| s.socket())
     }
@@ -131,16 +131,16 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         std::mem::take(&mut self.bytes_written)
     }
 
-    /// Sends what a plain socket takes of `bytes` now ([`crate::idle::send_at_once`]); 0 over
+    /// Sends what a plain socket takes of `bytes` now ([`crate::net::idle::send_at_once`]); 0 over
     /// TLS, whose records only the stream can make.
     pub fn send_at_once(&mut self, bytes: &[u8]) -> Result<usize, Failure>
     where
-        S: crate::idle::OverSocket,
+        S: crate::net::idle::OverSocket,
     {
         let Some(stream) = self.stream.as_ref().filter(|s| s.is_plain()) else {
             return Ok(0);
         };
-        let sent = crate::idle::send_at_once(stream.socket(), bytes)
+        let sent = crate::net::idle::send_at_once(stream.socket(), bytes)
             .map_err(|e| Failure::new(ErrorKind::Write, e))?;
         self.bytes_written += sent as u64;
         Ok(sent)

@@ -14,7 +14,7 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use rustls_pki_types::pem::PemObject;
 
 use crate::error::ConfigError;
-use crate::x509;
+use crate::net::x509;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsOptions {

@@ -11,17 +11,17 @@ use crossbeam_channel::Sender;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
-use crate::connection::{run_connection, WorkerShared};
-use crate::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
-use crate::pacer::Pacer;
-use crate::plan::{DueTimes, Picker, Plan};
-use crate::prepare::PreparedRequest;
+use crate::load::connection::{run_connection, WorkerShared};
+use crate::load::pacer::Pacer;
+use crate::load::plan::{DueTimes, Picker, Plan};
+use crate::load::prepare::PreparedRequest;
+use crate::load::stages::{ConnectionRamp, RampSlot};
+use crate::load::stop::{wake_watcher, StopSignal, WorkerStop};
+use crate::load::template::Rng;
+use crate::load::watchdog::Watchdog;
+use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
 use crate::runtime::run_on_runtime;
-use crate::stages::{ConnectionRamp, RampSlot};
 use crate::stats::{IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
-use crate::stop::{wake_watcher, StopSignal, WorkerStop};
-use crate::template::Rng;
-use crate::watchdog::Watchdog;
 
 /// Read-only facts every worker needs.
 pub(crate) struct RunSetup {

@@ -6,8 +6,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::pacer::{Grid, Pacer};
-use crate::stages::Ramp;
+use crate::load::pacer::{Grid, Pacer};
+use crate::load::stages::Ramp;
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {

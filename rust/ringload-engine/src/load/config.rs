@@ -6,12 +6,12 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use ringload_http1::RequestSpec;
 
-use crate::limits::{MAX_DURATION, MIN_RATE};
+use crate::load::limits::{MAX_DURATION, MIN_RATE};
+use crate::load::stages::Stage;
+use crate::load::template::{RequestTemplate, TemplateContext};
+use crate::net::tls::TlsOptions;
 use crate::origin::{redact_userinfo, Target};
 use crate::runtime::IoMode;
-use crate::stages::Stage;
-use crate::template::{RequestTemplate, TemplateContext};
-use crate::tls::TlsOptions;
 
 /// One request of a scenario: what to send, the name its statistics are kept under, and how
 /// often it is picked relative to the others.

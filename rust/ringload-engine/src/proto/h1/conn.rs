@@ -1,4 +1,4 @@
-//! One round trip on one connection, as both the load workers ([`crate::connection`]) and the
+//! One round trip on one connection, as both the load workers ([`crate::load::connection`]) and the
 //! Python package's client ([`crate::client`]) make it: the requests written at once, their
 //! responses read in order, whether the connection may carry more, and the one rule for
 //! resending on a fresh connection. The callers keep only what differs: how they dial, how they
@@ -9,8 +9,8 @@ use std::time::Instant;
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::error::Failure;
-use crate::http_stream::{HttpStream, ResponseEnd, ResponseSink};
-use crate::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
+use crate::net::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
+use crate::proto::h1::stream::{HttpStream, ResponseEnd, ResponseSink};
 
 /// The responses one exchange expects, in the order the requests were written.
 pub(crate) trait Responses {
@@ -33,7 +33,7 @@ pub(crate) struct Connection<S> {
     reused: bool,
     /// When the connection last went idle, kept alive (about when its last response arrived).
     idle_since: Option<Instant>,
-    /// It was just found alive after idling: the next exchange sends at once ([`crate::idle`]).
+    /// It was just found alive after idling: the next exchange sends at once ([`crate::net::idle`]).
     send_at_once: bool,
     /// Responses completed in the current exchange.
     pub completed: usize,
@@ -135,7 +135,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + OverSocket> Connection<S> {
         Ok(true)
     }
 
-    /// Whether the server retired this kept-alive connection while it sat idle ([`crate::idle`]);
+    /// Whether the server retired this kept-alive connection while it sat idle ([`crate::net::idle`]);
     /// the caller closes it and sends on a new one. Connections idle for less than
     /// [`CHECK_AFTER_IDLE`] at `now` are not checked; one found alive sends its next exchange
     /// at once, which must follow with no await in between.

@@ -6,14 +6,14 @@ use std::time::Duration;
 
 use ringload_http1::RequestSpec;
 
-use crate::config::{LoadConfig, ScenarioRequest};
 use crate::error::ConfigError;
-use crate::limits::DEFAULT_CONNECTIONS;
+use crate::load::config::{LoadConfig, ScenarioRequest};
+use crate::load::limits::DEFAULT_CONNECTIONS;
+use crate::load::stages::Ramp;
+use crate::load::template::{RequestTemplate, TemplateContext};
 use crate::origin::{redact_userinfo, Scheme, Target};
 use crate::runtime::available_cores;
-use crate::stages::Ramp;
 use crate::stats::EndpointKey;
-use crate::template::{RequestTemplate, TemplateContext};
 
 /// A request ready for the workers: encoded once, with what reading its response needs.
 #[derive(Debug, Clone)]
@@ -224,8 +224,8 @@ impl LoadConfig {
             }
             Scheme::Http => None,
             Scheme::Https => Some((
-                crate::tls::client_config(&self.tls)?,
-                crate::tls::server_name(&self.target.host)?,
+                crate::net::tls::client_config(&self.tls)?,
+                crate::net::tls::server_name(&self.target.host)?,
             )),
         };
         Ok(LoadPlan {
