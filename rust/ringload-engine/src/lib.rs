@@ -11,7 +11,6 @@
 //! - `proto`: the protocol seam (HTTP/1.1 today); [`net`]: dialing, TLS, proxies, names.
 //! - The leaves: [`error`], [`runtime`], [`origin`], [`stats`].
 
-pub mod body_stream;
 pub mod client;
 pub mod error;
 pub mod load;

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use ringload_engine::body_stream::{BodyStream, Taken};
+use ringload_engine::client::body_stream::{BodyStream, Taken};
 use ringload_engine::client::{
     Client, ClientFailure, ClientRequest, ClientResponse, Completion, Outcome, ResponseHeaders,
 };
