@@ -7,7 +7,8 @@ outside comments and string literals) that names module file b or an item in it.
 re-export of the crate root (`crate::Foo` where lib.rs says `pub use x::Foo`) counts as an edge to
 the module that defines it: re-exports do not break a cycle.
 
-Usage: scripts/check_module_cycles.py [CRATE_DIR ...]   (default: every rust/*/ with a src/)
+Usage: scripts/check_module_cycles.py [CRATE_DIR ...]   (default: every rust/*/ with a src/,
+but those in NOT_YET_CHECKED)
 Exit status 1 when a crate has a cycle or a file is too long.
 """
 
@@ -18,6 +19,9 @@ import sys
 from pathlib import Path
 
 MAX_LINES = 800
+# Crates the default run leaves out, each with why: layout step 1 (issue 26) covers the engine,
+# the CLI and the binding; the test server's conn/request/response/routes/server knot is next.
+NOT_YET_CHECKED = {"ringload-target": "a cycle through conn, request, response, routes, server"}
 
 
 def strip_comments_and_strings(src: str) -> str:
@@ -42,7 +46,7 @@ def strip_comments_and_strings(src: str) -> str:
                     j += 1
             out.append(re.sub(r"[^\n]", " ", src[i:j]))
             i = j
-        elif (m := re.match(r'b?r(#*)"', src[i:i + 300])) and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_")):
+        elif (m := re.match(r'b?r(#*)"', src[i : i + 300])) and not (i and (src[i - 1].isalnum() or src[i - 1] == "_")):
             close = '"' + m.group(1)
             j = src.find(close, i + m.end())
             j = n if j < 0 else j + len(close)
@@ -57,7 +61,7 @@ def strip_comments_and_strings(src: str) -> str:
             i = j
         elif c == "'":
             # a char literal ('a', '\n', '\u{1F600}') or a lifetime ('a)
-            m = re.match(r"'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'])'", src[i:i + 12])
+            m = re.match(r"'(\\u\{[0-9a-fA-F]+\}|\\.|[^\\'])'", src[i : i + 12])
             if m:
                 out.append(" " * m.end())
                 i += m.end()
@@ -105,7 +109,7 @@ def strip_cfg_test(src: str) -> str:
     """Blank out every item marked #[cfg(test)] (a test module, a test-only function or use)."""
     while m := CFG_TEST.search(src):
         end = item_end(src, m.end())
-        src = src[: m.start()] + re.sub(r"[^\n]", " ", src[m.start(): end + 1]) + src[end + 1:]
+        src = src[: m.start()] + re.sub(r"[^\n]", " ", src[m.start() : end + 1]) + src[end + 1 :]
     return src
 
 
@@ -116,16 +120,15 @@ def lines_before_tests(raw: str) -> int:
 
 
 def expand_use_tree(tree: str) -> list[list[str]]:
-    """`a::{b, c::{d, e}}` -> [[a, b], [a, c, d], [a, c, e]] (aliases and globs dropped)."""
+    """`a::{b, c::{d, e}}` -> [[a, b], [a, c, d], [a, c, e]] (globs dropped; callers strip `as` aliases)."""
     tree = re.sub(r"\s+", "", tree)
 
     def parse(s: str) -> list[list[str]]:
         brace = s.find("{")
         if brace < 0:
-            s = s.split("as", 1)[0] if re.search(r"\bas\b", s) else s
             return [[seg for seg in s.split("::") if seg and seg != "*"]]
         prefix = [seg for seg in s[:brace].split("::") if seg]
-        inner = s[brace + 1: s.rfind("}")]
+        inner = s[brace + 1 : s.rfind("}")]
         parts, depth, cur = [], 0, ""
         for ch in inner:
             if ch == "," and depth == 0:
@@ -144,7 +147,6 @@ def expand_use_tree(tree: str) -> list[list[str]]:
                 result.append(prefix + [x for x in sub if x != "self"])
         return result
 
-    # `as` was squeezed by the whitespace removal: drop `asName` suffixes via the original spacing
     return parse(tree)
 
 
@@ -193,14 +195,13 @@ class Crate:
         path = self.files[mod]
         src = strip_cfg_test(strip_comments_and_strings(path.read_text()))
         # inline (non-test) modules: a `super::` inside one names this file itself
-        inline = [(m.end() - 1, matching_brace(src, m.end() - 1))
-                  for m in re.finditer(r"\bmod\s+\w+\s*\{", src)]
+        inline = [(m.end() - 1, matching_brace(src, m.end() - 1)) for m in re.finditer(r"\bmod\s+\w+\s*\{", src)]
         paths: list[tuple[int, list[str]]] = []
         for m in re.finditer(r"\buse\s+((?:crate|super|self)\b[^;]*);", src):
             cleaned = re.sub(r"\s+as\s+\w+", "", m.group(1))
             for p in expand_use_tree(cleaned):
                 paths.append((m.start(), p))
-            src = src[: m.start()] + " " * (m.end() - m.start()) + src[m.end():]
+            src = src[: m.start()] + " " * (m.end() - m.start()) + src[m.end() :]
         for m in re.finditer(r"\b(?:crate|super)(?:\s*::\s*\w+)+", src):
             paths.append((m.start(), [s.strip() for s in m.group(0).split("::")]))
         # A module's own children, named without `self::` (`use thread::engine_main;`), count
@@ -280,20 +281,28 @@ def cycles(graph: dict[tuple[str, ...], set[tuple[str, ...]]]) -> list[list[tupl
 
 def main(argv: list[str]) -> int:
     repo = Path(__file__).resolve().parent.parent
-    crates = [Path(a) for a in argv] or sorted(p for p in (repo / "rust").iterdir() if (p / "src").is_dir())
+    crates = [Path(a) for a in argv]
+    if not crates:
+        for p in sorted(p for p in (repo / "rust").iterdir() if (p / "src").is_dir()):
+            if p.name in NOT_YET_CHECKED:
+                print(f"{p.name}: not checked yet ({NOT_YET_CHECKED[p.name]})")
+            else:
+                crates.append(p)
     failed = False
     for root in crates:
         crate = Crate(root)
         graph = {m: crate.edges(m) for m in crate.files}
         bad = cycles(graph)
         long = []
-        for m, f in crate.files.items():
+        for f in crate.files.values():
             n = lines_before_tests(f.read_text())
             if n > MAX_LINES:
                 long.append((f.relative_to(root), n))
         status = "ok" if not bad and not long else "FAIL"
-        print(f"{root.name}: {len(crate.files)} files, {sum(map(len, graph.values()))} edges, "
-              f"{len(bad)} cycles, {len(long)} files over {MAX_LINES} lines: {status}")
+        print(
+            f"{root.name}: {len(crate.files)} files, {sum(map(len, graph.values()))} edges, "
+            f"{len(bad)} cycles, {len(long)} files over {MAX_LINES} lines: {status}"
+        )
         for comp in bad:
             members = set(comp)
             print(f"  cycle: {', '.join(name(m) for m in comp)}")
