@@ -12,14 +12,14 @@
 //! - The leaves: [`error`], [`runtime`], [`origin`], [`stats`].
 
 pub mod client;
-pub mod error;
-pub mod load;
-pub mod net;
-pub mod origin;
+pub(crate) mod error;
+pub(crate) mod load;
+pub(crate) mod net;
+pub(crate) mod origin;
 pub(crate) mod proto;
 pub mod report;
-pub mod runtime;
-pub mod stats;
+pub(crate) mod runtime;
+pub(crate) mod stats;
 
 pub use error::{ConfigError, ErrorKind};
 pub use load::config::{LoadConfig, ScenarioRequest};
@@ -31,7 +31,9 @@ pub use net::dial::PLAIN_HTTP_ANSWER;
 pub use net::proxy::ClientProxy;
 pub use net::resolve::Resolve;
 pub use net::tls::{build_client_config, ClientTlsSpec, ServerCheck, TlsOptions, TrustedRoots};
-pub use origin::{Scheme, Target};
+pub use origin::{
+    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, Scheme, Target,
+};
 pub use report::timeline::TimelineEntry;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};
 pub use runtime::IoMode;

@@ -15,10 +15,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use ringload_engine::client::{ClientRequest, ClientTls};
-use ringload_engine::origin::{
-    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin,
+use ringload_engine::{
+    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, ClientProxy, Scheme,
 };
-use ringload_engine::{ClientProxy, Scheme};
 use ringload_http1::RequestSpec;
 
 use crate::client::Engine;
