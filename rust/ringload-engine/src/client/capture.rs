@@ -12,8 +12,8 @@ use super::mailbox::LocalNotify;
 use super::request::ClientRequest;
 use super::response::{ClientResponse, Outcome, ResponseHeaders};
 use crate::error::Failure;
-use crate::proto::h1::conn::Responses;
-use crate::proto::h1::stream::{ResponseEnd, ResponseSink};
+use crate::proto::Responses;
+use crate::proto::{ResponseEnd, ResponseSink};
 use crate::runtime::micros;
 
 /// What a streamed exchange needs of the client thread: publishing a completion, and parking

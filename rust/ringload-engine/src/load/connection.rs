@@ -18,8 +18,9 @@ use crate::load::template::Rng;
 use crate::load::watchdog::{Alarm, Watchdog};
 use crate::net::dial::{DialGate, DialTimes, Dialer};
 use crate::net::idle::OverSocket;
-use crate::proto::h1::conn::{Connection, Responses};
-use crate::proto::h1::stream::{Discard, ResponseEnd};
+use crate::proto::h1::conn::Connection;
+use crate::proto::Responses;
+use crate::proto::{Discard, ResponseEnd};
 use crate::runtime::micros;
 use crate::stats::IntervalStats;
 

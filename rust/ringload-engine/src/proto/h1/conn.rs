@@ -10,19 +10,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::error::Failure;
 use crate::net::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
-use crate::proto::h1::stream::{HttpStream, ResponseEnd, ResponseSink};
-
-/// The responses one exchange expects, in the order the requests were written.
-pub(crate) trait Responses {
-    type Sink: ResponseSink;
-    fn len(&self) -> usize;
-    /// Request `i` was a HEAD: its response has no body whatever its headers say.
-    fn is_head(&self, i: usize) -> bool;
-    /// Where response `i`'s head and body go.
-    fn sink(&mut self, i: usize) -> &mut Self::Sink;
-    /// Response `i` is complete.
-    fn complete(&mut self, i: usize, end: ResponseEnd);
-}
+use crate::proto::h1::stream::HttpStream;
+use crate::proto::Responses;
 
 /// A connection's stream, whether it has carried a response yet, and its reusable write buffer.
 pub(crate) struct Connection<S> {
