@@ -12,7 +12,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use crate::error::{ErrorKind, Failure};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
-use crate::load::stages::RampSlot;
+use crate::load::stages::ConnectionSlot;
 use crate::load::stop::StopSignal;
 use crate::load::template::Rng;
 use crate::load::watchdog::{Alarm, Watchdog};
@@ -129,7 +129,7 @@ impl WorkerShared {
 pub(crate) async fn run_connection<D: Dialer>(
     shared: Rc<WorkerShared>,
     dialer: Rc<D>,
-    slot: Option<RampSlot>,
+    slot: Option<ConnectionSlot>,
 ) {
     let mut conn: Connection<D::Stream> = shared.new_connection();
     let mut scratch = TemplateScratch::default();

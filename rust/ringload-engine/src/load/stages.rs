@@ -191,14 +191,14 @@ const ABOVE: f64 = 1e-9;
 
 /// One connection's place on a connection ramp.
 #[derive(Clone, Debug)]
-pub(crate) struct RampSlot {
+pub(crate) struct ConnectionSlot {
     pub ramp: Arc<Ramp>,
     pub start: Instant,
     /// The connection is in use while the target is above this: its number in the run, from 0.
     pub level: f64,
 }
 
-impl RampSlot {
+impl ConnectionSlot {
     /// `None` while the connection is in use at `now`; else when it next will be (`Some(None)`:
     /// never again).
     pub fn idle_until(&self, now: Instant) -> Option<Option<Instant>> {

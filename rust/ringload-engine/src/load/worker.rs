@@ -15,7 +15,7 @@ use crate::load::connection::{run_connection, WorkerShared};
 use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
-use crate::load::stages::{ConnectionRamp, RampSlot};
+use crate::load::stages::{ConnectionRamp, ConnectionSlot};
 use crate::load::stop::{wake_watcher, StopSignal, WorkerStop};
 use crate::load::template::Rng;
 use crate::load::watchdog::Watchdog;
@@ -158,7 +158,7 @@ impl WorkerRun {
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)
             .map(|j| {
-                let slot = self.job.connection_ramp.as_ref().map(|r| RampSlot {
+                let slot = self.job.connection_ramp.as_ref().map(|r| ConnectionSlot {
                     ramp: r.ramp.clone(),
                     start: r.start,
                     level: (r.first + j * r.stride) as f64,
