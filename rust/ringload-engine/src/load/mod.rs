@@ -7,6 +7,7 @@ pub(crate) mod limits;
 pub(crate) mod pacer;
 pub(crate) mod plan;
 pub mod prepare;
+pub(crate) mod rng;
 pub mod stages;
 pub mod stop;
 pub(crate) mod template;
