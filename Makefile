@@ -20,6 +20,7 @@ build: ## release build of the `ringload` binary (target/release/ringload)
 lint: ## formatting, clippy and ruff; warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(PYTHON) scripts/check_module_cycles.py
 	$(PYTHON) -m ruff check python tests benches/scripts benches/locust
 	$(PYTHON) -m ruff format --check python tests benches/scripts benches/locust
 

@@ -8,11 +8,13 @@
 //! of what was measured is still printed).
 
 mod args;
+mod plan;
 mod progress;
 mod scenario;
 mod serve;
 mod signals;
 mod thresholds;
+mod units;
 
 use std::ffi::OsString;
 use std::io::Write;

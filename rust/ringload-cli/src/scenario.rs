@@ -101,7 +101,7 @@ impl ScenarioFile {
     /// The file's `(stages, connection_stages)`; the engine checks their values.
     pub fn stages(&self) -> Result<(Vec<Stage>, Vec<Stage>)> {
         let stage = |which: &str, i: usize, duration: &str, target: f64| {
-            crate::args::parse_duration(duration)
+            crate::units::parse_duration(duration)
                 .map_err(anyhow::Error::msg)
                 .map(|duration| Stage { duration, target })
                 .with_context(|| format!("scenario {which} #{}", i + 1))

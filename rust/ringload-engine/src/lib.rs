@@ -1,45 +1,40 @@
 //! The ringload engine: thread-per-core HTTP/1.1 load generation on monoio (io_uring, with an
 //! epoll fallback).
 //!
-//! Layout: [`config`] says what to run; [`run::run`] (the coordinator) starts one pinned
-//! [`worker`] per core; each worker runs many [`connection`]s that follow its [`plan`] (request
-//! budget and open-model schedule) and record into [`stats`]; the coordinator merges them into a
-//! [`report::Report`] and, second by second, its [`timeline`].
+//! Layout, top to bottom (every arrow points down):
+//! - [`load`]: the load runner. [`load::config`] says what to run; [`run`] (the coordinator)
+//!   starts one pinned [`load::worker`] per core; each worker runs many connections that follow
+//!   its plan (request budget and open-model schedule) and record into [`stats`].
+//! - [`client`]: the request/response client behind the Python package.
+//! - [`report`]: the coordinator merges the statistics into a [`Report`] and, second by second,
+//!   its timeline; text, JSON, HTML and CSV outputs.
+//! - `proto`: the protocol seam (HTTP/1.1 today); [`net`]: dialing, TLS, proxies, names.
+//! - The leaves: [`error`], [`runtime`], [`origin`], [`stats`].
 
-mod any_stream;
-pub mod body_stream;
 pub mod client;
-pub mod client_url;
-pub mod config;
-pub(crate) mod connection;
-mod dial;
-mod exchange;
-mod http_stream;
-mod idle;
-mod pacer;
-mod plan;
-pub mod proxy;
+pub(crate) mod error;
+pub(crate) mod load;
+pub(crate) mod net;
+pub(crate) mod origin;
+pub(crate) mod proto;
 pub mod report;
-pub mod resolve;
-pub mod run;
-pub mod stages;
-pub mod stats;
-pub mod stop;
-mod template;
-pub mod timeline;
-pub mod tls;
-mod watchdog;
-pub mod worker;
-mod x509;
+pub(crate) mod runtime;
+pub(crate) mod stats;
 
-pub use config::{
-    ConfigError, EndpointKey, IoMode, LoadConfig, LoadPlan, ScenarioRequest, Scheme, Target,
-    TlsOptions,
+pub use error::{ConfigError, ErrorKind};
+pub use load::config::{LoadConfig, ScenarioRequest};
+pub use load::prepare::LoadPlan;
+pub use load::stages::Stage;
+pub use load::stop::StopSignal;
+pub use load::{run, run_until, Progress, RunError};
+pub use net::dial::PLAIN_HTTP_ANSWER;
+pub use net::proxy::ClientProxy;
+pub use net::resolve::Resolve;
+pub use net::tls::{build_client_config, ClientTlsSpec, ServerCheck, TlsOptions, TrustedRoots};
+pub use origin::{
+    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, Scheme, Target,
 };
-pub use dial::PLAIN_HTTP_ANSWER;
+pub use report::timeline::TimelineEntry;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};
-pub use run::{run, run_until, Progress, RunError};
-pub use stages::Stage;
-pub use stats::ErrorKind;
-pub use stop::StopSignal;
-pub use timeline::TimelineEntry;
+pub use runtime::IoMode;
+pub use stats::EndpointKey;

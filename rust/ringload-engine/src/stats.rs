@@ -1,62 +1,30 @@
 //! Per-worker measurements and their merge. Workers record into an [`IntervalStats`] without
 //! locks or allocation and hand the whole thing to the coordinator once per interval.
 
+use std::time::Duration;
+
 use hdrhistogram::Histogram;
 
-/// Why a request failed. Counted into fixed arrays, never keyed by message text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The TCP connection could not be established (refused, unreachable, connect timeout).
-    Connect,
-    /// The TLS handshake failed (certificate rejected, protocol error).
-    Tls,
-    /// No complete response within `--timeout`.
-    Timeout,
-    /// The server closed the connection before sending any byte of the response.
-    Closed,
-    /// Reading failed (reset) or the connection ended in the middle of a response.
-    Read,
-    /// Sending the request failed.
-    Write,
-    /// The response head is not valid HTTP/1.x.
-    Parse,
-    /// The body framing is invalid (Content-Length, Transfer-Encoding, chunk syntax).
-    Framing,
+pub use crate::error::ErrorKind;
+
+/// How often a worker hands its measurements to the coordinator: at every multiple of this
+/// since the run's start (a tick), so each snapshot covers a known slice of the timeline.
+pub(crate) const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The end of the slice of time a snapshot covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SnapshotEnd {
+    /// Through tick `n` (`n` × [`SNAPSHOT_INTERVAL`] after the start).
+    Tick(u64),
+    /// The worker's last snapshot, taken this long after the start.
+    Final(Duration),
 }
 
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
-        ErrorKind::Connect,
-        ErrorKind::Tls,
-        ErrorKind::Timeout,
-        ErrorKind::Closed,
-        ErrorKind::Read,
-        ErrorKind::Write,
-        ErrorKind::Parse,
-        ErrorKind::Framing,
-    ];
-    pub const COUNT: usize = Self::ALL.len();
-
-    /// What a reused keep-alive connection that the server had already closed (FIN) or reset
-    /// (RST) while idle looks like: the write fails, or the read ends with no byte. Callers also
-    /// check that no response byte arrived before allowing one resend of an idempotent request.
-    pub fn may_be_stale_keep_alive(self) -> bool {
-        matches!(self, ErrorKind::Closed | ErrorKind::Read | ErrorKind::Write)
-    }
-
-    /// The stable name used in reports and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Tls => "tls",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Closed => "closed",
-            ErrorKind::Read => "read",
-            ErrorKind::Write => "write",
-            ErrorKind::Parse => "parse",
-            ErrorKind::Framing => "framing",
-        }
-    }
+/// A statistics row: requests are grouped by method and name, as in Locust's stats table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointKey {
+    pub method: String,
+    pub name: String,
 }
 
 /// Largest latency the histograms hold (one hour, in microseconds); larger values saturate.

@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ringload_engine::client::{Client, ClientRequest, ClientTls, Completion, Outcome};
-use ringload_engine::resolve::Resolve;
-use ringload_engine::{IoMode, Scheme};
+use ringload_engine::{IoMode, Resolve, Scheme};
 use ringload_target::hostile::{HostileServer, Step};
 use ringload_target::{Server, ServerConfig};
 

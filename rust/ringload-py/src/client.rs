@@ -1,42 +1,18 @@
 //! The engine thread behind `FastHttpUser`: completions, their waiters, and the raw results.
 
-use std::time::Duration;
-
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
-use ringload_engine::body_stream::{BodyStream, Taken};
+use ringload_engine::client::body_stream::{BodyStream, Taken};
 use ringload_engine::client::{
     Client, ClientFailure, ClientRequest, ClientResponse, Completion, Outcome, ResponseHeaders,
 };
-use ringload_engine::stats::ErrorKind as EngineErrorKind;
-use ringload_engine::IoMode;
+use ringload_engine::ErrorKind as EngineErrorKind;
 
-use crate::session::engine_stopped;
-
-pub(crate) fn io_mode(io: &str) -> PyResult<IoMode> {
-    match io {
-        "auto" => Ok(IoMode::Auto),
-        "uring" => Ok(IoMode::Uring),
-        "epoll" => Ok(IoMode::Epoll),
-        other => Err(PyValueError::new_err(format!(
-            "io must be 'auto', 'uring' or 'epoll', not {other:?}"
-        ))),
-    }
-}
-
-pub(crate) fn seconds(name: &str, value: f64) -> PyResult<Duration> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(PyValueError::new_err(format!(
-            "{name} must be a positive number of seconds, not {value}"
-        )));
-    }
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| PyValueError::new_err(format!("{name} of {value} seconds is too large")))
-}
+use crate::convert::{engine_stopped, io_mode};
 
 /// The engine thread of this process: `Session.send` queues requests and parks their waiters,
 /// `flush()` wakes the engine for the batch, and `drain()` hands each finished request back to

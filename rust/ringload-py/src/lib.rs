@@ -10,6 +10,7 @@
 //! - [`cli_main`]: the `ringload` command line itself, for the package's `ringload` command.
 
 mod client;
+mod convert;
 mod hostile;
 mod load;
 mod session;

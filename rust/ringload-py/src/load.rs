@@ -13,11 +13,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{
     EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report, RunError,
-    ScenarioRequest, ScheduleLag as EngineScheduleLag, Stage, StopSignal,
+    ScenarioRequest, ScheduleLag as EngineScheduleLag, StopSignal,
     TimelineEntry as EngineTimelineEntry, TlsOptions,
 };
 
-use crate::client::{io_mode, seconds};
+use crate::convert::{io_mode, json_to_py, os_error, seconds, stages_of};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_load, m)?)?;
@@ -73,20 +73,6 @@ fn run_error(error: RunError) -> PyErr {
         RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
         RunError::Worker(message) => PyRuntimeError::new_err(message),
     }
-}
-
-/// `(seconds, target)` pairs as engine stages; the engine checks the targets.
-fn stages_of(arg: &str, stages: Vec<(f64, f64)>) -> PyResult<Vec<Stage>> {
-    stages
-        .into_iter()
-        .enumerate()
-        .map(|(i, (duration, target))| {
-            Ok(Stage {
-                duration: seconds(&format!("{arg}[{i}] duration"), duration)?,
-                target,
-            })
-        })
-        .collect()
 }
 
 /// Ends a run early from another thread or task: at once, as at its deadline, with the
@@ -767,43 +753,4 @@ impl RunResult {
     fn __str__(&self) -> String {
         self.report.to_string()
     }
-}
-
-/// `OSError(errno, message, path)`: Python picks the subclass from the errno
-/// (`FileNotFoundError`, `PermissionError`), as `open()` would raise it.
-fn os_error(error: &std::io::Error, path: &std::path::Path) -> PyErr {
-    PyOSError::new_err((
-        error.raw_os_error().unwrap_or(0),
-        error.to_string(),
-        path.to_path_buf(),
-    ))
-}
-
-/// JSON data as the Python values `json.loads` would give.
-fn json_to_py<'py>(py: Python<'py>, value: &serde_json::Value) -> PyResult<Bound<'py, PyAny>> {
-    use serde_json::Value;
-    Ok(match value {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => u.into_pyobject(py)?.into_any(),
-            (None, Some(i)) => i.into_pyobject(py)?.into_any(),
-            _ => n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any(),
-        },
-        Value::String(s) => s.into_pyobject(py)?.into_any(),
-        Value::Array(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(json_to_py(py, item)?)?;
-            }
-            list.into_any()
-        }
-        Value::Object(map) => {
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, json_to_py(py, item)?)?;
-            }
-            dict.into_any()
-        }
-    })
 }

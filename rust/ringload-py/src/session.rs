@@ -11,18 +11,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use ringload_engine::client::{ClientRequest, ClientTls};
-use ringload_engine::client_url::{
-    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin,
+use ringload_engine::{
+    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, ClientProxy, Scheme,
 };
-use ringload_engine::proxy::ClientProxy;
-use ringload_engine::Scheme;
 use ringload_http1::RequestSpec;
 
-use crate::client::{seconds, Engine};
+use crate::client::Engine;
+use crate::convert::seconds;
 use crate::tls::TlsConfig;
 
 pyo3::create_exception!(
@@ -398,8 +397,4 @@ pub(crate) fn merge_headers<'py>(
         merged.set_item(name, value)?;
     }
     Ok(merged)
-}
-
-pub(crate) fn engine_stopped(e: std::io::Error) -> PyErr {
-    PyOSError::new_err(format!("the ringload engine is not running: {e}"))
 }

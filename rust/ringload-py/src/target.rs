@@ -64,7 +64,7 @@ impl TargetServer {
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
             idle_timeout: idle_timeout
-                .map(|s| crate::client::seconds("idle_timeout", s))
+                .map(|s| crate::convert::seconds("idle_timeout", s))
                 .transpose()?,
             max_connections,
             idle_close: idle_close

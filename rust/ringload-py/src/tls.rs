@@ -8,7 +8,7 @@ use std::sync::Arc;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use ringload_engine::client::{ClientTls, CustomTls};
-use ringload_engine::tls::{build_client_config, ClientTlsSpec, ServerCheck, TrustedRoots};
+use ringload_engine::{build_client_config, ClientTlsSpec, ServerCheck, TrustedRoots};
 
 #[pyclass(module = "ringload._ringload", frozen)]
 pub(crate) struct TlsConfig {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::format_us;
+use super::summary::format_us;
 
 /// What the y values are, for the axis labels and tooltips.
 #[derive(Clone, Copy)]

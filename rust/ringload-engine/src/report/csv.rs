@@ -14,26 +14,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-use hdrhistogram::Histogram;
-
-use super::{round2, LatencySummary, Report};
-use crate::stats::ErrorKind;
-use crate::timeline::TimelineEntry;
-
-/// Locust's `PERCENTILES_TO_REPORT` (locust/stats.py) and its column names for them.
-pub const LOCUST_PERCENTILES: [(f64, &str); 11] = [
-    (50.0, "50%"),
-    (66.0, "66%"),
-    (75.0, "75%"),
-    (80.0, "80%"),
-    (90.0, "90%"),
-    (95.0, "95%"),
-    (98.0, "98%"),
-    (99.0, "99%"),
-    (99.9, "99.9%"),
-    (99.99, "99.99%"),
-    (100.0, "100%"),
-];
+use super::summary::{round2, LatencySummary, LocustLatency, LOCUST_PERCENTILES};
+use super::timeline::TimelineEntry;
+use super::Report;
+use crate::error::ErrorKind;
 
 /// Locust's `StatsCSV.requests_csv_columns`, before its percentile columns.
 const STATS_COLUMNS: [&str; 11] = [
@@ -83,32 +67,6 @@ const FAILURES_COLUMNS: [&str; 6] = [
 
 /// ringload's microsecond latency columns, after Locust's.
 const LATENCY_COLUMNS: [&str; 6] = ["p50", "p90", "p99", "p999", "max", "mean"];
-
-/// A latency distribution as Locust's CSV files report it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LocustLatency {
-    /// At [`LOCUST_PERCENTILES`], microseconds.
-    pub percentiles_us: [u64; LOCUST_PERCENTILES.len()],
-    pub mean_us: f64,
-    pub min_us: u64,
-    pub max_us: u64,
-}
-
-impl LocustLatency {
-    /// `None` when the histogram is empty: nothing completed.
-    pub fn from_histogram(h: &Histogram<u64>) -> Option<LocustLatency> {
-        (!h.is_empty()).then(|| LocustLatency {
-            percentiles_us: LOCUST_PERCENTILES.map(|(p, _)| h.value_at_quantile(p / 100.0)),
-            mean_us: h.mean(),
-            min_us: h.min(),
-            max_us: h.max(),
-        })
-    }
-
-    fn median_us(&self) -> u64 {
-        self.percentiles_us[0]
-    }
-}
 
 /// Locust's numbers for a set of requests: those that completed (a response or a failure; the
 /// aborted ones never did, and Locust never counts a request in flight at its stop).

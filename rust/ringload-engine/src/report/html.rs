@@ -5,10 +5,11 @@
 use std::fmt::Write;
 
 use super::chart::{escape, LineChart, Series, Unit, XAxis, PALETTE};
-use super::{format_bytes, format_us, LatencySummary, Report, REPORTED_PERCENTILES};
-use crate::stages::Stage;
-use crate::stats::ErrorKind;
-use crate::timeline::TimelineEntry;
+use super::summary::{format_bytes, format_us, LatencySummary, REPORTED_PERCENTILES};
+use super::timeline::TimelineEntry;
+use super::Report;
+use crate::error::ErrorKind;
+use crate::load::stages::Stage;
 
 const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:1000px;color:#222;padding:0 16px}\

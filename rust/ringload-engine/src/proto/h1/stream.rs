@@ -10,8 +10,9 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use ringload_http1::limits::MAX_INFORMATIONAL_RESPONSES;
 use ringload_http1::{parse_response_head, BodyDecoder};
 
-use crate::dial::Failure;
-use crate::stats::ErrorKind;
+use crate::error::ErrorKind;
+use crate::error::Failure;
+use crate::proto::{ResponseEnd, ResponseSink};
 
 /// A connection's receive buffer at its first read: a page, which takes most API responses in
 /// one read. Thousands of Locust users each waiting for a response hold one each.
@@ -19,36 +20,6 @@ pub(crate) const FIRST_READ_BYTES: usize = 4 * 1024;
 /// A read that fills the buffer doubles it, up to this: a large body is then read 16 KiB at a
 /// time. Only a response head that does not fit grows it further.
 pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
-
-/// Receives what a response carries. The load path uses [`Discard`]; every method defaults to
-/// doing nothing so that path compiles to no work.
-pub(crate) trait ResponseSink {
-    fn header(&mut self, _name: &str, _value: &[u8]) {}
-    /// The fields seen so far belonged to an interim (1xx) response: forget them.
-    fn discard_headers(&mut self) {}
-    /// The final head's reason phrase, as received.
-    fn reason(&mut self, _phrase: &[u8]) {}
-    /// The final head is complete.
-    fn head_complete(&mut self, _status: u16) {}
-    fn body(&mut self, _data: &[u8]) {}
-    /// Before more of the body is read from the socket: a sink whose reader is behind waits
-    /// here, so the socket is not read meanwhile (back-pressure).
-    async fn ready_for_more(&mut self) {}
-}
-
-/// Keeps nothing.
-pub(crate) struct Discard;
-impl ResponseSink for Discard {}
-
-/// What one response amounted to.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ResponseEnd {
-    pub status: u16,
-    /// The connection may carry another request.
-    pub keep_alive: bool,
-    /// When the response began to arrive (its first byte was there to parse).
-    pub first_byte_at: Instant,
-}
 
 pub(crate) struct HttpStream<S> {
     stream: Option<S>,
@@ -107,7 +78,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
     /// The open stream's socket.
     pub fn socket(&self) -> Option<std::os::fd::RawFd>
     where
-        S: crate::idle::OverSocket,
+        S: crate::net::idle::OverSocket,
     {
         self.stream.as_ref().map(|s| s.socket())
     }
@@ -131,16 +102,16 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         std::mem::take(&mut self.bytes_written)
     }
 
-    /// Sends what a plain socket takes of `bytes` now ([`crate::idle::send_at_once`]); 0 over
+    /// Sends what a plain socket takes of `bytes` now ([`crate::net::idle::send_at_once`]); 0 over
     /// TLS, whose records only the stream can make.
     pub fn send_at_once(&mut self, bytes: &[u8]) -> Result<usize, Failure>
     where
-        S: crate::idle::OverSocket,
+        S: crate::net::idle::OverSocket,
     {
         let Some(stream) = self.stream.as_ref().filter(|s| s.is_plain()) else {
             return Ok(0);
         };
-        let sent = crate::idle::send_at_once(stream.socket(), bytes)
+        let sent = crate::net::idle::send_at_once(stream.socket(), bytes)
             .map_err(|e| Failure::new(ErrorKind::Write, e))?;
         self.bytes_written += sent as u64;
         Ok(sent)

@@ -2,7 +2,188 @@
 //! `urllib.parse.urlsplit` reads them: the `Host` field is the authority as written, the socket
 //! goes to the lower-cased host, a missing port is the scheme's, and the fragment never leaves.
 
-use crate::config::Scheme;
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use base64::Engine as _;
+
+use crate::error::ConfigError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Http,
+    Https,
+}
+
+/// Where requests go, parsed from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub scheme: Scheme,
+    /// Host name or IP literal (IPv6 without brackets), used for DNS, SNI and certificates.
+    pub host: String,
+    pub port: u16,
+    /// `Host` header value: `host` plus `:port` unless it is the scheme's default.
+    pub authority: String,
+    /// Origin-form request target (path and query).
+    pub path_and_query: String,
+    /// The path and query as typed (not normalized or percent-encoded), for templates: a
+    /// placeholder such as `{{rand_int 1 9}}` must reach the template parser intact.
+    pub typed_path_and_query: String,
+    /// `Basic ...` credentials from URL userinfo; never printed.
+    pub basic_auth: Option<String>,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, ConfigError> {
+        let invalid = |reason: &str| ConfigError::InvalidUrl {
+            url: redact_userinfo(url),
+            reason: reason.to_string(),
+        };
+        if url.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(invalid("CR, LF and NUL are not allowed"));
+        }
+        // Before the URL parser, which reads `localhost:8080` as the scheme `localhost:`.
+        if let Some(message) = missing_scheme_message(url) {
+            return Err(ConfigError::MissingScheme(message));
+        }
+        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        let scheme = match parsed.scheme() {
+            "http" => Scheme::Http,
+            "https" => Scheme::Https,
+            other => return Err(ConfigError::UnsupportedScheme(other.to_string())),
+        };
+        let host = match parsed.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(invalid("missing host")),
+        };
+        let port = parsed
+            .port_or_known_default()
+            .ok_or_else(|| invalid("missing port"))?;
+        let host_for_header = match parsed.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
+            _ => host.clone(),
+        };
+        let authority = match parsed.port() {
+            Some(p) => format!("{host_for_header}:{p}"),
+            None => host_for_header,
+        };
+        let mut path_and_query = parsed.path().to_string();
+        if let Some(query) = parsed.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(query);
+        }
+        let basic_auth =
+            (!parsed.username().is_empty() || parsed.password().is_some()).then(|| {
+                let user = percent_decode(parsed.username());
+                let password = percent_decode(parsed.password().unwrap_or(""));
+                let token =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+                format!("Basic {token}")
+            });
+        Ok(Target {
+            scheme,
+            host,
+            port,
+            authority,
+            typed_path_and_query: typed_path_and_query(url)
+                .unwrap_or_else(|| path_and_query.clone()),
+            path_and_query,
+            basic_auth,
+        })
+    }
+
+    /// The path and query a template is read from: as typed when it has a placeholder or an
+    /// escape (the URL parser would percent-encode the braces), else the normalized one.
+    pub fn template_path_and_query(&self) -> &str {
+        if self.typed_path_and_query.contains("{{") {
+            &self.typed_path_and_query
+        } else {
+            &self.path_and_query
+        }
+    }
+
+    /// The URL for reports: scheme, authority and path, never credentials.
+    pub fn display_url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        };
+        format!("{scheme}://{}{}", self.authority, self.path_and_query)
+    }
+
+    /// Resolves the host to socket addresses (blocking; done once before the run).
+    pub fn resolve(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        let resolve_error = |reason: String| ConfigError::Resolve {
+            host: self.host.clone(),
+            reason,
+        };
+        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|e| resolve_error(e.to_string()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(resolve_error("no addresses".into()));
+        }
+        Ok(addrs)
+    }
+}
+
+/// The text after the authority of `url`, without a fragment: `/a/{{seq}}?b` as typed.
+fn typed_path_and_query(url: &str) -> Option<String> {
+    let after_scheme = &url[url.find("://")? + 3..];
+    let start = after_scheme.find(['/', '?'])?;
+    let rest = &after_scheme[start..];
+    let rest = rest.split('#').next().unwrap_or(rest);
+    Some(if rest.starts_with('?') {
+        format!("/{rest}")
+    } else {
+        rest.to_string()
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A URL with any `user:password@` removed, for messages.
+pub fn redact_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let authority_start = scheme_end + 3;
+    // The authority ends at the first '/', '?' or '#'; an '@' after it belongs to the path.
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| i + authority_start);
+    match url[authority_start..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}***@{}",
+            &url[..authority_start],
+            &url[authority_start + at + 1..]
+        ),
+        None => url.to_string(),
+    }
+}
 
 /// Where a URL points: parsed once per origin and cached by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,29 +8,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
-use crate::config::PreparedRequest;
-use crate::connection::{run_connection, WorkerShared};
-use crate::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
-use crate::pacer::Pacer;
-use crate::plan::{DueTimes, Picker, Plan};
-use crate::stages::Ramp;
-use crate::stats::IntervalStats;
-use crate::stop::{wake_watcher, StopSignal, WorkerStop};
-use crate::template::Rng;
-use crate::watchdog::Watchdog;
-
-/// How often a worker hands its measurements to the coordinator: at every multiple of this
-/// since the run's start (a tick), so each snapshot covers a known slice of the timeline.
-pub(crate) const SNAPSHOT_INTERVAL: Duration = Duration::from_millis(250);
-
-/// The CPUs this process may run on (respects `taskset` and cgroup affinity).
-pub fn available_cores() -> Vec<core_affinity::CoreId> {
-    core_affinity::get_core_ids().unwrap_or_default()
-}
+use crate::load::connection::{run_connection, WorkerShared};
+use crate::load::pacer::Pacer;
+use crate::load::plan::{DueTimes, Picker, Plan};
+use crate::load::prepare::PreparedRequest;
+use crate::load::rng::Rng;
+use crate::load::stages::{ConnectionRamp, ConnectionSlot};
+use crate::load::stop::{wake_watcher, StopSignal, WorkerStop};
+use crate::load::watchdog::Watchdog;
+use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
+use crate::runtime::run_on_runtime;
+use crate::stats::{IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
 
 /// Read-only facts every worker needs.
 pub(crate) struct RunSetup {
@@ -63,56 +54,6 @@ pub(crate) struct WorkerJob {
     pub seed: u64,
     /// Where the coordinator relays a stop to this worker.
     pub stop_line: WorkerStop,
-}
-
-/// The end of the slice of time a snapshot covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SnapshotEnd {
-    /// Through tick `n` (`n` × [`SNAPSHOT_INTERVAL`] after the start).
-    Tick(u64),
-    /// The worker's last snapshot, taken this long after the start.
-    Final(Duration),
-}
-
-/// A worker's part of a connection ramp: its connection `j` is the run's connection
-/// `first + j * stride` (from 0), in use while the ramp's target is above that number (so
-/// the connections in use are the target rounded up).
-#[derive(Clone, Debug)]
-pub(crate) struct ConnectionRamp {
-    pub ramp: Arc<Ramp>,
-    pub start: Instant,
-    pub first: usize,
-    pub stride: usize,
-}
-
-/// How far above a connection's level the ramp must be for it to count as above.
-const ABOVE: f64 = 1e-9;
-
-/// One connection's place on a connection ramp.
-#[derive(Clone, Debug)]
-pub(crate) struct RampSlot {
-    ramp: Arc<Ramp>,
-    start: Instant,
-    /// The connection is in use while the target is above this: its number in the run, from 0.
-    level: f64,
-}
-
-impl RampSlot {
-    /// `None` while the connection is in use at `now`; else when it next will be (`Some(None)`:
-    /// never again).
-    pub fn idle_until(&self, now: Instant) -> Option<Option<Instant>> {
-        let t = now.saturating_duration_since(self.start).as_secs_f64();
-        if self.ramp.at(t) > self.level {
-            return None;
-        }
-        // The first time the target is above the level (a hair above it, as a floor).
-        Some(
-            self.ramp
-                .next_time_at_least(t, self.level + ABOVE)
-                .and_then(|at| Duration::try_from_secs_f64(at).ok())
-                .map(|at| self.start + at),
-        )
-    }
 }
 
 pub(crate) enum WorkerMessage {
@@ -152,50 +93,6 @@ pub(crate) fn spawn(
             };
             let _ = tx.send(message);
         })
-}
-
-/// Builds this thread's runtime (io_uring or epoll) and runs `main` on it to completion: the one
-/// way both the load workers and the client thread start. `started` runs once the runtime exists
-/// and before `main`, so a caller can report that the thread is up; an error means the runtime
-/// could not be built and `main` never ran.
-pub(crate) fn run_on_runtime<F: std::future::Future>(
-    use_uring: bool,
-    main: F,
-    started: impl FnOnce(),
-) -> std::io::Result<F::Output> {
-    if use_uring {
-        let mut runtime = uring_runtime()?;
-        started();
-        Ok(runtime.block_on(main))
-    } else {
-        let mut runtime = RuntimeBuilder::<LegacyDriver>::new()
-            .enable_timer()
-            .build()?;
-        started();
-        Ok(runtime.block_on(main))
-    }
-}
-
-/// An io_uring runtime for this thread. Only this thread ever reaps the ring's completions, so
-/// the kernel may defer completion work until the thread enters it anyway (`DEFER_TASKRUN` with
-/// `SINGLE_ISSUER`, Linux 6.1+) instead of interrupting it with an IPI per completion; that cut
-/// client CPU per request by about a third against nginx on loopback. Older kernels reject the
-/// flags: they get cooperative task running (5.19+), then a plain ring.
-pub(crate) fn uring_runtime(
-) -> std::io::Result<monoio::Runtime<monoio::time::TimeDriver<IoUringDriver>>> {
-    let build = |ring: io_uring::Builder| {
-        RuntimeBuilder::<IoUringDriver>::new()
-            .uring_builder(ring)
-            .enable_timer()
-            .build()
-    };
-    let mut deferred = io_uring::IoUring::builder();
-    deferred.setup_single_issuer().setup_defer_taskrun();
-    let mut cooperative = io_uring::IoUring::builder();
-    cooperative.setup_coop_taskrun().setup_taskrun_flag();
-    build(deferred)
-        .or_else(|_| build(cooperative))
-        .or_else(|_| build(io_uring::IoUring::builder()))
 }
 
 struct WorkerRun {
@@ -261,7 +158,7 @@ impl WorkerRun {
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)
             .map(|j| {
-                let slot = self.job.connection_ramp.as_ref().map(|r| RampSlot {
+                let slot = self.job.connection_ramp.as_ref().map(|r| ConnectionSlot {
                     ramp: r.ramp.clone(),
                     start: r.start,
                     level: (r.first + j * r.stride) as f64,

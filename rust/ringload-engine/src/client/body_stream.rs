@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::client::ClientFailure;
+use super::failure::ClientFailure;
 
 /// The most of a streamed body the engine holds for a reader that has not taken it: past it,
 /// the socket is not read until the reader has taken it down to half. The exchange's last read

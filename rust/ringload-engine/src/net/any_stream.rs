@@ -8,8 +8,8 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::TcpStream;
 use monoio::BufResult;
 
-use crate::dial::TlsStream;
-use crate::idle::OverSocket;
+use crate::net::dial::TlsStream;
+use crate::net::idle::OverSocket;
 
 pub(crate) enum AnyStream {
     Plain(TcpStream),

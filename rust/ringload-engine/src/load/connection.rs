@@ -9,17 +9,20 @@ use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
-use crate::config::PreparedRequest;
-use crate::dial::{DialGate, DialTimes, Dialer, Failure};
-use crate::exchange::{Connection, Responses};
-use crate::http_stream::{Discard, ResponseEnd};
-use crate::idle::OverSocket;
-use crate::plan::{Picker, Plan};
-use crate::stats::{ErrorKind, IntervalStats};
-use crate::stop::StopSignal;
-use crate::template::Rng;
-use crate::watchdog::{Alarm, Watchdog};
-use crate::worker::RampSlot;
+use crate::error::{ErrorKind, Failure};
+use crate::load::plan::{Picker, Plan};
+use crate::load::prepare::PreparedRequest;
+use crate::load::rng::Rng;
+use crate::load::stages::ConnectionSlot;
+use crate::load::stop::StopSignal;
+use crate::load::watchdog::{Alarm, Watchdog};
+use crate::net::dial::{DialGate, DialTimes, Dialer};
+use crate::net::idle::OverSocket;
+use crate::proto::h1::conn::Connection;
+use crate::proto::Responses;
+use crate::proto::{Discard, ResponseEnd};
+use crate::runtime::micros;
+use crate::stats::IntervalStats;
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
@@ -126,7 +129,7 @@ impl WorkerShared {
 pub(crate) async fn run_connection<D: Dialer>(
     shared: Rc<WorkerShared>,
     dialer: Rc<D>,
-    slot: Option<RampSlot>,
+    slot: Option<ConnectionSlot>,
 ) {
     let mut conn: Connection<D::Stream> = shared.new_connection();
     let mut scratch = TemplateScratch::default();
@@ -282,11 +285,6 @@ pub(crate) async fn run_connection<D: Dialer>(
 async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
     let until = (Instant::now() + wait).min(deadline);
     monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
-}
-
-#[inline]
-pub(crate) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The buffer a templated body is rendered into before its head (which carries its length).

@@ -8,7 +8,6 @@
 //! once, before any connection; rendering appends literal byte runs and values straight into
 //! the connection's write buffer, with no allocation.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +15,8 @@ use std::sync::Arc;
 
 use ringload_http1::{push_content_length, RequestError, RequestSpec};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
+use crate::load::rng::Rng;
 
 /// Which part of a request a template is in: what its values may contain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,7 +72,7 @@ impl Generator {
             Generator::Seq => push_u64(out, seq),
             Generator::RandInt { low, count } => {
                 let offset = if *count == 0 {
-                    rng.next()
+                    rng.next_u64()
                 } else {
                     rng.below(*count)
                 };
@@ -82,7 +82,7 @@ impl Generator {
                 }
                 push_u64(out, value.unsigned_abs());
             }
-            Generator::Uuid => push_uuid(out, rng.next(), rng.next()),
+            Generator::Uuid => push_uuid(out, rng.next_u64(), rng.next_u64()),
             Generator::Choice(options) => {
                 out.extend_from_slice(&options[rng.below(options.len() as u64) as usize]);
             }
@@ -486,29 +486,6 @@ fn split_markers(bytes: &[u8], generators: &mut [Option<Generator>]) -> Template
         parts.push(Part::Literal(rest.as_bytes().into()));
     }
     Template { parts }
-}
-
-/// A worker's random numbers for templates (SplitMix64; not shared across threads).
-pub(crate) struct Rng(Cell<u64>);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(Cell::new(seed))
-    }
-
-    fn next(&self) -> u64 {
-        let state = self.0.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        self.0.set(state);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`), by Lemire's multiply-shift (bias below 2^-64 * n).
-    fn below(&self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
 }
 
 fn push_u64(out: &mut Vec<u8>, mut value: u64) {

@@ -21,26 +21,8 @@ use monoio_rustls::{ClientTlsStream, TlsConnector, TlsError};
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
-use crate::idle::OverSocket;
-use crate::stats::ErrorKind;
-
-/// A failed request or connection attempt: the kind that is counted and the error behind it
-/// (kept only as an example for the report).
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub kind: ErrorKind,
-    pub error: io::Error,
-}
-
-impl Failure {
-    pub fn new(kind: ErrorKind, error: io::Error) -> Self {
-        Failure { kind, error }
-    }
-
-    pub fn message(kind: ErrorKind, message: &'static str) -> Self {
-        Failure::new(kind, io::Error::other(message))
-    }
-}
+use crate::error::{ErrorKind, Failure};
+use crate::net::idle::OverSocket;
 
 /// How long opening a connection took, by phase.
 #[derive(Debug, Clone, Copy)]
@@ -246,7 +228,7 @@ impl Dialer for TlsDialer {
 }
 
 /// A TLS stream over TCP that keeps its socket's descriptor, which monoio-rustls does not
-/// expose, so that an idle connection can be checked ([`crate::idle`]).
+/// expose, so that an idle connection can be checked ([`crate::net::idle`]).
 pub(crate) struct TlsStream {
     tls: ClientTlsStream<Sniffing>,
     socket: RawFd,

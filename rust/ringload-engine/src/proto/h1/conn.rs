@@ -1,4 +1,4 @@
-//! One round trip on one connection, as both the load workers ([`crate::connection`]) and the
+//! One round trip on one connection, as both the load workers ([`crate::load::connection`]) and the
 //! Python package's client ([`crate::client`]) make it: the requests written at once, their
 //! responses read in order, whether the connection may carry more, and the one rule for
 //! resending on a fresh connection. The callers keep only what differs: how they dial, how they
@@ -8,21 +8,10 @@ use std::time::Instant;
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
-use crate::dial::Failure;
-use crate::http_stream::{HttpStream, ResponseEnd, ResponseSink};
-use crate::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
-
-/// The responses one exchange expects, in the order the requests were written.
-pub(crate) trait Responses {
-    type Sink: ResponseSink;
-    fn len(&self) -> usize;
-    /// Request `i` was a HEAD: its response has no body whatever its headers say.
-    fn is_head(&self, i: usize) -> bool;
-    /// Where response `i`'s head and body go.
-    fn sink(&mut self, i: usize) -> &mut Self::Sink;
-    /// Response `i` is complete.
-    fn complete(&mut self, i: usize, end: ResponseEnd);
-}
+use crate::error::Failure;
+use crate::net::idle::{retired_by_peer, OverSocket, CHECK_AFTER_IDLE};
+use crate::proto::h1::stream::HttpStream;
+use crate::proto::Responses;
 
 /// A connection's stream, whether it has carried a response yet, and its reusable write buffer.
 pub(crate) struct Connection<S> {
@@ -33,7 +22,7 @@ pub(crate) struct Connection<S> {
     reused: bool,
     /// When the connection last went idle, kept alive (about when its last response arrived).
     idle_since: Option<Instant>,
-    /// It was just found alive after idling: the next exchange sends at once ([`crate::idle`]).
+    /// It was just found alive after idling: the next exchange sends at once ([`crate::net::idle`]).
     send_at_once: bool,
     /// Responses completed in the current exchange.
     pub completed: usize,
@@ -135,7 +124,7 @@ impl<S: AsyncReadRent + AsyncWriteRent + OverSocket> Connection<S> {
         Ok(true)
     }
 
-    /// Whether the server retired this kept-alive connection while it sat idle ([`crate::idle`]);
+    /// Whether the server retired this kept-alive connection while it sat idle ([`crate::net::idle`]);
     /// the caller closes it and sends on a new one. Connections idle for less than
     /// [`CHECK_AFTER_IDLE`] at `now` are not checked; one found alive sends its next exchange
     /// at once, which must follow with no await in between.

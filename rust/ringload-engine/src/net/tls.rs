@@ -13,8 +13,20 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
-use crate::config::{ConfigError, TlsOptions};
-use crate::x509;
+use crate::error::ConfigError;
+use crate::net::x509;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Skip certificate verification.
+    pub insecure: bool,
+    /// Extra PEM file of trusted certificates (a private CA, a self-signed server).
+    pub ca_file: Option<PathBuf>,
+    /// mTLS: the client certificate chain (PEM) presented to servers that ask for one.
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (PEM); `None` when it is in `client_cert`'s file too.
+    pub client_key: Option<PathBuf>,
+}
 
 /// Builds the client configuration shared (through `Arc`) by every connection of the run.
 pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, ConfigError> {

@@ -10,8 +10,8 @@ use base64::Engine as _;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 
-use crate::dial::Failure;
-use crate::stats::ErrorKind;
+use crate::error::ErrorKind;
+use crate::error::Failure;
 
 /// The most a proxy's answer to `CONNECT` may take; past it the proxy is not one.
 const MAX_CONNECT_RESPONSE: usize = 16 * 1024;

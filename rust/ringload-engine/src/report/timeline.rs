@@ -13,10 +13,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::report::csv::LocustLatency;
-use crate::report::{failed_by_kind, round2, status_counts, LatencySummary};
-use crate::stats::{new_histogram, EndpointStats, IntervalStats};
-use crate::worker::{SnapshotEnd, SNAPSHOT_INTERVAL};
+use super::summary::{failed_by_kind, round2, status_counts, LatencySummary, LocustLatency};
+use crate::stats::{new_histogram, EndpointStats, IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
 
 /// The length of one timeline entry (the last one may be shorter).
 pub const TIMELINE_STEP: Duration = Duration::from_secs(1);

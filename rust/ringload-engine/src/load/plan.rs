@@ -6,8 +6,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::pacer::{Grid, Pacer};
-use crate::stages::Ramp;
+use crate::load::pacer::{Grid, Pacer};
+use crate::load::rng::Rng;
+use crate::load::stages::Ramp;
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {
@@ -194,7 +195,7 @@ pub(crate) struct Picker {
     /// Running sums of the weights; request `i` is picked for draws in
     /// `cumulative[i - 1]..cumulative[i]`.
     cumulative: Box<[u64]>,
-    state: Cell<u64>,
+    rng: Rng,
 }
 
 impl Picker {
@@ -208,7 +209,7 @@ impl Picker {
             .collect();
         Picker {
             cumulative,
-            state: Cell::new(seed),
+            rng: Rng::new(seed),
         }
     }
 
@@ -219,18 +220,8 @@ impl Picker {
             return 0;
         }
         let total = self.cumulative[self.cumulative.len() - 1];
-        let draw = self.next_u64() % total;
+        let draw = self.rng.next_u64() % total;
         self.cumulative.partition_point(|&sum| sum <= draw)
-    }
-
-    /// SplitMix64: statistically sound for choosing a mix, and a few instructions per draw.
-    fn next_u64(&self) -> u64 {
-        let state = self.state.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        self.state.set(state);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
     }
 }
 

@@ -366,7 +366,7 @@ mod tests {
     fn median_lag(use_uring: bool, periodic: bool) -> Duration {
         let spacing = Duration::from_micros(250);
         let mut lags = if use_uring {
-            crate::worker::uring_runtime()
+            crate::runtime::uring_runtime()
                 .unwrap()
                 .block_on(lags(true, periodic, 400, spacing))
         } else {

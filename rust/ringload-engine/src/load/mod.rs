@@ -1,30 +1,36 @@
-//! The coordinator: validates the run, starts the workers, merges their snapshots, reports
-//! progress, and builds the final report.
+//! The load runner. This file is the coordinator: it validates the run, starts the workers,
+//! merges their snapshots, reports progress, and builds the final report.
+
+pub mod config;
+pub(crate) mod connection;
+pub(crate) mod limits;
+pub(crate) mod pacer;
+pub(crate) mod plan;
+pub mod prepare;
+pub(crate) mod rng;
+pub mod stages;
+pub mod stop;
+pub(crate) mod template;
+pub(crate) mod watchdog;
+pub mod worker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use crate::config::{ConfigError, IoMode, LoadPlan, RateShape, Scheme};
-use crate::pacer::Grid;
-use crate::plan::DueTimes;
+pub use crate::error::RunError;
+use crate::load::pacer::Grid;
+use crate::load::plan::DueTimes;
+use crate::load::prepare::{LoadPlan, RateShape};
+use crate::load::stages::ConnectionRamp;
+use crate::load::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
+use crate::load::worker::{RunSetup, WorkerJob, WorkerMessage};
+use crate::origin::Scheme;
+use crate::report::timeline::TimelineBuilder;
 use crate::report::{Ramps, Report, RunFacts};
+use crate::runtime::choose_io;
 use crate::stats::IntervalStats;
-use crate::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
-use crate::timeline::TimelineBuilder;
-use crate::worker::{self, ConnectionRamp, RunSetup, WorkerJob, WorkerMessage};
-
-/// Why a run could not happen (as opposed to requests failing, which the report counts).
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error("io_uring is not available here ({0}); use --io epoll or --io auto")]
-    UringUnavailable(&'static str),
-    #[error("{0}")]
-    Worker(String),
-}
 
 /// A live view of the run, once a second.
 #[derive(Debug, Clone, Copy)]
@@ -43,32 +49,6 @@ pub struct Progress {
 pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 /// A run with neither duration nor deadline still ends: a safety net far beyond any timeout.
 const UNBOUNDED_RUN: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-
-/// The I/O driver decision for a run: `(use io_uring, warning to print once)`.
-pub fn choose_io(mode: IoMode) -> Result<(bool, Option<String>), RunError> {
-    let available = monoio::utils::detect_uring();
-    match (mode, available) {
-        (IoMode::Epoll, _) => Ok((false, None)),
-        (_, true) => Ok((true, None)),
-        (IoMode::Uring, false) => Err(RunError::UringUnavailable(uring_unavailable_reason())),
-        (IoMode::Auto, false) => Ok((
-            false,
-            Some(format!(
-                "warning: io_uring is not available ({}); using the epoll driver",
-                uring_unavailable_reason()
-            )),
-        )),
-    }
-}
-
-fn uring_unavailable_reason() -> &'static str {
-    match std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
-        .map(|s| s.trim().to_string())
-    {
-        Ok(v) if v != "0" => "kernel.io_uring_disabled is set",
-        _ => "blocked by seccomp, an old kernel or memlock limits",
-    }
-}
 
 /// Runs `plan` ([`crate::LoadConfig::plan`]). Blocks until every request is accounted for.
 /// `on_warning` receives each warning line as it is found; `on_progress` is called once per
@@ -103,7 +83,7 @@ pub fn run_until(
     }
 
     let threads = plan.threads;
-    let cores = worker::available_cores();
+    let cores = crate::runtime::available_cores();
     let start = Instant::now();
     // The wall clock at the start, for the CSV history's timestamps (Locust's are unix times).
     let started_at = std::time::SystemTime::now();

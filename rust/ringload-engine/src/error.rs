@@ -1,0 +1,110 @@
+//! The engine's error types, below every module that fails: why a request failed
+//! ([`ErrorKind`], [`Failure`]), why a configuration is refused ([`ConfigError`]) and why a run
+//! could not happen ([`RunError`]).
+
+use std::io;
+
+/// Why a request failed. Counted into fixed arrays, never keyed by message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The TCP connection could not be established (refused, unreachable, connect timeout).
+    Connect,
+    /// The TLS handshake failed (certificate rejected, protocol error).
+    Tls,
+    /// No complete response within `--timeout`.
+    Timeout,
+    /// The server closed the connection before sending any byte of the response.
+    Closed,
+    /// Reading failed (reset) or the connection ended in the middle of a response.
+    Read,
+    /// Sending the request failed.
+    Write,
+    /// The response head is not valid HTTP/1.x.
+    Parse,
+    /// The body framing is invalid (Content-Length, Transfer-Encoding, chunk syntax).
+    Framing,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::Connect,
+        ErrorKind::Tls,
+        ErrorKind::Timeout,
+        ErrorKind::Closed,
+        ErrorKind::Read,
+        ErrorKind::Write,
+        ErrorKind::Parse,
+        ErrorKind::Framing,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// What a reused keep-alive connection that the server had already closed (FIN) or reset
+    /// (RST) while idle looks like: the write fails, or the read ends with no byte. Callers also
+    /// check that no response byte arrived before allowing one resend of an idempotent request.
+    pub fn may_be_stale_keep_alive(self) -> bool {
+        matches!(self, ErrorKind::Closed | ErrorKind::Read | ErrorKind::Write)
+    }
+
+    /// The stable name used in reports and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Closed => "closed",
+            ErrorKind::Read => "read",
+            ErrorKind::Write => "write",
+            ErrorKind::Parse => "parse",
+            ErrorKind::Framing => "framing",
+        }
+    }
+}
+
+/// A failed request or connection attempt: the kind that is counted and the error behind it
+/// (kept only as an example for the report).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub kind: ErrorKind,
+    pub error: io::Error,
+}
+
+impl Failure {
+    pub fn new(kind: ErrorKind, error: io::Error) -> Self {
+        Failure { kind, error }
+    }
+
+    pub fn message(kind: ErrorKind, message: &'static str) -> Self {
+        Failure::new(kind, io::Error::other(message))
+    }
+}
+
+/// A configuration the engine refuses, with a message naming the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("unsupported scheme {0:?}: use http:// or https://")]
+    UnsupportedScheme(String),
+    /// A URL without `http://` or `https://`: the message names the URL it most likely meant.
+    #[error("{0}")]
+    MissingScheme(String),
+    #[error("{0} must be greater than zero")]
+    NotPositive(&'static str),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Request(#[from] ringload_http1::RequestError),
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+}
+
+/// Why a run could not happen (as opposed to requests failing, which the report counts).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("io_uring is not available here ({0}); use --io epoll or --io auto")]
+    UringUnavailable(&'static str),
+    #[error("{0}")]
+    Worker(String),
+}

@@ -1,0 +1,288 @@
+//! What a run is asked to do, validated before any connection is made.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use ringload_http1::RequestSpec;
+
+use crate::load::limits::{MAX_DURATION, MIN_RATE};
+use crate::load::stages::Stage;
+use crate::load::template::{RequestTemplate, TemplateContext};
+use crate::net::tls::TlsOptions;
+use crate::origin::{redact_userinfo, Target};
+use crate::runtime::IoMode;
+
+/// One request of a scenario: what to send, the name its statistics are kept under, and how
+/// often it is picked relative to the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioRequest {
+    /// Statistics row name, like Locust's `name=`; defaults to `target` as given. Requests with
+    /// the same method and name share one row.
+    pub name: Option<String>,
+    /// `None` for the default: POST when there is a body, else GET.
+    pub method: Option<String>,
+    /// A path (`/v1/items?page=2`) appended to the run's base URL, as Locust appends paths to its
+    /// host, or an absolute URL on the same origin.
+    pub target: String,
+    /// Fields for this request; they replace the run's headers of the same name.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Relative frequency, like Locust's `@task(weight)`.
+    pub weight: u32,
+}
+
+impl ScenarioRequest {
+    /// A GET of `target` with weight 1.
+    pub fn get(target: impl Into<String>) -> Self {
+        ScenarioRequest {
+            name: None,
+            method: Some("GET".into()),
+            target: target.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            weight: 1,
+        }
+    }
+
+    /// The statistics row name.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(&self.target)
+    }
+
+    /// The method sent: the one given, or the default for its body.
+    pub fn method(&self) -> &str {
+        method_or_default(self.method.as_deref(), &self.body)
+    }
+
+    pub(crate) fn invalid(&self, reason: impl std::fmt::Display) -> ConfigError {
+        ConfigError::Invalid(format!(
+            "scenario request {:?}: {reason}",
+            redact_userinfo(self.name())
+        ))
+    }
+
+    /// Checks everything that does not depend on the run's origin: the weight, the form of the
+    /// target, the method, headers and body.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.weight == 0 {
+            return Err(self.invalid("weight must be a positive integer"));
+        }
+        let target = if self.target.starts_with('/') {
+            self.target.clone()
+        } else if self.target.contains("://") {
+            let url = Target::parse(&self.target)?;
+            if url.basic_auth.is_some() {
+                return Err(self.invalid(
+                    "put credentials in the base URL or an Authorization header, not in a request URL",
+                ));
+            }
+            url.template_path_and_query().to_string()
+        } else {
+            return Err(self.invalid(format!(
+                "{:?} must be a path starting with '/' or an absolute http(s) URL",
+                self.target
+            )));
+        };
+        let spec = RequestSpec {
+            method: self.method().to_string(),
+            target,
+            host: "localhost".into(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        };
+        // Placeholders are checked here for their syntax; the files they name are read when
+        // the run is planned (relative to the scenario's directory).
+        let what = format!("scenario request {:?}", redact_userinfo(self.name()));
+        if RequestTemplate::new(&spec, &mut TemplateContext::syntax_only(), &what)?.is_none() {
+            spec.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// The method of a request: the one given, else POST when it has a body (a body is meant to be
+/// read, and servers may ignore or refuse one on a GET) and GET without, as curl and oha decide.
+fn method_or_default<'a>(given: Option<&'a str>, body: &[u8]) -> &'a str {
+    given.unwrap_or(if body.is_empty() { "GET" } else { "POST" })
+}
+
+/// One load run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The URL to load, or with a scenario the base URL (origin and an optional path prefix).
+    pub target: Target,
+    /// Method and body of the single request; unused with a scenario. `None` for the
+    /// default: POST when there is a body, else GET.
+    pub method: Option<String>,
+    /// Fields sent with every request (a scenario request's own fields take precedence).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Several requests picked by weight for every send; empty for the single request above.
+    pub scenario: Vec<ScenarioRequest>,
+    /// Concurrent connections; `None` for [`DEFAULT_CONNECTIONS`], or with connection stages
+    /// their peak (giving both is refused).
+    pub connections: Option<usize>,
+    /// Worker threads; `None` for one per available core.
+    pub threads: Option<usize>,
+    pub duration: Option<Duration>,
+    /// Total requests to send (`-n`); the run ends when all are accounted for.
+    pub requests: Option<u64>,
+    /// Open model: total requests per second on a constant schedule (with `rate_stages`, the
+    /// rate the first stage starts from).
+    pub rate: Option<f64>,
+    /// Open model ramp (`--stage`): the rate moves linearly from `rate` (or 0) to each stage's
+    /// target over its duration; the run lasts the stages unless `duration` is set.
+    pub rate_stages: Vec<Stage>,
+    /// Closed model ramp: the connections in use move linearly from 0 to each stage's target
+    /// over its duration (whole connections; the peak is how many the run opens).
+    pub connection_stages: Vec<Stage>,
+    /// The single request's path, header values and body are templates (`--template`);
+    /// a scenario's requests always are (`\{{` writes a literal `{{`).
+    pub template: bool,
+    /// Where templates' relative file names are found (a scenario file's directory); `None`
+    /// for the working directory.
+    pub template_dir: Option<PathBuf>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Requests sent per connection before reading responses.
+    pub pipeline: usize,
+    /// `false` for a new connection (and TLS handshake) per request, with `Connection: close`
+    /// sent (`--disable-keepalive`).
+    pub keep_alive: bool,
+    pub io: IoMode,
+    pub tls: TlsOptions,
+}
+
+impl LoadConfig {
+    /// A closed-model run of `url` with the CLI's defaults.
+    pub fn new(url: &str) -> Result<LoadConfig, ConfigError> {
+        Ok(LoadConfig {
+            target: Target::parse(url)?,
+            method: None,
+            headers: Vec::new(),
+            body: Vec::new(),
+            scenario: Vec::new(),
+            connections: None,
+            threads: None,
+            duration: None,
+            requests: None,
+            rate: None,
+            rate_stages: Vec::new(),
+            connection_stages: Vec::new(),
+            template: false,
+            template_dir: None,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            pipeline: 1,
+            keep_alive: true,
+            io: IoMode::Auto,
+            tls: TlsOptions::default(),
+        })
+    }
+
+    /// The single request's method: the one given, or the default for its body.
+    pub fn method(&self) -> &str {
+        method_or_default(self.method.as_deref(), &self.body)
+    }
+
+    /// The URL reports show: without credentials, and with a template as it was written.
+    pub fn display_url(&self) -> String {
+        let url = self.target.display_url();
+        if self.template && self.scenario.is_empty() {
+            let prefix = url.len() - self.target.path_and_query.len();
+            return format!(
+                "{}{}",
+                &url[..prefix],
+                self.target.template_path_and_query()
+            );
+        }
+        url
+    }
+
+    /// The method reports show for the run: the one every request uses, or `MIXED`.
+    pub fn display_method(&self) -> String {
+        let mut methods = self.scenario.iter().map(ScenarioRequest::method);
+        match methods.next() {
+            None => self.method().to_string(),
+            Some(first) if methods.all(|m| m == first) => first.to_string(),
+            Some(_) => "MIXED".to_string(),
+        }
+    }
+
+    /// Everything but the requests themselves.
+    pub(crate) fn validate_settings(&self) -> Result<(), ConfigError> {
+        if self.connections == Some(0) {
+            return Err(ConfigError::NotPositive("connections"));
+        }
+        if self.threads == Some(0) {
+            return Err(ConfigError::NotPositive("threads"));
+        }
+        if self.pipeline == 0 {
+            return Err(ConfigError::NotPositive("pipeline"));
+        }
+        if !self.keep_alive && self.pipeline > 1 {
+            return Err(ConfigError::Invalid(
+                "a connection per request (keep-alive disabled) cannot pipeline: pipelined \
+                 requests need a kept-alive connection; drop one of the two"
+                    .into(),
+            ));
+        }
+        if self.duration == Some(Duration::ZERO) {
+            return Err(ConfigError::NotPositive("duration"));
+        }
+        if self.requests == Some(0) {
+            return Err(ConfigError::NotPositive("requests"));
+        }
+        if !self.connection_stages.is_empty()
+            && (self.rate.is_some() || !self.rate_stages.is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "connection stages ramp the closed model; for the open model, ramp the rate \
+                 with rate stages (--stage) and set the connections with -c"
+                    .into(),
+            ));
+        }
+        if let Some(rate) = self.rate {
+            if !(rate.is_finite() && rate > 0.0) {
+                return Err(ConfigError::NotPositive("rate"));
+            }
+            if rate < MIN_RATE {
+                return Err(ConfigError::Invalid(format!(
+                    "rate must be at least {MIN_RATE} requests per second"
+                )));
+            }
+        }
+        if self.timeout.is_zero() {
+            return Err(ConfigError::NotPositive("timeout"));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(ConfigError::NotPositive("connect timeout"));
+        }
+        for (name, value) in [
+            ("duration", self.duration),
+            ("timeout", Some(self.timeout)),
+            ("connect timeout", Some(self.connect_timeout)),
+        ] {
+            if value.is_some_and(|v| v > MAX_DURATION) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at most one year"
+                )));
+            }
+        }
+        if self.tls.client_key.is_some() && self.tls.client_cert.is_none() {
+            return Err(ConfigError::Invalid(
+                "a client key needs its certificate: give --cert too".into(),
+            ));
+        }
+        if let Some(path) = &self.tls.ca_file {
+            if !path.is_file() {
+                return Err(ConfigError::Invalid(format!(
+                    "CA file {} does not exist",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}

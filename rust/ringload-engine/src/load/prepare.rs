@@ -1,0 +1,335 @@
+//! A [`LoadConfig`] made ready to run: every request encoded once ([`PreparedRequest`]), the rate
+//! shape, and the [`LoadPlan`] the workers follow. Depends on `config`, never the reverse.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringload_http1::RequestSpec;
+
+use crate::error::ConfigError;
+use crate::load::config::{LoadConfig, ScenarioRequest};
+use crate::load::limits::DEFAULT_CONNECTIONS;
+use crate::load::stages::Ramp;
+use crate::load::template::{RequestTemplate, TemplateContext};
+use crate::origin::{redact_userinfo, Scheme, Target};
+use crate::runtime::available_cores;
+use crate::stats::EndpointKey;
+
+/// A request ready for the workers: encoded once, with what reading its response needs.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedRequest {
+    /// The request as sent, when it has no placeholders.
+    pub bytes: Vec<u8>,
+    /// Otherwise, how to render it for each send.
+    pub template: Option<Arc<RequestTemplate>>,
+    pub is_head: bool,
+    pub idempotent: bool,
+    /// Index of its statistics row.
+    pub endpoint: usize,
+    pub weight: u32,
+}
+
+/// Every request of a run, encoded, and the statistics rows they record into.
+#[derive(Debug, Clone)]
+pub(crate) struct PreparedRequests {
+    pub requests: Vec<PreparedRequest>,
+    pub endpoints: Vec<EndpointKey>,
+}
+
+impl LoadConfig {
+    /// The single request to send (no scenario), with URL credentials as `Authorization`
+    /// unless a header sets one.
+    pub fn request_spec(&self) -> RequestSpec {
+        self.spec_for(
+            self.method(),
+            self.target.path_and_query.clone(),
+            &[],
+            self.body.clone(),
+        )
+    }
+
+    /// A request on this run's origin: the run's headers, overridden by `extra` field by field,
+    /// plus URL credentials unless a header sets `Authorization`.
+    fn spec_for(
+        &self,
+        method: &str,
+        target: String,
+        extra: &[(String, String)],
+        body: Vec<u8>,
+    ) -> RequestSpec {
+        let same_name = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+        let mut headers: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| !extra.iter().any(|(other, _)| same_name(name, other)))
+            .cloned()
+            .collect();
+        headers.extend_from_slice(extra);
+        if !self.keep_alive {
+            headers.retain(|(name, _)| !same_name(name, "connection"));
+            headers.push(("Connection".into(), "close".into()));
+        }
+        let has_authorization = headers
+            .iter()
+            .any(|(name, _)| same_name(name, "authorization"));
+        if let (Some(auth), false) = (&self.target.basic_auth, has_authorization) {
+            headers.push(("Authorization".into(), auth.clone()));
+        }
+        RequestSpec {
+            method: method.to_string(),
+            target,
+            host: self.target.authority.clone(),
+            headers,
+            body,
+        }
+    }
+
+    /// The request target of a scenario request: a path appended to the base URL's path, or
+    /// an absolute URL that must be on the run's origin.
+    fn scenario_target(&self, request: &ScenarioRequest) -> Result<String, ConfigError> {
+        request.validate()?;
+        if request.target.starts_with('/') {
+            let base = self.target.path_and_query.trim_end_matches('/');
+            return Ok(format!("{base}{}", request.target));
+        }
+        let url = Target::parse(&request.target)?;
+        let origin = |t: &Target| (t.scheme, t.host.clone(), t.port);
+        if origin(&url) != origin(&self.target) {
+            return Err(request.invalid(format!(
+                "{} is not on {}; every request of a scenario goes to the same origin",
+                url.display_url(),
+                self.target.display_url()
+            )));
+        }
+        Ok(url.template_path_and_query().to_string())
+    }
+
+    /// Encodes every request once and assigns each its statistics row.
+    pub(crate) fn prepare(&self) -> Result<PreparedRequests, ConfigError> {
+        let mut templates = TemplateContext::new(self.template_dir.clone());
+        if self.scenario.is_empty() {
+            let mut spec = self.request_spec();
+            if self.template {
+                spec.target = self.target.template_path_and_query().to_string();
+            }
+            let what = format!("the request {}", self.display_url());
+            let templates = self.template.then_some(&mut templates);
+            return Ok(PreparedRequests {
+                endpoints: vec![EndpointKey {
+                    method: spec.method.clone(),
+                    name: spec.target.clone(),
+                }],
+                requests: vec![prepared(spec, 0, 1, templates, &what)?],
+            });
+        }
+        if self.target.path_and_query.contains('?') {
+            return Err(ConfigError::Invalid(format!(
+                "the base URL of a scenario cannot have a query ({}): put it in the requests' paths",
+                self.target.display_url()
+            )));
+        }
+        let mut endpoints: Vec<EndpointKey> = Vec::new();
+        let mut requests = Vec::with_capacity(self.scenario.len());
+        for request in &self.scenario {
+            let target = self.scenario_target(request)?;
+            let spec = self.spec_for(
+                request.method(),
+                target,
+                &request.headers,
+                request.body.clone(),
+            );
+            let key = EndpointKey {
+                method: spec.method.clone(),
+                name: request.name().to_string(),
+            };
+            let endpoint = match endpoints.iter().position(|k| *k == key) {
+                Some(i) => i,
+                None => {
+                    endpoints.push(key);
+                    endpoints.len() - 1
+                }
+            };
+            let what = format!("scenario request {:?}", redact_userinfo(request.name()));
+            requests.push(prepared(
+                spec,
+                endpoint,
+                request.weight,
+                Some(&mut templates),
+                &what,
+            )?);
+        }
+        Ok(PreparedRequests {
+            requests,
+            endpoints,
+        })
+    }
+
+    /// Checks everything and encodes every request, once: the plan the workers run. Anything
+    /// that cannot work is refused here, before any connection is made.
+    pub fn plan(&self) -> Result<LoadPlan, ConfigError> {
+        self.validate_settings()?;
+        let rate = match (self.rate_stages.is_empty(), self.rate) {
+            (true, None) => None,
+            (true, Some(rate)) => Some(RateShape::Constant(rate)),
+            (false, start) => Some(RateShape::Ramp(Arc::new(Ramp::new(
+                start.unwrap_or(0.0),
+                self.rate_stages.clone(),
+                "rate",
+            )?))),
+        };
+        let connection_ramp = (!self.connection_stages.is_empty())
+            .then(|| Ramp::new(0.0, self.connection_stages.clone(), "connection"))
+            .transpose()?
+            .map(Arc::new);
+        let connections =
+            match (&connection_ramp, self.connections) {
+                (None, connections) => connections.unwrap_or(DEFAULT_CONNECTIONS),
+                (Some(_), Some(_)) => return Err(ConfigError::Invalid(
+                    "connections and connection stages both set the connections: the run opens \
+                     as many as the stages' peak, so give only the stages"
+                        .into(),
+                )),
+                (Some(ramp), None) => {
+                    // Connection `k` is in use while the target is above `k - 1`: a ramp
+                    // uses its target rounded up.
+                    let peak = ramp.peak().ceil();
+                    if peak < 1.0 {
+                        return Err(ConfigError::Invalid(
+                        "connection stages never reach one connection: give a stage a target of \
+                         at least 1"
+                            .into(),
+                    ));
+                    }
+                    peak as usize
+                }
+            };
+        let stages = rate
+            .as_ref()
+            .and_then(RateShape::ramp)
+            .or(connection_ramp.as_ref());
+        let duration = self.duration.or_else(|| stages.map(|ramp| ramp.duration()));
+        if duration.is_none() && self.requests.is_none() {
+            return Err(ConfigError::Invalid(
+                "set a duration or a number of requests".into(),
+            ));
+        }
+        let cores = available_cores().len().max(1);
+        let prepared = self.prepare()?;
+        let tls = match self.target.scheme {
+            Scheme::Http if self.tls.client_cert.is_some() => {
+                return Err(ConfigError::Invalid(format!(
+                    "a client certificate is sent over TLS only; {} is http://",
+                    self.display_url()
+                )))
+            }
+            Scheme::Http => None,
+            Scheme::Https => Some((
+                crate::net::tls::client_config(&self.tls)?,
+                crate::net::tls::server_name(&self.target.host)?,
+            )),
+        };
+        Ok(LoadPlan {
+            tls,
+            threads: self.threads.unwrap_or(cores).min(connections).max(1),
+            config: self.clone(),
+            requests: prepared.requests,
+            endpoints: prepared.endpoints,
+            connections,
+            duration,
+            rate,
+            connection_ramp,
+        })
+    }
+}
+
+/// One request ready for the workers: encoded once, or (with `templates`, when it has
+/// placeholders) a template rendered for each send.
+fn prepared(
+    spec: RequestSpec,
+    endpoint: usize,
+    weight: u32,
+    templates: Option<&mut TemplateContext>,
+    what: &str,
+) -> Result<PreparedRequest, ConfigError> {
+    let template = match templates {
+        Some(context) => RequestTemplate::new(&spec, context, what)?.map(Arc::new),
+        None => None,
+    };
+    Ok(PreparedRequest {
+        bytes: if template.is_some() {
+            Vec::new()
+        } else {
+            spec.encode()?
+        },
+        template,
+        is_head: spec.is_head(),
+        idempotent: spec.is_idempotent(),
+        endpoint,
+        weight,
+    })
+}
+
+/// The open model's rate: constant, or a ramp.
+#[derive(Debug, Clone)]
+pub(crate) enum RateShape {
+    Constant(f64),
+    Ramp(Arc<Ramp>),
+}
+
+impl RateShape {
+    fn ramp(&self) -> Option<&Arc<Ramp>> {
+        match self {
+            RateShape::Constant(_) => None,
+            RateShape::Ramp(ramp) => Some(ramp),
+        }
+    }
+
+    /// Requests due in the first `seconds` of the run.
+    pub fn due_by(&self, seconds: f64) -> f64 {
+        match self {
+            RateShape::Constant(rate) => rate * seconds,
+            RateShape::Ramp(ramp) => ramp.integral(seconds),
+        }
+    }
+}
+
+/// A run ready to start ([`LoadConfig::plan`]): every setting checked, every request encoded
+/// once, and what the configuration leaves open decided: the duration (the stages' unless
+/// given), the connections (a connection ramp's peak), the workers.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    pub(crate) config: LoadConfig,
+    pub(crate) requests: Vec<PreparedRequest>,
+    pub(crate) endpoints: Vec<EndpointKey>,
+    pub(crate) connections: usize,
+    pub(crate) threads: usize,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) rate: Option<RateShape>,
+    pub(crate) connection_ramp: Option<Arc<Ramp>>,
+    /// https: the client configuration every connection shares, and the server name.
+    pub(crate) tls: Option<(
+        Arc<rustls::ClientConfig>,
+        rustls::pki_types::ServerName<'static>,
+    )>,
+}
+
+impl LoadPlan {
+    pub fn config(&self) -> &LoadConfig {
+        &self.config
+    }
+
+    /// How long the run lasts, unless a request budget ends it first.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration
+    }
+
+    /// Connections the run opens (at most, with a connection ramp).
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// Worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
