@@ -21,8 +21,8 @@ lint: ## formatting, clippy and ruff; warnings are errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(PYTHON) scripts/check_module_cycles.py
-	$(PYTHON) -m ruff check python tests benches/scripts benches/locust
-	$(PYTHON) -m ruff format --check python tests benches/scripts benches/locust
+	$(PYTHON) -m ruff check python tests scripts benches/scripts benches/locust
+	$(PYTHON) -m ruff format --check python tests scripts benches/scripts benches/locust
 
 PIP_INSTALL := $(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore
 

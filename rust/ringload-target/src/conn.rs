@@ -1,21 +1,20 @@
 //! The per-connection loop: read a request, count it, answer it, repeat.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustls::{ServerConnection, StreamOwned};
 
+use crate::config::IdleClose;
 use crate::request::{self, Error, InBuf};
 use crate::response::{self, Reply};
 use crate::routes::{self, Route};
-use crate::server::{NextRequest, Shared};
-use crate::IdleClose;
+use crate::shared::{NextRequest, Shared};
+use crate::transport::{Conn, Transport};
 
-/// Output is written once this much is buffered; larger bodies are streamed.
-pub(crate) const FLUSH_AT: usize = 64 * 1024;
 /// How long, and how much, to drain from a peer after we decided to close.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 const LINGER_BYTES: usize = 16 * 1024 * 1024;
@@ -65,7 +64,9 @@ fn serve_on<S: Transport>(io: S, shared: &Shared, id: u64) {
         if req.expect_continue && req.framing != request::Framing::None {
             // Goes out with the next read (or with the response if the body
             // is already here).
-            conn.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            if conn.push(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
+                return;
+            }
         }
         let mut body = route.keeps_body().then(Vec::new);
         match request::read_body(&mut inb, &mut conn, req.framing, body.as_mut()) {
@@ -174,91 +175,5 @@ fn close<S: Transport>(mut conn: Conn<S>) {
             Ok(0) | Err(_) => return,
             Ok(n) => drained += n,
         }
-    }
-}
-
-/// A byte stream the connection loop can run on: plain TCP or TLS over TCP.
-pub(crate) trait Transport: Read + Write {
-    /// The underlying socket.
-    fn tcp(&self) -> &TcpStream;
-    /// Signals that we will send nothing more (TLS: after `close_notify`).
-    fn close_write(&mut self) -> io::Result<()>;
-}
-
-impl Transport for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
-    }
-
-    fn close_write(&mut self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-}
-
-impl Transport for StreamOwned<ServerConnection, TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        &self.sock
-    }
-
-    fn close_write(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
-        self.flush()?;
-        self.sock.shutdown(Shutdown::Write)
-    }
-}
-
-/// A transport with an output buffer.
-///
-/// Responses are built in `out` so that a small response (head and body)
-/// leaves in one write, and answers to pipelined requests coalesce. Reading
-/// flushes first, so the peer never waits on output we are holding back.
-pub(crate) struct Conn<S> {
-    io: S,
-    out: Vec<u8>,
-}
-
-impl<S: Read + Write> Conn<S> {
-    fn new(io: S) -> Self {
-        Conn {
-            io,
-            out: Vec::with_capacity(4096),
-        }
-    }
-
-    /// The output buffer, with room for `extra` more bytes before it
-    /// exceeds `FLUSH_AT` (flushing first if needed).
-    pub(crate) fn buffer(&mut self, extra: usize) -> io::Result<&mut Vec<u8>> {
-        if self.out.len() + extra > FLUSH_AT {
-            self.flush()?;
-        }
-        Ok(&mut self.out)
-    }
-
-    /// Queues `bytes`; large slices bypass the buffer instead of growing it.
-    pub(crate) fn push(&mut self, bytes: &[u8]) -> io::Result<()> {
-        if bytes.len() > FLUSH_AT {
-            self.flush()?;
-            return self.io.write_all(bytes);
-        }
-        self.buffer(bytes.len())?.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    /// Writes out everything buffered.
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        if !self.out.is_empty() {
-            self.io.write_all(&self.out)?;
-            self.out.clear();
-        }
-        self.io.flush()
-    }
-}
-
-impl<S: Read + Write> Read for Conn<S> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if !self.out.is_empty() {
-            self.flush()?;
-        }
-        self.io.read(buf)
     }
 }

@@ -74,74 +74,17 @@
 //! before the response is written, a client that has received a response can
 //! rely on the counters already including that request.
 
-use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
-
+mod config;
 mod conn;
 pub mod hostile;
 mod request;
 mod response;
 mod routes;
 mod server;
+mod shared;
 mod tls;
+mod transport;
 
+pub use config::{IdleClose, ServerConfig};
 pub use server::Server;
 pub use tls::{self_signed, self_signed_expired, TlsIdentity};
-
-/// How to run a [`Server`].
-#[derive(Clone, Debug)]
-pub struct ServerConfig {
-    /// Address to listen on. The default, `127.0.0.1:0`, picks a free
-    /// loopback port; ask [`Server::addr`] which one.
-    pub addr: SocketAddr,
-    /// Serve HTTPS with this identity instead of plain HTTP.
-    pub tls: Option<TlsIdentity>,
-    /// End a kept-alive connection that has waited this long for its next request (nginx's
-    /// `keepalive_timeout`). `None`: keep it until the client closes it.
-    pub idle_timeout: Option<Duration>,
-    /// Open connections at most: accepting another first ends the connection that has been idle
-    /// longest, as nginx does at `worker_connections` (and, while none is idle, waits for one to
-    /// be). `None`: no limit.
-    pub max_connections: Option<usize>,
-    /// How an idle connection is ended.
-    pub idle_close: IdleClose,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            tls: None,
-            idle_timeout: None,
-            max_connections: None,
-            idle_close: IdleClose::Close,
-        }
-    }
-}
-
-/// How the server ends a kept-alive connection that is idle.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum IdleClose {
-    /// A FIN (over TLS, a `close_notify` first); requests that still arrive are counted in
-    /// [`Server::late_requests`] and not answered.
-    #[default]
-    Close,
-    /// A reset (RST), as a server that closes with unread input or `SO_LINGER` 0 sends.
-    Reset,
-    /// `408 Request Timeout` with `Connection: close`, then as [`IdleClose::Close`], as some
-    /// load balancers do.
-    Timeout408,
-}
-
-impl std::str::FromStr for IdleClose {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "close" => Ok(IdleClose::Close),
-            "reset" => Ok(IdleClose::Reset),
-            "408" => Ok(IdleClose::Timeout408),
-            _ => Err(format!("{s:?}: use close, reset or 408")),
-        }
-    }
-}

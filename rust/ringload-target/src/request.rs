@@ -2,8 +2,9 @@
 
 use std::io::{self, ErrorKind, Read};
 
-use crate::routes;
-
+/// The route whose reply lists the request headers (`routes`); the parser collects header
+/// lines only for it, so the constant lives here, below the routes.
+pub(crate) const HEADERS_PATH: &str = "/headers";
 /// Largest request head (and largest chunked trailer section) accepted.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
 /// Largest request body accepted.
@@ -166,7 +167,7 @@ impl Request {
         };
         let is_http10 = version == 0;
         let path = target_path(target).to_owned();
-        let collect_lines = path == routes::HEADERS_PATH;
+        let collect_lines = path == HEADERS_PATH;
 
         let mut content_length: Option<u64> = None;
         let mut transfer_encoding: Option<&[u8]> = None;

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::io::{self, Read, Write};
 
-use crate::conn::{Conn, FLUSH_AT};
+use crate::transport::{Conn, FLUSH_AT};
 
 /// Largest chunk the chunked route sends.
 const CHUNK: usize = 4096;

@@ -3,12 +3,8 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::request::{parse_decimal, Request};
+use crate::request::{parse_decimal, Request, HEADERS_PATH};
 use crate::response::{Body, Reply};
-
-/// The route whose reply lists the request headers; the request parser
-/// collects header lines only for it.
-pub(crate) const HEADERS_PATH: &str = "/headers";
 
 const MAX_BYTES: u64 = 100_000_000;
 const MAX_DELAY_MS: u64 = 60_000;

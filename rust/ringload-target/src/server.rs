@@ -1,15 +1,16 @@
 //! The server handle, its shared state and the accept loop.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::{conn, tls, IdleClose, ServerConfig};
+use crate::config::ServerConfig;
+use crate::shared::{lock, Live, Registration, Shared};
+use crate::{conn, tls};
 
 /// A running target server.
 ///
@@ -122,191 +123,6 @@ impl fmt::Debug for Server {
     }
 }
 
-/// State shared by the handle, the accept thread and the connection threads.
-#[derive(Default)]
-pub(crate) struct Shared {
-    pub(crate) stop: StopSignal,
-    requests: AtomicU64,
-    connections: AtomicU64,
-    paths: Mutex<HashMap<String, u64>>,
-    /// Every open connection, so shutdown can close them and the connection limit can end the
-    /// one idle longest.
-    live: Mutex<HashMap<u64, Live>>,
-    pub(crate) idle_timeout: Option<Duration>,
-    max_connections: Option<usize>,
-    pub(crate) idle_close: IdleClose,
-    pub(crate) idle_closes: AtomicU64,
-    pub(crate) late_requests: AtomicU64,
-}
-
-/// An open connection as the accept thread sees it.
-struct Live {
-    /// A clone of its socket.
-    socket: TcpStream,
-    /// Since when it has waited for its next request; `None` while it is serving one.
-    idle_since: Option<Instant>,
-    /// The connection limit chose it to end; its thread does so.
-    retiring: bool,
-}
-
-/// What an idle connection's wait for its next request ended with.
-pub(crate) enum NextRequest {
-    /// Bytes arrived.
-    Arrived,
-    /// The client closed it (or it broke).
-    Gone,
-    /// The server ends it: the idle timeout passed, or the connection limit chose it.
-    Retire,
-}
-
-impl Shared {
-    /// Counts one complete request for `path`.
-    pub(crate) fn record(&self, path: &str) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        let mut paths = lock(&self.paths);
-        match paths.get_mut(path) {
-            Some(count) => *count += 1,
-            None => {
-                paths.insert(path.to_owned(), 1);
-            }
-        }
-    }
-
-    /// Shuts down every live socket: blocked reads see end of stream and
-    /// blocked writes fail, so each connection thread exits promptly.
-    fn close_all(&self) {
-        for live in lock(&self.live).values() {
-            let _ = live.socket.shutdown(Shutdown::Both);
-        }
-    }
-
-    /// Whether connections are ever ended while idle (else their waits cost nothing extra).
-    pub(crate) fn ends_idle_connections(&self) -> bool {
-        self.idle_timeout.is_some() || self.max_connections.is_some()
-    }
-
-    /// Waits, idle, for connection `id`'s next request on `socket` (nothing is buffered).
-    pub(crate) fn wait_for_request(&self, id: u64, socket: &TcpStream) -> NextRequest {
-        if let Some(live) = lock(&self.live).get_mut(&id) {
-            if live.retiring {
-                return NextRequest::Retire;
-            }
-            live.idle_since = Some(Instant::now());
-        }
-        let _ = socket.set_read_timeout(self.idle_timeout);
-        let mut byte = [0u8; 1];
-        let waited = socket.peek(&mut byte);
-        let _ = socket.set_read_timeout(None);
-        let mut live = lock(&self.live);
-        let Some(entry) = live.get_mut(&id) else {
-            return NextRequest::Gone;
-        };
-        entry.idle_since = None;
-        match waited {
-            // Chosen by the connection limit, which shut the socket's reading side to wake us.
-            _ if entry.retiring => NextRequest::Retire,
-            Ok(0) => NextRequest::Gone,
-            Ok(_) => NextRequest::Arrived,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                NextRequest::Retire
-            }
-            Err(_) => NextRequest::Gone,
-        }
-    }
-
-    /// Makes room for one more connection under the limit: ends the connection idle longest,
-    /// waiting while none is idle. Returns false when the server is stopping.
-    fn make_room(&self, tls: bool) -> bool {
-        let Some(max) = self.max_connections else {
-            return true;
-        };
-        loop {
-            if self.stop.is_set() {
-                return false;
-            }
-            {
-                let mut live = lock(&self.live);
-                let retiring = live.values().filter(|l| l.retiring).count();
-                if live.len() - retiring < max {
-                    return true;
-                }
-                let mut idle: Vec<(Instant, u64)> = live
-                    .iter()
-                    .filter(|(_, l)| !l.retiring)
-                    .filter_map(|(id, l)| Some((l.idle_since?, *id)))
-                    .collect();
-                idle.sort_unstable();
-                // A connection whose next request has arrived but not yet been read is busy,
-                // not idle: ending it would drop a request the client rightly sent.
-                let oldest = idle
-                    .into_iter()
-                    .find(|(_, id)| !has_unread_bytes(&live[id].socket));
-                if let Some(victim) = oldest.and_then(|(_, id)| live.get_mut(&id)) {
-                    victim.retiring = true;
-                    // Wakes its thread's wait with end of stream; it sees `retiring`.
-                    // A plain FIN goes out now, as a single-threaded server's close() sends it:
-                    // the victim's thread may take milliseconds to wake on a busy machine, and
-                    // a client that looked meanwhile would rightly have found it open. Over TLS
-                    // (close_notify first), a reset or a 408, that thread ends it.
-                    let how = if tls || self.idle_close != IdleClose::Close {
-                        Shutdown::Read
-                    } else {
-                        Shutdown::Both
-                    };
-                    let _ = victim.socket.shutdown(how);
-                    return true;
-                }
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
-}
-
-/// A stop flag that sleepers can wait on, so `/delay` does not hold up shutdown.
-#[derive(Default)]
-pub(crate) struct StopSignal {
-    stopped: Mutex<bool>,
-    wake: Condvar,
-}
-
-impl StopSignal {
-    fn trigger(&self) {
-        *lock(&self.stopped) = true;
-        self.wake.notify_all();
-    }
-
-    fn is_set(&self) -> bool {
-        *lock(&self.stopped)
-    }
-
-    /// Sleeps for `duration`; returns `false` if the server stopped meanwhile.
-    pub(crate) fn sleep(&self, duration: Duration) -> bool {
-        let guard = lock(&self.stopped);
-        let (guard, _) = self
-            .wake
-            .wait_timeout_while(guard, duration, |stopped| !*stopped)
-            .unwrap_or_else(PoisonError::into_inner);
-        !*guard
-    }
-}
-
-/// Removes a connection from the live registry when its thread ends, even by panic.
-struct Registration {
-    shared: Arc<Shared>,
-    id: u64,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        lock(&self.shared.live).remove(&self.id);
-    }
-}
-
 fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, shared: Arc<Shared>) {
     let mut workers: Vec<JoinHandle<()>> = Vec::new();
     // Finished handles are dropped in batches so reaping stays amortised O(1).
@@ -369,23 +185,6 @@ fn accept_loop(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>, sh
     }
 }
 
-/// Bytes are waiting on `socket` (looked at without reading or waiting).
-fn has_unread_bytes(socket: &TcpStream) -> bool {
-    use std::os::fd::AsRawFd;
-    let mut byte = 0u8;
-    // SAFETY: a one-byte buffer we own; MSG_DONTWAIT never blocks (and, unlike
-    // set_nonblocking, does not change the socket the connection thread reads).
-    let n = unsafe {
-        libc::recv(
-            socket.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n > 0
-}
-
 /// Connects to the listener so a blocked accept() returns.
 fn wake(addr: SocketAddr) -> io::Result<()> {
     let ip = match addr.ip() {
@@ -394,10 +193,4 @@ fn wake(addr: SocketAddr) -> io::Result<()> {
         ip => ip,
     };
     TcpStream::connect_timeout(&SocketAddr::new(ip, addr.port()), Duration::from_secs(2)).map(drop)
-}
-
-/// Locks `mutex`, ignoring poisoning: every critical section here leaves the
-/// data consistent even if it panics.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
