@@ -8,6 +8,9 @@
 //!
 //! Framing follows RFC 9112 §6.3. Every limit is a named constant in [`limits`].
 
+// Parsing untrusted bytes: safe Rust only, so a malformed response can never be memory-unsafe.
+#![forbid(unsafe_code)]
+
 pub mod body;
 #[doc(hidden)]
 pub mod fuzzing;

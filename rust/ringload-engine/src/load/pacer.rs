@@ -146,7 +146,14 @@ impl Pacer {
         };
         // SAFETY: `timer` is open: the reading task closes it only after a failed read (then
         // `broken` is set) or after this call.
-        unsafe { libc::timerfd_settime(self.timer, 0, &now, std::ptr::null_mut()) };
+        let set = unsafe { libc::timerfd_settime(self.timer, 0, &now, std::ptr::null_mut()) };
+        // Cannot fail for an open timerfd and a valid value; if it did, the reading task would
+        // wait for an expiry that never comes and the run would hang instead of ending.
+        assert!(
+            set == 0,
+            "the pacer's timer could not be set to stop: {}",
+            io::Error::last_os_error()
+        );
     }
 
     /// Ends every wait now and from now on: the run is being stopped, and connections must

@@ -38,29 +38,43 @@ impl Alarm {
         self.deadline.set(Some(deadline));
         // A guard armed after the run was stopped must not wait for its deadline.
         self.fired.set(self.all_expired.get());
-        Guarded { alarm: self, work }
+        Guarded {
+            armed: Armed(self),
+            work,
+        }
     }
 }
 
-/// [`Alarm::guard`]'s future.
-pub(crate) struct Guarded<'a, F> {
-    alarm: &'a Alarm,
-    work: F,
+pin_project_lite::pin_project! {
+    /// [`Alarm::guard`]'s future.
+    pub(crate) struct Guarded<'a, F> {
+        // Declared first, so the alarm is disarmed before the work is dropped, as the
+        // cancellation of its I/O may take a while.
+        armed: Armed<'a>,
+        #[pin]
+        work: F,
+    }
+}
+
+/// The alarm while a guard holds it: dropping the guard, completed or cancelled, disarms it.
+struct Armed<'a>(&'a Alarm);
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        self.0.deadline.set(None);
+    }
 }
 
 impl<F: Future> Future for Guarded<'_, F> {
     type Output = Result<F::Output, Expired>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `work` is never moved out of the pinned struct.
-        let this = unsafe { self.get_unchecked_mut() };
-        let alarm = this.alarm;
+        let this = self.project();
+        let alarm = this.armed.0;
         if alarm.fired.get() {
             return Poll::Ready(Err(Expired));
         }
-        // SAFETY: as above, `work` stays where it is until dropped.
-        let work = unsafe { Pin::new_unchecked(&mut this.work) };
-        match work.poll(cx) {
+        match this.work.poll(cx) {
             Poll::Ready(output) => {
                 alarm.deadline.set(None);
                 Poll::Ready(Ok(output))
@@ -73,12 +87,6 @@ impl<F: Future> Future for Guarded<'_, F> {
                 Poll::Pending
             }
         }
-    }
-}
-
-impl<F> Drop for Guarded<'_, F> {
-    fn drop(&mut self) {
-        self.alarm.deadline.set(None);
     }
 }
 
