@@ -31,18 +31,13 @@ import urllib3
 from requests.cookies import RequestsCookieJar
 from requests.exceptions import ConnectTimeout, HTTPError, ProxyError, ReadTimeout, SSLError
 
+from ringload._client.bodies import _IF_ABSENT
+from ringload._client.errors import _exception_for as _fasthttp_exception_for
+from ringload._client.responses import ErrorResponse, FastResponse, ResponseContextManager, _CookieHeaders
+from ringload._client.session import FastHttpSession
 from ringload._ringload import ErrorKind, RawError
 from ringload._tls import tls_for_requests
-from ringload.contrib.fasthttp import (
-    _IF_ABSENT,
-    ErrorResponse,
-    FastHttpSession,
-    FastHttpUser,
-    FastResponse,
-    ResponseContextManager,
-    _CookieHeaders,
-)
-from ringload.contrib.fasthttp import _exception_for as _fasthttp_exception_for
+from ringload.contrib.fasthttp import FastHttpUser
 
 _UNSUPPORTED = {
     "hooks": "requests hooks do not exist in ringload; use Locust's events.request instead",
