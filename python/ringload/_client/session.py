@@ -14,6 +14,7 @@ from urllib.request import Request as _CookieRequest
 
 from geventhttpclient.client import HTTPClientPool
 from geventhttpclient.useragent import RetriesExceeded
+from greenlet import getcurrent
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.user import User
 
@@ -254,7 +255,8 @@ class FastHttpSession:
             cookie = cookie_request.unredirected_hdrs.get("Cookie")
             if cookie:
                 extra = [*(extra or ()), ("Cookie", cookie, _APPEND)]
-        raw = engine.send(native, method, url, defaults, headers, extra, body, timeout, verify, proxies, stream)
+        token = native.send(getcurrent(), method, url, defaults, headers, extra, body, timeout, verify, proxies, stream)
+        raw = engine.wait(token)
         if type(raw) is RawResponse and raw.sets_cookie:
             self.cookiejar.extract_cookies(_CookieHeaders(raw), _CookieRequest(url))  # type: ignore[arg-type]
         return raw
