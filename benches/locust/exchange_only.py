@@ -26,7 +26,7 @@ class ExchangeOnly(User):
     @task
     def index(self):
         start_time = time.time()
-        token = self.native.send(getcurrent(), "GET", self.url, {}, None, None, None, 60.0, False, None)
+        token = self.native.send(getcurrent(), "GET", self.url, {}, None, None, None, 60.0, False, None, False)
         raw = self.dispatcher.wait(token)
         self.environment.events.request.fire(
             request_type="GET",

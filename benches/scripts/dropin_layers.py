@@ -65,7 +65,7 @@ def user(session, n):
     elif hasattr(engine, "wait"):  # submit, then park until the result comes back
         send, wait = session._native.send, engine.wait
         for _ in range(n):
-            wait(send(getcurrent(), "GET", target, {}, None, None, None, 60.0, False, None))
+            wait(send(getcurrent(), "GET", target, {}, None, None, None, 60.0, False, None, False))
     else:  # builds before submit and wait were split
         native, send = session._native, engine.send
         for _ in range(n):
@@ -80,10 +80,10 @@ def engine_cpu():
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
 
-gevent.joinall([gevent.spawn(user, s, 50) for s in sessions])  # warm-up
+gevent.joinall([gevent.spawn(user, s, 50) for s in sessions], raise_error=True)  # warm-up
 flushes[0] = 0
 engine_before, python_before, wall_before = engine_cpu(), time.thread_time(), time.perf_counter()
-gevent.joinall([gevent.spawn(user, s, total // USERS) for s in sessions])
+gevent.joinall([gevent.spawn(user, s, total // USERS) for s in sessions], raise_error=True)
 wall = time.perf_counter() - wall_before
 python = time.thread_time() - python_before
 engine_s = engine_cpu() - engine_before
