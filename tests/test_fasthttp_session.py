@@ -317,6 +317,15 @@ def test_basic_auth_from_argument_and_from_host_userinfo(server):
     assert session.get("/auth").status_code == 200
 
 
+@pytest.mark.parametrize("userinfo", ["user:pass", "user:", ":pass", ":", "user", "us%40er:p%C3%A9ss%3A", "%20:%20"])
+def test_userinfo_makes_the_basic_header_locusts_session_makes(userinfo):
+    # Percent-decoded, then Latin-1; both a user name and a password, or no header.
+    base = f"http://{userinfo}@127.0.0.1:1"
+    ours, theirs = make_session(base)[0], make_session(base, cls=LocustSession)[0]
+    assert ours.auth_header == theirs.auth_header
+    assert "@" not in ours.base_url
+
+
 def test_userinfo_never_reaches_events_names_or_errors(server):
     # A user name alone (an API token in the URL) is stripped from the base URL too.
     session, recorder = make_session(server.replace("http://", "http://TOKEN123@"))

@@ -194,6 +194,7 @@ class HttpSession(FastHttpSession):
     _keeps_request_meta = True
     _cookiejar_type = RequestsCookieJar
     _records_missing_scheme = False  # requests raises MissingSchema or InvalidSchema at the call
+    _userinfo_needs_both = False  # requests: a user name or a password (``http://:token@host``)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

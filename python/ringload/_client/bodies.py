@@ -20,11 +20,13 @@ def _basic_auth(username: str | bytes, password: str | bytes) -> str:
     return "Basic " + b64encode(b":".join((username, password))).strip().decode("ascii")
 
 
-def _split_userinfo(url: str) -> tuple[str, str | None]:
+def _split_userinfo(url: str, both_required: bool = True) -> tuple[str, str | None]:
     """The URL without ``user:password@`` and the Basic header that userinfo asks for, if any.
 
     Credentials never travel in URLs past this point, so they cannot reach events, stats names or
-    error messages. As in Locust, a Basic header needs both a user name and a password."""
+    error messages. Both clients percent-decode the user name and password (then Latin-1 in the
+    header) and want a password part (``user:...@``); with ``both_required``, as Locust's
+    FastHttpSession, both must be non-empty; without, as requests, either one."""
     if "@" not in url:  # the common case, without parsing: this runs on every request
         return url, None
     parsed = urlsplit(url)
@@ -32,8 +34,11 @@ def _split_userinfo(url: str) -> tuple[str, str | None]:
         return url, None
     netloc = parsed.netloc.rpartition("@")[2]
     bare = urlunsplit((parsed.scheme, netloc, parsed.path, parsed.query, parsed.fragment))
-    if parsed.username is not None and parsed.password is not None:
-        return bare, _basic_auth(unquote(parsed.username), unquote(parsed.password))
+    username, password = parsed.username, parsed.password
+    if username is None or password is None:
+        return bare, None
+    if (username and password) if both_required else (username or password):
+        return bare, _basic_auth(unquote(username), unquote(password))
     return bare, None
 
 

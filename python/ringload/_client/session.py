@@ -88,6 +88,9 @@ class FastHttpSession:
     #: A URL without a scheme (``--host 127.0.0.1:8080``) is a failed request, recorded as Locust's
     #: FastHttpSession records its ``gaierror``; requests-style sessions raise at the call instead.
     _records_missing_scheme: bool = True
+    #: URL userinfo makes a Basic header only with a non-empty user name and password (Locust's
+    #: FastHttpSession); requests-style sessions need either one (``requests.utils.get_auth_from_url``).
+    _userinfo_needs_both: bool = True
 
     def __init__(
         self,
@@ -144,7 +147,7 @@ class FastHttpSession:
         self._concurrency = concurrency
         self.default_headers = dict(headers) if headers else {}
         if base_url:
-            self.base_url, userinfo_auth = _split_userinfo(base_url)
+            self.base_url, userinfo_auth = _split_userinfo(base_url, self._userinfo_needs_both)
             if userinfo_auth:
                 self.auth_header = userinfo_auth
 
@@ -413,7 +416,7 @@ class FastHttpSession:
         url_auth = None
         if "@" in built_url:
             given_url = built_url
-            built_url, url_auth = _split_userinfo(given_url)
+            built_url, url_auth = _split_userinfo(given_url, self._userinfo_needs_both)
             if built_url != given_url and url.lower().startswith(_absolute_url):
                 url = built_url  # an absolute URL's userinfo must not become the stats name either
         if verify is None:
