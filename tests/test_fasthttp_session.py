@@ -727,3 +727,18 @@ def test_a_response_is_freed_without_the_cyclic_collector(server, cls_name):
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_the_fasthttp_module_keeps_the_names_locustfiles_import():
+    # FastHttpUser's module re-exports what moved into ringload._client, and the names of Locust's
+    # module it had: a locustfile that changes only its import line keeps working.
+    import ringload.contrib.fasthttp as ours
+
+    names = [
+        *ours.__all__,
+        *("REDIRECT_RESPONSE_CODES", "VALID_RESPONSE_CODES", "native_proxies", "insecure_ssl_context_factory"),
+        *("CatchResponseError", "LocustError", "ResponseError"),
+        *("HTTPClientPool", "HTTPConnectionClosed", "HTTPParseError"),
+    ]
+    assert [name for name in names if not hasattr(ours, name)] == []
+    assert ours.FastHttpUser.session_class is ours.FastHttpSession

@@ -23,8 +23,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# Names locust.contrib.fasthttp also has, which this module had before the split: still here
+# for locustfiles that import them from it.
+from geventhttpclient._parser import HTTPParseError as HTTPParseError
+from geventhttpclient.client import HTTPClientPool as HTTPClientPool
+from geventhttpclient.response import HTTPConnectionClosed as HTTPConnectionClosed
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.contrib.fasthttp import insecure_ssl_context_factory as insecure_ssl_context_factory
+from locust.exception import CatchResponseError as CatchResponseError
+from locust.exception import LocustError as LocustError
+from locust.exception import ResponseError as ResponseError
 from locust.exception import StopTest
 from locust.user import User
 from locust.user.users import RestMixin
