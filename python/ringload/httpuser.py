@@ -27,15 +27,14 @@ from urllib.request import Request as _CookieRequest
 
 import locust  # noqa: F401 (first: it monkey-patches with gevent before requests loads ssl)
 import requests
-import urllib3
 from requests.cookies import RequestsCookieJar
-from requests.exceptions import ConnectTimeout, HTTPError, ProxyError, ReadTimeout, SSLError
+from requests.exceptions import HTTPError
 
 from ringload._client.bodies import _IF_ABSENT
-from ringload._client.errors import _exception_for as _fasthttp_exception_for
+from ringload._client.errors import _http_error, _innermost, _requests_body_error, _requests_exception_for
 from ringload._client.responses import ErrorResponse, FastResponse, ResponseContextManager, _CookieHeaders
 from ringload._client.session import FastHttpSession
-from ringload._ringload import ErrorKind, RawError
+from ringload._ringload import RawError
 from ringload._tls import tls_for_requests
 from ringload.contrib.fasthttp import FastHttpUser
 
@@ -118,13 +117,7 @@ class HttpResponse(FastResponse):
             yield pending
 
     def _body_error(self, error: RawError) -> Exception:
-        original = _fasthttp_exception_for(error)
-        if error.kind == ErrorKind.TIMEOUT:
-            wrapped: Exception = requests.ConnectionError(original)
-        else:
-            wrapped = requests.exceptions.ChunkedEncodingError(original)
-        wrapped.__cause__ = wrapped.__context__ = original
-        return wrapped
+        return _requests_body_error(error)
 
 
 class HttpErrorResponse(ErrorResponse, HttpResponse):
@@ -140,42 +133,6 @@ class HttpResponseContextManager(ResponseContextManager, HttpResponse):
         if isinstance(error, HTTPError) and error.response is self:
             return _http_error(self, self.request_meta["name"])
         return _innermost(error)
-
-
-def _http_error(response: FastResponse, url: str) -> HTTPError:
-    kind = "Client" if response.status_code < 500 else "Server"
-    reason = response.reason  # type: ignore[attr-defined]
-    return HTTPError(f"{response.status_code} {kind} Error: {reason} for url: {url}", response=response)
-
-
-def _innermost(error: Exception) -> Exception:
-    """The cause Locust's HttpSession reports for a requests ConnectionError."""
-    while isinstance(error, requests.ConnectionError) and error.__context__ is not None:
-        error = error.__context__  # type: ignore[assignment]
-    return error
-
-
-def _requests_exception_for(error: RawError, through_proxy: bool = False) -> Exception:
-    """An engine error as requests raises it, with the socket-level error as its cause."""
-    original = _fasthttp_exception_for(error, through_proxy)
-    wrapped: Exception
-    if through_proxy and error.kind == ErrorKind.CONNECT and error.errno is not None:
-        wrapped = ProxyError(original)  # the proxy itself could not be reached, as requests says
-    elif error.kind == ErrorKind.TIMEOUT:
-        wrapped = ReadTimeout(original)
-    elif error.kind == ErrorKind.CONNECT and isinstance(original, TimeoutError):
-        wrapped = ConnectTimeout(original)
-    elif error.kind == ErrorKind.TLS:
-        # requests wraps urllib3's SSLError, which is what Locust's HttpSession reports.
-        tls_error = urllib3.exceptions.SSLError(original)
-        tls_error.__cause__ = tls_error.__context__ = original
-        wrapped = SSLError(tls_error)
-        wrapped.__cause__ = wrapped.__context__ = tls_error
-        return wrapped
-    else:
-        wrapped = requests.ConnectionError(original)
-    wrapped.__cause__ = wrapped.__context__ = original
-    return wrapped
 
 
 class HttpSession(FastHttpSession):
