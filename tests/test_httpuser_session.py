@@ -164,7 +164,7 @@ def test_userinfo_makes_the_basic_header_requests_makes(userinfo):
     assert session.auth_header == expected
     assert "@" not in session.base_url
     # in a request's absolute URL: the same rule, the URL sent and reported without it
-    bare, header = _split_userinfo(url, session._userinfo_needs_both)
+    bare, header = _split_userinfo(url, session._flavor.userinfo_needs_both)
     assert header == expected and bare == "http://127.0.0.1:1/"
 
 

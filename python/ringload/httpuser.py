@@ -19,6 +19,7 @@ read. ``hooks`` raises ``TypeError``, since silently ignoring it would change wh
 from __future__ import annotations
 
 import codecs
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from requests.exceptions import HTTPError
 
 from ringload._client.bodies import _IF_ABSENT
 from ringload._client.errors import _http_error, _innermost, _requests_body_error, _requests_exception_for
+from ringload._client.flavor import FASTHTTP
 from ringload._client.responses import ErrorResponse, FastResponse, ResponseContextManager, _CookieHeaders
 from ringload._client.session import FastHttpSession
 from ringload._ringload import RawError
@@ -135,23 +137,30 @@ class HttpResponseContextManager(ResponseContextManager, HttpResponse):
         return _innermost(error)
 
 
+#: requests' Session, where it differs from Locust's FastHttpSession.
+REQUESTS = dataclasses.replace(
+    FASTHTTP,
+    response_type=HttpResponse,
+    error_response_type=HttpErrorResponse,
+    context_type=HttpResponseContextManager,
+    valid_codes=frozenset(range(100, 400)),  # requests' raise_for_status fails 4xx and 5xx only
+    # requests labels a form, sends text and bytes without a type, and json= sets only Content-Type.
+    form_content_type="application/x-www-form-urlencoded",
+    text_content_type=None,
+    bytes_content_type=None,
+    json_headers=(("Content-Type", "application/json", _IF_ABSENT),),
+    request_body_as_given=False,
+    keeps_request_meta=True,
+    cookiejar_type=RequestsCookieJar,
+    records_missing_scheme=False,  # requests raises MissingSchema or InvalidSchema at the call
+    userinfo_needs_both=False,  # requests: a user name or a password (``http://:token@host``)
+)
+
+
 class HttpSession(FastHttpSession):
     """requests' ``Session`` surface on the engine; refuses the arguments it cannot honour."""
 
-    _response_type = HttpResponse
-    _error_response_type = HttpErrorResponse
-    _context_type = HttpResponseContextManager
-    _valid_codes = frozenset(range(100, 400))  # requests' raise_for_status fails 4xx and 5xx only
-    # requests labels a form, sends text and bytes without a type, and json= sets only Content-Type.
-    _form_content_type = "application/x-www-form-urlencoded"
-    _text_content_type = None
-    _bytes_content_type = None
-    _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
-    _request_body_as_given = False
-    _keeps_request_meta = True
-    _cookiejar_type = RequestsCookieJar
-    _records_missing_scheme = False  # requests raises MissingSchema or InvalidSchema at the call
-    _userinfo_needs_both = False  # requests: a user name or a password (``http://:token@host``)
+    _flavor = REQUESTS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -21,7 +21,6 @@ from locust.user import User
 from ringload._client.bodies import (
     _APPEND,
     _IF_ABSENT,
-    _JSON_HEADERS,
     _NO_HEADERS,
     _REPLACE,
     _basic_auth,
@@ -29,12 +28,11 @@ from ringload._client.bodies import (
     _split_userinfo,
 )
 from ringload._client.errors import TooManyRedirects, _exception_for
+from ringload._client.flavor import FASTHTTP, Flavor
 from ringload._client.pools import _bracketed, _SessionPool, _shared_session, _UserAgent, native_proxies
 from ringload._client.responses import (
-    ErrorResponse,
     FastRequest,
     FastResponse,
-    ResponseContextManager,
     _CookieHeaders,
 )
 from ringload._client.streaming import _lines
@@ -49,7 +47,6 @@ from ringload._ringload import (
 )
 from ringload._tls import ssl_context_from_factory, tls_from_ssl_context
 
-VALID_RESPONSE_CODES = frozenset([200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 301, 302, 303, 304, 307, 308])
 REDIRECT_RESPONSE_CODES = frozenset([301, 302, 303, 307, 308])
 #: Headers never forwarded to another origin on a redirect.
 _CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
@@ -63,34 +60,8 @@ class FastHttpSession:
     """The ``client`` of a FastHttpUser: one cookie jar and one keep-alive pool per session."""
 
     auth_header: str | None = None
-    #: What the session builds; ``ringload.httpuser.HttpSession`` swaps in requests-style ones.
-    _response_type: type[FastResponse] = FastResponse
-    _error_response_type: type[ErrorResponse] = ErrorResponse
-    _context_type: type[ResponseContextManager] = ResponseContextManager
-    #: Statuses reported as successes (Locust's FastHttpSession list).
-    _valid_codes: frozenset[int] = VALID_RESPONSE_CODES
-    #: The Content-Type a body gets unless the caller set one: a form, text, bytes (None: none).
-    _form_content_type: str | None = "application/x-www-form-urlencoded; charset=utf-8"
-    _text_content_type: str | None = "text/plain; charset=utf-8"
-    _bytes_content_type: str | None = "application/octet-stream"
-    #: Headers a ``json=`` body adds unless the caller set them.
-    _json_headers: tuple = _JSON_HEADERS
-    #: ``response.request.body`` of a ``json=`` request is its text, as in Locust's
-    #: FastHttpSession (other bodies are bytes); requests-style sessions keep the bytes.
-    _request_body_as_given: bool = True
-    #: Whether plain responses carry ``request_meta`` (Locust's HttpSession's do; FastHttpSession's
-    #: only under ``catch_response``).
-    _keeps_request_meta: bool = False
-    #: Whether a followed redirect keeps its hops as ``response.history`` (both Locust clients do).
-    _keeps_history: bool = True
-    #: The class of ``cookiejar``; requests-style sessions use requests' jar.
-    _cookiejar_type: type[CookieJar] = CookieJar
-    #: A URL without a scheme (``--host 127.0.0.1:8080``) is a failed request, recorded as Locust's
-    #: FastHttpSession records its ``gaierror``; requests-style sessions raise at the call instead.
-    _records_missing_scheme: bool = True
-    #: URL userinfo makes a Basic header only with a non-empty user name and password (Locust's
-    #: FastHttpSession); requests-style sessions need either one (``requests.utils.get_auth_from_url``).
-    _userinfo_needs_both: bool = True
+    #: What differs between the faces: Locust's FastHttpSession here, requests' in HttpSession.
+    _flavor: Flavor = FASTHTTP
 
     def __init__(
         self,
@@ -147,7 +118,7 @@ class FastHttpSession:
         self._concurrency = concurrency
         self.default_headers = dict(headers) if headers else {}
         if base_url:
-            self.base_url, userinfo_auth = _split_userinfo(base_url, self._userinfo_needs_both)
+            self.base_url, userinfo_auth = _split_userinfo(base_url, self._flavor.userinfo_needs_both)
             if userinfo_auth:
                 self.auth_header = userinfo_auth
 
@@ -168,7 +139,7 @@ class FastHttpSession:
         when first used: most users never get a cookie, and thousands would each hold an empty jar."""
         jar = self._cookiejar
         if jar is None:
-            jar = self._cookiejar = self._cookiejar_type()
+            jar = self._cookiejar = self._flavor.cookiejar_type()
         return jar
 
     @cookiejar.setter
@@ -297,13 +268,13 @@ class FastHttpSession:
         elif data:
             if isinstance(data, dict):
                 body = urlencode(data).encode()
-                default_type = self._form_content_type
+                default_type = self._flavor.form_content_type
             elif isinstance(data, str):
                 body = data.encode()
-                default_type = self._text_content_type
+                default_type = self._flavor.text_content_type
             else:
                 body = bytes(data)
-                default_type = self._bytes_content_type
+                default_type = self._flavor.bytes_content_type
             if default_type is not None:
                 extra.append(("Content-Type", default_type, _IF_ABSENT))
         if cookies:
@@ -333,13 +304,13 @@ class FastHttpSession:
             elapsed += raw.head_time if (stream and last_hop) else raw.total_time
             location = None if last_hop else raw.header("location")
             if location is None:
-                return self._with_history(self._response_type(raw, request, current_url), hops), elapsed
+                return self._with_history(self._flavor.response_type(raw, request, current_url), hops), elapsed
             redirects += 1
-            if self._keeps_history:
-                hops.append(self._response_type(raw, request, current_url))
+            if self._flavor.keeps_history:
+                hops.append(self._flavor.response_type(raw, request, current_url))
             if redirects > self.max_redirects:
                 error = self._too_many_redirects(first_url)
-                return self._with_history(self._error_response_type(request, error), hops), elapsed
+                return self._with_history(self._flavor.error_response_type(request, error), hops), elapsed
             next_url = urljoin(current_url, location)
             if urlsplit(next_url)[:2] != urlsplit(current_url)[:2]:
                 headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIAL_HEADERS}
@@ -354,7 +325,7 @@ class FastHttpSession:
             request = FastRequest(current_url, current_method, (_NO_HEADERS, headers, None), current_body)
             if type(raw) is not RawResponse:
                 exception = self._exception_for(raw, current_url, proxies is not None)
-                failed = self._error_response_type(request, exception)
+                failed = self._flavor.error_response_type(request, exception)
                 return self._with_history(failed, hops), elapsed + raw.elapsed
 
     def _tls_for(self, url: str, verify: bool) -> bool | TlsConfig:
@@ -392,6 +363,7 @@ class FastHttpSession:
         **kwargs: Any,
     ) -> Any:
         """Sends a request and fires ``events.request`` once (after redirects); see Locust's docs."""
+        flavor = self._flavor
         timeout = self.network_timeout
         verify: Any = None
         proxies = self._proxies
@@ -416,7 +388,7 @@ class FastHttpSession:
         url_auth = None
         if "@" in built_url:
             given_url = built_url
-            built_url, url_auth = _split_userinfo(given_url, self._userinfo_needs_both)
+            built_url, url_auth = _split_userinfo(given_url, flavor.userinfo_needs_both)
             if built_url != given_url and url.lower().startswith(_absolute_url):
                 url = built_url  # an absolute URL's userinfo must not become the stats name either
         if verify is None:
@@ -443,13 +415,13 @@ class FastHttpSession:
             body_headers = list(extra or ())
             if not data and json is not None:
                 data = payload = _json.dumps(json)
-                body_headers += self._json_headers
+                body_headers += flavor.json_headers
             request_url, body = self._prepare(built_url, body_headers, data, params, files, cookies)
             extra = body_headers
         elif json is not None:
             payload = _json.dumps(json)
             body = payload.encode()
-            extra = self._json_headers if extra is None else [*extra, *self._json_headers]
+            extra = flavor.json_headers if extra is None else [*extra, *flavor.json_headers]
 
         if stream:  # the body is handed on as received, so ask for it as it is
             extra = [*(extra or ()), ("Accept-Encoding", "identity", _IF_ABSENT)]
@@ -457,7 +429,7 @@ class FastHttpSession:
         try:
             raw = self._send_once(method, request_url, defaults, headers, extra, body, timeout, verify, proxies, stream)
         except MissingSchemeError as no_scheme:
-            if not self._records_missing_scheme:
+            if not flavor.records_missing_scheme:
                 raise
             raw = no_scheme.with_traceback(None)  # kept by the response: no frame cycle
         request = FastRequest(request_url, method, (defaults, headers, extra), body)
@@ -466,18 +438,18 @@ class FastHttpSession:
             response: FastResponse
             if type(raw) is MissingSchemeError:
                 # Nothing was sent: a failure that took no time, saying which URL was meant.
-                response, elapsed = self._error_response_type(request, raw), 0.0
+                response, elapsed = flavor.error_response_type(request, raw), 0.0
             else:
                 # Until the failure, as Locust reports a refused or timed-out request's time.
                 exception = self._exception_for(raw, request_url, proxies is not None)
-                response = self._error_response_type(request, exception)
+                response = flavor.error_response_type(request, exception)
                 elapsed = raw.elapsed
         elif allow_redirects and raw.status in REDIRECT_RESPONSE_CODES:
             response, elapsed = self._follow_redirects(raw, request, stream, timeout, verify, proxies)
         else:
-            response = self._response_type(raw, request, request_url)
+            response = flavor.response_type(raw, request, request_url)
             elapsed = raw.head_time if stream else raw.total_time
-        if payload is not None and self._request_body_as_given:
+        if payload is not None and flavor.request_body_as_given:
             sent = response.request
             if sent is not None and sent.body is body:  # not a redirect that dropped the body
                 sent.body = payload
@@ -501,16 +473,16 @@ class FastHttpSession:
 
         error = response.error
         if error is None:
-            if response.status_code not in self._valid_codes:
+            if response.status_code not in flavor.valid_codes:
                 error = response.error = self._bad_status(response, built_url, stats_name)
         elif response.status_code == 0:
             error = self._reported_error(error)
         request_meta["exception"] = error
 
         if catch_response:
-            return self._context_type(response, self.request_event, request_meta, catch_response)
+            return flavor.context_type(response, self.request_event, request_meta, catch_response)
         self.request_event.fire(**request_meta)
-        if self._keeps_request_meta:
+        if flavor.keeps_request_meta:
             # Kept without the response itself: a response -> dict -> response cycle would be
             # left to the cyclic collector, a cost on every request.
             del request_meta["response"]

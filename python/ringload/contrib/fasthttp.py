@@ -38,6 +38,7 @@ from locust.user import User
 from locust.user.users import RestMixin
 
 from ringload._client.errors import TooManyRedirects
+from ringload._client.flavor import VALID_RESPONSE_CODES as VALID_RESPONSE_CODES
 from ringload._client.pools import native_proxies as native_proxies
 from ringload._client.responses import (
     ErrorResponse,
@@ -47,7 +48,6 @@ from ringload._client.responses import (
     RestResponseContextManager,
 )
 from ringload._client.session import REDIRECT_RESPONSE_CODES as REDIRECT_RESPONSE_CODES
-from ringload._client.session import VALID_RESPONSE_CODES as VALID_RESPONSE_CODES
 from ringload._client.session import FastHttpSession
 
 __all__ = [
