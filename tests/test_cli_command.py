@@ -166,3 +166,25 @@ def test_help_of_run_shows_every_argument() -> None:
     for name in parameters:
         assert f"``{name}``" in text, f"help(ringload.run) does not describe {name}"
     assert ".pyi" not in text
+
+
+def test_run_options_are_the_arguments_of_run() -> None:
+    # run() spells its arguments out (help, stubs); run_async() forwards them as RunOptions.
+    import dataclasses
+
+    from ringload._load import RunOptions
+
+    parameters = inspect.signature(ringload.run).parameters
+    fields = {field.name: field.default for field in dataclasses.fields(RunOptions)}
+    assert fields == {name: parameter.default for name, parameter in parameters.items()}
+
+
+def test_run_and_run_async_refuse_unknown_arguments_alike() -> None:
+    import asyncio
+
+    message = r"\(\) got an unexpected keyword argument 'conections'"
+    with pytest.raises(TypeError, match="run" + message):
+        ringload.run("http://127.0.0.1:1/", requests=1, conections=2)
+    # run_async checks its arguments when awaited, before any connection, as it checks the others.
+    with pytest.raises(TypeError, match="run_async" + message):
+        asyncio.run(ringload.run_async("http://127.0.0.1:1/", requests=1, conections=2))

@@ -317,6 +317,15 @@ def test_basic_auth_from_argument_and_from_host_userinfo(server):
     assert session.get("/auth").status_code == 200
 
 
+@pytest.mark.parametrize("userinfo", ["user:pass", "user:", ":pass", ":", "user", "us%40er:p%C3%A9ss%3A", "%20:%20"])
+def test_userinfo_makes_the_basic_header_locusts_session_makes(userinfo):
+    # Percent-decoded, then Latin-1; both a user name and a password, or no header.
+    base = f"http://{userinfo}@127.0.0.1:1"
+    ours, theirs = make_session(base)[0], make_session(base, cls=LocustSession)[0]
+    assert ours.auth_header == theirs.auth_header
+    assert "@" not in ours.base_url
+
+
 def test_userinfo_never_reaches_events_names_or_errors(server):
     # A user name alone (an API token in the URL) is stripped from the base URL too.
     session, recorder = make_session(server.replace("http://", "http://TOKEN123@"))
@@ -718,3 +727,18 @@ def test_a_response_is_freed_without_the_cyclic_collector(server, cls_name):
         assert freed() is None
     finally:
         gc.enable()
+
+
+def test_the_fasthttp_module_keeps_the_names_locustfiles_import():
+    # FastHttpUser's module re-exports what moved into ringload._client, and the names of Locust's
+    # module it had: a locustfile that changes only its import line keeps working.
+    import ringload.contrib.fasthttp as ours
+
+    names = [
+        *ours.__all__,
+        *("REDIRECT_RESPONSE_CODES", "VALID_RESPONSE_CODES", "native_proxies", "insecure_ssl_context_factory"),
+        *("CatchResponseError", "LocustError", "ResponseError"),
+        *("HTTPClientPool", "HTTPConnectionClosed", "HTTPParseError"),
+    ]
+    assert [name for name in names if not hasattr(ours, name)] == []
+    assert ours.FastHttpUser.session_class is ours.FastHttpSession

@@ -24,6 +24,7 @@ from locust.event import Events  # noqa: E402
 from locust.exception import LocustError  # noqa: E402
 from requests.auth import AuthBase, HTTPBasicAuth  # noqa: E402
 from requests_aws4auth import AWS4Auth  # noqa: E402
+from ringload._client.bodies import _split_userinfo  # noqa: E402
 
 ACCESS_KEY, SECRET_KEY = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 REGION, SERVICE = "us-east-1", "execute-api"
@@ -152,6 +153,19 @@ def both_sessions(base):
 def assert_same_failure(our_event, their_event):
     assert type(our_event["exception"]) is type(their_event["exception"])
     assert str(our_event["exception"]) == str(their_event["exception"])
+
+
+@pytest.mark.parametrize("userinfo", ["user:pass", "user:", ":pass", ":", "user", "us%40er:p%C3%A9ss%3A", "%20:%20"])
+def test_userinfo_makes_the_basic_header_requests_makes(userinfo):
+    # Percent-decoded, then Latin-1; a user name or a password (with its colon), or no header.
+    url = f"http://{userinfo}@127.0.0.1:1/"
+    expected = requests.Request("GET", url).prepare().headers.get("Authorization")
+    session, _ = make_session(url.rstrip("/"))  # in the base URL
+    assert session.auth_header == expected
+    assert "@" not in session.base_url
+    # in a request's absolute URL: the same rule, the URL sent and reported without it
+    bare, header = _split_userinfo(url, session._flavor.userinfo_needs_both)
+    assert header == expected and bare == "http://127.0.0.1:1/"
 
 
 def test_session_headers_cookies_and_params_apply_to_every_request(server):

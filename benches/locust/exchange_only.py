@@ -10,6 +10,7 @@ in Rust, the greenlet parked in the hub, woken with the result) and fires ``even
 
 import time
 
+from greenlet import getcurrent
 from locust import User, constant, task
 from ringload._dispatch import dispatcher
 
@@ -25,7 +26,8 @@ class ExchangeOnly(User):
     @task
     def index(self):
         start_time = time.time()
-        raw = self.dispatcher.send(self.native, "GET", self.url, {}, None, None, None, 60.0, False, None)
+        token = self.native.send(getcurrent(), "GET", self.url, {}, None, None, None, 60.0, False, None, False)
+        raw = self.dispatcher.wait(token)
         self.environment.events.request.fire(
             request_type="GET",
             name="/",

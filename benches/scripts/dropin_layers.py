@@ -6,8 +6,9 @@ compare.py) from one process pinned to CPU 0, at one of two depths:
 
 - ``session``: ``FastHttpSession.get("/")``, the whole Locust-compatible client, with one
   listener on ``events.request`` that does nothing;
-- ``dispatch``: ``Dispatcher.send`` on a native session, the least a cooperative request costs
-  (the request encoded and queued in Rust, the greenlet parked in the hub and woken).
+- ``dispatch``: ``Session.send`` on a native session, then ``Dispatcher.wait``: the least a
+  cooperative request costs (the request encoded and queued in Rust, the greenlet parked in the
+  hub and woken).
 
 Each run prints the Python thread's and the engine thread's CPU per request (from /proc, after a
 warm-up) and how many requests each flush of the engine carried. With ``--build DIR`` (repeatable:
@@ -37,6 +38,7 @@ USERS = 64
 CHILD = r"""
 import json, os, sys, time
 import gevent
+from greenlet import getcurrent
 from locust.event import Events
 from ringload._dispatch import Dispatcher, dispatcher
 from ringload.contrib.fasthttp import FastHttpSession
@@ -60,7 +62,11 @@ def user(session, n):
     if mode == "session":
         for _ in range(n):
             session.get("/")
-    else:
+    elif hasattr(engine, "wait"):  # submit, then park until the result comes back
+        send, wait = session._native.send, engine.wait
+        for _ in range(n):
+            wait(send(getcurrent(), "GET", target, {}, None, None, None, 60.0, False, None, False))
+    else:  # builds before submit and wait were split
         native, send = session._native, engine.send
         for _ in range(n):
             send(native, "GET", target, {}, None, None, None, 60.0, False, None)
@@ -74,10 +80,10 @@ def engine_cpu():
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return 0.0
 
-gevent.joinall([gevent.spawn(user, s, 50) for s in sessions])  # warm-up
+gevent.joinall([gevent.spawn(user, s, 50) for s in sessions], raise_error=True)  # warm-up
 flushes[0] = 0
 engine_before, python_before, wall_before = engine_cpu(), time.thread_time(), time.perf_counter()
-gevent.joinall([gevent.spawn(user, s, total // USERS) for s in sessions])
+gevent.joinall([gevent.spawn(user, s, total // USERS) for s in sessions], raise_error=True)
 wall = time.perf_counter() - wall_before
 python = time.thread_time() - python_before
 engine_s = engine_cpu() - engine_before

@@ -25,7 +25,8 @@ from ringload._ringload import (
 )
 
 # Importing Locust monkey-patches the process for gevent, so the Locust face loads only when one
-# of its names is used: `import ringload` (and the pytest plugin) stays free of side effects.
+# of its names is used: `import ringload` (and the pytest plugin) stays free of side effects. The
+# launcher (ringload.locust) replaces these names in locust.contrib.fasthttp.
 _LOCUST_NAMES = frozenset(
     {
         "ErrorResponse",

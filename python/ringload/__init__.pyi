@@ -22,6 +22,9 @@ from ringload.contrib.fasthttp import FastResponse as FastResponse
 from ringload.contrib.fasthttp import ResponseContextManager as ResponseContextManager
 from ringload.contrib.fasthttp import RestResponseContextManager as RestResponseContextManager
 
+#: The Locust names loaded lazily, and replaced in locust.contrib.fasthttp by the launcher.
+_LOCUST_NAMES: frozenset[str]
+
 __all__ = [
     "Endpoint",
     "ErrorResponse",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import gevent
@@ -46,31 +45,15 @@ class Dispatcher:
         """A native session on this dispatcher's engine (its own keep-alive pools)."""
         return _ringload.Session(self.engine, connect_timeout=connect_timeout)
 
-    def send(
-        self,
-        session: _ringload.Session,
-        method: str,
-        url: str,
-        defaults: dict,
-        headers: dict | None,
-        extra: Sequence | None,
-        body: bytes | None,
-        timeout: float,
-        verify: bool | _ringload.TlsConfig,
-        proxies: _ringload.Proxies | None,
-        stream: bool = False,
-    ) -> Any:
-        """Sends a request (``Session.send``) and waits cooperatively for its RawResponse or
-        RawError.
+    def wait(self, token: Any) -> Any:
+        """Waits cooperatively for the RawResponse or RawError of the request the calling
+        greenlet just sent (``token``, from ``Session.send(getcurrent(), ...)``).
 
         Locust stops a user by killing its greenlet, which can land while a request is out: as
         with stock Locust (whose greenlet dies in its socket wait), the ``GreenletExit`` ends the
         wait at once, the request is not reported (its ``catch_response`` block never runs), and
         its result is dropped when it arrives.
         """
-        token = session.send(
-            getcurrent(), method, url, defaults, headers, extra, body, timeout, verify, proxies, stream
-        )
         if not self._flush_scheduled:
             # Runs once the greenlets that are ready now have run and parked: the engine is
             # woken once for the whole batch of their requests.

@@ -9,6 +9,7 @@ greenlet waits cooperatively: the hub (and a gevent server in the same process) 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json as _json
 import math
@@ -152,100 +153,121 @@ def _optional(check: Callable[[str, object], Any], arg: str, value: object) -> A
     return None if value is None else check(arg, value)
 
 
-def _prepare(
-    url: str | None,
-    *,
-    method: str | None,
-    headers: HeadersArg,
-    body: bytes | str | None,
-    scenario: Sequence[Request] | None,
-    host: str | None,
-    connections: int | None,
-    threads: int | None,
-    duration: float | None,
-    requests: int | None,
-    rate: float | None,
-    stages: Sequence[tuple[float, float]] | None,
-    connection_stages: Sequence[tuple[float, int]] | None,
-    template: bool,
-    timeout: float,
-    connect_timeout: float,
-    insecure: bool,
-    cacert: str | os.PathLike[str] | None,
-    cert: str | os.PathLike[str] | None,
-    key: str | os.PathLike[str] | None,
-    pipeline: int,
-    disable_keepalive: bool,
-    io: str,
-    stop: StopHandle | None,
-    on_progress: Callable[[Progress], object] | None,
-) -> Callable[[], Result]:
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """The arguments of :func:`run` (which spells them out, for ``help()`` and the stubs) and of
+    :func:`run_async` (which forwards them), with their defaults: what the checks read. A test
+    keeps the fields and ``run``'s parameters the same."""
+
+    url: str | None = None
+    method: str | None = None
+    headers: HeadersArg = None
+    body: bytes | str | None = None
+    scenario: Sequence[Request] | None = None
+    host: str | None = None
+    connections: int | None = None
+    threads: int | None = None
+    duration: float | None = None
+    requests: int | None = None
+    rate: float | None = None
+    stages: Sequence[tuple[float, float]] | None = None
+    connection_stages: Sequence[tuple[float, int]] | None = None
+    template: bool = False
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    insecure: bool = False
+    cacert: str | os.PathLike[str] | None = None
+    cert: str | os.PathLike[str] | None = None
+    key: str | os.PathLike[str] | None = None
+    pipeline: int = 1
+    disable_keepalive: bool = False
+    io: str = "auto"
+    stop: StopHandle | None = None
+    on_progress: Callable[[Progress], object] | None = None
+
+
+_OPTION_NAMES = frozenset(field.name for field in dataclasses.fields(RunOptions))
+
+
+def _options(function: str, given: dict[str, Any]) -> tuple[RunOptions, StopHandle]:
+    """``given`` as RunOptions, with a StopHandle of its own when none was given (returned too); an
+    unknown keyword raises the TypeError Python raises for a function that does not take it."""
+    given = dict(given)
+    unknown = given.keys() - _OPTION_NAMES
+    if unknown:
+        raise TypeError(f"{function}() got an unexpected keyword argument {min(unknown)!r}")
+    stop = given.get("stop")
+    if stop is None:
+        stop = given["stop"] = StopHandle()
+    return RunOptions(**given), stop
+
+
+def _prepare(o: RunOptions) -> Callable[[], Result]:
     """Checks every argument and returns the call that runs the load."""
-    if scenario is None:
-        if host is not None:
+    url = o.url
+    if o.scenario is None:
+        if o.host is not None:
             raise TypeError("host= is the base URL of a scenario; without scenario= pass the URL as url")
         if url is None:
             raise TypeError("run() needs a url (or scenario= and host=)")
         base = _text("url", url)
         scenario_tuples = []
     else:
-        if url is not None and host is not None:
+        if url is not None and o.host is not None:
             raise TypeError("give the scenario's base URL as url or host=, not both")
-        if method is not None or _body("body", body):
+        if o.method is not None or _body("body", o.body):
             raise ValueError("method= and body= describe a single URL; give each Request its own")
-        if isinstance(scenario, (str, bytes)) or not isinstance(scenario, Iterable):
+        if isinstance(o.scenario, (str, bytes)) or not isinstance(o.scenario, Iterable):
             raise TypeError("scenario must be a list of ringload.Request")
-        scenario = list(scenario)
+        scenario = list(o.scenario)
         if not scenario:
             raise ValueError("scenario must contain at least one Request")
         for item in scenario:
             if not isinstance(item, Request):
                 raise TypeError(f"scenario items must be ringload.Request, not {type(item).__name__}")
         scenario_tuples = [r._as_tuple() for r in scenario]
-        if url is None and host is None:
+        if url is None and o.host is None:
             raise TypeError("a scenario needs host= (the base URL its paths are appended to)")
-        base = _text("url", url) if url is not None else _text("host", host)
-    if duration is None and requests is None and not stages and not connection_stages:
+        base = _text("url", url) if url is not None else _text("host", o.host)
+    if o.duration is None and o.requests is None and not o.stages and not o.connection_stages:
         raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
-    if not isinstance(insecure, bool):
-        raise TypeError(f"insecure must be a bool, not {type(insecure).__name__}")
-    if not isinstance(template, bool):
-        raise TypeError(f"template must be a bool, not {type(template).__name__}")
-    if not isinstance(disable_keepalive, bool):
-        raise TypeError(f"disable_keepalive must be a bool, not {type(disable_keepalive).__name__}")
-    if stop is not None and not isinstance(stop, StopHandle):
+    for flag in ("insecure", "template", "disable_keepalive"):
+        value = getattr(o, flag)
+        if not isinstance(value, bool):
+            raise TypeError(f"{flag} must be a bool, not {type(value).__name__}")
+    if o.stop is not None and not isinstance(o.stop, StopHandle):
         raise TypeError("stop must be a ringload.StopHandle")
-    if on_progress is not None and not callable(on_progress):
+    if o.on_progress is not None and not callable(o.on_progress):
         raise TypeError("on_progress must be callable")
-    if io not in ("auto", "uring", "epoll"):
-        raise ValueError(f"io must be 'auto', 'uring' or 'epoll', not {io!r}")
+    if o.io not in ("auto", "uring", "epoll"):
+        raise ValueError(f"io must be 'auto', 'uring' or 'epoll', not {o.io!r}")
     return functools.partial(
         _ringload.run_load,
         base,
         # None leaves the default to the engine: POST when there is a body, else GET.
-        method=_optional(_text, "method", method),
-        headers=_headers("headers", headers),
-        body=_body("body", body),
+        method=_optional(_text, "method", o.method),
+        headers=_headers("headers", o.headers),
+        body=_body("body", o.body),
         scenario=scenario_tuples,
-        connections=_optional(_positive_int, "connections", connections),
-        threads=_optional(_positive_int, "threads", threads),
-        duration=_optional(_positive_number, "duration", duration),
-        requests=_optional(_positive_int, "requests", requests),
-        rate=_optional(_rate, "rate", rate),
-        stages=_stages("stages", stages),
-        connection_stages=_stages("connection_stages", connection_stages),
-        template=template,
-        timeout=_positive_number("timeout", timeout),
-        connect_timeout=_positive_number("connect_timeout", connect_timeout),
-        insecure=insecure,
-        cacert=None if cacert is None else os.fspath(cacert),
-        cert=None if cert is None else os.fspath(cert),
-        key=None if key is None else os.fspath(key),
-        pipeline=_positive_int("pipeline", pipeline),
-        disable_keepalive=disable_keepalive,
-        io=io,
-        stop=stop,
-        on_progress=on_progress,
+        connections=_optional(_positive_int, "connections", o.connections),
+        threads=_optional(_positive_int, "threads", o.threads),
+        duration=_optional(_positive_number, "duration", o.duration),
+        requests=_optional(_positive_int, "requests", o.requests),
+        rate=_optional(_rate, "rate", o.rate),
+        stages=_stages("stages", o.stages),
+        connection_stages=_stages("connection_stages", o.connection_stages),
+        template=o.template,
+        timeout=_positive_number("timeout", o.timeout),
+        connect_timeout=_positive_number("connect_timeout", o.connect_timeout),
+        insecure=o.insecure,
+        cacert=None if o.cacert is None else os.fspath(o.cacert),
+        cert=None if o.cert is None else os.fspath(o.cert),
+        key=None if o.key is None else os.fspath(o.key),
+        pipeline=_positive_int("pipeline", o.pipeline),
+        disable_keepalive=o.disable_keepalive,
+        io=o.io,
+        stop=o.stop,
+        on_progress=o.on_progress,
     )
 
 
@@ -328,34 +350,8 @@ def run(
     the GIL released; under gevent only the calling greenlet waits (the run goes to gevent's
     thread pool, and killing the greenlet stops the run). Ctrl-C in the main thread stops the run
     and raises KeyboardInterrupt."""
-    stop = stop if stop is not None else StopHandle()
-    call = _prepare(
-        url,
-        method=method,
-        headers=headers,
-        body=body,
-        scenario=scenario,
-        host=host,
-        connections=connections,
-        threads=threads,
-        duration=duration,
-        requests=requests,
-        rate=rate,
-        stages=stages,
-        connection_stages=connection_stages,
-        template=template,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        insecure=insecure,
-        cacert=cacert,
-        cert=cert,
-        key=key,
-        pipeline=pipeline,
-        disable_keepalive=disable_keepalive,
-        io=io,
-        stop=stop,
-        on_progress=on_progress,
-    )
+    options, stop = _options("run", locals())  # the arguments, and nothing else yet
+    call = _prepare(options)
     hub = _gevent_hub()
     if hub is None:
         return call()
@@ -374,64 +370,11 @@ def run(
         pool.kill()
 
 
-async def run_async(
-    url: str | None = None,
-    *,
-    method: str | None = None,
-    headers: HeadersArg = None,
-    body: bytes | str | None = None,
-    scenario: Sequence[Request] | None = None,
-    host: str | None = None,
-    connections: int | None = None,
-    threads: int | None = None,
-    duration: float | None = None,
-    requests: int | None = None,
-    rate: float | None = None,
-    stages: Sequence[tuple[float, float]] | None = None,
-    connection_stages: Sequence[tuple[float, int]] | None = None,
-    template: bool = False,
-    timeout: float = 30.0,
-    connect_timeout: float = 10.0,
-    insecure: bool = False,
-    cacert: str | os.PathLike[str] | None = None,
-    cert: str | os.PathLike[str] | None = None,
-    key: str | os.PathLike[str] | None = None,
-    pipeline: int = 1,
-    disable_keepalive: bool = False,
-    io: str = "auto",
-    stop: StopHandle | None = None,
-    on_progress: Callable[[Progress], object] | None = None,
-) -> Result:
+async def run_async(url: str | None = None, **options: Any) -> Result:
     """:func:`run` for asyncio: the run goes to the loop's default executor, and cancelling the
     awaiting task stops it at once (requests in flight are counted aborted)."""
-    stop = stop if stop is not None else StopHandle()
-    call = _prepare(
-        url,
-        method=method,
-        headers=headers,
-        body=body,
-        scenario=scenario,
-        host=host,
-        connections=connections,
-        threads=threads,
-        duration=duration,
-        requests=requests,
-        rate=rate,
-        stages=stages,
-        connection_stages=connection_stages,
-        template=template,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        insecure=insecure,
-        cacert=cacert,
-        cert=cert,
-        key=key,
-        pipeline=pipeline,
-        disable_keepalive=disable_keepalive,
-        io=io,
-        stop=stop,
-        on_progress=on_progress,
-    )
+    checked, stop = _options("run_async", {"url": url, **options})
+    call = _prepare(checked)
     import asyncio
 
     future = asyncio.get_running_loop().run_in_executor(None, call)

@@ -19,6 +19,7 @@ read. ``hooks`` raises ``TypeError``, since silently ignoring it would change wh
 from __future__ import annotations
 
 import codecs
+import dataclasses
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -27,22 +28,17 @@ from urllib.request import Request as _CookieRequest
 
 import locust  # noqa: F401 (first: it monkey-patches with gevent before requests loads ssl)
 import requests
-import urllib3
 from requests.cookies import RequestsCookieJar
-from requests.exceptions import ConnectTimeout, HTTPError, ProxyError, ReadTimeout, SSLError
+from requests.exceptions import HTTPError
 
-from ringload._ringload import ErrorKind, RawError
+from ringload._client.bodies import _IF_ABSENT
+from ringload._client.errors import _http_error, _innermost, _requests_body_error, _requests_exception_for
+from ringload._client.flavor import FASTHTTP
+from ringload._client.responses import ErrorResponse, FastResponse, ResponseContextManager, _CookieHeaders
+from ringload._client.session import FastHttpSession
+from ringload._ringload import RawError
 from ringload._tls import tls_for_requests
-from ringload.contrib.fasthttp import (
-    _IF_ABSENT,
-    ErrorResponse,
-    FastHttpSession,
-    FastHttpUser,
-    FastResponse,
-    ResponseContextManager,
-    _CookieHeaders,
-)
-from ringload.contrib.fasthttp import _exception_for as _fasthttp_exception_for
+from ringload.contrib.fasthttp import FastHttpUser
 
 _UNSUPPORTED = {
     "hooks": "requests hooks do not exist in ringload; use Locust's events.request instead",
@@ -123,13 +119,7 @@ class HttpResponse(FastResponse):
             yield pending
 
     def _body_error(self, error: RawError) -> Exception:
-        original = _fasthttp_exception_for(error)
-        if error.kind == ErrorKind.TIMEOUT:
-            wrapped: Exception = requests.ConnectionError(original)
-        else:
-            wrapped = requests.exceptions.ChunkedEncodingError(original)
-        wrapped.__cause__ = wrapped.__context__ = original
-        return wrapped
+        return _requests_body_error(error)
 
 
 class HttpErrorResponse(ErrorResponse, HttpResponse):
@@ -147,58 +137,30 @@ class HttpResponseContextManager(ResponseContextManager, HttpResponse):
         return _innermost(error)
 
 
-def _http_error(response: FastResponse, url: str) -> HTTPError:
-    kind = "Client" if response.status_code < 500 else "Server"
-    reason = response.reason  # type: ignore[attr-defined]
-    return HTTPError(f"{response.status_code} {kind} Error: {reason} for url: {url}", response=response)
-
-
-def _innermost(error: Exception) -> Exception:
-    """The cause Locust's HttpSession reports for a requests ConnectionError."""
-    while isinstance(error, requests.ConnectionError) and error.__context__ is not None:
-        error = error.__context__  # type: ignore[assignment]
-    return error
-
-
-def _requests_exception_for(error: RawError, through_proxy: bool = False) -> Exception:
-    """An engine error as requests raises it, with the socket-level error as its cause."""
-    original = _fasthttp_exception_for(error, through_proxy)
-    wrapped: Exception
-    if through_proxy and error.kind == ErrorKind.CONNECT and error.errno is not None:
-        wrapped = ProxyError(original)  # the proxy itself could not be reached, as requests says
-    elif error.kind == ErrorKind.TIMEOUT:
-        wrapped = ReadTimeout(original)
-    elif error.kind == ErrorKind.CONNECT and isinstance(original, TimeoutError):
-        wrapped = ConnectTimeout(original)
-    elif error.kind == ErrorKind.TLS:
-        # requests wraps urllib3's SSLError, which is what Locust's HttpSession reports.
-        tls_error = urllib3.exceptions.SSLError(original)
-        tls_error.__cause__ = tls_error.__context__ = original
-        wrapped = SSLError(tls_error)
-        wrapped.__cause__ = wrapped.__context__ = tls_error
-        return wrapped
-    else:
-        wrapped = requests.ConnectionError(original)
-    wrapped.__cause__ = wrapped.__context__ = original
-    return wrapped
+#: requests' Session, where it differs from Locust's FastHttpSession.
+REQUESTS = dataclasses.replace(
+    FASTHTTP,
+    response_type=HttpResponse,
+    error_response_type=HttpErrorResponse,
+    context_type=HttpResponseContextManager,
+    valid_codes=frozenset(range(100, 400)),  # requests' raise_for_status fails 4xx and 5xx only
+    # requests labels a form, sends text and bytes without a type, and json= sets only Content-Type.
+    form_content_type="application/x-www-form-urlencoded",
+    text_content_type=None,
+    bytes_content_type=None,
+    json_headers=(("Content-Type", "application/json", _IF_ABSENT),),
+    request_body_as_given=False,
+    keeps_request_meta=True,
+    cookiejar_type=RequestsCookieJar,
+    records_missing_scheme=False,  # requests raises MissingSchema or InvalidSchema at the call
+    userinfo_needs_both=False,  # requests: a user name or a password (``http://:token@host``)
+)
 
 
 class HttpSession(FastHttpSession):
     """requests' ``Session`` surface on the engine; refuses the arguments it cannot honour."""
 
-    _response_type = HttpResponse
-    _error_response_type = HttpErrorResponse
-    _context_type = HttpResponseContextManager
-    _valid_codes = frozenset(range(100, 400))  # requests' raise_for_status fails 4xx and 5xx only
-    # requests labels a form, sends text and bytes without a type, and json= sets only Content-Type.
-    _form_content_type = "application/x-www-form-urlencoded"
-    _text_content_type = None
-    _bytes_content_type = None
-    _json_headers = (("Content-Type", "application/json", _IF_ABSENT),)
-    _request_body_as_given = False
-    _keeps_request_meta = True
-    _cookiejar_type = RequestsCookieJar
-    _records_missing_scheme = False  # requests raises MissingSchema or InvalidSchema at the call
+    _flavor = REQUESTS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -13,19 +13,12 @@ import logging
 import sys
 from typing import Any
 
+from ringload import _LOCUST_NAMES  # the names replaced in locust.contrib.fasthttp
+
 logger = logging.getLogger("ringload")
 
 #: The launcher's own option; everything else goes to Locust untouched.
 PATCH_HTTPUSER = "--patch-httpuser"
-
-_REPLACED_NAMES = (
-    "FastHttpUser",
-    "FastHttpSession",
-    "FastResponse",
-    "ErrorResponse",
-    "ResponseContextManager",
-    "RestResponseContextManager",
-)
 
 
 def install(patch_httpuser: bool = False) -> None:
@@ -35,7 +28,7 @@ def install(patch_httpuser: bool = False) -> None:
 
     from ringload.contrib import fasthttp
 
-    for name in _REPLACED_NAMES:
+    for name in sorted(_LOCUST_NAMES):
         setattr(locust_fasthttp, name, getattr(fasthttp, name))
     locust.FastHttpUser = fasthttp.FastHttpUser  # type: ignore[misc,assignment]
     if patch_httpuser:
