@@ -4,59 +4,64 @@
 
 use std::io;
 
-/// Why a request failed. Counted into fixed arrays, never keyed by message text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// The TCP connection could not be established (refused, unreachable, connect timeout).
-    Connect,
-    /// The TLS handshake failed (certificate rejected, protocol error).
-    Tls,
-    /// No complete response within `--timeout`.
-    Timeout,
-    /// The server closed the connection before sending any byte of the response.
-    Closed,
-    /// Reading failed (reset) or the connection ended in the middle of a response.
-    Read,
-    /// Sending the request failed.
-    Write,
-    /// The response head is not valid HTTP/1.x.
-    Parse,
-    /// The body framing is invalid (Content-Length, Transfer-Encoding, chunk syntax).
-    Framing,
+/// The one list of the kinds of request failure: each variant, its name in reports and JSON, and
+/// what it means. Calls `$define! { $( $(#[doc])* Variant => "name", )* }`, so that the engine's
+/// [`ErrorKind`] and the Python binding's mirror of it are generated from here, and adding a
+/// kind touches this list (and the Python stub, which a test compares with it).
+#[macro_export]
+macro_rules! with_error_kinds {
+    ($define:ident) => {
+        $define! {
+            /// The TCP connection could not be established (refused, unreachable, connect timeout).
+            Connect => "connect",
+            /// The TLS handshake failed (certificate rejected, protocol error).
+            Tls => "tls",
+            /// No complete response within `--timeout`.
+            Timeout => "timeout",
+            /// The server closed the connection before sending any byte of the response.
+            Closed => "closed",
+            /// Reading failed (reset) or the connection ended in the middle of a response.
+            Read => "read",
+            /// Sending the request failed.
+            Write => "write",
+            /// The response head is not valid HTTP/1.x.
+            Parse => "parse",
+            /// The body framing is invalid (Content-Length, Transfer-Encoding, chunk syntax).
+            Framing => "framing",
+        }
+    };
 }
 
-impl ErrorKind {
-    pub const ALL: [ErrorKind; 8] = [
-        ErrorKind::Connect,
-        ErrorKind::Tls,
-        ErrorKind::Timeout,
-        ErrorKind::Closed,
-        ErrorKind::Read,
-        ErrorKind::Write,
-        ErrorKind::Parse,
-        ErrorKind::Framing,
-    ];
-    pub const COUNT: usize = Self::ALL.len();
+macro_rules! define_error_kind {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+        /// Why a request failed. Counted into fixed arrays, never keyed by message text.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorKind {
+            $( $(#[$doc])* $variant, )*
+        }
 
+        impl ErrorKind {
+            pub const ALL: [ErrorKind; [$(ErrorKind::$variant),*].len()] = [$(ErrorKind::$variant),*];
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The stable name used in reports and JSON.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( ErrorKind::$variant => $name, )*
+                }
+            }
+        }
+    };
+}
+
+with_error_kinds!(define_error_kind);
+
+impl ErrorKind {
     /// What a reused keep-alive connection that the server had already closed (FIN) or reset
     /// (RST) while idle looks like: the write fails, or the read ends with no byte. Callers also
     /// check that no response byte arrived before allowing one resend of an idempotent request.
     pub fn may_be_stale_keep_alive(self) -> bool {
         matches!(self, ErrorKind::Closed | ErrorKind::Read | ErrorKind::Write)
-    }
-
-    /// The stable name used in reports and JSON.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorKind::Connect => "connect",
-            ErrorKind::Tls => "tls",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Closed => "closed",
-            ErrorKind::Read => "read",
-            ErrorKind::Write => "write",
-            ErrorKind::Parse => "parse",
-            ErrorKind::Framing => "framing",
-        }
     }
 }
 

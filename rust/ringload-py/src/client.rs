@@ -295,58 +295,50 @@ impl RawResponse {
     }
 }
 
-/// Why no response arrived, as the engine counts it.
-#[pyclass(
-    module = "ringload._ringload",
-    frozen,
-    eq,
-    eq_int,
-    hash,
-    rename_all = "UPPERCASE"
-)]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum ErrorKind {
-    Connect,
-    Tls,
-    Timeout,
-    Closed,
-    Read,
-    Write,
-    Parse,
-    Framing,
+/// The engine's [`EngineErrorKind`] for Python (`ErrorKind.CONNECT`, ..., with `.label`),
+/// generated from the engine's one list of kinds ([`ringload_engine::with_error_kinds`]).
+macro_rules! define_py_error_kind {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+        /// Why no response arrived, as the engine counts it.
+        #[pyclass(
+            module = "ringload._ringload",
+            frozen,
+            eq,
+            eq_int,
+            hash,
+            rename_all = "UPPERCASE"
+        )]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+        pub(crate) enum ErrorKind {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl From<EngineErrorKind> for ErrorKind {
+            fn from(kind: EngineErrorKind) -> Self {
+                match kind {
+                    $( EngineErrorKind::$variant => ErrorKind::$variant, )*
+                }
+            }
+        }
+
+        impl From<ErrorKind> for EngineErrorKind {
+            fn from(kind: ErrorKind) -> Self {
+                match kind {
+                    $( ErrorKind::$variant => EngineErrorKind::$variant, )*
+                }
+            }
+        }
+    };
 }
 
-impl From<EngineErrorKind> for ErrorKind {
-    fn from(kind: EngineErrorKind) -> Self {
-        match kind {
-            EngineErrorKind::Connect => ErrorKind::Connect,
-            EngineErrorKind::Tls => ErrorKind::Tls,
-            EngineErrorKind::Timeout => ErrorKind::Timeout,
-            EngineErrorKind::Closed => ErrorKind::Closed,
-            EngineErrorKind::Read => ErrorKind::Read,
-            EngineErrorKind::Write => ErrorKind::Write,
-            EngineErrorKind::Parse => ErrorKind::Parse,
-            EngineErrorKind::Framing => ErrorKind::Framing,
-        }
-    }
-}
+ringload_engine::with_error_kinds!(define_py_error_kind);
 
 #[pymethods]
 impl ErrorKind {
     /// The kind's name as the CLI and reports write it (`connect`, `tls`, ...).
     #[getter]
     fn label(&self) -> &'static str {
-        match self {
-            ErrorKind::Connect => EngineErrorKind::Connect,
-            ErrorKind::Tls => EngineErrorKind::Tls,
-            ErrorKind::Timeout => EngineErrorKind::Timeout,
-            ErrorKind::Closed => EngineErrorKind::Closed,
-            ErrorKind::Read => EngineErrorKind::Read,
-            ErrorKind::Write => EngineErrorKind::Write,
-            ErrorKind::Parse => EngineErrorKind::Parse,
-            ErrorKind::Framing => EngineErrorKind::Framing,
-        }
-        .name()
+        EngineErrorKind::from(*self).name()
     }
 }
 
