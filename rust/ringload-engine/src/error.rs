@@ -112,4 +112,16 @@ pub enum RunError {
     UringUnavailable(&'static str),
     #[error("{0}")]
     Worker(String),
+    /// [`crate::load::Run::set_connections`] on a run whose connections follow a schedule.
+    #[error(
+        "this run's connections follow its connection stages or its rate; only a closed-model \
+         run without connection stages changes its connections while it runs"
+    )]
+    ScheduledConnections,
+    /// [`crate::load::Run::set_connections`] above what the run started with.
+    #[error(
+        "{asked} connections asked, but this run started with {ceiling}: start it with at \
+         least {asked} connections"
+    )]
+    AboveConnectionCeiling { asked: usize, ceiling: usize },
 }

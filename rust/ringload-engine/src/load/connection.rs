@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::error::{ErrorKind, Failure};
+use crate::load::demand::{ConnectionSlot, Idle};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
 use crate::load::rng::Rng;
-use crate::load::stages::ConnectionSlot;
 use crate::load::stop::StopSignal;
 use crate::load::watchdog::{Alarm, Watchdog};
 use crate::net::dial::{DialGate, DialTimes, Dialer};
@@ -28,7 +28,8 @@ use crate::stats::IntervalStats;
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
 const BACKOFF_FIRST: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(50);
-/// How often a connection waiting for its turn on a connection ramp checks for a stop.
+/// How often an idle connection (see [`ConnectionSlot`]) looks again at a live demand, a
+/// stop, and a budget the other connections may have spent.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// What every connection of a worker shares (single-threaded: `Rc`/`RefCell`).
@@ -152,20 +153,24 @@ pub(crate) async fn run_connection<D: Dialer>(
         if shared.stop.is_requested() {
             break;
         }
-        if let Some(idle) = slot.as_ref().and_then(|s| s.idle_until(Instant::now())) {
-            // Ramped down (or not up yet): no connection until the ramp reaches this one.
+        if let Some(idle) = slot.as_ref().and_then(ConnectionSlot::idle) {
+            // Not in use (ramped down, not up yet, or beyond a lowered demand): no connection
+            // until the demand reaches this one.
             shared.close(&mut conn);
-            match idle {
-                Some(until) if until < shared.deadline && !shared.plan.is_spent() => {
-                    // In slices, so that a user's stop or a budget spent by the other
-                    // connections ends the wait.
-                    let until = until.min(Instant::now() + IDLE_CHECK);
-                    let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
-                    let _ = alarm.guard(until, nap).await;
-                    continue;
-                }
-                _ => break,
+            let until = match idle {
+                Idle::Until(until) if until < shared.deadline => until,
+                Idle::UntilChanged => shared.deadline,
+                Idle::Until(_) | Idle::ForGood => break,
+            };
+            if shared.plan.is_spent() || Instant::now() >= shared.deadline {
+                break;
             }
+            // In slices, so that a changed demand, a user's stop or a budget spent by the
+            // other connections ends the wait.
+            let until = until.min(Instant::now() + IDLE_CHECK);
+            let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
+            let _ = alarm.guard(until, nap).await;
+            continue;
         }
         if !shared
             .plan

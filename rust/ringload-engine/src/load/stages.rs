@@ -1,8 +1,7 @@
 //! Ramps: a target (requests per second, or connections) that moves linearly from one value
 //! to the next over each stage, like k6's `stages`. After the last stage the target holds.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::ConfigError;
 
@@ -172,47 +171,6 @@ impl Ramp {
             }
         }
         None
-    }
-}
-
-/// A worker's part of a connection ramp: its connection `j` is the run's connection
-/// `first + j * stride` (from 0), in use while the ramp's target is above that number (so
-/// the connections in use are the target rounded up).
-#[derive(Clone, Debug)]
-pub(crate) struct ConnectionRamp {
-    pub ramp: Arc<Ramp>,
-    pub start: Instant,
-    pub first: usize,
-    pub stride: usize,
-}
-
-/// How far above a connection's level the ramp must be for it to count as above.
-const ABOVE: f64 = 1e-9;
-
-/// One connection's place on a connection ramp.
-#[derive(Clone, Debug)]
-pub(crate) struct ConnectionSlot {
-    pub ramp: Arc<Ramp>,
-    pub start: Instant,
-    /// The connection is in use while the target is above this: its number in the run, from 0.
-    pub level: f64,
-}
-
-impl ConnectionSlot {
-    /// `None` while the connection is in use at `now`; else when it next will be (`Some(None)`:
-    /// never again).
-    pub fn idle_until(&self, now: Instant) -> Option<Option<Instant>> {
-        let t = now.saturating_duration_since(self.start).as_secs_f64();
-        if self.ramp.at(t) > self.level {
-            return None;
-        }
-        // The first time the target is above the level (a hair above it, as a floor).
-        Some(
-            self.ramp
-                .next_time_at_least(t, self.level + ABOVE)
-                .and_then(|at| Duration::try_from_secs_f64(at).ok())
-                .map(|at| self.start + at),
-        )
     }
 }
 

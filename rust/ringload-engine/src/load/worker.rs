@@ -12,11 +12,11 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::load::connection::{run_connection, WorkerShared};
+use crate::load::demand::{ConnectionDemand, WorkerConnections};
 use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
 use crate::load::rng::Rng;
-use crate::load::stages::{ConnectionRamp, ConnectionSlot};
 use crate::load::stop::{wake_watcher, StopSignal, WorkerStop};
 use crate::load::watchdog::Watchdog;
 use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
@@ -48,8 +48,9 @@ pub(crate) struct WorkerJob {
     pub requests: Option<u64>,
     /// When this worker's requests are due, for the open model.
     pub due_times: Option<DueTimes>,
-    /// Closed model with connection stages: which of the run's connections are this worker's.
-    pub connection_ramp: Option<ConnectionRamp>,
+    /// Closed model: how many connections are in use, and which of the run's are this
+    /// worker's. `None` in the open model, where every connection is.
+    pub demand: Option<WorkerConnections>,
     /// Seeds this worker's choice of scenario requests.
     pub seed: u64,
     /// Where the coordinator relays a stop to this worker.
@@ -158,11 +159,7 @@ impl WorkerRun {
         let dialer = Rc::new(dialer);
         let connections: Vec<_> = (0..self.job.connections)
             .map(|j| {
-                let slot = self.job.connection_ramp.as_ref().map(|r| ConnectionSlot {
-                    ramp: r.ramp.clone(),
-                    start: r.start,
-                    level: (r.first + j * r.stride) as f64,
-                });
+                let slot = self.job.demand.as_ref().map(|d| d.slot(j));
                 monoio::spawn(run_connection(shared.clone(), dialer.clone(), slot))
             })
             .collect();
@@ -209,7 +206,14 @@ impl WorkerRun {
         for connection in connections {
             connection.await;
         }
-        let scheduled = self.job.due_times.is_some() || self.job.connection_ramp.is_some();
+        let scheduled = self.job.due_times.is_some()
+            || matches!(
+                self.job.demand,
+                Some(WorkerConnections {
+                    demand: ConnectionDemand::Ramp { .. },
+                    ..
+                })
+            );
         if scheduled && self.job.requests.is_none() {
             // An open-model or ramped run for a duration lasts that duration, even when the
             // last request was due (or the last connection ramped down) earlier; a user's stop
