@@ -232,7 +232,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                 )
                 .await;
             shared.count_bytes(&mut conn);
-            let unanswered = &picked[conn.completed..];
+            let unanswered = &picked[conn.completed()..];
             match outcome {
                 Ok(Ok(true)) => {}
                 Ok(Ok(false)) => {
@@ -362,9 +362,10 @@ impl WorkerShared {
         &self,
         conn: &mut Connection<S>,
     ) {
+        let (written, read) = conn.take_byte_counts();
         let mut stats = self.stats.borrow_mut();
-        stats.bytes_written += conn.http.take_bytes_written();
-        stats.bytes_read += conn.http.take_bytes_read();
+        stats.bytes_written += written;
+        stats.bytes_read += read;
     }
 }
 

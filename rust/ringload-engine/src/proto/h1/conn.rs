@@ -15,7 +15,7 @@ use crate::proto::Responses;
 
 /// A connection's stream, whether it has carried a response yet, and its reusable write buffer.
 pub(crate) struct Connection<S> {
-    pub http: HttpStream<S>,
+    http: HttpStream<S>,
     /// The exchange's requests back to back, so that they go out in one write.
     write_buf: Vec<u8>,
     /// At least one response completed on the current stream.
@@ -25,7 +25,7 @@ pub(crate) struct Connection<S> {
     /// It was just found alive after idling: the next exchange sends at once ([`crate::net::idle`]).
     send_at_once: bool,
     /// Responses completed in the current exchange.
-    pub completed: usize,
+    completed: usize,
 }
 
 impl<S: AsyncReadRent + AsyncWriteRent + OverSocket> Connection<S> {
@@ -42,6 +42,11 @@ impl<S: AsyncReadRent + AsyncWriteRent + OverSocket> Connection<S> {
 
     pub fn is_open(&self) -> bool {
         self.http.is_open()
+    }
+
+    /// Responses completed in the last exchange: the requests after them were not answered.
+    pub fn completed(&self) -> usize {
+        self.completed
     }
 
     /// The current stream has carried a response before: the next exchange reuses it.
@@ -122,6 +127,12 @@ impl<S: AsyncReadRent + AsyncWriteRent + OverSocket> Connection<S> {
         // The response's first byte stands in for its end: no clock read on the hot path.
         self.idle_since = last_arrived;
         Ok(true)
+    }
+
+    /// The bytes written and read since the last call: every exchange's, however it ended (one
+    /// cut short by its timeout wrote its requests too).
+    pub fn take_byte_counts(&mut self) -> (u64, u64) {
+        (self.http.take_bytes_written(), self.http.take_bytes_read())
     }
 
     /// Whether the server retired this kept-alive connection while it sat idle ([`crate::net::idle`]);
