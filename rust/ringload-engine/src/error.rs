@@ -144,8 +144,6 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Tls(#[from] TlsProblem),
-    #[error("{0}")]
-    Invalid(String),
     #[error(transparent)]
     Request(#[from] ringload_http1::RequestError),
     #[error("cannot resolve {host}: {reason}")]
