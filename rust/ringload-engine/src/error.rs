@@ -416,3 +416,227 @@ pub enum RunError {
     #[error("{0}")]
     Worker(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message as it was written before the errors carried their fields.
+    #[test]
+    fn messages_read_as_before() {
+        let path = |p: &str| PathBuf::from(p);
+        let cases: Vec<(ConfigError, &str)> = vec![
+            (
+                ConfigError::MissingScheme {
+                    url: "localhost:8080".into(),
+                    suggested: "http://localhost:8080".into(),
+                },
+                r#"the URL "localhost:8080" lacks http:// or https://; did you mean "http://localhost:8080"?"#,
+            ),
+            (
+                ConfigError::AtMostAYear("connect timeout"),
+                "connect timeout must be at most one year",
+            ),
+            (
+                ConfigError::RateBelowMinimum { minimum: 0.001 },
+                "rate must be at least 0.001 requests per second",
+            ),
+            (
+                Conflict::PipelineWithoutKeepAlive.into(),
+                "a connection per request (keep-alive disabled) cannot pipeline: pipelined \
+                 requests need a kept-alive connection; drop one of the two",
+            ),
+            (
+                Conflict::ConnectionStagesWithRate.into(),
+                "connection stages ramp the closed model; for the open model, ramp the rate \
+                 with rate stages (--stage) and set the connections with -c",
+            ),
+            (
+                Conflict::ConnectionsAndConnectionStages.into(),
+                "connections and connection stages both set the connections: the run opens \
+                 as many as the stages' peak, so give only the stages",
+            ),
+            (
+                Conflict::NoDurationNorRequests.into(),
+                "set a duration or a number of requests",
+            ),
+            (
+                Conflict::KeyWithoutCertificate.into(),
+                "a client key needs its certificate: give --cert too",
+            ),
+            (
+                ConfigError::Stage {
+                    ramp: StageRamp::Connections,
+                    problem: StageProblem::NeverOneConnection,
+                },
+                "connection stages never reach one connection: give a stage a target of \
+                 at least 1",
+            ),
+            (
+                ConfigError::ScenarioRequest {
+                    name: "/a".into(),
+                    problem: ScenarioProblem::ZeroWeight,
+                },
+                r#"scenario request "/a": weight must be a positive integer"#,
+            ),
+            (
+                ConfigError::ScenarioRequest {
+                    name: "http://h/a".into(),
+                    problem: ScenarioProblem::CredentialsInUrl,
+                },
+                "scenario request \"http://h/a\": put credentials in the base URL or an \
+                 Authorization header, not in a request URL",
+            ),
+            (
+                ConfigError::ScenarioRequest {
+                    name: "a".into(),
+                    problem: ScenarioProblem::BadTarget { target: "a".into() },
+                },
+                r#"scenario request "a": "a" must be a path starting with '/' or an absolute http(s) URL"#,
+            ),
+            (
+                ConfigError::ScenarioRequest {
+                    name: "other".into(),
+                    problem: ScenarioProblem::OtherOrigin {
+                        url: "http://other/x".into(),
+                        base: "http://h/".into(),
+                    },
+                },
+                "scenario request \"other\": http://other/x is not on http://h/; every request \
+                 of a scenario goes to the same origin",
+            ),
+            (
+                ConfigError::ScenarioBaseQuery {
+                    url: "http://h/api?key=1".into(),
+                },
+                "the base URL of a scenario cannot have a query (http://h/api?key=1): put it in \
+                 the requests' paths",
+            ),
+            (
+                ConfigError::TemplatedRequest {
+                    request: RequestRef::Scenario { name: "x".into() },
+                    problem: TemplatedRequestProblem::ReservedText { marker: "rLtPlMk" },
+                },
+                r#"scenario request "x": the text "rLtPlMk" is reserved in templated requests"#,
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::CaFile,
+                    path: path("/x/ca.pem"),
+                    problem: FileProblem::Missing,
+                },
+                "CA file /x/ca.pem does not exist",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::CaFile,
+                    path: path("/x/ca.pem"),
+                    problem: FileProblem::Unreadable("No such file or directory".into()),
+                },
+                "cannot read CA file /x/ca.pem: No such file or directory",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::CaFile,
+                    path: path("/x/ca.pem"),
+                    problem: FileProblem::NoPemCertificate,
+                },
+                "cannot read CA file /x/ca.pem: no PEM certificate in it",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::CaDirectory,
+                    path: path("/x/certs"),
+                    problem: FileProblem::Unreadable("Permission denied".into()),
+                },
+                "cannot read CA directory /x/certs: Permission denied",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::CaDirectory,
+                    path: path("/x/certs"),
+                    problem: FileProblem::NoPemCertificate,
+                },
+                "no PEM certificate in the CA directory /x/certs",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::ClientCertificate,
+                    path: path("/x/client.pem"),
+                    problem: FileProblem::NoPemCertificate,
+                },
+                "cannot read the client certificate /x/client.pem: no PEM certificate in it",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::ClientKey,
+                    path: path("/x/client.key"),
+                    problem: FileProblem::NoPemKey,
+                },
+                "cannot read the client key /x/client.key: no PEM private key in it",
+            ),
+            (
+                ConfigError::File {
+                    role: FileRole::ClientKey,
+                    path: path("/x/client.key"),
+                    problem: FileProblem::EncryptedKey,
+                },
+                "cannot read the client key /x/client.key: the key is encrypted with a \
+                 passphrase, which ringload cannot use; decrypt it once (`openssl pkey -in \
+                 /x/client.key -out /x/client.key.plain`) and give that file",
+            ),
+            (
+                TlsProblem::NoVersion.into(),
+                "no TLS version left to negotiate: ringload speaks TLS 1.2 and 1.3",
+            ),
+            (
+                TlsProblem::Setup("oops".into()).into(),
+                "TLS setup failed: oops",
+            ),
+            (
+                TlsProblem::UnusableCa("bad".into()).into(),
+                "a trusted CA is unusable: bad",
+            ),
+            (
+                TlsProblem::KeyWithoutCertificate {
+                    key: path("/x/client.key"),
+                }
+                .into(),
+                "the client key /x/client.key needs its certificate too",
+            ),
+            (
+                TlsProblem::UnusableKey {
+                    certificate: path("/x/client.pem"),
+                    key: path("/x/client.key"),
+                    reason: "unsupported".into(),
+                }
+                .into(),
+                "cannot use the client certificate /x/client.pem with the key /x/client.key: \
+                 unsupported",
+            ),
+            (
+                TlsProblem::KeyMismatch {
+                    certificate: path("/x/client.pem"),
+                    key: path("/x/other.key"),
+                }
+                .into(),
+                "the client key /x/other.key does not go with the certificate /x/client.pem; \
+                 give the key of that certificate (--key, key=, or load_cert_chain's keyfile)",
+            ),
+            (
+                TlsProblem::ServerName { host: "a b".into() }.into(),
+                r#""a b" is not a valid TLS server name"#,
+            ),
+            (
+                TlsProblem::CertificateOverHttp {
+                    url: "http://h/".into(),
+                }
+                .into(),
+                "a client certificate is sent over TLS only; http://h/ is http://",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message, "{error:?}");
+        }
+    }
+}

@@ -389,6 +389,13 @@ mod tests {
             missing_scheme_message("127.0.0.1:8080").unwrap(),
             "the URL \"127.0.0.1:8080\" lacks http:// or https://; did you mean \"http://127.0.0.1:8080\"?"
         );
+        assert_eq!(
+            Target::parse("example.com:443/x").unwrap_err(),
+            ConfigError::MissingScheme {
+                url: "example.com:443/x".into(),
+                suggested: "https://example.com:443/x".into(),
+            }
+        );
     }
 
     #[test]

@@ -327,3 +327,90 @@ impl LoadPlan {
         self.threads
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{FileProblem, FileRole};
+    use crate::load::stages::Stage;
+
+    fn config(url: &str) -> LoadConfig {
+        let mut config = LoadConfig::new(url).unwrap();
+        config.duration = Some(Duration::from_secs(1));
+        config
+    }
+
+    fn stage(secs: u64, target: f64) -> Stage {
+        Stage {
+            duration: Duration::from_secs(secs),
+            target,
+        }
+    }
+
+    #[test]
+    fn a_refused_plan_says_what_and_where() {
+        let mut stages = config("http://127.0.0.1:1/");
+        stages.rate_stages = vec![stage(1, 5.0), stage(0, 10.0)];
+        assert_eq!(
+            stages.plan().unwrap_err(),
+            ConfigError::Stage {
+                ramp: StageRamp::Rate,
+                problem: StageProblem::Duration { index: 2 },
+            }
+        );
+
+        let mut both = config("http://127.0.0.1:1/");
+        both.connections = Some(4);
+        both.connection_stages = vec![stage(1, 4.0)];
+        let error = both.plan().unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::Conflict(Conflict::ConnectionsAndConnectionStages)
+        );
+        assert!(error.to_string().starts_with(
+            "connections and connection stages both set the connections: the run opens as many"
+        ));
+
+        let mut ca = config("https://127.0.0.1:1/");
+        ca.tls.ca_file = Some("/nonexistent/ca.pem".into());
+        let error = ca.plan().unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::File {
+                role: FileRole::CaFile,
+                path: "/nonexistent/ca.pem".into(),
+                problem: FileProblem::Missing,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "CA file /nonexistent/ca.pem does not exist"
+        );
+
+        let mut plain = config("http://127.0.0.1:1/");
+        plain.tls.client_cert = Some("/x/client.pem".into());
+        assert_eq!(
+            plain.plan().unwrap_err().to_string(),
+            "a client certificate is sent over TLS only; http://127.0.0.1:1/ is http://"
+        );
+
+        let mut scenario = config("http://127.0.0.1:1/");
+        scenario.scenario = vec![ScenarioRequest::get("http://other:1/x")];
+        let error = scenario.plan().unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::ScenarioRequest {
+                name: "http://other:1/x".into(),
+                problem: ScenarioProblem::OtherOrigin {
+                    url: "http://other:1/x".into(),
+                    base: "http://127.0.0.1:1/".into(),
+                },
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "scenario request \"http://other:1/x\": http://other:1/x is not on \
+             http://127.0.0.1:1/; every request of a scenario goes to the same origin"
+        );
+    }
+}

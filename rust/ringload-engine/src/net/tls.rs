@@ -394,3 +394,113 @@ impl ServerCertVerifier for AnyName {
         self.0.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory for one test's files.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ringload-tls-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn refused(spec: ClientTlsSpec) -> ConfigError {
+        build_client_config(&spec).unwrap_err()
+    }
+
+    #[test]
+    fn unusable_files_are_named_with_their_role() {
+        let ca = PathBuf::from("/nonexistent/ca.pem");
+        let error = refused(ClientTlsSpec {
+            roots: TrustedRoots::OnlyPem(ca.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert!(
+            matches!(
+                &error,
+                ConfigError::File { role: FileRole::CaFile, path, problem: FileProblem::Unreadable(_) }
+                    if *path == ca
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read CA file /nonexistent/ca.pem: "),
+            "{error}"
+        );
+
+        let dir = scratch("files");
+        let error = refused(ClientTlsSpec {
+            roots: TrustedRoots::OnlyPem(dir.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(
+            error,
+            ConfigError::File {
+                role: FileRole::CaDirectory,
+                path: dir.clone(),
+                problem: FileProblem::NoPemCertificate,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("no PEM certificate in the CA directory {}", dir.display())
+        );
+
+        let not_a_certificate = dir.join("client.pem");
+        std::fs::write(&not_a_certificate, "hello\n").unwrap();
+        let error = refused(ClientTlsSpec {
+            client_cert: Some(not_a_certificate.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(
+            error,
+            ConfigError::File {
+                role: FileRole::ClientCertificate,
+                path: not_a_certificate.clone(),
+                problem: FileProblem::NoPemCertificate,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read the client certificate {}: no PEM certificate in it",
+                not_a_certificate.display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tls_setup_problems_carry_their_fields() {
+        let key = PathBuf::from("/x/client.key");
+        let error = refused(ClientTlsSpec {
+            client_key: Some(key.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(
+            error,
+            ConfigError::Tls(TlsProblem::KeyWithoutCertificate { key })
+        );
+        assert_eq!(
+            error.to_string(),
+            "the client key /x/client.key needs its certificate too"
+        );
+        let error = refused(ClientTlsSpec {
+            tls12: false,
+            tls13: false,
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(error, ConfigError::Tls(TlsProblem::NoVersion));
+        let error = server_name("").unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::Tls(TlsProblem::ServerName { host: "".into() })
+        );
+        assert_eq!(error.to_string(), "\"\" is not a valid TLS server name");
+    }
+}
