@@ -21,7 +21,10 @@ pub mod report;
 pub(crate) mod runtime;
 pub(crate) mod stats;
 
-pub use error::{ConfigError, ErrorKind};
+pub use error::{
+    ConfigError, Conflict, ErrorKind, FileProblem, FileRole, RequestRef, ScenarioProblem,
+    StageProblem, StageRamp, TemplatePlace, TemplateProblem, TemplatedRequestProblem, TlsProblem,
+};
 pub use load::config::{LoadConfig, ScenarioRequest};
 pub use load::prepare::LoadPlan;
 pub use load::stages::Stage;
@@ -32,7 +35,8 @@ pub use net::proxy::ClientProxy;
 pub use net::resolve::Resolve;
 pub use net::tls::{build_client_config, ClientTlsSpec, ServerCheck, TlsOptions, TrustedRoots};
 pub use origin::{
-    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, Scheme, Target,
+    missing_scheme, missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin,
+    Scheme, Target,
 };
 pub use report::timeline::TimelineEntry;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};

@@ -42,8 +42,8 @@ impl Target {
             return Err(invalid("CR, LF and NUL are not allowed"));
         }
         // Before the URL parser, which reads `localhost:8080` as the scheme `localhost:`.
-        if let Some(message) = missing_scheme_message(url) {
-            return Err(ConfigError::MissingScheme(message));
+        if let Some(error) = missing_scheme(url) {
+            return Err(error);
         }
         let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
         let scheme = match parsed.scheme() {
@@ -276,11 +276,19 @@ pub fn with_missing_scheme(url: &str) -> Option<String> {
     Some(format!("{scheme}{slashes}{url}"))
 }
 
-/// What to say about a URL written without `http://` or `https://`, naming the URL it most
-/// likely meant; `None` when [`with_missing_scheme`] sees no such URL.
+/// The error for a URL written without `http://` or `https://`, naming the URL it most likely
+/// meant; `None` when [`with_missing_scheme`] sees no such URL.
+pub fn missing_scheme(url: &str) -> Option<ConfigError> {
+    with_missing_scheme(url).map(|suggested| ConfigError::MissingScheme {
+        url: url.to_string(),
+        suggested,
+    })
+}
+
+/// What to say about a URL written without `http://` or `https://` ([`missing_scheme`]'s
+/// message), for callers that raise their own error type.
 pub fn missing_scheme_message(url: &str) -> Option<String> {
-    with_missing_scheme(url)
-        .map(|meant| format!("the URL {url:?} lacks http:// or https://; did you mean {meant:?}?"))
+    missing_scheme(url).map(|error| error.to_string())
 }
 
 /// The origin-form request target of what follows the authority: the path ("/" when empty)
@@ -380,6 +388,13 @@ mod tests {
         assert_eq!(
             missing_scheme_message("127.0.0.1:8080").unwrap(),
             "the URL \"127.0.0.1:8080\" lacks http:// or https://; did you mean \"http://127.0.0.1:8080\"?"
+        );
+        assert_eq!(
+            Target::parse("example.com:443/x").unwrap_err(),
+            ConfigError::MissingScheme {
+                url: "example.com:443/x".into(),
+                suggested: "https://example.com:443/x".into(),
+            }
         );
     }
 

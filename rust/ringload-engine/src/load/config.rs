@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Conflict, FileProblem, FileRole, RequestRef, ScenarioProblem};
 use ringload_http1::RequestSpec;
 
 use crate::load::limits::{MAX_DURATION, MIN_RATE};
@@ -55,34 +55,44 @@ impl ScenarioRequest {
         method_or_default(self.method.as_deref(), &self.body)
     }
 
-    pub(crate) fn invalid(&self, reason: impl std::fmt::Display) -> ConfigError {
-        ConfigError::Invalid(format!(
-            "scenario request {:?}: {reason}",
-            redact_userinfo(self.name())
-        ))
+    /// The name errors give it: its statistics name, credentials redacted.
+    fn error_name(&self) -> String {
+        redact_userinfo(self.name())
+    }
+
+    /// This request refused for `problem`.
+    pub(crate) fn invalid(&self, problem: ScenarioProblem) -> ConfigError {
+        ConfigError::ScenarioRequest {
+            name: self.error_name(),
+            problem,
+        }
+    }
+
+    /// This request, for a template's errors.
+    pub(crate) fn request_ref(&self) -> RequestRef {
+        RequestRef::Scenario {
+            name: self.error_name(),
+        }
     }
 
     /// Checks everything that does not depend on the run's origin: the weight, the form of the
     /// target, the method, headers and body.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.weight == 0 {
-            return Err(self.invalid("weight must be a positive integer"));
+            return Err(self.invalid(ScenarioProblem::ZeroWeight));
         }
         let target = if self.target.starts_with('/') {
             self.target.clone()
         } else if self.target.contains("://") {
             let url = Target::parse(&self.target)?;
             if url.basic_auth.is_some() {
-                return Err(self.invalid(
-                    "put credentials in the base URL or an Authorization header, not in a request URL",
-                ));
+                return Err(self.invalid(ScenarioProblem::CredentialsInUrl));
             }
             url.template_path_and_query().to_string()
         } else {
-            return Err(self.invalid(format!(
-                "{:?} must be a path starting with '/' or an absolute http(s) URL",
-                self.target
-            )));
+            return Err(self.invalid(ScenarioProblem::BadTarget {
+                target: self.target.clone(),
+            }));
         };
         let spec = RequestSpec {
             method: self.method().to_string(),
@@ -93,8 +103,8 @@ impl ScenarioRequest {
         };
         // Placeholders are checked here for their syntax; the files they name are read when
         // the run is planned (relative to the scenario's directory).
-        let what = format!("scenario request {:?}", redact_userinfo(self.name()));
-        if RequestTemplate::new(&spec, &mut TemplateContext::syntax_only(), &what)?.is_none() {
+        let request = self.request_ref();
+        if RequestTemplate::new(&spec, &mut TemplateContext::syntax_only(), &request)?.is_none() {
             spec.validate()?;
         }
         Ok(())
@@ -222,11 +232,7 @@ impl LoadConfig {
             return Err(ConfigError::NotPositive("pipeline"));
         }
         if !self.keep_alive && self.pipeline > 1 {
-            return Err(ConfigError::Invalid(
-                "a connection per request (keep-alive disabled) cannot pipeline: pipelined \
-                 requests need a kept-alive connection; drop one of the two"
-                    .into(),
-            ));
+            return Err(Conflict::PipelineWithoutKeepAlive.into());
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(ConfigError::NotPositive("duration"));
@@ -237,20 +243,14 @@ impl LoadConfig {
         if !self.connection_stages.is_empty()
             && (self.rate.is_some() || !self.rate_stages.is_empty())
         {
-            return Err(ConfigError::Invalid(
-                "connection stages ramp the closed model; for the open model, ramp the rate \
-                 with rate stages (--stage) and set the connections with -c"
-                    .into(),
-            ));
+            return Err(Conflict::ConnectionStagesWithRate.into());
         }
         if let Some(rate) = self.rate {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(ConfigError::NotPositive("rate"));
             }
             if rate < MIN_RATE {
-                return Err(ConfigError::Invalid(format!(
-                    "rate must be at least {MIN_RATE} requests per second"
-                )));
+                return Err(ConfigError::RateBelowMinimum { minimum: MIN_RATE });
             }
         }
         if self.timeout.is_zero() {
@@ -265,22 +265,19 @@ impl LoadConfig {
             ("connect timeout", Some(self.connect_timeout)),
         ] {
             if value.is_some_and(|v| v > MAX_DURATION) {
-                return Err(ConfigError::Invalid(format!(
-                    "{name} must be at most one year"
-                )));
+                return Err(ConfigError::AtMostAYear(name));
             }
         }
         if self.tls.client_key.is_some() && self.tls.client_cert.is_none() {
-            return Err(ConfigError::Invalid(
-                "a client key needs its certificate: give --cert too".into(),
-            ));
+            return Err(Conflict::KeyWithoutCertificate.into());
         }
         if let Some(path) = &self.tls.ca_file {
             if !path.is_file() {
-                return Err(ConfigError::Invalid(format!(
-                    "CA file {} does not exist",
-                    path.display()
-                )));
+                return Err(ConfigError::File {
+                    role: FileRole::CaFile,
+                    path: path.clone(),
+                    problem: FileProblem::Missing,
+                });
             }
         }
         Ok(())

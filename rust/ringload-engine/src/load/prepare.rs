@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use ringload_http1::RequestSpec;
 
-use crate::error::ConfigError;
+use crate::error::{
+    ConfigError, Conflict, RequestRef, ScenarioProblem, StageProblem, StageRamp, TlsProblem,
+};
 use crate::load::config::{LoadConfig, ScenarioRequest};
 use crate::load::limits::DEFAULT_CONNECTIONS;
 use crate::load::stages::Ramp;
 use crate::load::template::{RequestTemplate, TemplateContext};
-use crate::origin::{redact_userinfo, Scheme, Target};
+use crate::origin::{Scheme, Target};
 use crate::runtime::available_cores;
 use crate::stats::EndpointKey;
 
@@ -95,11 +97,10 @@ impl LoadConfig {
         let url = Target::parse(&request.target)?;
         let origin = |t: &Target| (t.scheme, t.host.clone(), t.port);
         if origin(&url) != origin(&self.target) {
-            return Err(request.invalid(format!(
-                "{} is not on {}; every request of a scenario goes to the same origin",
-                url.display_url(),
-                self.target.display_url()
-            )));
+            return Err(request.invalid(ScenarioProblem::OtherOrigin {
+                url: url.display_url(),
+                base: self.target.display_url(),
+            }));
         }
         Ok(url.template_path_and_query().to_string())
     }
@@ -112,21 +113,22 @@ impl LoadConfig {
             if self.template {
                 spec.target = self.target.template_path_and_query().to_string();
             }
-            let what = format!("the request {}", self.display_url());
+            let request = RequestRef::Single {
+                url: self.display_url(),
+            };
             let templates = self.template.then_some(&mut templates);
             return Ok(PreparedRequests {
                 endpoints: vec![EndpointKey {
                     method: spec.method.clone(),
                     name: spec.target.clone(),
                 }],
-                requests: vec![prepared(spec, 0, 1, templates, &what)?],
+                requests: vec![prepared(spec, 0, 1, templates, &request)?],
             });
         }
         if self.target.path_and_query.contains('?') {
-            return Err(ConfigError::Invalid(format!(
-                "the base URL of a scenario cannot have a query ({}): put it in the requests' paths",
-                self.target.display_url()
-            )));
+            return Err(ConfigError::ScenarioBaseQuery {
+                url: self.target.display_url(),
+            });
         }
         let mut endpoints: Vec<EndpointKey> = Vec::new();
         let mut requests = Vec::with_capacity(self.scenario.len());
@@ -149,13 +151,13 @@ impl LoadConfig {
                     endpoints.len() - 1
                 }
             };
-            let what = format!("scenario request {:?}", redact_userinfo(request.name()));
+            let request_ref = request.request_ref();
             requests.push(prepared(
                 spec,
                 endpoint,
                 request.weight,
                 Some(&mut templates),
-                &what,
+                &request_ref,
             )?);
         }
         Ok(PreparedRequests {
@@ -174,53 +176,45 @@ impl LoadConfig {
             (false, start) => Some(RateShape::Ramp(Arc::new(Ramp::new(
                 start.unwrap_or(0.0),
                 self.rate_stages.clone(),
-                "rate",
+                StageRamp::Rate,
             )?))),
         };
         let connection_ramp = (!self.connection_stages.is_empty())
-            .then(|| Ramp::new(0.0, self.connection_stages.clone(), "connection"))
+            .then(|| Ramp::new(0.0, self.connection_stages.clone(), StageRamp::Connections))
             .transpose()?
             .map(Arc::new);
-        let connections =
-            match (&connection_ramp, self.connections) {
-                (None, connections) => connections.unwrap_or(DEFAULT_CONNECTIONS),
-                (Some(_), Some(_)) => return Err(ConfigError::Invalid(
-                    "connections and connection stages both set the connections: the run opens \
-                     as many as the stages' peak, so give only the stages"
-                        .into(),
-                )),
-                (Some(ramp), None) => {
-                    // Connection `k` is in use while the target is above `k - 1`: a ramp
-                    // uses its target rounded up.
-                    let peak = ramp.peak().ceil();
-                    if peak < 1.0 {
-                        return Err(ConfigError::Invalid(
-                        "connection stages never reach one connection: give a stage a target of \
-                         at least 1"
-                            .into(),
-                    ));
-                    }
-                    peak as usize
+        let connections = match (&connection_ramp, self.connections) {
+            (None, connections) => connections.unwrap_or(DEFAULT_CONNECTIONS),
+            (Some(_), Some(_)) => return Err(Conflict::ConnectionsAndConnectionStages.into()),
+            (Some(ramp), None) => {
+                // Connection `k` is in use while the target is above `k - 1`: a ramp
+                // uses its target rounded up.
+                let peak = ramp.peak().ceil();
+                if peak < 1.0 {
+                    return Err(ConfigError::Stage {
+                        ramp: StageRamp::Connections,
+                        problem: StageProblem::NeverOneConnection,
+                    });
                 }
-            };
+                peak as usize
+            }
+        };
         let stages = rate
             .as_ref()
             .and_then(RateShape::ramp)
             .or(connection_ramp.as_ref());
         let duration = self.duration.or_else(|| stages.map(|ramp| ramp.duration()));
         if duration.is_none() && self.requests.is_none() {
-            return Err(ConfigError::Invalid(
-                "set a duration or a number of requests".into(),
-            ));
+            return Err(Conflict::NoDurationNorRequests.into());
         }
         let cores = available_cores().len().max(1);
         let prepared = self.prepare()?;
         let tls = match self.target.scheme {
             Scheme::Http if self.tls.client_cert.is_some() => {
-                return Err(ConfigError::Invalid(format!(
-                    "a client certificate is sent over TLS only; {} is http://",
-                    self.display_url()
-                )))
+                return Err(TlsProblem::CertificateOverHttp {
+                    url: self.display_url(),
+                }
+                .into())
             }
             Scheme::Http => None,
             Scheme::Https => Some((
@@ -249,10 +243,10 @@ fn prepared(
     endpoint: usize,
     weight: u32,
     templates: Option<&mut TemplateContext>,
-    what: &str,
+    request: &RequestRef,
 ) -> Result<PreparedRequest, ConfigError> {
     let template = match templates {
-        Some(context) => RequestTemplate::new(&spec, context, what)?.map(Arc::new),
+        Some(context) => RequestTemplate::new(&spec, context, request)?.map(Arc::new),
         None => None,
     };
     Ok(PreparedRequest {
@@ -331,5 +325,92 @@ impl LoadPlan {
     /// Worker threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{FileProblem, FileRole};
+    use crate::load::stages::Stage;
+
+    fn config(url: &str) -> LoadConfig {
+        let mut config = LoadConfig::new(url).unwrap();
+        config.duration = Some(Duration::from_secs(1));
+        config
+    }
+
+    fn stage(secs: u64, target: f64) -> Stage {
+        Stage {
+            duration: Duration::from_secs(secs),
+            target,
+        }
+    }
+
+    #[test]
+    fn a_refused_plan_says_what_and_where() {
+        let mut stages = config("http://127.0.0.1:1/");
+        stages.rate_stages = vec![stage(1, 5.0), stage(0, 10.0)];
+        assert_eq!(
+            stages.plan().unwrap_err(),
+            ConfigError::Stage {
+                ramp: StageRamp::Rate,
+                problem: StageProblem::Duration { index: 2 },
+            }
+        );
+
+        let mut both = config("http://127.0.0.1:1/");
+        both.connections = Some(4);
+        both.connection_stages = vec![stage(1, 4.0)];
+        let error = both.plan().unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::Conflict(Conflict::ConnectionsAndConnectionStages)
+        );
+        assert!(error.to_string().starts_with(
+            "connections and connection stages both set the connections: the run opens as many"
+        ));
+
+        let mut ca = config("https://127.0.0.1:1/");
+        ca.tls.ca_file = Some("/nonexistent/ca.pem".into());
+        let error = ca.plan().unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::File {
+                role: FileRole::CaFile,
+                path: "/nonexistent/ca.pem".into(),
+                problem: FileProblem::Missing,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "CA file /nonexistent/ca.pem does not exist"
+        );
+
+        let mut plain = config("http://127.0.0.1:1/");
+        plain.tls.client_cert = Some("/x/client.pem".into());
+        assert_eq!(
+            plain.plan().unwrap_err().to_string(),
+            "a client certificate is sent over TLS only; http://127.0.0.1:1/ is http://"
+        );
+
+        let mut scenario = config("http://127.0.0.1:1/");
+        scenario.scenario = vec![ScenarioRequest::get("http://other:1/x")];
+        let error = scenario.plan().unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::ScenarioRequest {
+                name: "http://other:1/x".into(),
+                problem: ScenarioProblem::OtherOrigin {
+                    url: "http://other:1/x".into(),
+                    base: "http://127.0.0.1:1/".into(),
+                },
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "scenario request \"http://other:1/x\": http://other:1/x is not on \
+             http://127.0.0.1:1/; every request of a scenario goes to the same origin"
+        );
     }
 }

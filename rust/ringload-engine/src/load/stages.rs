@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, StageProblem, StageRamp};
 
 /// One stage: over `duration`, move to `target`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -20,31 +20,26 @@ pub struct Ramp {
 }
 
 impl Ramp {
-    /// A ramp from `start`; `what` names the target in errors ("rate", "connections").
-    pub fn new(start: f64, stages: Vec<Stage>, what: &str) -> Result<Ramp, ConfigError> {
+    /// A ramp from `start`; `ramp` says which target it moves (for errors).
+    pub fn new(start: f64, stages: Vec<Stage>, ramp: StageRamp) -> Result<Ramp, ConfigError> {
+        let refuse = |problem: StageProblem| Err(ConfigError::Stage { ramp, problem });
         if stages.is_empty() {
-            return Err(ConfigError::Invalid(format!(
-                "{what} stages: give at least one"
-            )));
+            return refuse(StageProblem::Empty);
         }
         if !(start.is_finite() && start >= 0.0) {
-            return Err(ConfigError::Invalid(format!(
-                "{what} stages start from {start}: use a number of at least zero"
-            )));
+            return refuse(StageProblem::Start(start));
         }
         for (index, stage) in stages.iter().enumerate() {
+            // As the user counts them.
+            let index = index + 1;
             if stage.duration.is_zero() || stage.duration > crate::load::limits::MAX_DURATION {
-                return Err(ConfigError::Invalid(format!(
-                    "{what} stage {}: the duration must be more than zero and at most a year",
-                    index + 1
-                )));
+                return refuse(StageProblem::Duration { index });
             }
             if !(stage.target.is_finite() && stage.target >= 0.0) {
-                return Err(ConfigError::Invalid(format!(
-                    "{what} stage {}: the target {} must be a number of at least zero",
-                    index + 1,
-                    stage.target
-                )));
+                return refuse(StageProblem::Target {
+                    index,
+                    target: stage.target,
+                });
             }
         }
         Ok(Ramp { start, stages })
@@ -186,7 +181,7 @@ mod tests {
                 target,
             })
             .collect();
-        Ramp::new(start, stages, "rate").unwrap()
+        Ramp::new(start, stages, StageRamp::Rate).unwrap()
     }
 
     #[test]
@@ -233,9 +228,69 @@ mod tests {
             duration: Duration::from_secs(secs),
             target,
         };
-        assert!(Ramp::new(0.0, vec![], "rate").is_err());
-        assert!(Ramp::new(0.0, vec![stage(0, 5.0)], "rate").is_err());
-        assert!(Ramp::new(0.0, vec![stage(1, -5.0)], "rate").is_err());
-        assert!(Ramp::new(0.0, vec![stage(1, f64::NAN)], "rate").is_err());
+        let refused = |start: f64, stages: Vec<Stage>, ramp: StageRamp| {
+            let error = Ramp::new(start, stages, ramp).unwrap_err();
+            (error.clone(), error.to_string())
+        };
+        assert_eq!(
+            refused(0.0, vec![], StageRamp::Rate),
+            (
+                ConfigError::Stage {
+                    ramp: StageRamp::Rate,
+                    problem: StageProblem::Empty
+                },
+                "rate stages: give at least one".to_string()
+            )
+        );
+        assert_eq!(
+            refused(-1.0, vec![stage(1, 5.0)], StageRamp::Rate),
+            (
+                ConfigError::Stage {
+                    ramp: StageRamp::Rate,
+                    problem: StageProblem::Start(-1.0)
+                },
+                "rate stages start from -1: use a number of at least zero".to_string()
+            )
+        );
+        // The index is the stage's as the user counts them, from 1.
+        assert_eq!(
+            refused(
+                0.0,
+                vec![stage(1, 5.0), stage(0, 5.0)],
+                StageRamp::Connections
+            ),
+            (
+                ConfigError::Stage {
+                    ramp: StageRamp::Connections,
+                    problem: StageProblem::Duration { index: 2 }
+                },
+                "connection stage 2: the duration must be more than zero and at most a year"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            refused(0.0, vec![stage(1, -5.0)], StageRamp::Rate),
+            (
+                ConfigError::Stage {
+                    ramp: StageRamp::Rate,
+                    problem: StageProblem::Target {
+                        index: 1,
+                        target: -5.0
+                    }
+                },
+                "rate stage 1: the target -5 must be a number of at least zero".to_string()
+            )
+        );
+        let (nan, _) = refused(0.0, vec![stage(1, f64::NAN)], StageRamp::Rate);
+        assert!(
+            matches!(
+                nan,
+                ConfigError::Stage {
+                    problem: StageProblem::Target { index: 1, .. },
+                    ..
+                }
+            ),
+            "{nan:?}"
+        );
     }
 }

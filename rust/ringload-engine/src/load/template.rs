@@ -15,36 +15,20 @@ use std::sync::Arc;
 
 use ringload_http1::{push_content_length, RequestError, RequestSpec};
 
-use crate::error::ConfigError;
+use crate::error::{
+    ConfigError, RequestRef, TemplatePlace, TemplateProblem, TemplatedRequestProblem,
+};
 use crate::load::rng::Rng;
 
-/// Which part of a request a template is in: what its values may contain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Place {
-    /// The request target: visible ASCII, no spaces.
-    Path,
-    /// A header value: no CR, LF, NUL or other control characters except tab.
-    Header,
-    /// The body: anything.
-    Body,
-}
-
-impl Place {
+impl TemplatePlace {
+    /// Whether a value written in a placeholder may go here as it is.
     fn allows(self, value: &[u8]) -> bool {
         match self {
-            Place::Path => value.iter().all(|&b| b > b' ' && b != 0x7f && b.is_ascii()),
-            Place::Header => value
+            TemplatePlace::Path => value.iter().all(|&b| b > b' ' && b != 0x7f && b.is_ascii()),
+            TemplatePlace::Header => value
                 .iter()
                 .all(|&b| b == b'\t' || (b >= b' ' && b != 0x7f)),
-            Place::Body => true,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Place::Path => "the path",
-            Place::Header => "a header value",
-            Place::Body => "the body",
+            TemplatePlace::Body => true,
         }
     }
 }
@@ -182,10 +166,17 @@ impl TemplateContext {
         }
     }
 
-    /// Parses `text`, found in `place` of the request `what` (for messages).
-    pub fn parse(&mut self, text: &str, place: Place, what: &str) -> Result<Template, ConfigError> {
-        let invalid = |reason: String| {
-            ConfigError::Invalid(format!("template in {} of {what}: {reason}", place.name()))
+    /// Parses `text`, found in `place` of `request` (for errors).
+    pub fn parse(
+        &mut self,
+        text: &str,
+        place: TemplatePlace,
+        request: &RequestRef,
+    ) -> Result<Template, ConfigError> {
+        let invalid = |problem: TemplateProblem| ConfigError::Template {
+            request: request.clone(),
+            place,
+            problem,
         };
         let mut parts = Vec::new();
         let mut literal = String::new();
@@ -201,19 +192,17 @@ impl TemplateContext {
             literal.push_str(&rest[..at]);
             let inside = &rest[at + 2..];
             let Some(end) = inside.find("}}") else {
-                return Err(invalid(format!(
-                    "{{{{ without a closing }}}} in {text:?}; write \\{{{{ for literal braces"
-                )));
+                return Err(invalid(TemplateProblem::Unclosed {
+                    text: text.to_string(),
+                }));
             };
             let generator = self.generator(inside[..end].trim()).map_err(&invalid)?;
             for value in generator.given_values() {
                 if !place.allows(value) {
-                    return Err(invalid(format!(
-                        "the value {:?} cannot go in {} (spaces and control characters \
-                         are not allowed there)",
-                        String::from_utf8_lossy(value),
-                        place.name()
-                    )));
+                    return Err(invalid(TemplateProblem::ValueNotAllowed {
+                        value: String::from_utf8_lossy(value).into_owned(),
+                        place,
+                    }));
                 }
             }
             if !literal.is_empty() {
@@ -231,15 +220,19 @@ impl TemplateContext {
         Ok(Template { parts })
     }
 
-    fn generator(&mut self, placeholder: &str) -> Result<Generator, String> {
+    fn generator(&mut self, placeholder: &str) -> Result<Generator, TemplateProblem> {
         let mut words = placeholder.split_whitespace();
         let name = words.next().unwrap_or("");
         let args: Vec<&str> = words.collect();
-        let arity = |n: usize, usage: &str| {
+        let usage = |usage: &'static str| TemplateProblem::Usage {
+            placeholder: placeholder.to_string(),
+            usage,
+        };
+        let arity = |n: usize, text: &'static str| {
             if args.len() == n {
                 Ok(())
             } else {
-                Err(format!("{{{{{placeholder}}}}}: write {usage}"))
+                Err(usage(text))
             }
         };
         match name {
@@ -248,14 +241,18 @@ impl TemplateContext {
             "rand_int" => {
                 arity(2, "{{rand_int LO HI}}")?;
                 let number = |s: &str| {
-                    s.parse::<i64>()
-                        .map_err(|_| format!("{{{{{placeholder}}}}}: {s:?} is not an integer"))
+                    s.parse::<i64>().map_err(|_| TemplateProblem::NotAnInteger {
+                        placeholder: placeholder.to_string(),
+                        text: s.to_string(),
+                    })
                 };
                 let (low, high) = (number(args[0])?, number(args[1])?);
                 if low > high {
-                    return Err(format!(
-                        "{{{{{placeholder}}}}}: LO {low} is above HI {high}"
-                    ));
+                    return Err(TemplateProblem::LowAboveHigh {
+                        placeholder: placeholder.to_string(),
+                        low,
+                        high,
+                    });
                 }
                 // The full i64 range has 2^64 values: a count of 0 stands for it.
                 let count = (high.wrapping_sub(low) as u64).wrapping_add(1);
@@ -263,34 +260,39 @@ impl TemplateContext {
             }
             "choice" => {
                 if args.is_empty() {
-                    return Err(format!("{{{{{placeholder}}}}}: write {{{{choice A B C}}}}"));
+                    return Err(usage("{{choice A B C}}"));
                 }
                 Ok(Generator::Choice(
                     args.iter().map(|a| a.as_bytes().into()).collect(),
                 ))
             }
             "line" | "rand_line" => {
-                arity(1, &format!("{{{{{name} FILE}}}}"))?;
+                let line = name == "line";
+                arity(
+                    1,
+                    if line {
+                        "{{line FILE}}"
+                    } else {
+                        "{{rand_line FILE}}"
+                    },
+                )?;
                 let lines = self.lines(args[0])?;
-                Ok(if name == "line" {
+                Ok(if line {
                     Generator::Line(lines, Arc::new(AtomicU64::new(0)))
                 } else {
                     Generator::RandLine(lines)
                 })
             }
-            "" => Err(
-                "{{}} is empty: name a function (seq, rand_int, uuid, choice, line, rand_line)"
-                    .into(),
-            ),
-            other => Err(format!(
-                "unknown function {other:?} in {{{{{placeholder}}}}}: use seq, rand_int, uuid, \
-                 choice, line or rand_line"
-            )),
+            "" => Err(TemplateProblem::Empty),
+            other => Err(TemplateProblem::UnknownFunction {
+                name: other.to_string(),
+                placeholder: placeholder.to_string(),
+            }),
         }
     }
 
     /// The non-empty lines of `file` (without line endings), read once per run.
-    fn lines(&mut self, file: &str) -> Result<Arc<[Box<[u8]>]>, String> {
+    fn lines(&mut self, file: &str) -> Result<Arc<[Box<[u8]>]>, TemplateProblem> {
         if self.syntax_only {
             return Ok(Arc::from(vec![Box::from(&b"x"[..])]));
         }
@@ -301,8 +303,15 @@ impl TemplateContext {
         if let Some(lines) = self.files.get(&path) {
             return Ok(lines.clone());
         }
-        let text =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = match std::fs::read(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                return Err(TemplateProblem::Unreadable {
+                    path,
+                    reason: e.to_string(),
+                })
+            }
+        };
         let lines: Arc<[Box<[u8]>]> = text
             .split(|&b| b == b'\n')
             .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
@@ -310,7 +319,7 @@ impl TemplateContext {
             .map(Box::from)
             .collect();
         if lines.is_empty() {
-            return Err(format!("{} has no lines", path.display()));
+            return Err(TemplateProblem::NoLines { path });
         }
         self.files.insert(path, lines.clone());
         Ok(lines)
@@ -340,7 +349,7 @@ impl RequestTemplate {
     pub fn new(
         spec: &RequestSpec,
         context: &mut TemplateContext,
-        what: &str,
+        request: &RequestRef,
     ) -> Result<Option<RequestTemplate>, ConfigError> {
         let mut generators = Vec::new();
         let stand_in = |template: Template, generators: &mut Vec<Generator>| -> String {
@@ -356,12 +365,12 @@ impl RequestTemplate {
             }
             text
         };
-        let target_template = context.parse(&spec.target, Place::Path, what)?;
+        let target_template = context.parse(&spec.target, TemplatePlace::Path, request)?;
         let mut templated = target_template.changes(spec.target.as_bytes());
         let target = stand_in(target_template, &mut generators);
         let mut headers = Vec::with_capacity(spec.headers.len());
         for (name, value) in &spec.headers {
-            let value_template = context.parse(value, Place::Header, what)?;
+            let value_template = context.parse(value, TemplatePlace::Header, request)?;
             templated |= value_template.changes(value.as_bytes());
             headers.push((name.clone(), stand_in(value_template, &mut generators)));
         }
@@ -370,7 +379,7 @@ impl RequestTemplate {
             .ok()
             .filter(|t| t.contains("{{"));
         let body = if let Some(text) = body_text {
-            context.parse(text, Place::Body, what)?
+            context.parse(text, TemplatePlace::Body, request)?
         } else {
             Template {
                 parts: vec![Part::Literal(spec.body.clone().into())],
@@ -381,9 +390,12 @@ impl RequestTemplate {
             return Ok(None);
         }
         if text_has_marker(&spec.target) || spec.headers.iter().any(|(_, v)| text_has_marker(v)) {
-            return Err(ConfigError::Invalid(format!(
-                "{what}: the text {MARKER_START:?} is reserved in templated requests"
-            )));
+            return Err(ConfigError::TemplatedRequest {
+                request: request.clone(),
+                problem: TemplatedRequestProblem::ReservedText {
+                    marker: MARKER_START,
+                },
+            });
         }
         if body_templated
             && spec
@@ -391,10 +403,10 @@ impl RequestTemplate {
                 .iter()
                 .any(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
         {
-            return Err(ConfigError::Invalid(format!(
-                "{what}: a templated body's length changes from request to request; remove \
-                 the Content-Length header and ringload sets it for each one"
-            )));
+            return Err(ConfigError::TemplatedRequest {
+                request: request.clone(),
+                problem: TemplatedRequestProblem::BodyWithContentLength,
+            });
         }
         let head = RequestSpec {
             target,
@@ -521,9 +533,15 @@ fn push_uuid(out: &mut Vec<u8>, high: u64, low: u64) {
 mod tests {
     use super::*;
 
+    fn test_request() -> RequestRef {
+        RequestRef::Single { url: "test".into() }
+    }
+
     fn render_all(text: &str, times: usize) -> Vec<String> {
         let mut context = TemplateContext::default();
-        let template = context.parse(text, Place::Body, "test").unwrap();
+        let template = context
+            .parse(text, TemplatePlace::Body, &test_request())
+            .unwrap();
         let rng = Rng::new(7);
         (0..times as u64)
             .map(|seq| {
@@ -590,7 +608,7 @@ mod tests {
         std::fs::write(dir.join("ids.txt"), "a\r\nb\n\nc\n").unwrap();
         let mut context = TemplateContext::new(Some(dir.clone()));
         let template = context
-            .parse("{{line ids.txt}}", Place::Path, "test")
+            .parse("{{line ids.txt}}", TemplatePlace::Path, &test_request())
             .unwrap();
         let rng = Rng::new(1);
         let rendered: Vec<String> = (0..5)
@@ -602,7 +620,11 @@ mod tests {
             .collect();
         assert_eq!(rendered, ["a", "b", "c", "a", "b"]);
         let random = context
-            .parse("{{rand_line ids.txt}}", Place::Body, "test")
+            .parse(
+                "{{rand_line ids.txt}}",
+                TemplatePlace::Body,
+                &test_request(),
+            )
             .unwrap();
         let mut out = Vec::new();
         random.render(&mut out, &rng, 0);
@@ -612,22 +634,114 @@ mod tests {
     #[test]
     fn bad_templates_are_refused_with_their_reason() {
         let mut context = TemplateContext::default();
-        let mut reason = |text: &str, place: Place| {
+        let mut reason = |text: &str, place: TemplatePlace| {
             context
-                .parse(text, place, "request \"x\"")
+                .parse(text, place, &RequestRef::Scenario { name: "x".into() })
                 .map(drop)
                 .unwrap_err()
                 .to_string()
         };
-        assert!(reason("{{nope}}", Place::Body).contains("unknown function \"nope\""));
-        assert!(reason("/a/{{seq", Place::Path).contains("without a closing"));
-        assert!(reason("{{rand_int 9 1}}", Place::Body).contains("above HI"));
-        assert!(reason("{{rand_int 1}}", Place::Body).contains("{{rand_int LO HI}}"));
-        assert!(reason("{{rand_int a 2}}", Place::Body).contains("not an integer"));
-        assert!(reason("{{line /nonexistent/ids.txt}}", Place::Body).contains("cannot read"));
-        assert!(reason("{{}}", Place::Body).contains("empty"));
-        assert!(reason("{{choice}}", Place::Body).contains("choice A B C"));
-        assert!(reason("{{seq 1}}", Place::Body).contains("{{seq}}"));
+        assert!(reason("{{nope}}", TemplatePlace::Body).contains("unknown function \"nope\""));
+        assert!(reason("/a/{{seq", TemplatePlace::Path).contains("without a closing"));
+        assert!(reason("{{rand_int 9 1}}", TemplatePlace::Body).contains("above HI"));
+        assert!(reason("{{rand_int 1}}", TemplatePlace::Body).contains("{{rand_int LO HI}}"));
+        assert!(reason("{{rand_int a 2}}", TemplatePlace::Body).contains("not an integer"));
+        assert!(
+            reason("{{line /nonexistent/ids.txt}}", TemplatePlace::Body).contains("cannot read")
+        );
+        assert!(reason("{{}}", TemplatePlace::Body).contains("empty"));
+        assert!(reason("{{choice}}", TemplatePlace::Body).contains("choice A B C"));
+        assert!(reason("{{seq 1}}", TemplatePlace::Body).contains("{{seq}}"));
+    }
+
+    #[test]
+    fn template_errors_carry_where_they_are_and_say_it_as_before() {
+        let mut context = TemplateContext::default();
+        let request = RequestRef::Scenario { name: "x".into() };
+        let mut refused = |text: &str, place: TemplatePlace| {
+            context.parse(text, place, &request).map(drop).unwrap_err()
+        };
+        let unknown = refused("{{nope 1}}", TemplatePlace::Header);
+        assert_eq!(
+            unknown,
+            ConfigError::Template {
+                request: RequestRef::Scenario { name: "x".into() },
+                place: TemplatePlace::Header,
+                problem: TemplateProblem::UnknownFunction {
+                    name: "nope".into(),
+                    placeholder: "nope 1".into()
+                },
+            }
+        );
+        assert_eq!(
+            unknown.to_string(),
+            "template in a header value of scenario request \"x\": unknown function \"nope\" \
+             in {{nope 1}}: use seq, rand_int, uuid, choice, line or rand_line"
+        );
+        for (text, place, message) in [
+            (
+                "/a/{{seq",
+                TemplatePlace::Path,
+                r#"template in the path of scenario request "x": {{ without a closing }} in "/a/{{seq"; write \{{ for literal braces"#,
+            ),
+            (
+                "{{rand_int 9 1}}",
+                TemplatePlace::Body,
+                r#"template in the body of scenario request "x": {{rand_int 9 1}}: LO 9 is above HI 1"#,
+            ),
+            (
+                "{{rand_int a 2}}",
+                TemplatePlace::Body,
+                r#"template in the body of scenario request "x": {{rand_int a 2}}: "a" is not an integer"#,
+            ),
+            (
+                "{{line}}",
+                TemplatePlace::Body,
+                r#"template in the body of scenario request "x": {{line}}: write {{line FILE}}"#,
+            ),
+            (
+                "{{}}",
+                TemplatePlace::Body,
+                r#"template in the body of scenario request "x": {{}} is empty: name a function (seq, rand_int, uuid, choice, line, rand_line)"#,
+            ),
+        ] {
+            assert_eq!(refused(text, place).to_string(), message);
+        }
+        let missing = refused("{{line /nonexistent/ids.txt}}", TemplatePlace::Body);
+        assert!(
+            matches!(
+                &missing,
+                ConfigError::Template {
+                    problem: TemplateProblem::Unreadable { path, .. },
+                    ..
+                } if path == Path::new("/nonexistent/ids.txt")
+            ),
+            "{missing:?}"
+        );
+        assert!(missing.to_string().starts_with(
+            "template in the body of scenario request \"x\": cannot read /nonexistent/ids.txt: "
+        ));
+        // A problem of the request as a whole names it, the single request by its URL.
+        let mut spec = RequestSpec::get("localhost", "/{{seq}}");
+        spec.method = "POST".into();
+        spec.body = b"{{seq}}".to_vec();
+        spec.headers = vec![("Content-Length".into(), "7".into())];
+        let single = RequestRef::Single {
+            url: "http://h/{{seq}}".into(),
+        };
+        let length = RequestTemplate::new(&spec, &mut context, &single).unwrap_err();
+        assert_eq!(
+            length,
+            ConfigError::TemplatedRequest {
+                request: single,
+                problem: TemplatedRequestProblem::BodyWithContentLength,
+            }
+        );
+        assert_eq!(
+            length.to_string(),
+            "the request http://h/{{seq}}: a templated body's length changes from request to \
+             request; remove the Content-Length header and ringload sets it for each one"
+        );
     }
 
     #[test]
@@ -640,12 +754,12 @@ mod tests {
             body: br#"{"id":{{seq}}}"#.to_vec(),
         };
         let mut context = TemplateContext::default();
-        let template = RequestTemplate::new(&spec, &mut context, "test")
+        let template = RequestTemplate::new(&spec, &mut context, &test_request())
             .unwrap()
             .unwrap();
         // A second request of the run draws from the same counter.
         let other = RequestSpec::get("localhost", "/other/{{seq}}");
-        let other = RequestTemplate::new(&other, &mut context, "test")
+        let other = RequestTemplate::new(&other, &mut context, &test_request())
             .unwrap()
             .unwrap();
         let rng = Rng::new(5);
@@ -677,7 +791,7 @@ mod tests {
             body: br#"{"n":{{rand_int 1 100000}}}"#.to_vec(),
         };
         let mut context = TemplateContext::default();
-        let template = RequestTemplate::new(&spec, &mut context, "test")
+        let template = RequestTemplate::new(&spec, &mut context, &test_request())
             .unwrap()
             .unwrap();
         let rng = Rng::new(3);
@@ -694,14 +808,14 @@ mod tests {
         assert!(body.starts_with("{\"n\":") && body.ends_with('}'));
         // Not templated: no template, the encoded bytes are sent as they are.
         let plain = RequestSpec::get("localhost", "/");
-        assert!(RequestTemplate::new(&plain, &mut context, "test")
+        assert!(RequestTemplate::new(&plain, &mut context, &test_request())
             .unwrap()
             .is_none());
         // Only an escape: still rendered, so `\{{` goes out as `{{`.
         let mut escaped = RequestSpec::get("localhost", "/");
         escaped.body = br#"{"t":"\{{x}}"}"#.to_vec();
         escaped.method = "POST".into();
-        let template = RequestTemplate::new(&escaped, &mut context, "test")
+        let template = RequestTemplate::new(&escaped, &mut context, &test_request())
             .unwrap()
             .unwrap();
         let (mut out, mut scratch) = (Vec::new(), Vec::new());
@@ -711,11 +825,27 @@ mod tests {
         assert!(text.ends_with(r#"{"t":"{{x}}"}"#), "{text}");
         // A value that cannot go in a path.
         let spaced = RequestSpec::get("localhost", "/{{choice a é}}");
-        assert!(RequestTemplate::new(&spaced, &mut context, "test").is_err());
+        let error = RequestTemplate::new(&spaced, &mut context, &test_request()).unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::Template {
+                request: test_request(),
+                place: TemplatePlace::Path,
+                problem: TemplateProblem::ValueNotAllowed {
+                    value: "é".into(),
+                    place: TemplatePlace::Path
+                },
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "template in the path of the request test: the value \"é\" cannot go in the path \
+             (spaces and control characters are not allowed there)"
+        );
         // A space written in a templated path: the message quotes the template, not the
         // stand-ins its placeholders had while it was checked.
         let spaced = RequestSpec::get("localhost", "/a b{{seq}}");
-        let message = RequestTemplate::new(&spaced, &mut context, "test")
+        let message = RequestTemplate::new(&spaced, &mut context, &test_request())
             .unwrap_err()
             .to_string();
         assert!(

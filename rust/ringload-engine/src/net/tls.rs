@@ -13,7 +13,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, FileProblem, FileRole, TlsProblem};
 use crate::net::x509;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -114,13 +114,11 @@ pub fn build_client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, Co
     .filter_map(|(on, version)| on.then_some(version))
     .collect();
     if versions.is_empty() {
-        return Err(ConfigError::Invalid(
-            "no TLS version left to negotiate: ringload speaks TLS 1.2 and 1.3".into(),
-        ));
+        return Err(TlsProblem::NoVersion.into());
     }
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
-        .map_err(|e| ConfigError::Invalid(format!("TLS setup failed: {e}")))?;
+        .map_err(|e| TlsProblem::Setup(e.to_string()))?;
     let builder = match spec.check {
         ServerCheck::Nothing => builder
             .dangerous()
@@ -132,7 +130,7 @@ pub fn build_client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, Co
                 provider,
             )
             .build()
-            .map_err(|e| ConfigError::Invalid(format!("TLS setup failed: {e}")))?;
+            .map_err(|e| TlsProblem::Setup(e.to_string()))?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
@@ -141,10 +139,10 @@ pub fn build_client_config(spec: &ClientTlsSpec) -> Result<Arc<ClientConfig>, Co
     let mut config = match &spec.client_cert {
         None => {
             if let Some(key_file) = &spec.client_key {
-                return Err(ConfigError::Invalid(format!(
-                    "the client key {} needs its certificate too",
-                    key_file.display()
-                )));
+                return Err(TlsProblem::KeyWithoutCertificate {
+                    key: key_file.clone(),
+                }
+                .into());
             }
             builder.with_no_client_auth()
         }
@@ -178,13 +176,17 @@ fn root_store(trusted: &TrustedRoots) -> Result<RootCertStore, ConfigError> {
             for der in ders {
                 roots
                     .add(CertificateDer::from(der.clone()))
-                    .map_err(|e| ConfigError::Invalid(format!("a trusted CA is unusable: {e}")))?;
+                    .map_err(|e| TlsProblem::UnusableCa(e.to_string()))?;
             }
         }
         TrustedRoots::OnlyPem(path) if path.is_dir() => {
-            let entries = std::fs::read_dir(path).map_err(|e| {
-                ConfigError::Invalid(format!("cannot read CA directory {}: {e}", path.display()))
-            })?;
+            let directory_error = |problem| ConfigError::File {
+                role: FileRole::CaDirectory,
+                path: path.clone(),
+                problem,
+            };
+            let entries = std::fs::read_dir(path)
+                .map_err(|e| directory_error(FileProblem::Unreadable(e.to_string())))?;
             for entry in entries.flatten() {
                 // A CA directory also holds hash links and other files: take what parses.
                 if let Ok(certs) = CertificateDer::pem_file_iter(entry.path()) {
@@ -194,10 +196,7 @@ fn root_store(trusted: &TrustedRoots) -> Result<RootCertStore, ConfigError> {
                 }
             }
             if roots.is_empty() {
-                return Err(ConfigError::Invalid(format!(
-                    "no PEM certificate in the CA directory {}",
-                    path.display()
-                )));
+                return Err(directory_error(FileProblem::NoPemCertificate));
             }
         }
         TrustedRoots::OnlyPem(path) => add_pem_file(&mut roots, path)?,
@@ -206,9 +205,12 @@ fn root_store(trusted: &TrustedRoots) -> Result<RootCertStore, ConfigError> {
 }
 
 fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), ConfigError> {
-    let unreadable = |e: &dyn std::fmt::Display| {
-        ConfigError::Invalid(format!("cannot read CA file {}: {e}", path.display()))
+    let refused = |problem| ConfigError::File {
+        role: FileRole::CaFile,
+        path: path.to_path_buf(),
+        problem,
     };
+    let unreadable = |e: &dyn std::fmt::Display| refused(FileProblem::Unreadable(e.to_string()));
     let mut added = 0;
     for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
         roots
@@ -217,24 +219,20 @@ fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), ConfigErro
         added += 1;
     }
     if added == 0 {
-        return Err(unreadable(&"no PEM certificate in it"));
+        return Err(refused(FileProblem::NoPemCertificate));
     }
     Ok(())
 }
 
-/// Why `key_file` gave no private key, with what to do for the usual cause: a key encrypted
-/// with a passphrase, which rustls cannot open.
-fn why_no_key(key_file: &Path, error: rustls::pki_types::pem::Error) -> String {
+/// Why `key_file` gave no private key, telling the usual cause apart: a key encrypted with a
+/// passphrase, which rustls cannot open (its message says what to do).
+fn why_no_key(key_file: &Path, error: rustls::pki_types::pem::Error) -> FileProblem {
     let text = std::fs::read(key_file).unwrap_or_default();
     let encrypted = text.windows(b"ENCRYPTED".len()).any(|w| w == b"ENCRYPTED");
     match error {
-        _ if encrypted => format!(
-            "the key is encrypted with a passphrase, which ringload cannot use; decrypt it once \
-             (`openssl pkey -in {0} -out {0}.plain`) and give that file",
-            key_file.display()
-        ),
-        rustls::pki_types::pem::Error::NoItemsFound => "no PEM private key in it".to_string(),
-        other => other.to_string(),
+        _ if encrypted => FileProblem::EncryptedKey,
+        rustls::pki_types::pem::Error::NoItemsFound => FileProblem::NoPemKey,
+        other => FileProblem::Unreadable(other.to_string()),
     }
 }
 
@@ -248,45 +246,42 @@ fn client_identity(
     key_file: &Path,
     key_provider: &dyn KeyProvider,
 ) -> Result<CertifiedKey, ConfigError> {
-    let unreadable = |what: &str, path: &Path, e: &dyn std::fmt::Display| {
-        ConfigError::Invalid(format!(
-            "cannot read the client {what} {}: {e}",
-            path.display()
-        ))
+    let cert_error = |problem| ConfigError::File {
+        role: FileRole::ClientCertificate,
+        path: cert_file.to_path_buf(),
+        problem,
     };
+    let unreadable = |e: &dyn std::fmt::Display| cert_error(FileProblem::Unreadable(e.to_string()));
     let chain = CertificateDer::pem_file_iter(cert_file)
-        .map_err(|e| unreadable("certificate", cert_file, &e))?
+        .map_err(|e| unreadable(&e))?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| unreadable("certificate", cert_file, &e))?;
+        .map_err(|e| unreadable(&e))?;
     let Some(leaf) = chain.first() else {
-        return Err(unreadable(
-            "certificate",
-            cert_file,
-            &"no PEM certificate in it",
-        ));
+        return Err(cert_error(FileProblem::NoPemCertificate));
     };
-    let certified_spki = x509::subject_public_key_info(leaf)
-        .map_err(|e| unreadable("certificate", cert_file, &e))?;
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| unreadable("key", key_file, &why_no_key(key_file, e)))?;
-    let key = key_provider.load_private_key(key).map_err(|e| {
-        ConfigError::Invalid(format!(
-            "cannot use the client certificate {} with the key {}: {e}",
-            cert_file.display(),
-            key_file.display()
-        ))
+    let certified_spki = x509::subject_public_key_info(leaf).map_err(|e| unreadable(&e))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| ConfigError::File {
+        role: FileRole::ClientKey,
+        path: key_file.to_path_buf(),
+        problem: why_no_key(key_file, e),
     })?;
+    let key = key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsProblem::UnusableKey {
+            certificate: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     // Every key ring loads knows its public key; one that did not would be left to the server.
     if key
         .public_key()
         .is_some_and(|spki| spki.as_ref() != certified_spki)
     {
-        return Err(ConfigError::Invalid(format!(
-            "the client key {} does not go with the certificate {}; give the key of that \
-             certificate (--key, key=, or load_cert_chain's keyfile)",
-            key_file.display(),
-            cert_file.display()
-        )));
+        return Err(TlsProblem::KeyMismatch {
+            certificate: cert_file.to_path_buf(),
+            key: key_file.to_path_buf(),
+        }
+        .into());
     }
     Ok(CertifiedKey::new(chain, key))
 }
@@ -294,8 +289,12 @@ fn client_identity(
 /// The server name for SNI and certificate checks. IP literals become `ServerName::IpAddress`,
 /// for which rustls sends no SNI, as RFC 6066 requires.
 pub fn server_name(host: &str) -> Result<ServerName<'static>, ConfigError> {
-    ServerName::try_from(host.to_string())
-        .map_err(|_| ConfigError::Invalid(format!("{host:?} is not a valid TLS server name")))
+    ServerName::try_from(host.to_string()).map_err(|_| {
+        TlsProblem::ServerName {
+            host: host.to_string(),
+        }
+        .into()
+    })
 }
 
 /// `--insecure`: accept any certificate, still checking handshake signatures so the session
@@ -393,5 +392,115 @@ impl ServerCertVerifier for AnyName {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory for one test's files.
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ringload-tls-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn refused(spec: ClientTlsSpec) -> ConfigError {
+        build_client_config(&spec).unwrap_err()
+    }
+
+    #[test]
+    fn unusable_files_are_named_with_their_role() {
+        let ca = PathBuf::from("/nonexistent/ca.pem");
+        let error = refused(ClientTlsSpec {
+            roots: TrustedRoots::OnlyPem(ca.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert!(
+            matches!(
+                &error,
+                ConfigError::File { role: FileRole::CaFile, path, problem: FileProblem::Unreadable(_) }
+                    if *path == ca
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read CA file /nonexistent/ca.pem: "),
+            "{error}"
+        );
+
+        let dir = scratch("files");
+        let error = refused(ClientTlsSpec {
+            roots: TrustedRoots::OnlyPem(dir.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(
+            error,
+            ConfigError::File {
+                role: FileRole::CaDirectory,
+                path: dir.clone(),
+                problem: FileProblem::NoPemCertificate,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!("no PEM certificate in the CA directory {}", dir.display())
+        );
+
+        let not_a_certificate = dir.join("client.pem");
+        std::fs::write(&not_a_certificate, "hello\n").unwrap();
+        let error = refused(ClientTlsSpec {
+            client_cert: Some(not_a_certificate.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(
+            error,
+            ConfigError::File {
+                role: FileRole::ClientCertificate,
+                path: not_a_certificate.clone(),
+                problem: FileProblem::NoPemCertificate,
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot read the client certificate {}: no PEM certificate in it",
+                not_a_certificate.display()
+            )
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn tls_setup_problems_carry_their_fields() {
+        let key = PathBuf::from("/x/client.key");
+        let error = refused(ClientTlsSpec {
+            client_key: Some(key.clone()),
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(
+            error,
+            ConfigError::Tls(TlsProblem::KeyWithoutCertificate { key })
+        );
+        assert_eq!(
+            error.to_string(),
+            "the client key /x/client.key needs its certificate too"
+        );
+        let error = refused(ClientTlsSpec {
+            tls12: false,
+            tls13: false,
+            ..ClientTlsSpec::default()
+        });
+        assert_eq!(error, ConfigError::Tls(TlsProblem::NoVersion));
+        let error = server_name("").unwrap_err();
+        assert_eq!(
+            error,
+            ConfigError::Tls(TlsProblem::ServerName { host: "".into() })
+        );
+        assert_eq!(error.to_string(), "\"\" is not a valid TLS server name");
     }
 }
