@@ -105,6 +105,7 @@ impl ConnectionSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StageRamp;
     use crate::load::stages::Stage;
 
     fn worker(demand: ConnectionDemand, first: usize, stride: usize) -> WorkerConnections {
@@ -145,7 +146,7 @@ mod tests {
                     target: 0.0,
                 },
             ],
-            "connection",
+            StageRamp::Connections,
         )
         .unwrap();
         let start = Instant::now();
