@@ -142,27 +142,30 @@ fn typed_path_and_query(url: &str) -> Option<String> {
     })
 }
 
+/// `s` with each `%XX` (two hex digits) decoded, lossily as UTF-8: userinfo for `Basic`.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// The bytes of `text` with each `%XX` (two hex digits, either case) decoded, as `urllib`'s
+/// `unquote_to_bytes` does; a `%` not followed by two hex digits stays as it is.
+pub(crate) fn percent_decode_bytes(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
                 i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
+                continue;
             }
         }
+        out.push(bytes[i]);
+        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A URL with any `user:password@` removed, for messages.
@@ -390,6 +393,23 @@ mod tests {
         assert_eq!(target_of("/x?"), "/x");
         assert_eq!(target_of("/x?a=1#frag"), "/x?a=1");
         assert_eq!(target_of("/x#f?not-a-query"), "/x");
+    }
+
+    #[test]
+    fn percent_escapes_decode_to_bytes_and_nothing_else_does() {
+        assert_eq!(percent_decode_bytes("p%40ss%2f%2F"), b"p@ss//");
+        assert_eq!(percent_decode_bytes("%E9%e9"), [0xe9, 0xe9]);
+        // Not two hex digits: left as written (a sign is not a digit).
+        for literal in ["%", "%4", "a%4", "%zz", "%+5", "%-1", "100%"] {
+            assert_eq!(
+                percent_decode_bytes(literal),
+                literal.as_bytes(),
+                "{literal}"
+            );
+        }
+        assert_eq!(percent_decode_bytes("%41%4"), b"A%4");
+        assert_eq!(percent_decode("caf%C3%A9"), "caf\u{e9}");
+        assert_eq!(percent_decode("%E9x"), "\u{fffd}x");
     }
 
     #[test]
