@@ -32,7 +32,7 @@ pub use net::proxy::ClientProxy;
 pub use net::resolve::Resolve;
 pub use net::tls::{build_client_config, ClientTlsSpec, ServerCheck, TlsOptions, TrustedRoots};
 pub use origin::{
-    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, Scheme, Target,
+    missing_scheme_message, scheme_of, split_origin, target_of, Origin, Scheme, Target,
 };
 pub use report::timeline::TimelineEntry;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};

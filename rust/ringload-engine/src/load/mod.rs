@@ -202,7 +202,7 @@ pub fn run_until(
         started_at,
         elapsed,
         interrupted: stopped_early,
-        tls: config.target.scheme == Scheme::Https,
+        tls: config.target.origin.scheme == Scheme::Https,
         warnings: start_warnings.clone(),
         ramps: Ramps {
             rate_start: config.rate.unwrap_or(0.0),
