@@ -20,6 +20,7 @@ pub(crate) mod proto;
 pub mod report;
 pub(crate) mod runtime;
 pub(crate) mod stats;
+pub(crate) mod sys;
 
 pub use error::{ConfigError, ErrorKind};
 pub use load::config::{LoadConfig, ScenarioRequest};
