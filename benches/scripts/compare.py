@@ -78,9 +78,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import TIME_BIN, ParseError, alternate, parse_time_file, timed  # noqa: E402  (the measured run)
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TIME_BIN = "/usr/bin/time"
-TIME_FORMAT = "%U %S %e %M"
 NGINX_BODY = "hello from nginx\n"
 READY_PATH = "/__compare_ready"
 ALL_TOOLS = ("ringload", "wrk", "oha", "h2load")
@@ -360,10 +361,6 @@ class Parsed:
     detail: dict = field(default_factory=dict)
 
 
-class ParseError(Exception):
-    pass
-
-
 def parse_ringload(stdout: str) -> Parsed:
     text = stdout.strip()
     try:
@@ -629,18 +626,6 @@ class RunResult:
         return None if self.max_rss_kib is None else self.max_rss_kib / 1024
 
 
-def parse_time_file(text: str) -> tuple[float, float, float, int]:
-    """The last line of `time -o` is "%U %S %e %M"; earlier lines may say
-    "Command exited with non-zero status N" or "Command terminated by signal N"."""
-    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-    if not lines:
-        raise ParseError("empty /usr/bin/time output")
-    parts = lines[-1].split()
-    if len(parts) != 4:
-        raise ParseError(f"unexpected /usr/bin/time output: {lines[-1]!r}")
-    return float(parts[0]), float(parts[1]), float(parts[2]), int(parts[3])
-
-
 def run_measured(
     tool: Tool,
     cmd: list[str],
@@ -651,24 +636,21 @@ def run_measured(
     server_pid: int | None = None,
 ) -> RunResult:
     res = RunResult(tool=tool.name, round=round_no, command=cmd, ok=False)
-    with tempfile.NamedTemporaryFile(prefix="ringload-time-", suffix=".txt") as tf:
-        full = [TIME_BIN, "-o", tf.name, "-f", TIME_FORMAT]
-        if client_cpu is not None:
-            full += ["taskset", "-c", str(client_cpu)]
-        full += cmd
-        srv_before = proc_cpu_seconds(server_pid)
-        t0 = time.monotonic()
-        # Own process group, so that a timeout or Ctrl-C stops the load
-        # generator itself and not only /usr/bin/time.
-        proc = subprocess.Popen(
-            full,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
+    srv_before = proc_cpu_seconds(server_pid)
+    t0 = time.monotonic()
+    # Own process group, so that a timeout or Ctrl-C stops the load
+    # generator itself and not only /usr/bin/time.
+    with timed(
+        cmd,
+        cpu=client_cpu,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    ) as run:
+        proc = run.proc
         try:
             try:
                 # Half a second in, check that no thread of the tool escaped
@@ -688,7 +670,7 @@ def run_measured(
             raise
         elapsed = time.monotonic() - t0
         srv_after = proc_cpu_seconds(server_pid)
-        time_text = Path(tf.name).read_text(errors="replace")
+        time_text = run.time_text()
     res.exit_code = proc.returncode
     res.stderr_tail = stderr[-2000:]
     if srv_before is not None and srv_after is not None and elapsed > 0:
@@ -1059,25 +1041,24 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.duration}s x {args.rounds} round(s)",
                 flush=True,
             )
-            for rnd in range(1, args.rounds + 1):
-                for tool in tools:
-                    if results:
-                        time.sleep(args.pause)
-                    cmd = tool.command(server.url, args.connections, args.duration)
-                    res = run_measured(
-                        tool,
-                        cmd,
-                        round_no=rnd,
-                        client_cpu=args.client_cpu,
-                        timeout=args.duration * 2 + 30,
-                        server_pid=server.worker_pid,
-                    )
-                    results.append(res)
-                    failed |= not res.ok
-                    print(
-                        f"round {rnd}/{args.rounds} {tool.name:8s} {describe(res)}",
-                        flush=True,
-                    )
+            for rnd, tool in alternate(args.rounds, tools):
+                if results:
+                    time.sleep(args.pause)
+                cmd = tool.command(server.url, args.connections, args.duration)
+                res = run_measured(
+                    tool,
+                    cmd,
+                    round_no=rnd,
+                    client_cpu=args.client_cpu,
+                    timeout=args.duration * 2 + 30,
+                    server_pid=server.worker_pid,
+                )
+                results.append(res)
+                failed |= not res.ok
+                print(
+                    f"round {rnd}/{args.rounds} {tool.name:8s} {describe(res)}",
+                    flush=True,
+                )
             server.cleanup()
             server = None
 

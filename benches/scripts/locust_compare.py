@@ -31,14 +31,14 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import Nginx, parse_time_file  # noqa: E402  (shared nginx setup)
+from compare import Nginx  # noqa: E402  (shared nginx setup)
+from measure import alternate, median_of, timed  # noqa: E402  (the measured run)
 
 LOCUSTFILES = Path(__file__).resolve().parent.parent / "locust"
 #: label -> (locustfile, over TLS)
@@ -51,27 +51,26 @@ ENGINE_THREAD = "ringload-client"
 
 def run_once(mode: str, locustfile: str, url: str, users: int, duration: int, baseline: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        time_file = Path(tmp) / "time.txt"
         thread_file = Path(tmp) / "threads.json"
         files = f"{LOCUSTFILES / locustfile},{LOCUSTFILES / 'thread_cpu.py'}"
         cmd = [
-            "/usr/bin/time", "-o", str(time_file), "-f", "%U %S %e %M",
-            "taskset", "-c", "0", sys.executable, *MODES["ringload" if mode == BASELINE_MODE else mode],
+            sys.executable, *MODES["ringload" if mode == BASELINE_MODE else mode],
             "-f", files, "--headless", "-u", str(users), "-r", str(users),
             "-t", f"{duration}s", "-H", url, "--only-summary", "--json", "--stop-timeout", "5",
         ]  # fmt: skip
         env = {**os.environ, "RINGLOAD_BENCH_THREAD_CPU": str(thread_file)}
         if mode == BASELINE_MODE and baseline:
             env["PYTHONPATH"] = baseline  # its ringload shadows the installed one
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60, env=env)
-        user, system, wall, rss_kib = parse_time_file(time_file.read_text())
+        with timed(cmd, cpu=0, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as run:
+            stdout, stderr = run.proc.communicate(timeout=duration + 60)
+            user, system, wall, rss_kib = run.usage()
         threads = json.loads(thread_file.read_text()) if thread_file.exists() else {}
     try:
-        stats = json.loads(proc.stdout)
+        stats = json.loads(stdout)
     except json.JSONDecodeError:
         stats = []
     if not stats:
-        raise SystemExit(f"{mode}: Locust reported no requests (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"{mode}: Locust reported no requests (exit {run.proc.returncode}):\n{stderr[-2000:]}")
     requests = sum(row["num_requests"] for row in stats)
     failures = sum(row["num_failures"] for row in stats)
     # Locust's stats run from the first request to the last one: use them for requests/s.
@@ -127,24 +126,25 @@ def main() -> int:
             print("nginx did not start:\n" + nginx.read_error_log(), file=sys.stderr)
             return 3
         results: dict[tuple[str, str], list[dict]] = {}
-        for round_number in range(1, args.rounds + 1):
-            for label, mode, locustfile, tls in runs:
-                url = (nginx.https_url if tls else nginx.url).rstrip("/")
-                r = run_once(mode, locustfile, url, args.users, args.duration, args.baseline)
-                results.setdefault((label, mode), []).append(r)
-                print(
-                    f"round {round_number}/{args.rounds} {label:<5} {mode:<9} {r['rps']:>9,.0f} req/s "
-                    f"{r['cpu_us_per_request']:>7.1f} us CPU/req (python {r['python_us_per_request']:.1f}, "
-                    f"engine {r['engine_us_per_request']:.1f}), {r['switches_per_request']:.2f} switches/req  "
-                    f"failures {r['failures']}  RSS {r['rss_mib']:.0f} MiB",
-                    flush=True,
-                )
+        for round_number, (label, mode, locustfile, tls) in alternate(args.rounds, runs):
+            url = (nginx.https_url if tls else nginx.url).rstrip("/")
+            r = run_once(mode, locustfile, url, args.users, args.duration, args.baseline)
+            results.setdefault((label, mode), []).append(r)
+            print(
+                f"round {round_number}/{args.rounds} {label:<5} {mode:<9} {r['rps']:>9,.0f} req/s "
+                f"{r['cpu_us_per_request']:>7.1f} us CPU/req (python {r['python_us_per_request']:.1f}, "
+                f"engine {r['engine_us_per_request']:.1f}), {r['switches_per_request']:.2f} switches/req  "
+                f"failures {r['failures']}  RSS {r['rss_mib']:.0f} MiB",
+                flush=True,
+            )
     finally:
         nginx.stop()
         nginx.cleanup()
 
     def median(label: str, mode: str, key: str) -> float:
-        return statistics.median(r[key] for r in results[(label, mode)])
+        value = median_of(results[(label, mode)], key)
+        assert value is not None  # every run has every key
+        return value
 
     loop_us = median("loop", "stock", "cpu_us_per_request")
     # Per-request costs of the run itself (from test start to quit): what each layer adds.

@@ -9,7 +9,7 @@ about the same requests, and every user keeps its connection open the whole run,
 worker on CPU 1, ``worker_connections`` above the user count, keep-alive unlimited) never closes
 one.
 
-Each run is ``/usr/bin/time -f %M taskset -c 0 python -m locust|ringload.locust -f memory.py
+Each run is ``/usr/bin/time taskset -c 0 python -m locust|ringload.locust -f memory.py
 --headless -u N -r N -t DURATION`` (one process, no ``--processes``): all users are spawned at
 once, each sends its first request straight away, and the run lasts long enough for every user to
 be spawned and to send a few more. The peak includes that spawn (every user's first request in
@@ -34,13 +34,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import Nginx, find_child  # noqa: E402  (shared nginx setup)
+from measure import ParseError, alternate, timed  # noqa: E402  (the measured run)
 
 LOCUSTFILE = Path(__file__).resolve().parent.parent / "locust" / "memory.py"
 MODES = {"stock": ["-m", "locust"], "ringload": ["-m", "ringload.locust"]}
@@ -59,18 +59,16 @@ def vm_rss_kib(pid: int) -> int | None:
 
 
 def run_once(mode: str, url: str, users: int, duration: int, wait: str, baseline: str | None) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        time_file = Path(tmp) / "time.txt"
-        cmd = [
-            "/usr/bin/time", "-o", str(time_file), "-f", "%M",
-            "taskset", "-c", "0", sys.executable, *MODES["ringload" if mode == BASELINE_MODE else mode],
-            "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
-            "-t", f"{duration}s", "-H", url, "--only-summary", "--json",
-        ]  # fmt: skip
-        env = {**os.environ, "RINGLOAD_BENCH_WAIT": wait}
-        if mode == BASELINE_MODE and baseline:
-            env["PYTHONPATH"] = baseline  # its ringload shadows the installed one
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    cmd = [
+        sys.executable, *MODES["ringload" if mode == BASELINE_MODE else mode],
+        "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
+        "-t", f"{duration}s", "-H", url, "--only-summary", "--json",
+    ]  # fmt: skip
+    env = {**os.environ, "RINGLOAD_BENCH_WAIT": wait}
+    if mode == BASELINE_MODE and baseline:
+        env["PYTHONPATH"] = baseline  # its ringload shadows the installed one
+    with timed(cmd, cpu=0, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as run:
+        proc = run.proc
         steady: list[int] = []
 
         def sample() -> None:
@@ -89,7 +87,10 @@ def run_once(mode: str, url: str, users: int, duration: int, wait: str, baseline
             stdout, stderr = proc.communicate(timeout=duration + 120)
         finally:
             sampler.join()
-        peak_kib = int(time_file.read_text().split()[-1]) if time_file.exists() else 0
+        try:
+            peak_kib = run.usage().max_rss_kib
+        except ParseError:
+            peak_kib = 0
     try:
         stats = json.loads(stdout)
     except json.JSONDecodeError:
@@ -151,18 +152,17 @@ def main() -> int:
     nginx.start()
     runs: list[dict] = []
     try:
-        for round_number in range(1, args.rounds + 1):
-            for users in (small, large):
-                for mode in modes:
-                    r = run_once(mode, nginx.url.rstrip("/"), users, args.duration, args.wait, args.baseline)
-                    runs.append(r)
-                    steady = f"{r['steady_kib'] / 1024:.0f}" if r["steady_kib"] else "?"
-                    print(
-                        f"round {round_number}/{args.rounds} {mode:<8} {users:>6} users: "
-                        f"peak {r['peak_kib'] / 1024:6.1f} MiB, steady {steady} MiB, "
-                        f"{r['requests']} requests, {r['failures']} failures",
-                        flush=True,
-                    )
+        variants = [(users, mode) for users in (small, large) for mode in modes]
+        for round_number, (users, mode) in alternate(args.rounds, variants):
+            r = run_once(mode, nginx.url.rstrip("/"), users, args.duration, args.wait, args.baseline)
+            runs.append(r)
+            steady = f"{r['steady_kib'] / 1024:.0f}" if r["steady_kib"] else "?"
+            print(
+                f"round {round_number}/{args.rounds} {mode:<8} {users:>6} users: "
+                f"peak {r['peak_kib'] / 1024:6.1f} MiB, steady {steady} MiB, "
+                f"{r['requests']} requests, {r['failures']} failures",
+                flush=True,
+            )
     finally:
         nginx.stop()
         nginx.cleanup()

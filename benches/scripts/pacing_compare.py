@@ -45,7 +45,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -55,12 +54,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import (  # noqa: E402
     Nginx,
-    ParseError,
     Tool,
     default_ringload,
     first_line,
     run_measured,
 )
+from measure import ParseError, alternate, median_of  # noqa: E402
 
 
 @dataclass
@@ -271,11 +270,6 @@ def end_on_time(ringload: str, url: str, cpu: int, connections: int = 19000) -> 
     }
 
 
-def median(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def fmt(v: float | None, spec: str = ".0f") -> str:
     return "-" if v is None else format(v, spec)
 
@@ -328,38 +322,36 @@ def main(argv: list[str] | None = None) -> int:
     results: list[dict] = []
     try:
         for rate in rates:
-            for round_no in range(1, args.rounds + 1):
-                for tool in tools:
-                    cmd = tool.rate_command(nginx.url, rate, args.connections, args.duration)
-                    run = run_measured(
-                        tool,
-                        cmd,
-                        round_no=round_no,
-                        client_cpu=args.client_cpu,
-                        timeout=args.duration + 30,
-                        server_pid=nginx.worker_pid,
-                    )
-                    row = {
-                        "tool": tool.name,
-                        "rate": rate,
-                        "round": round_no,
-                        "ok": run.ok,
-                        "error": run.error,
-                        "rps": run.rps,
-                        "cpu_us_per_req": run.cpu_us_per_req,
-                        **run.detail,
-                    }
-                    results.append(row)
-                    print(
-                        f"  {rate:>6} r{round_no} {tool.name:<9} rps {fmt(run.rps, '.1f')}  "
-                        f"cpu/req {fmt(run.cpu_us_per_req, '.2f')} us  "
-                        f"p50 corrected {fmt(row.get('corrected_p50_us'))} "
-                        f"uncorrected {fmt(row.get('uncorrected_p50_us'))}  "
-                        f"lag mean {fmt(row.get('lag_mean_us'), '.1f')}"
-                        + (f"  ERROR {run.error}" if run.error else ""),
-                        flush=True,
-                    )
-                    time.sleep(0.5)
+            for round_no, tool in alternate(args.rounds, tools):
+                cmd = tool.rate_command(nginx.url, rate, args.connections, args.duration)
+                run = run_measured(
+                    tool,
+                    cmd,
+                    round_no=round_no,
+                    client_cpu=args.client_cpu,
+                    timeout=args.duration + 30,
+                    server_pid=nginx.worker_pid,
+                )
+                row = {
+                    "tool": tool.name,
+                    "rate": rate,
+                    "round": round_no,
+                    "ok": run.ok,
+                    "error": run.error,
+                    "rps": run.rps,
+                    "cpu_us_per_req": run.cpu_us_per_req,
+                    **run.detail,
+                }
+                results.append(row)
+                print(
+                    f"  {rate:>6} r{round_no} {tool.name:<9} rps {fmt(run.rps, '.1f')}  "
+                    f"cpu/req {fmt(run.cpu_us_per_req, '.2f')} us  "
+                    f"p50 corrected {fmt(row.get('corrected_p50_us'))} "
+                    f"uncorrected {fmt(row.get('uncorrected_p50_us'))}  "
+                    f"lag mean {fmt(row.get('lag_mean_us'), '.1f')}" + (f"  ERROR {run.error}" if run.error else ""),
+                    flush=True,
+                )
+                time.sleep(0.5)
         ending = end_on_time(args.ringload, nginx.url, args.client_cpu)
     finally:
         nginx.stop()
@@ -372,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         for tool in tools:
             rows = [r for r in results if r["rate"] == rate and r["tool"] == tool.name and r["ok"]]
             s = {
-                key: median([r.get(key) for r in rows])
+                key: median_of(rows, key)
                 for key in (
                     "rps",
                     "corrected_p50_us",

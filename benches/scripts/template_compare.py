@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compare import Nginx, Ringload, default_ringload, run_measured  # noqa: E402
+from measure import alternate  # noqa: E402
 
 TARGET_RATIO = 1.3
 
@@ -67,27 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     cpu: dict[str, list[float]] = {"plain": [], "template": []}
     rps: dict[str, list[float]] = {"plain": [], "template": []}
     try:
-        for round_no in range(1, args.rounds + 1):
-            for name, extra in variants(nginx.url).items():
-                cmd = tool.command(nginx.url, args.connections, args.duration)
-                cmd = cmd[:-1] + extra  # the URL (last) replaced by the variant's arguments
-                run = run_measured(
-                    tool,
-                    cmd,
-                    round_no=round_no,
-                    client_cpu=args.client_cpu,
-                    timeout=args.duration + 30,
-                    server_pid=nginx.worker_pid,
-                )
-                if not run.ok or run.cpu_us_per_req is None or run.rps is None:
-                    print(f"{name} round {round_no} failed: {run.error}\n{run.stderr_tail}", file=sys.stderr)
-                    return 1
-                cpu[name].append(run.cpu_us_per_req)
-                rps[name].append(run.rps)
-                print(
-                    f"round {round_no} {name:8s} {run.rps:10.0f} req/s  {run.cpu_us_per_req:6.2f} us CPU/request  "
-                    f"nginx {run.server_cpu_pct or 0:.0f}% CPU"
-                )
+        for round_no, (name, extra) in alternate(args.rounds, list(variants(nginx.url).items())):
+            cmd = tool.command(nginx.url, args.connections, args.duration)
+            cmd = cmd[:-1] + extra  # the URL (last) replaced by the variant's arguments
+            run = run_measured(
+                tool,
+                cmd,
+                round_no=round_no,
+                client_cpu=args.client_cpu,
+                timeout=args.duration + 30,
+                server_pid=nginx.worker_pid,
+            )
+            if not run.ok or run.cpu_us_per_req is None or run.rps is None:
+                print(f"{name} round {round_no} failed: {run.error}\n{run.stderr_tail}", file=sys.stderr)
+                return 1
+            cpu[name].append(run.cpu_us_per_req)
+            rps[name].append(run.rps)
+            print(
+                f"round {round_no} {name:8s} {run.rps:10.0f} req/s  {run.cpu_us_per_req:6.2f} us CPU/request  "
+                f"nginx {run.server_cpu_pct or 0:.0f}% CPU"
+            )
     finally:
         nginx.stop()
         nginx.cleanup()

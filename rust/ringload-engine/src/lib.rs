@@ -20,6 +20,7 @@ pub(crate) mod proto;
 pub mod report;
 pub(crate) mod runtime;
 pub(crate) mod stats;
+pub(crate) mod sys;
 
 pub use error::{
     ConfigError, Conflict, ErrorKind, FileProblem, FileRole, RequestRef, ScenarioProblem,
@@ -35,8 +36,8 @@ pub use net::proxy::ClientProxy;
 pub use net::resolve::Resolve;
 pub use net::tls::{build_client_config, ClientTlsSpec, ServerCheck, TlsOptions, TrustedRoots};
 pub use origin::{
-    missing_scheme, missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin,
-    Scheme, Target,
+    missing_scheme, missing_scheme_message, scheme_of, split_origin, target_of, Origin, Scheme,
+    Target,
 };
 pub use report::timeline::TimelineEntry;
 pub use report::{EndpointReport, LatencySummary, Outcomes, Ramps, Report, ScheduleLag};

@@ -14,15 +14,58 @@ pub enum Scheme {
     Https,
 }
 
-/// Where requests go, parsed from a URL.
+/// Where a URL points: scheme, host and port. A [`Target`] holds one (as the URL parser
+/// normalizes it); the Python client parses one per origin with [`Origin::parse`] (the
+/// authority as written) and caches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct Origin {
     pub scheme: Scheme,
-    /// Host name or IP literal (IPv6 without brackets), used for DNS, SNI and certificates.
+    /// What the socket connects to, and the name for DNS, SNI and certificates: lower-cased,
+    /// an IPv6 address without brackets.
     pub host: String,
     pub port: u16,
-    /// `Host` header value: `host` plus `:port` unless it is the scheme's default.
+    /// The `Host` field: the URL's authority without userinfo.
     pub authority: String,
+}
+
+impl Origin {
+    /// `scheme://[userinfo@]host[:port]` (the first part of [`split_origin`]). The error says
+    /// what is wrong, for a ValueError.
+    pub fn parse(origin: &str) -> Result<Origin, String> {
+        let (scheme, authority) = origin.split_once("://").unwrap_or((origin, ""));
+        let https = scheme.eq_ignore_ascii_case("https");
+        let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let (host, after) = bracketed
+                .split_once(']')
+                .ok_or_else(|| format!("invalid IPv6 address in {origin:?}"))?;
+            (host, after.strip_prefix(':').unwrap_or(""))
+        } else {
+            authority.split_once(':').unwrap_or((authority, ""))
+        };
+        let port = match port {
+            "" if https => 443,
+            "" => 80,
+            digits => digits
+                .parse::<u16>()
+                .map_err(|_| format!("invalid port {digits:?} in {origin:?} (0-65535)"))?,
+        };
+        Ok(Origin {
+            scheme: if https { Scheme::Https } else { Scheme::Http },
+            host: host.to_ascii_lowercase(),
+            port,
+            authority: authority.to_string(),
+        })
+    }
+}
+
+/// Where requests go, parsed from a URL: its origin and what follows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// As the URL parser normalizes it: `host` lower-cased (and IDNA-mapped), an IPv6 address
+    /// compressed; `authority` is that host, bracketed if IPv6, plus `:port` unless it is the
+    /// scheme's default.
+    pub origin: Origin,
     /// Origin-form request target (path and query).
     pub path_and_query: String,
     /// The path and query as typed (not normalized or percent-encoded), for templates: a
@@ -82,10 +125,12 @@ impl Target {
                 format!("Basic {token}")
             });
         Ok(Target {
-            scheme,
-            host,
-            port,
-            authority,
+            origin: Origin {
+                scheme,
+                host,
+                port,
+                authority,
+            },
             typed_path_and_query: typed_path_and_query(url)
                 .unwrap_or_else(|| path_and_query.clone()),
             path_and_query,
@@ -105,20 +150,23 @@ impl Target {
 
     /// The URL for reports: scheme, authority and path, never credentials.
     pub fn display_url(&self) -> String {
-        let scheme = match self.scheme {
+        let scheme = match self.origin.scheme {
             Scheme::Http => "http",
             Scheme::Https => "https",
         };
-        format!("{scheme}://{}{}", self.authority, self.path_and_query)
+        format!(
+            "{scheme}://{}{}",
+            self.origin.authority, self.path_and_query
+        )
     }
 
     /// Resolves the host to socket addresses (blocking; done once before the run).
     pub fn resolve(&self) -> Result<Vec<SocketAddr>, ConfigError> {
         let resolve_error = |reason: String| ConfigError::Resolve {
-            host: self.host.clone(),
+            host: self.origin.host.clone(),
             reason,
         };
-        let addrs: Vec<SocketAddr> = (self.host.as_str(), self.port)
+        let addrs: Vec<SocketAddr> = (self.origin.host.as_str(), self.origin.port)
             .to_socket_addrs()
             .map_err(|e| resolve_error(e.to_string()))?
             .collect();
@@ -142,27 +190,30 @@ fn typed_path_and_query(url: &str) -> Option<String> {
     })
 }
 
+/// `s` with each `%XX` (two hex digits) decoded, lossily as UTF-8: userinfo for `Basic`.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
+    String::from_utf8_lossy(&percent_decode_bytes(s)).into_owned()
+}
+
+/// The bytes of `text` with each `%XX` (two hex digits, either case) decoded, as `urllib`'s
+/// `unquote_to_bytes` does; a `%` not followed by two hex digits stays as it is.
+pub(crate) fn percent_decode_bytes(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((high * 16 + low) as u8);
                 i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
+                continue;
             }
         }
+        out.push(bytes[i]);
+        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A URL with any `user:password@` removed, for messages.
@@ -183,17 +234,6 @@ pub fn redact_userinfo(url: &str) -> String {
         ),
         None => url.to_string(),
     }
-}
-
-/// Where a URL points: parsed once per origin and cached by the caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientOrigin {
-    pub scheme: Scheme,
-    /// What the socket connects to (an IPv6 address without brackets), lower-cased.
-    pub host: String,
-    pub port: u16,
-    /// The `Host` field: the URL's authority without userinfo, as written.
-    pub authority: String,
 }
 
 /// Splits an `http://` or `https://` URL (any case) into `scheme://authority` and the rest
@@ -304,37 +344,6 @@ pub fn target_of(rest: &str) -> String {
     }
 }
 
-impl ClientOrigin {
-    /// `scheme://[userinfo@]host[:port]` (the first part of [`split_origin`]). The error says
-    /// what is wrong, for a ValueError.
-    pub fn parse(origin: &str) -> Result<ClientOrigin, String> {
-        let (scheme, authority) = origin.split_once("://").unwrap_or((origin, ""));
-        let https = scheme.eq_ignore_ascii_case("https");
-        let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| format!("invalid IPv6 address in {origin:?}"))?;
-            (host, after.strip_prefix(':').unwrap_or(""))
-        } else {
-            authority.split_once(':').unwrap_or((authority, ""))
-        };
-        let port = match port {
-            "" if https => 443,
-            "" => 80,
-            digits => digits
-                .parse::<u16>()
-                .map_err(|_| format!("invalid port {digits:?} in {origin:?} (0-65535)"))?,
-        };
-        Ok(ClientOrigin {
-            scheme: if https { Scheme::Https } else { Scheme::Http },
-            host: host.to_ascii_lowercase(),
-            port,
-            authority: authority.to_string(),
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,22 +417,67 @@ mod tests {
     }
 
     #[test]
+    fn percent_escapes_decode_to_bytes_and_nothing_else_does() {
+        assert_eq!(percent_decode_bytes("p%40ss%2f%2F"), b"p@ss//");
+        assert_eq!(percent_decode_bytes("%E9%e9"), [0xe9, 0xe9]);
+        // Not two hex digits: left as written (a sign is not a digit).
+        for literal in ["%", "%4", "a%4", "%zz", "%+5", "%-1", "100%"] {
+            assert_eq!(
+                percent_decode_bytes(literal),
+                literal.as_bytes(),
+                "{literal}"
+            );
+        }
+        assert_eq!(percent_decode_bytes("%41%4"), b"A%4");
+        assert_eq!(percent_decode("caf%C3%A9"), "caf\u{e9}");
+        assert_eq!(percent_decode("%E9x"), "\u{fffd}x");
+    }
+
+    #[test]
+    fn a_target_holds_its_origin_as_the_url_parser_normalizes_it() {
+        let target = Target::parse("HTTP://u:p%40ss@Example.COM:80/a?b#c").unwrap();
+        let origin = Origin {
+            scheme: Scheme::Http,
+            host: "example.com".into(),
+            port: 80,
+            authority: "example.com".into(),
+        };
+        assert_eq!(target.origin, origin);
+        assert_eq!(target.path_and_query, "/a?b");
+        assert_eq!(target.display_url(), "http://example.com/a?b");
+        // base64("u:p@ss")
+        assert_eq!(target.basic_auth.as_deref(), Some("Basic dTpwQHNz"));
+        let target = Target::parse("https://[0::1]:8443").unwrap();
+        assert_eq!(target.origin.scheme, Scheme::Https);
+        assert_eq!(
+            (target.origin.host.as_str(), target.origin.port),
+            ("::1", 8443)
+        );
+        assert_eq!(target.origin.authority, "[::1]:8443");
+        assert_eq!(target.display_url(), "https://[::1]:8443/");
+        // The Python client's origins keep the authority as written.
+        let written = Origin::parse("HTTP://Example.COM:80").unwrap();
+        assert_eq!(written.host, "example.com");
+        assert_eq!(written.authority, "Example.COM:80");
+    }
+
+    #[test]
     fn origins_read_ports_ipv6_and_userinfo() {
-        let origin = ClientOrigin::parse("http://127.0.0.1:8080").unwrap();
+        let origin = Origin::parse("http://127.0.0.1:8080").unwrap();
         assert_eq!((origin.host.as_str(), origin.port), ("127.0.0.1", 8080));
-        let origin = ClientOrigin::parse("HTTPS://Example.COM").unwrap();
+        let origin = Origin::parse("HTTPS://Example.COM").unwrap();
         assert_eq!((origin.host.as_str(), origin.port), ("example.com", 443));
         assert_eq!(origin.authority, "Example.COM");
         assert_eq!(origin.scheme, Scheme::Https);
-        let origin = ClientOrigin::parse("http://[::1]:81").unwrap();
+        let origin = Origin::parse("http://[::1]:81").unwrap();
         assert_eq!((origin.host.as_str(), origin.port), ("::1", 81));
         assert_eq!(origin.authority, "[::1]:81");
-        let origin = ClientOrigin::parse("http://u:p@host:90").unwrap();
+        let origin = Origin::parse("http://u:p@host:90").unwrap();
         assert_eq!((origin.authority.as_str(), origin.port), ("host:90", 90));
-        assert!(ClientOrigin::parse("http://host:99999").is_err());
-        assert!(ClientOrigin::parse("http://host:x").is_err());
-        assert!(ClientOrigin::parse("http://[::1").is_err());
+        assert!(Origin::parse("http://host:99999").is_err());
+        assert!(Origin::parse("http://host:x").is_err());
+        assert!(Origin::parse("http://[::1").is_err());
         // as urlsplit: the port is everything after the first colon
-        assert!(ClientOrigin::parse("http://h:80ftp:").is_err());
+        assert!(Origin::parse("http://h:80ftp:").is_err());
     }
 }

@@ -19,5 +19,5 @@ pub mod request;
 pub mod response;
 
 pub use body::{BodyDecoder, BodyError};
-pub use request::{push_content_length, EncodedHead, RequestError, RequestSpec};
+pub use request::{push_content_length, push_decimal, EncodedHead, RequestError, RequestSpec};
 pub use response::{parse_response_head, Framing, HeadError, ResponseHead, Version};

@@ -170,18 +170,25 @@ pub struct EncodedHead {
 
 /// Writes a `content-length` field for a body of `len` bytes.
 pub fn push_content_length(out: &mut Vec<u8>, len: usize) {
+    out.extend_from_slice(b"content-length: ");
+    push_decimal(out, len as u64);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `value` in decimal ASCII digits, without allocating: for a `Content-Length` here,
+/// and for the engine's templated values (`{{seq}}`, `{{rand_int}}`) once per request.
+pub fn push_decimal(out: &mut Vec<u8>, mut value: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    let mut rest = len;
     loop {
         at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
+        digits[at] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
             break;
         }
     }
-    push_field(out, "content-length", &digits[at..]);
+    out.extend_from_slice(&digits[at..]);
 }
 
 fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
@@ -200,5 +207,27 @@ fn validate_target(target: &str) -> Result<(), RequestError> {
         Ok(())
     } else {
         Err(RequestError::InvalidTarget(target.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_without_leading_zeros() {
+        for value in [0, 7, 10, 99, 100, 1_234_567_890, u64::MAX - 1, u64::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, value);
+            assert_eq!(out, format!("x{value}").into_bytes());
+        }
+    }
+
+    #[test]
+    fn the_content_length_field_is_one_line() {
+        let mut out = Vec::new();
+        push_content_length(&mut out, 0);
+        push_content_length(&mut out, 1024);
+        assert_eq!(out, b"content-length: 0\r\ncontent-length: 1024\r\n");
     }
 }

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyString, PyTuple};
 use ringload_engine::client::{ClientRequest, ClientTls};
 use ringload_engine::{
-    missing_scheme_message, scheme_of, split_origin, target_of, ClientOrigin, ClientProxy, Scheme,
+    missing_scheme_message, scheme_of, split_origin, target_of, ClientProxy, Origin, Scheme,
 };
 use ringload_http1::RequestSpec;
 
@@ -53,7 +53,7 @@ pub(crate) struct Session {
     /// Connections per origin, busy or idle (Locust's `concurrency`); 0: no limit.
     max_connections: AtomicUsize,
     /// Keyed by the URL up to the end of its authority (`http://host:port`).
-    origins: Mutex<HashMap<String, Arc<ClientOrigin>>>,
+    origins: Mutex<HashMap<String, Arc<Origin>>>,
 }
 
 #[pymethods]
@@ -200,7 +200,7 @@ impl Session {
         &self,
         url: &Bound<'_, PyString>,
         text: &str,
-    ) -> PyResult<(Arc<ClientOrigin>, String)> {
+    ) -> PyResult<(Arc<Origin>, String)> {
         let Some((key, rest)) = split_origin(text) else {
             if let Some(message) = missing_scheme_message(text) {
                 return Err(MissingSchemeError::new_err(message));
@@ -216,7 +216,7 @@ impl Session {
         if let Some(origin) = origins.get(key) {
             return Ok((origin.clone(), target));
         }
-        let origin = Arc::new(ClientOrigin::parse(key).map_err(PyValueError::new_err)?);
+        let origin = Arc::new(Origin::parse(key).map_err(PyValueError::new_err)?);
         if origins.len() >= MAX_CACHED_ORIGINS {
             origins.clear();
         }

@@ -4,13 +4,13 @@
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use super::request::ClientRequest;
 use super::response::Completion;
+use crate::sys::EventFd;
 
 pub(crate) enum Command {
     Request(Box<ClientRequest>),
@@ -69,7 +69,7 @@ impl Inbox {
 pub(crate) struct Outbox {
     pub(crate) done: Mutex<Vec<Completion>>,
     /// Readable while completions wait.
-    pub(crate) event: OwnedFd,
+    pub(crate) event: EventFd,
 }
 
 impl Outbox {
@@ -85,22 +85,20 @@ impl Outbox {
             was_empty
         };
         if was_empty {
-            let one: u64 = 1;
-            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
-            unsafe {
-                libc::write(self.event.as_raw_fd(), (&one as *const u64).cast(), 8);
-            }
+            // Fails only at a counter of 2^64 - 2, which one signal per empty queue never
+            // reaches.
+            let signalled = self.event.signal();
+            debug_assert!(signalled.is_ok(), "{signalled:?}");
         }
     }
 
     pub(crate) fn drain(&self, into: &mut Vec<Completion>) {
         // Reset the eventfd before taking the queue: a completion pushed after the swap finds
         // the queue empty and signals again, so none waits unseen.
-        let mut counter: u64 = 0;
-        // SAFETY: reading 8 bytes into a valid u64 from a non-blocking eventfd we own.
-        unsafe {
-            libc::read(self.event.as_raw_fd(), (&mut counter as *mut u64).cast(), 8);
-        }
+        // Nothing to read (no signal since the last drain) is not an error; no other failure
+        // happens to an open eventfd.
+        let reset = self.event.reset();
+        debug_assert!(reset.is_ok(), "{reset:?}");
         let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
         into.append(&mut done);
     }

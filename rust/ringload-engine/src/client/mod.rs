@@ -19,13 +19,14 @@ mod response;
 mod thread;
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::net::resolve::{Resolve, SystemResolver};
 use crate::runtime::IoMode;
+use crate::sys::EventFd;
 use mailbox::{Command, Inbox, Outbox};
 use thread::engine_main;
 
@@ -55,13 +56,7 @@ impl Client {
         let (wake_tx, wake_rx) = StdUnixStream::pair()?;
         wake_tx.set_nonblocking(true)?;
         wake_rx.set_nonblocking(true)?;
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let event = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
-        if event < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `event` is a fresh descriptor owned by nobody else.
-        let event = unsafe { OwnedFd::from_raw_fd(event) };
+        let event = EventFd::new()?;
         let inbox = Arc::new(Inbox {
             jobs: Mutex::new(Vec::new()),
             notified: AtomicBool::new(false),

@@ -13,7 +13,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
-use std::os::fd::{FromRawFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -21,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use monoio::buf::VecBuf;
 use monoio::io::AsyncReadRent;
+
+use crate::sys::TimerFd;
 
 /// How long after each due time the timer expires. The grid is handed to the kernel as a
 /// `CLOCK_MONOTONIC` time computed from an [`Instant`] read next to it, which can be off by
@@ -62,8 +63,9 @@ impl Grid {
 
 /// One worker's timer for due times. Single-threaded: shared by the worker's connections.
 pub(crate) struct Pacer {
-    /// The timerfd, for [`Pacer::stop`]; the reading task owns (and closes) it.
-    timer: RawFd,
+    /// The timer, for setting it; the reading task reads a second descriptor of it, and
+    /// closes both when it ends (`None` from then on).
+    timer: RefCell<Option<TimerFd>>,
     /// Set by [`Pacer::stop`]: the reading task ends at the next expiry.
     stopping: Cell<bool>,
     /// Tasks waiting for a due time, earliest first. The schedule hands out due times in
@@ -89,23 +91,16 @@ impl Pacer {
     ) -> io::Result<(Rc<Pacer>, monoio::task::JoinHandle<()>)> {
         // The epoll driver reads after readiness and retries on EAGAIN, so it needs a
         // non-blocking fd; io_uring would return EAGAIN for one instead of waiting for it.
-        let nonblocking = if use_uring { 0 } else { libc::TFD_NONBLOCK };
-        // SAFETY: plain syscall; the result is checked.
-        let fd =
-            unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | nonblocking) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let timer = TimerFd::new(!use_uring)?;
         // monoio has no type for an arbitrary pollable fd; its UnixStream's `readv` is a plain
         // readv (io_uring `Readv`, or readiness then readv(2)), which is what a timerfd needs.
-        // SAFETY: `fd` is a fresh descriptor owned by nothing else; the stream closes it.
-        let std_stream = unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) };
+        let std_stream = std::os::unix::net::UnixStream::from(timer.try_clone_fd()?);
         let reader = monoio::net::UnixStream::from_std(std_stream)?;
         if let Some(grid) = grid {
-            arm_periodic(fd, grid)?;
+            arm_periodic(&timer, grid)?;
         }
         let pacer = Rc::new(Pacer {
-            timer: fd,
+            timer: RefCell::new(Some(timer)),
             stopping: Cell::new(false),
             waiters: RefCell::new(VecDeque::new()),
             broken: Cell::new(false),
@@ -126,34 +121,25 @@ impl Pacer {
     }
 
     /// Ends the reading task: the timer expires once more, at once, and the task returns
-    /// (closing the timer) instead of reading again.
+    /// (closing its descriptor) instead of reading again.
     pub fn stop(&self) {
         self.stopping.set(true);
+        let timer = self.timer.borrow();
+        let Some(timer) = timer.as_ref() else {
+            // The reading task has ended (its read failed) and closed the timer.
+            return;
+        };
+        let set = timer.expire_now();
         if self.broken.get() {
-            // The reading task has returned and closed the timer; its number may belong to
-            // another file by now.
+            // An arming failed: waits already end at once, and the reading task, still
+            // waiting, ends at this expiry if the timer takes it.
             return;
         }
-        let now = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 1,
-            },
-        };
-        // SAFETY: `timer` is open: the reading task closes it only after a failed read (then
-        // `broken` is set) or after this call.
-        let set = unsafe { libc::timerfd_settime(self.timer, 0, &now, std::ptr::null_mut()) };
         // Cannot fail for an open timerfd and a valid value; if it did, the reading task would
         // wait for an expiry that never comes and the run would hang instead of ending.
-        assert!(
-            set == 0,
-            "the pacer's timer could not be set to stop: {}",
-            io::Error::last_os_error()
-        );
+        if let Err(e) = set {
+            panic!("the pacer's timer could not be set to stop: {e}");
+        }
     }
 
     /// Ends every wait now and from now on: the run is being stopped, and connections must
@@ -184,26 +170,11 @@ impl Pacer {
             return;
         }
         armed.set(Some(due));
-        let armed_ok = monotonic(due + EXPIRY_AFTER_DUE).and_then(|at| {
-            let spec = libc::itimerspec {
-                it_interval: timespec(Duration::ZERO),
-                it_value: timespec(at.max(Duration::from_nanos(1))),
-            };
-            // SAFETY: `timer` is open (see `stop`); `spec` is valid.
-            let set = unsafe {
-                libc::timerfd_settime(
-                    self.timer,
-                    libc::TFD_TIMER_ABSTIME,
-                    &spec,
-                    std::ptr::null_mut(),
-                )
-            };
-            if set == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        });
+        let armed_ok =
+            monotonic(due + EXPIRY_AFTER_DUE).and_then(|at| match &*self.timer.borrow() {
+                Some(timer) => timer.expire_at(at, Duration::ZERO),
+                None => Err(io::Error::other("the pacer's timer is closed")),
+            });
         if armed_ok.is_err() {
             self.fail();
         }
@@ -219,7 +190,13 @@ impl Pacer {
 
     /// The reading task: each expiry wakes every waiter whose time has come. Expiries with
     /// nobody waiting (every connection busy) are read and cost nothing else.
-    async fn wake_waiters(self: Rc<Self>, mut reader: monoio::net::UnixStream) {
+    async fn wake_waiters(self: Rc<Self>, reader: monoio::net::UnixStream) {
+        self.read_expiries(reader).await;
+        // Closes the timer when its reader is done (the reader's descriptor is closed already).
+        self.timer.borrow_mut().take();
+    }
+
+    async fn read_expiries(&self, mut reader: monoio::net::UnixStream) {
         let mut expirations = VecBuf::from(vec![vec![0u8; 8]]);
         loop {
             let (result, buf) = reader.readv(expirations).await;
@@ -266,30 +243,9 @@ impl Pacer {
 }
 
 /// Sets `timer` to expire at every due time of `grid` (just after it), from the first one on.
-fn arm_periodic(timer: RawFd, grid: Grid) -> io::Result<()> {
-    let spec = libc::itimerspec {
-        it_interval: timespec(grid.interval),
-        // Zero would disarm the timer.
-        it_value: timespec(
-            (monotonic(grid.start)? + EXPIRY_AFTER_DUE).max(Duration::from_nanos(1)),
-        ),
-    };
-    // SAFETY: `timer` is our timerfd; `spec` is valid. An absolute start in the past expires
-    // at once and then keeps the period.
-    let set = unsafe {
-        libc::timerfd_settime(timer, libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
-    };
-    if set != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-fn timespec(d: Duration) -> libc::timespec {
-    libc::timespec {
-        tv_sec: d.as_secs() as libc::time_t,
-        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
-    }
+/// A start in the past expires at once and then keeps the period.
+fn arm_periodic(timer: &TimerFd, grid: Grid) -> io::Result<()> {
+    timer.expire_at(monotonic(grid.start)? + EXPIRY_AFTER_DUE, grid.interval)
 }
 
 /// `at` on `CLOCK_MONOTONIC` (the clock `Instant` reads), from a pair of readings.

@@ -80,7 +80,7 @@ impl LoadConfig {
         RequestSpec {
             method: method.to_string(),
             target,
-            host: self.target.authority.clone(),
+            host: self.target.origin.authority.clone(),
             headers,
             body,
         }
@@ -95,7 +95,7 @@ impl LoadConfig {
             return Ok(format!("{base}{}", request.target));
         }
         let url = Target::parse(&request.target)?;
-        let origin = |t: &Target| (t.scheme, t.host.clone(), t.port);
+        let origin = |t: &Target| (t.origin.scheme, t.origin.host.clone(), t.origin.port);
         if origin(&url) != origin(&self.target) {
             return Err(request.invalid(ScenarioProblem::OtherOrigin {
                 url: url.display_url(),
@@ -209,7 +209,7 @@ impl LoadConfig {
         }
         let cores = available_cores().len().max(1);
         let prepared = self.prepare()?;
-        let tls = match self.target.scheme {
+        let tls = match self.target.origin.scheme {
             Scheme::Http if self.tls.client_cert.is_some() => {
                 return Err(TlsProblem::CertificateOverHttp {
                     url: self.display_url(),
@@ -219,7 +219,7 @@ impl LoadConfig {
             Scheme::Http => None,
             Scheme::Https => Some((
                 crate::net::tls::client_config(&self.tls)?,
-                crate::net::tls::server_name(&self.target.host)?,
+                crate::net::tls::server_name(&self.target.origin.host)?,
             )),
         };
         Ok(LoadPlan {

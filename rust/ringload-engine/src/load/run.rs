@@ -310,7 +310,7 @@ impl Run {
             started_at: self.started_at,
             elapsed,
             interrupted: stopped_early,
-            tls: config.target.scheme == Scheme::Https,
+            tls: config.target.origin.scheme == Scheme::Https,
             warnings: self.start_warnings.clone(),
             ramps: Ramps {
                 rate_start: config.rate.unwrap_or(0.0),

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ringload_http1::{push_content_length, RequestError, RequestSpec};
+use ringload_http1::{push_content_length, push_decimal, RequestError, RequestSpec};
 
 use crate::error::{
     ConfigError, RequestRef, TemplatePlace, TemplateProblem, TemplatedRequestProblem,
@@ -53,7 +53,7 @@ enum Generator {
 impl Generator {
     fn render(&self, out: &mut Vec<u8>, rng: &Rng, seq: u64) {
         match self {
-            Generator::Seq => push_u64(out, seq),
+            Generator::Seq => push_decimal(out, seq),
             Generator::RandInt { low, count } => {
                 let offset = if *count == 0 {
                     rng.next_u64()
@@ -64,7 +64,7 @@ impl Generator {
                 if value < 0 {
                     out.push(b'-');
                 }
-                push_u64(out, value.unsigned_abs());
+                push_decimal(out, value.unsigned_abs());
             }
             Generator::Uuid => push_uuid(out, rng.next_u64(), rng.next_u64()),
             Generator::Choice(options) => {
@@ -500,20 +500,6 @@ fn split_markers(bytes: &[u8], generators: &mut [Option<Generator>]) -> Template
     Template { parts }
 }
 
-fn push_u64(out: &mut Vec<u8>, mut value: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
-}
-
 /// A random (version 4, RFC 9562) UUID in its 8-4-4-4-12 form.
 fn push_uuid(out: &mut Vec<u8>, high: u64, low: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -578,6 +564,9 @@ mod tests {
             .iter()
             .all(|p| ["red", "green", "blue"].contains(&p.as_str())));
         assert_eq!(render_all("{{rand_int 5 5}}", 3), ["5", "5", "5"]);
+        assert_eq!(render_all("{{rand_int -30 -30}}", 2), ["-30", "-30"]);
+        let lowest = render_all(&format!("{{{{rand_int {0} {0}}}}}", i64::MIN), 1);
+        assert_eq!(lowest, [i64::MIN.to_string()]);
         let full = render_all(&format!("{{{{rand_int {} {}}}}}", i64::MIN, i64::MAX), 5);
         assert!(full.iter().all(|v| v.parse::<i64>().is_ok()));
     }

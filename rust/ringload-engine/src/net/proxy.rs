@@ -12,6 +12,7 @@ use monoio::net::TcpStream;
 
 use crate::error::ErrorKind;
 use crate::error::Failure;
+use crate::origin::percent_decode_bytes;
 
 /// The most a proxy's answer to `CONNECT` may take; past it the proxy is not one.
 const MAX_CONNECT_RESPONSE: usize = 16 * 1024;
@@ -60,9 +61,9 @@ impl ClientProxy {
         let authorization = userinfo.map(|userinfo| {
             let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
             // The decoded bytes as they are: credentials need not be UTF-8.
-            let mut credentials = percent_decode(user);
+            let mut credentials = percent_decode_bytes(user);
             credentials.push(b':');
-            credentials.extend(percent_decode(password));
+            credentials.extend(percent_decode_bytes(password));
             format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(credentials)
@@ -103,25 +104,6 @@ impl ClientProxy {
             io::Error::new(kind, ProxyUnreachable { proxy, source }),
         )
     }
-}
-
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Asks the proxy on `stream` for a tunnel to `host:port` and reads its answer: the stream then

@@ -140,21 +140,7 @@ impl Report {
             },
         ));
         if let Some(lag) = &self.schedule_lag {
-            rows.push((
-                "Schedule lag",
-                format!(
-                    "mean {}, p50 {}, p99 {}, max {}{}",
-                    format_us(lag.mean_us),
-                    format_us(lag.p50_us as f64),
-                    format_us(lag.p99_us as f64),
-                    format_us(lag.max_us as f64),
-                    if lag.behind {
-                        format!("; FELL BEHIND: {} due requests never sent", lag.unsent)
-                    } else {
-                        String::new()
-                    }
-                ),
-            ));
+            rows.push(("Schedule lag", lag.html_figures()));
         }
         key_value_table(&rows)
     }

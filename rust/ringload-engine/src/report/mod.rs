@@ -63,6 +63,38 @@ impl ScheduleLag {
         }
     }
 
+    /// The lag figures as one sentence, for the text summary and the HTML table:
+    /// `mean 1.20ms{sep}p50 ...{sep}p99 ...{sep}max ...`, then, when the schedule fell behind,
+    /// `{before_warning}FELL BEHIND: n due requests never sent`.
+    fn figures(&self, sep: &str, before_warning: &str) -> String {
+        let mut sentence = format!(
+            "mean {}{sep}p50 {}{sep}p99 {}{sep}max {}",
+            format_us(self.mean_us),
+            format_us(self.p50_us as f64),
+            format_us(self.p99_us as f64),
+            format_us(self.max_us as f64),
+        );
+        if self.behind {
+            sentence.push_str(before_warning);
+            sentence.push_str(&format!(
+                "FELL BEHIND: {} due requests never sent",
+                self.unsent
+            ));
+        }
+        sentence
+    }
+
+    /// [`ScheduleLag::figures`] as the text summary words them, two spaces apart.
+    pub(crate) fn text_figures(&self) -> String {
+        self.figures("  ", "  ")
+    }
+
+    /// [`ScheduleLag::figures`] as the HTML report's table cell words them (plain text; the
+    /// table escapes it).
+    pub(crate) fn html_figures(&self) -> String {
+        self.figures(", ", "; ")
+    }
+
     /// The warning line for a schedule that fell behind, if it did; `ramped` when the rate
     /// came from stages, whose targets are what to lower.
     fn warning(&self, ramped: bool) -> Option<String> {
@@ -394,5 +426,42 @@ impl Report {
     /// The report as a JSON value (the `--json` contract).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("report fields are plain data")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lag(behind: bool) -> ScheduleLag {
+        ScheduleLag {
+            target_rps: 1000.0,
+            mean_us: 1234.5,
+            p50_us: 800,
+            p99_us: 25_000,
+            max_us: 2_500_000,
+            unsent: 42,
+            behind,
+        }
+    }
+
+    #[test]
+    fn the_schedule_lag_reads_the_same_in_text_and_html_but_for_separators() {
+        assert_eq!(
+            lag(false).text_figures(),
+            "mean 1.23ms  p50 800us  p99 25.00ms  max 2.50s"
+        );
+        assert_eq!(
+            lag(true).text_figures(),
+            "mean 1.23ms  p50 800us  p99 25.00ms  max 2.50s  FELL BEHIND: 42 due requests never sent"
+        );
+        assert_eq!(
+            lag(false).html_figures(),
+            "mean 1.23ms, p50 800us, p99 25.00ms, max 2.50s"
+        );
+        assert_eq!(
+            lag(true).html_figures(),
+            "mean 1.23ms, p50 800us, p99 25.00ms, max 2.50s; FELL BEHIND: 42 due requests never sent"
+        );
     }
 }

@@ -91,17 +91,9 @@ impl fmt::Display for Report {
         if let Some(lag) = &self.schedule_lag {
             writeln!(
                 f,
-                "Schedule: target {:.1} req/s  send lag mean {}  p50 {}  p99 {}  max {}{}",
+                "Schedule: target {:.1} req/s  send lag {}",
                 lag.target_rps,
-                format_us(lag.mean_us),
-                format_us(lag.p50_us as f64),
-                format_us(lag.p99_us as f64),
-                format_us(lag.max_us as f64),
-                if lag.behind {
-                    format!("  FELL BEHIND: {} due requests never sent", lag.unsent)
-                } else {
-                    String::new()
-                }
+                lag.text_figures()
             )?;
         }
         let codes: Vec<String> = self
