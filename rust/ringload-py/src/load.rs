@@ -72,6 +72,9 @@ fn run_error(error: RunError) -> PyErr {
         RunError::Config(e) => PyValueError::new_err(e.to_string()),
         RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
         RunError::Worker(message) => PyRuntimeError::new_err(message),
+        RunError::ScheduledConnections | RunError::AboveConnectionCeiling { .. } => {
+            PyValueError::new_err(error.to_string())
+        }
     }
 }
 
