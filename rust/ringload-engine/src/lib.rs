@@ -8,8 +8,10 @@
 //! - [`client`]: the request/response client behind the Python package.
 //! - [`report`]: the coordinator merges the statistics into a [`Report`] and, second by second,
 //!   its timeline; text, JSON, HTML and CSV outputs.
-//! - `proto`: the protocol seam (HTTP/1.1 today); [`net`]: dialing, TLS, proxies, names.
-//! - The leaves: [`error`], [`runtime`], [`origin`], [`stats`].
+//! - `proto`: the protocol seam: what a protocol's driver reports into, and HTTP/1.1's driver
+//!   and request rendering (`proto::h1`); [`net`]: dialing, TLS, proxies, names.
+//! - The leaves: [`error`], [`runtime`], [`origin`], [`stats`], `template` (placeholders,
+//!   parsed once), `rng`, `sys` (owned descriptors).
 
 pub mod client;
 pub(crate) mod error;
@@ -18,9 +20,11 @@ pub(crate) mod net;
 pub(crate) mod origin;
 pub(crate) mod proto;
 pub mod report;
+pub(crate) mod rng;
 pub(crate) mod runtime;
 pub(crate) mod stats;
 pub(crate) mod sys;
+pub(crate) mod template;
 
 pub use error::{
     ConfigError, Conflict, ErrorKind, FileProblem, FileRole, RequestRef, ScenarioProblem,

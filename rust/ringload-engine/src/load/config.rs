@@ -8,10 +8,11 @@ use ringload_http1::RequestSpec;
 
 use crate::load::limits::{MAX_DURATION, MIN_RATE};
 use crate::load::stages::Stage;
-use crate::load::template::{RequestTemplate, TemplateContext};
 use crate::net::tls::TlsOptions;
 use crate::origin::{redact_userinfo, Target};
+use crate::proto::h1::render::RequestTemplate;
 use crate::runtime::IoMode;
+use crate::template::TemplateContext;
 
 /// One request of a scenario: what to send, the name its statistics are kept under, and how
 /// often it is picked relative to the others.

@@ -13,7 +13,6 @@ use crate::error::{ErrorKind, Failure};
 use crate::load::demand::{ConnectionSlot, Idle};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
-use crate::load::rng::Rng;
 use crate::load::stop::StopSignal;
 use crate::load::watchdog::{Alarm, Watchdog};
 use crate::net::dial::{DialGate, DialTimes, Dialer};
@@ -21,6 +20,7 @@ use crate::net::idle::OverSocket;
 use crate::proto::h1::conn::Connection;
 use crate::proto::Responses;
 use crate::proto::{Discard, ResponseEnd};
+use crate::rng::Rng;
 use crate::runtime::micros;
 use crate::stats::IntervalStats;
 
@@ -300,11 +300,7 @@ struct TemplateScratch {
 
 impl WorkerShared {
     fn new_connection<S: AsyncReadRent + AsyncWriteRent + OverSocket>(&self) -> Connection<S> {
-        let longest = self
-            .requests
-            .iter()
-            .map(|r| r.template.as_ref().map_or(r.bytes.len(), |t| t.size_hint()))
-            .max();
+        let longest = self.requests.iter().map(|r| r.wire.size_hint()).max();
         Connection::new(longest.unwrap_or(0) * self.pipeline)
     }
 
@@ -340,10 +336,7 @@ impl WorkerShared {
         let buf = conn.requests_buf();
         for &r in picked {
             let request = &self.requests[r];
-            match &request.template {
-                None => buf.extend_from_slice(&request.bytes),
-                Some(template) => template.render(buf, &mut scratch.body, &self.rng),
-            }
+            request.wire.write(buf, &mut scratch.body, &self.rng);
         }
         let mut batch = Batch {
             shared: self,

@@ -9,11 +9,9 @@ pub(crate) mod limits;
 pub(crate) mod pacer;
 pub(crate) mod plan;
 pub mod prepare;
-pub(crate) mod rng;
 pub mod run;
 pub mod stages;
 pub mod stop;
-pub(crate) mod template;
 pub(crate) mod watchdog;
 pub mod worker;
 

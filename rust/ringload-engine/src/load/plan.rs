@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::load::pacer::{Grid, Pacer};
-use crate::load::rng::Rng;
 use crate::load::stages::Ramp;
+use crate::rng::Rng;
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {

@@ -12,18 +12,17 @@ use crate::error::{
 use crate::load::config::{LoadConfig, ScenarioRequest};
 use crate::load::limits::DEFAULT_CONNECTIONS;
 use crate::load::stages::Ramp;
-use crate::load::template::{RequestTemplate, TemplateContext};
 use crate::origin::{Scheme, Target};
+use crate::proto::h1::render::WireRequest;
 use crate::runtime::available_cores;
 use crate::stats::EndpointKey;
+use crate::template::TemplateContext;
 
-/// A request ready for the workers: encoded once, with what reading its response needs.
+/// A request ready for the workers: in its protocol's form, with what reading its response
+/// needs.
 #[derive(Debug, Clone)]
 pub(crate) struct PreparedRequest {
-    /// The request as sent, when it has no placeholders.
-    pub bytes: Vec<u8>,
-    /// Otherwise, how to render it for each send.
-    pub template: Option<Arc<RequestTemplate>>,
+    pub wire: WireRequest,
     pub is_head: bool,
     pub idempotent: bool,
     /// Index of its statistics row.
@@ -245,17 +244,8 @@ fn prepared(
     templates: Option<&mut TemplateContext>,
     request: &RequestRef,
 ) -> Result<PreparedRequest, ConfigError> {
-    let template = match templates {
-        Some(context) => RequestTemplate::new(&spec, context, request)?.map(Arc::new),
-        None => None,
-    };
     Ok(PreparedRequest {
-        bytes: if template.is_some() {
-            Vec::new()
-        } else {
-            spec.encode()?
-        },
-        template,
+        wire: WireRequest::new(&spec, templates, request)?,
         is_head: spec.is_head(),
         idempotent: spec.is_idempotent(),
         endpoint,

@@ -16,10 +16,10 @@ use crate::load::demand::{ConnectionDemand, WorkerConnections};
 use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
-use crate::load::rng::Rng;
 use crate::load::stop::{wake_watcher, StopSignal, WorkerStop};
 use crate::load::watchdog::Watchdog;
 use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
+use crate::rng::Rng;
 use crate::runtime::run_on_runtime;
 use crate::stats::{IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
 

@@ -1,6 +1,10 @@
 //! The protocol seam: how requests and responses travel over a connection. This file holds
-//! what every protocol's driver reports into ([`ResponseSink`], [`Responses`], [`ResponseEnd`]);
-//! HTTP/1.1 is `h1`, and HTTP/2 gets a sibling.
+//! what every protocol's driver reports into ([`ResponseSink`], [`Responses`], [`ResponseEnd`]).
+//! A protocol brings two things: its requests' wire form, made once per run from the parsed
+//! request and its templates (`h1::render::WireRequest`), and a connection driver that
+//! writes requests and reads their responses into a [`Responses`] (`h1::conn::Connection`).
+//! The load workers and the Python client use nothing else of HTTP/1.1; HTTP/2 gets a
+//! sibling of `h1`.
 
 pub(crate) mod h1;
 

@@ -6,19 +6,19 @@
 //! `{{uuid}}` (version 4), `{{choice A B C}}`, `{{line FILE}}` (the file's lines in order,
 //! wrapping) and `{{rand_line FILE}}`. `\{{` is a literal `{{`. A request is parsed and checked
 //! once, before any connection; rendering appends literal byte runs and values straight into
-//! the connection's write buffer, with no allocation.
+//! the connection's write buffer, with no allocation. What a template becomes on the wire is
+//! its protocol's business: HTTP/1.1's is `proto::h1::render`, which writes the head with
+//! [`StandIns`] and splits it again.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use ringload_http1::{push_content_length, push_decimal, RequestError, RequestSpec};
+use ringload_http1::push_decimal;
 
-use crate::error::{
-    ConfigError, RequestRef, TemplatePlace, TemplateProblem, TemplatedRequestProblem,
-};
-use crate::load::rng::Rng;
+use crate::error::{ConfigError, RequestRef, TemplatePlace, TemplateProblem};
+use crate::rng::Rng;
 
 impl TemplatePlace {
     /// Whether a value written in a placeholder may go here as it is.
@@ -109,7 +109,7 @@ impl Template {
 
     /// True when sending `text` needs this template: it has a placeholder, or an escape that
     /// renders differently from the text.
-    fn changes(&self, text: &[u8]) -> bool {
+    pub fn changes(&self, text: &[u8]) -> bool {
         if !self.is_literal() {
             return true;
         }
@@ -122,14 +122,32 @@ impl Template {
         literal != text
     }
 
-    fn uses_seq(&self) -> bool {
+    pub fn uses_seq(&self) -> bool {
         self.parts
             .iter()
             .any(|p| matches!(p, Part::Value(Generator::Seq)))
     }
 
+    /// Bytes sent as they are.
+    pub fn literal(bytes: &[u8]) -> Template {
+        Template {
+            parts: vec![Part::Literal(bytes.into())],
+        }
+    }
+
+    /// About how long one rendering is, to size buffers.
+    pub fn size_hint(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Literal(bytes) => bytes.len(),
+                Part::Value(_) => 40,
+            })
+            .sum()
+    }
+
     /// Appends the text with `seq` for every `{{seq}}`.
-    fn render(&self, out: &mut Vec<u8>, rng: &Rng, seq: u64) {
+    pub fn render(&self, out: &mut Vec<u8>, rng: &Rng, seq: u64) {
         for part in &self.parts {
             match part {
                 Part::Literal(bytes) => out.extend_from_slice(bytes),
@@ -156,6 +174,11 @@ impl TemplateContext {
             base_dir,
             ..Default::default()
         }
+    }
+
+    /// The run's `{{seq}}` counter, which every request's template draws from.
+    pub fn seq_counter(&self) -> Arc<AtomicU64> {
+        self.seq.clone()
     }
 
     /// For checking a request on its own, before its run (and its file base) is known.
@@ -326,178 +349,75 @@ impl TemplateContext {
     }
 }
 
-/// A request whose path, header values or body have placeholders: its head in two templated
-/// parts around the body's `content-length`, and its body.
-#[derive(Debug)]
-pub(crate) struct RequestTemplate {
-    /// The run's `{{seq}}` counter, when the request has the placeholder.
-    seq: Option<Arc<AtomicU64>>,
-    before_length: Template,
-    needs_length: bool,
-    after_length: Template,
-    body: Template,
-}
-
-/// Stands for the `n`-th placeholder in the text handed to the encoder: letters and digits,
-/// valid in a path and a header value, and split out again after encoding.
-const MARKER_START: &str = "rLtPlMk";
+/// Stands for the `n`-th placeholder in a text handed to a protocol's encoder: letters and
+/// digits, valid in a path and a header value, and split out again after encoding.
+pub(crate) const MARKER_START: &str = "rLtPlMk";
 const MARKER_END: char = 'z';
 
-impl RequestTemplate {
-    /// Builds the template of `spec` (its texts may hold placeholders) and checks it by
-    /// encoding it with every placeholder stood in for; `None` when it has no placeholder.
-    pub fn new(
-        spec: &RequestSpec,
-        context: &mut TemplateContext,
-        request: &RequestRef,
-    ) -> Result<Option<RequestTemplate>, ConfigError> {
-        let mut generators = Vec::new();
-        let stand_in = |template: Template, generators: &mut Vec<Generator>| -> String {
-            let mut text = String::new();
-            for part in template.parts {
-                match part {
-                    Part::Literal(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
-                    Part::Value(generator) => {
-                        text.push_str(&format!("{MARKER_START}{}{MARKER_END}", generators.len()));
-                        generators.push(generator);
-                    }
+/// Templates written out as text with a stand-in for each placeholder, so that a protocol's
+/// encoder can check and frame them as it does any request; [`StandIns::split`] reads its
+/// output back into templates. Keeps the placeholders meanwhile.
+#[derive(Default)]
+pub(crate) struct StandIns {
+    generators: Vec<Option<Generator>>,
+}
+
+impl StandIns {
+    /// `template` as text, each placeholder replaced by its stand-in.
+    pub fn text_of(&mut self, template: Template) -> String {
+        let mut text = String::new();
+        for part in template.parts {
+            match part {
+                Part::Literal(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                Part::Value(generator) => {
+                    let n = self.generators.len();
+                    text.push_str(&format!("{MARKER_START}{n}{MARKER_END}"));
+                    self.generators.push(Some(generator));
                 }
             }
-            text
-        };
-        let target_template = context.parse(&spec.target, TemplatePlace::Path, request)?;
-        let mut templated = target_template.changes(spec.target.as_bytes());
-        let target = stand_in(target_template, &mut generators);
-        let mut headers = Vec::with_capacity(spec.headers.len());
-        for (name, value) in &spec.headers {
-            let value_template = context.parse(value, TemplatePlace::Header, request)?;
-            templated |= value_template.changes(value.as_bytes());
-            headers.push((name.clone(), stand_in(value_template, &mut generators)));
         }
-        // A body that is not text (or has no placeholder) is sent as it is.
-        let body_text = std::str::from_utf8(&spec.body)
-            .ok()
-            .filter(|t| t.contains("{{"));
-        let body = if let Some(text) = body_text {
-            context.parse(text, TemplatePlace::Body, request)?
-        } else {
-            Template {
-                parts: vec![Part::Literal(spec.body.clone().into())],
+        text
+    }
+
+    /// Whether a placeholder written out so far is `{{seq}}`.
+    pub fn uses_seq(&self) -> bool {
+        self.generators
+            .iter()
+            .any(|g| matches!(g, Some(Generator::Seq)))
+    }
+
+    /// Encoded bytes holding stand-ins, back into literal runs and their placeholders.
+    pub fn split(&mut self, bytes: &[u8]) -> Template {
+        let mut parts = Vec::new();
+        let text = String::from_utf8_lossy(bytes);
+        let mut rest: &str = &text;
+        while let Some(at) = rest.find(MARKER_START) {
+            let after = &rest[at + MARKER_START.len()..];
+            let digits = after.find(MARKER_END).unwrap_or(0);
+            let index: Option<usize> = after[..digits].parse().ok();
+            let Some(generator) = index
+                .and_then(|i| self.generators.get_mut(i))
+                .and_then(Option::take)
+            else {
+                // Not one of ours (cannot happen: user text with the marker is refused).
+                break;
+            };
+            if at > 0 {
+                parts.push(Part::Literal(rest.as_bytes()[..at].into()));
             }
-        };
-        let body_templated = body.changes(&spec.body);
-        if !templated && !body_templated {
-            return Ok(None);
+            parts.push(Part::Value(generator));
+            rest = &after[digits + 1..];
         }
-        if text_has_marker(&spec.target) || spec.headers.iter().any(|(_, v)| text_has_marker(v)) {
-            return Err(ConfigError::TemplatedRequest {
-                request: request.clone(),
-                problem: TemplatedRequestProblem::ReservedText {
-                    marker: MARKER_START,
-                },
-            });
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.as_bytes().into()));
         }
-        if body_templated
-            && spec
-                .headers
-                .iter()
-                .any(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-        {
-            return Err(ConfigError::TemplatedRequest {
-                request: request.clone(),
-                problem: TemplatedRequestProblem::BodyWithContentLength,
-            });
-        }
-        let head = RequestSpec {
-            target,
-            headers,
-            // The length check is for a fixed body; a templated one gets its own each time.
-            body: if body_templated {
-                vec![b'x']
-            } else {
-                spec.body.clone()
-            },
-            ..spec.clone()
-        }
-        .encode_head()
-        .map_err(|error| match error {
-            // The target refused holds stand-ins for the placeholders: show it as written.
-            RequestError::InvalidTarget(_) => RequestError::InvalidTarget(spec.target.clone()),
-            other => other,
-        })?;
-        let uses_seq = body.uses_seq() || generators.iter().any(|g| matches!(g, Generator::Seq));
-        let mut generators: Vec<Option<Generator>> = generators.into_iter().map(Some).collect();
-        Ok(Some(RequestTemplate {
-            seq: uses_seq.then(|| context.seq.clone()),
-            before_length: split_markers(&head.before_length, &mut generators),
-            needs_length: head.needs_length,
-            after_length: split_markers(&head.after_length, &mut generators),
-            body,
-        }))
-    }
-
-    /// About how long one rendering is, to size buffers.
-    pub fn size_hint(&self) -> usize {
-        let literal = |t: &Template| -> usize {
-            t.parts
-                .iter()
-                .map(|p| match p {
-                    Part::Literal(bytes) => bytes.len(),
-                    Part::Value(_) => 40,
-                })
-                .sum()
-        };
-        literal(&self.before_length) + 32 + literal(&self.after_length) + literal(&self.body)
-    }
-
-    /// Appends one rendering of the request to `out`; `body` is scratch space for the body.
-    pub fn render(&self, out: &mut Vec<u8>, body: &mut Vec<u8>, rng: &Rng) {
-        // One value for the whole request: its path, headers and body agree on it.
-        let seq = self
-            .seq
-            .as_ref()
-            .map_or(0, |next| next.fetch_add(1, Ordering::Relaxed));
-        body.clear();
-        self.body.render(body, rng, seq);
-        self.before_length.render(out, rng, seq);
-        if self.needs_length {
-            push_content_length(out, body.len());
-        }
-        self.after_length.render(out, rng, seq);
-        out.extend_from_slice(body);
+        Template { parts }
     }
 }
 
-fn text_has_marker(text: &str) -> bool {
+/// Whether `text` holds the stand-ins' marker (user text may not, in a templated request).
+pub(crate) fn has_stand_in(text: &str) -> bool {
     text.contains(MARKER_START)
-}
-
-/// Encoded head bytes with markers back into literal runs and their generators.
-fn split_markers(bytes: &[u8], generators: &mut [Option<Generator>]) -> Template {
-    let mut parts = Vec::new();
-    let text = String::from_utf8_lossy(bytes);
-    let mut rest: &str = &text;
-    while let Some(at) = rest.find(MARKER_START) {
-        let after = &rest[at + MARKER_START.len()..];
-        let digits = after.find(MARKER_END).unwrap_or(0);
-        let index: Option<usize> = after[..digits].parse().ok();
-        let Some(generator) = index
-            .and_then(|i| generators.get_mut(i))
-            .and_then(Option::take)
-        else {
-            // Not one of ours (cannot happen: user text with the marker is refused).
-            break;
-        };
-        if at > 0 {
-            parts.push(Part::Literal(rest.as_bytes()[..at].into()));
-        }
-        parts.push(Part::Value(generator));
-        rest = &after[digits + 1..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Literal(rest.as_bytes().into()));
-    }
-    Template { parts }
 }
 
 /// A random (version 4, RFC 9562) UUID in its 8-4-4-4-12 form.
@@ -710,137 +630,5 @@ mod tests {
         assert!(missing.to_string().starts_with(
             "template in the body of scenario request \"x\": cannot read /nonexistent/ids.txt: "
         ));
-        // A problem of the request as a whole names it, the single request by its URL.
-        let mut spec = RequestSpec::get("localhost", "/{{seq}}");
-        spec.method = "POST".into();
-        spec.body = b"{{seq}}".to_vec();
-        spec.headers = vec![("Content-Length".into(), "7".into())];
-        let single = RequestRef::Single {
-            url: "http://h/{{seq}}".into(),
-        };
-        let length = RequestTemplate::new(&spec, &mut context, &single).unwrap_err();
-        assert_eq!(
-            length,
-            ConfigError::TemplatedRequest {
-                request: single,
-                problem: TemplatedRequestProblem::BodyWithContentLength,
-            }
-        );
-        assert_eq!(
-            length.to_string(),
-            "the request http://h/{{seq}}: a templated body's length changes from request to \
-             request; remove the Content-Length header and ringload sets it for each one"
-        );
-    }
-
-    #[test]
-    fn every_seq_of_one_request_shares_its_value_and_the_next_request_the_next() {
-        let spec = RequestSpec {
-            method: "PUT".into(),
-            target: "/item/{{seq}}?again={{seq}}".into(),
-            host: "localhost".into(),
-            headers: vec![("X-Id".into(), "{{seq}}".into())],
-            body: br#"{"id":{{seq}}}"#.to_vec(),
-        };
-        let mut context = TemplateContext::default();
-        let template = RequestTemplate::new(&spec, &mut context, &test_request())
-            .unwrap()
-            .unwrap();
-        // A second request of the run draws from the same counter.
-        let other = RequestSpec::get("localhost", "/other/{{seq}}");
-        let other = RequestTemplate::new(&other, &mut context, &test_request())
-            .unwrap()
-            .unwrap();
-        let rng = Rng::new(5);
-        let render = |template: &RequestTemplate| {
-            let (mut out, mut scratch) = (Vec::new(), Vec::new());
-            template.render(&mut out, &mut scratch, &rng);
-            String::from_utf8(out).unwrap()
-        };
-        for seq in [0, 1] {
-            let text = render(&template);
-            assert!(
-                text.starts_with(&format!("PUT /item/{seq}?again={seq} HTTP/1.1\r\n")),
-                "{text}"
-            );
-            assert!(text.contains(&format!("\r\nx-id: {seq}\r\n")), "{text}");
-            assert!(text.ends_with(&format!("{{\"id\":{seq}}}")), "{text}");
-        }
-        assert!(render(&other).starts_with("GET /other/2 "));
-        assert!(render(&template).starts_with("PUT /item/3?again=3 "));
-    }
-
-    #[test]
-    fn a_templated_request_renders_its_content_length_each_time() {
-        let spec = RequestSpec {
-            method: "POST".into(),
-            target: "/items/{{seq}}".into(),
-            host: "localhost".into(),
-            headers: vec![("X-Id".into(), "id-{{seq}}".into())],
-            body: br#"{"n":{{rand_int 1 100000}}}"#.to_vec(),
-        };
-        let mut context = TemplateContext::default();
-        let template = RequestTemplate::new(&spec, &mut context, &test_request())
-            .unwrap()
-            .unwrap();
-        let rng = Rng::new(3);
-        let (mut out, mut scratch) = (Vec::new(), Vec::new());
-        template.render(&mut out, &mut scratch, &rng);
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("POST /items/0 HTTP/1.1\r\n"), "{text}");
-        assert!(text.contains("\r\nx-id: id-0\r\n"), "{text}");
-        let (head, body) = text.split_once("\r\n\r\n").unwrap();
-        assert!(
-            head.contains(&format!("content-length: {}\r\n", body.len())),
-            "{text}"
-        );
-        assert!(body.starts_with("{\"n\":") && body.ends_with('}'));
-        // Not templated: no template, the encoded bytes are sent as they are.
-        let plain = RequestSpec::get("localhost", "/");
-        assert!(RequestTemplate::new(&plain, &mut context, &test_request())
-            .unwrap()
-            .is_none());
-        // Only an escape: still rendered, so `\{{` goes out as `{{`.
-        let mut escaped = RequestSpec::get("localhost", "/");
-        escaped.body = br#"{"t":"\{{x}}"}"#.to_vec();
-        escaped.method = "POST".into();
-        let template = RequestTemplate::new(&escaped, &mut context, &test_request())
-            .unwrap()
-            .unwrap();
-        let (mut out, mut scratch) = (Vec::new(), Vec::new());
-        template.render(&mut out, &mut scratch, &rng);
-        let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("\r\ncontent-length: 13\r\n\r\n"), "{text}");
-        assert!(text.ends_with(r#"{"t":"{{x}}"}"#), "{text}");
-        // A value that cannot go in a path.
-        let spaced = RequestSpec::get("localhost", "/{{choice a é}}");
-        let error = RequestTemplate::new(&spaced, &mut context, &test_request()).unwrap_err();
-        assert_eq!(
-            error,
-            ConfigError::Template {
-                request: test_request(),
-                place: TemplatePlace::Path,
-                problem: TemplateProblem::ValueNotAllowed {
-                    value: "é".into(),
-                    place: TemplatePlace::Path
-                },
-            }
-        );
-        assert_eq!(
-            error.to_string(),
-            "template in the path of the request test: the value \"é\" cannot go in the path \
-             (spaces and control characters are not allowed there)"
-        );
-        // A space written in a templated path: the message quotes the template, not the
-        // stand-ins its placeholders had while it was checked.
-        let spaced = RequestSpec::get("localhost", "/a b{{seq}}");
-        let message = RequestTemplate::new(&spaced, &mut context, &test_request())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("invalid request target \"/a b{{seq}}\""),
-            "{message}"
-        );
-        assert!(!message.contains(MARKER_START), "{message}");
     }
 }
