@@ -3,8 +3,10 @@
 //! A protocol brings two things: its requests' wire form, made once per run from the parsed
 //! request and its templates (`h1::render::WireRequest`), and a connection driver that
 //! writes requests and reads their responses into a [`Responses`] (`h1::conn::Connection`).
-//! The load workers and the Python client use nothing else of HTTP/1.1; HTTP/2 gets a
-//! sibling of `h1`.
+//! The load workers use nothing else of HTTP/1.1. The Python client's requests still come
+//! encoded (the binding encodes them on the Python thread, which keeps the engine thread's
+//! work per request small); HTTP/2 will hand it the parts instead. HTTP/2 gets a sibling of
+//! `h1`.
 
 pub(crate) mod h1;
 
