@@ -1,0 +1,1 @@
+"""Native users: code that feeds the Rust engine's aggregates into Locust."""
