@@ -168,6 +168,8 @@ class ErrorDelta:
     `error` is the string Locust files a FastHttpUser failure under: `repr()` of the exception
     (`StatsError.parse_error` of an exception object), so that `StatsError.create_key` gives the key
     the same failure would get from Python. `first_seen`/`last_seen` are epoch completion times.
+    As on a master, where errors are strings too, the console's error report (`to_name`) then shows a
+    CatchResponseError as `'message'` (quoted) where a local Locust shows `message`.
     The occurrences of a name's ErrorDeltas should add up to its `EntryDelta.add_failures`.
     """
 
