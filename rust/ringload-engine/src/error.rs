@@ -415,12 +415,14 @@ pub enum RunError {
     UringUnavailable(&'static str),
     #[error("{0}")]
     Worker(String),
-    /// [`crate::load::Run::set_connections`] on a run whose connections follow a schedule.
+    /// [`crate::load::Run::set_connections`] on a run whose connections are fixed: by a
+    /// schedule, or by a request budget (each worker spends its share with its own
+    /// connections, so one left with none would never finish).
     #[error(
-        "this run's connections follow its connection stages or its rate; only a closed-model \
-         run without connection stages changes its connections while it runs"
+        "this run's connections are fixed by its connection stages, its rate or its request \
+         budget; only a closed-model run for a duration changes its connections while it runs"
     )]
-    ScheduledConnections,
+    FixedConnections,
     /// [`crate::load::Run::set_connections`] above what the run started with.
     #[error(
         "{asked} connections asked, but this run started with {ceiling}: start it with at \

@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use ringload_engine::{IoMode, Stage};
+use ringload_engine::{ConfigError, IoMode, RunError, Stage};
 
 pub(crate) fn io_mode(io: &str) -> PyResult<IoMode> {
     match io {
@@ -87,4 +88,25 @@ pub(crate) fn json_to_py<'py>(
 
 pub(crate) fn engine_stopped(e: std::io::Error) -> PyErr {
     PyOSError::new_err(format!("the ringload engine is not running: {e}"))
+}
+
+/// A configuration the engine refuses: `ValueError` with its message, except a host that does
+/// not resolve, which is the network's answer (`OSError`, as socket's `gaierror` is).
+pub(crate) fn config_error(error: ConfigError) -> PyErr {
+    match error {
+        ConfigError::Resolve { .. } => PyOSError::new_err(error.to_string()),
+        _ => PyValueError::new_err(error.to_string()),
+    }
+}
+
+/// Why a run could not happen, as the Python exception a caller can act on.
+pub(crate) fn run_error(error: RunError) -> PyErr {
+    match error {
+        RunError::Config(e) => config_error(e),
+        RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
+        RunError::Worker(message) => PyRuntimeError::new_err(message),
+        RunError::FixedConnections | RunError::AboveConnectionCeiling { .. } => {
+            PyValueError::new_err(error.to_string())
+        }
+    }
 }

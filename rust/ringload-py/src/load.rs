@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use pyo3::exceptions::{PyKeyError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{
-    EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report, RunError,
+    EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report,
     ScenarioRequest, ScheduleLag as EngineScheduleLag, StopSignal,
     TimelineEntry as EngineTimelineEntry, TlsOptions,
 };
 
-use crate::convert::{io_mode, json_to_py, os_error, seconds, stages_of};
+use crate::convert::{config_error, io_mode, json_to_py, os_error, run_error, seconds, stages_of};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_load, m)?)?;
@@ -59,23 +59,7 @@ fn scenario_request(
 /// Validates one scenario request on its own (everything but its origin): raises ValueError.
 #[pyfunction]
 fn check_request(request: RequestTuple) -> PyResult<()> {
-    scenario_request(request)
-        .validate()
-        .map_err(|e| PyValueError::new_err(e.to_string()))
-}
-
-fn run_error(error: RunError) -> PyErr {
-    match error {
-        RunError::Config(ringload_engine::ConfigError::Resolve { .. }) => {
-            PyOSError::new_err(error.to_string())
-        }
-        RunError::Config(e) => PyValueError::new_err(e.to_string()),
-        RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
-        RunError::Worker(message) => PyRuntimeError::new_err(message),
-        RunError::ScheduledConnections | RunError::AboveConnectionCeiling { .. } => {
-            PyValueError::new_err(error.to_string())
-        }
-    }
+    scenario_request(request).validate().map_err(config_error)
 }
 
 /// Ends a run early from another thread or task: at once, as at its deadline, with the
@@ -159,7 +143,7 @@ fn run_load(
     stop: Option<Py<StopHandle>>,
     on_progress: Option<Py<PyAny>>,
 ) -> PyResult<Py<RunResult>> {
-    let mut config = LoadConfig::new(url).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let mut config = LoadConfig::new(url).map_err(config_error)?;
     config.method = method;
     config.headers = headers;
     config.body = body;
@@ -183,9 +167,7 @@ fn run_load(
         client_cert: cert,
         client_key: key,
     };
-    let plan = config
-        .plan()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let plan = config.plan().map_err(config_error)?;
     let stop_signal = stop.map_or_else(Arc::default, |handle| handle.get().signal.clone());
 
     // Ctrl-C and errors raised by `on_progress` stop the run; the first is re-raised after it.

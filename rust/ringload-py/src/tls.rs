@@ -10,6 +10,8 @@ use pyo3::prelude::*;
 use ringload_engine::client::{ClientTls, CustomTls};
 use ringload_engine::{build_client_config, ClientTlsSpec, ServerCheck, TrustedRoots};
 
+use crate::convert::config_error;
+
 #[pyclass(module = "ringload._ringload", frozen)]
 pub(crate) struct TlsConfig {
     pub(crate) tls: Arc<CustomTls>,
@@ -72,8 +74,7 @@ impl TlsConfig {
             tls13: highest >= 3,
         };
         let has_client_cert = spec.client_cert.is_some();
-        let config =
-            build_client_config(&spec).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let config = build_client_config(&spec).map_err(config_error)?;
         Ok(TlsConfig {
             tls: CustomTls::new(config),
             verify,

@@ -2,6 +2,7 @@
 //! responses, account every request exactly once.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use monoio::io::{AsyncReadRent, AsyncWriteRent};
 
 use crate::error::{ErrorKind, Failure};
-use crate::load::demand::{ConnectionSlot, Idle};
+use crate::load::demand::{ConnectionSlot, DemandChanged, Idle, RaiseOnDrop};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
 use crate::load::stop::StopSignal;
@@ -28,9 +29,6 @@ use crate::stats::IntervalStats;
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
 const BACKOFF_FIRST: Duration = Duration::from_millis(5);
 const BACKOFF_MAX: Duration = Duration::from_millis(50);
-/// How often an idle connection (see [`ConnectionSlot`]) looks again at a live demand, a
-/// stop, and a budget the other connections may have spent.
-const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 /// What every connection of a worker shares (single-threaded: `Rc`/`RefCell`).
 pub(crate) struct WorkerShared {
@@ -55,6 +53,8 @@ pub(crate) struct WorkerShared {
     pub dial_gate: DialGate,
     /// Random values for templated requests.
     pub rng: Rng,
+    /// Wakes the idle connections to look at the demand again.
+    pub demand_changed: DemandChanged,
 }
 
 impl WorkerShared {
@@ -132,6 +132,7 @@ pub(crate) async fn run_connection<D: Dialer>(
     dialer: Rc<D>,
     slot: Option<ConnectionSlot>,
 ) {
+    let _raise = RaiseOnDrop(&shared.demand_changed);
     let mut conn: Connection<D::Stream> = shared.new_connection();
     let mut scratch = TemplateScratch::default();
     let alarm = shared.watchdog.alarm();
@@ -153,23 +154,29 @@ pub(crate) async fn run_connection<D: Dialer>(
         if shared.stop.is_requested() {
             break;
         }
+        let seen = shared.demand_changed.generation();
         if let Some(idle) = slot.as_ref().and_then(ConnectionSlot::idle) {
             // Not in use (ramped down, not up yet, or beyond a lowered demand): no connection
             // until the demand reaches this one.
             shared.close(&mut conn);
-            let until = match idle {
-                Idle::Until(until) if until < shared.deadline => until,
-                Idle::UntilChanged => shared.deadline,
-                Idle::Until(_) | Idle::ForGood => break,
-            };
-            if shared.plan.is_spent() || Instant::now() >= shared.deadline {
+            if matches!(idle, Idle::ForGood)
+                || matches!(idle, Idle::Until(until) if until >= shared.deadline)
+                || shared.plan.is_spent()
+                || Instant::now() >= shared.deadline
+            {
                 break;
             }
-            // In slices, so that a changed demand, a user's stop or a budget spent by the
-            // other connections ends the wait.
-            let until = until.min(Instant::now() + IDLE_CHECK);
-            let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
-            let _ = alarm.guard(until, nap).await;
+            // Until the demand changes (or the budget was spent: a connection that ended
+            // raises it too), or the ramp's time comes; a stop or the deadline expires the
+            // alarm.
+            let changed = shared.demand_changed.wait_past(seen);
+            let _ = match idle {
+                Idle::Until(until) => {
+                    let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
+                    alarm.guard(until, either(nap, changed)).await
+                }
+                _ => alarm.guard(shared.deadline, changed).await,
+            };
             continue;
         }
         if !shared
@@ -285,6 +292,19 @@ pub(crate) async fn run_connection<D: Dialer>(
             break;
         }
     }
+}
+
+/// Resolves when either future does (the other is dropped).
+async fn either(a: impl Future, b: impl Future) {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    std::future::poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
 }
 
 async fn sleep_before_deadline(wait: Duration, deadline: Instant) {

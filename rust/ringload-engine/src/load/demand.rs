@@ -1,10 +1,14 @@
 //! How many of a run's connections are in use: the connection stages' schedule, or a count the
 //! run's controller changes while it runs ([`crate::load::Run::set_connections`]). Each
 //! connection has a level, its number in the run from 0, and is in use while the demand is
-//! above it; an idle one holds no socket.
+//! above it; an idle one holds no socket and waits for [`DemandChanged`], which the worker
+//! raises when the coordinator relays a new count and when one of its connections ends.
 
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::load::stages::Ramp;
@@ -102,6 +106,51 @@ impl ConnectionSlot {
     }
 }
 
+/// A worker's wake-up for its idle connections: raised when the demand may have changed (a
+/// new live count, or a connection that ended, perhaps with the request budget spent). Every
+/// waiter wakes and looks again. Single-threaded, like the worker.
+#[derive(Default)]
+pub(crate) struct DemandChanged {
+    generation: Cell<u64>,
+    waiters: RefCell<Vec<Waker>>,
+}
+
+impl DemandChanged {
+    /// Read before looking at the demand: [`DemandChanged::wait_past`] this value then misses no
+    /// change made after the look.
+    pub fn generation(&self) -> u64 {
+        self.generation.get()
+    }
+
+    pub fn raise(&self) {
+        self.generation.set(self.generation.get() + 1);
+        for waker in self.waiters.borrow_mut().drain(..) {
+            waker.wake();
+        }
+    }
+
+    /// Resolves once the demand changed after `seen` was read.
+    pub fn wait_past(&self, seen: u64) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.generation.get() != seen {
+                return Poll::Ready(());
+            }
+            self.waiters.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        })
+    }
+}
+
+/// Raises `changed` when dropped: a connection task ending, however it ends, lets the idle
+/// ones see whether the run is over for them too.
+pub(crate) struct RaiseOnDrop<'a>(pub &'a DemandChanged);
+
+impl Drop for RaiseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.raise();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +179,27 @@ mod tests {
         live.set(0);
         assert_eq!(in_use(), [false, false, false]);
         assert_eq!(slots[0].idle(), Some(Idle::UntilChanged));
+    }
+
+    #[test]
+    fn a_raised_change_wakes_every_waiter_once() {
+        let changed = DemandChanged::default();
+        let seen = changed.generation();
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut first = std::pin::pin!(changed.wait_past(seen));
+        let mut second = std::pin::pin!(changed.wait_past(seen));
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        assert!(second.as_mut().poll(&mut cx).is_pending());
+        changed.raise();
+        assert!(changed.waiters.borrow().is_empty(), "the wakers were taken");
+        assert!(first.as_mut().poll(&mut cx).is_ready());
+        assert!(second.as_mut().poll(&mut cx).is_ready());
+        // A change before the wait began is not missed.
+        let seen = changed.generation();
+        changed.raise();
+        let mut late = std::pin::pin!(changed.wait_past(seen));
+        assert!(late.as_mut().poll(&mut cx).is_ready());
     }
 
     #[test]

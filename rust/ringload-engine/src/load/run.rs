@@ -106,17 +106,18 @@ impl Run {
             use_uring,
             stop,
         });
-        // A closed-model run without stages starts with all its connections in use, and its
-        // controller may change that while it runs.
-        let demand = match (&plan.connection_ramp, &plan.rate) {
-            (Some(ramp), _) => Some(ConnectionDemand::Ramp {
+        // A closed-model run for a duration starts with all its connections in use, and its
+        // controller may change that while it runs. (With a request budget, each worker spends
+        // its own share: the connections stay as they are.)
+        let demand = match (&plan.connection_ramp, &plan.rate, config.requests) {
+            (Some(ramp), _, _) => Some(ConnectionDemand::Ramp {
                 ramp: ramp.clone(),
                 start,
             }),
-            (None, None) => Some(ConnectionDemand::Live(Arc::new(LiveConnections::new(
+            (None, None, None) => Some(ConnectionDemand::Live(Arc::new(LiveConnections::new(
                 plan.connections,
             )))),
-            (None, Some(_)) => None,
+            _ => None,
         };
         let live = match &demand {
             Some(ConnectionDemand::Live(live)) => Some(live.clone()),
@@ -212,11 +213,11 @@ impl Run {
 
     /// Sets how many of the run's connections are in use from now on, as Locust changes its
     /// user count: a connection beyond `connections` closes after its current request, one
-    /// within it opens at once. Only in the closed model without connection stages (those
-    /// own the count), and at most the connections the run started with.
+    /// within it opens at once. Only in a closed-model run for a duration, without connection
+    /// stages, and at most the connections the run started with.
     pub fn set_connections(&self, connections: usize) -> Result<(), RunError> {
         let Some(live) = &self.live else {
-            return Err(RunError::ScheduledConnections);
+            return Err(RunError::FixedConnections);
         };
         if connections > self.plan.connections {
             return Err(RunError::AboveConnectionCeiling {
@@ -225,6 +226,8 @@ impl Run {
             });
         }
         live.set(connections);
+        // Idle connections wait for a change rather than look again and again.
+        self.stop_lines.iter().for_each(wake_watcher);
         Ok(())
     }
 

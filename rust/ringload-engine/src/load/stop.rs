@@ -5,7 +5,9 @@
 //! io_uring wait, a timer), so a flag alone would be seen only at their next wake-up, up to a
 //! request timeout later against a server that hangs. The coordinator, which looks at the flag
 //! every [`STOP_POLL`], relays it to each worker through a socket the worker watches
-//! ([`WorkerStop`]).
+//! ([`WorkerStop`]). The same line tells a worker that the run's live connection count changed
+//! ([`crate::load::Run::set_connections`]): the watcher reads each wake-up and looks at the stop
+//! flag first.
 
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
@@ -50,7 +52,7 @@ impl WorkerStop {
     }
 }
 
-/// Wakes the watcher of `notify`'s worker. One byte is enough; nobody reads it.
+/// Wakes the watcher of `notify`'s worker: one byte, which the watcher reads.
 pub(crate) fn wake_watcher(notify: &UnixStream) {
     // The only possible failure is a full buffer, which means it was woken already.
     let _ = (&*notify).write(&[1]);

@@ -1,18 +1,19 @@
 //! Worker threads: one per selected core, pinned, each with its own monoio runtime. Workers share
 //! nothing on the hot path; they send whole interval snapshots to the coordinator.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
+use monoio::io::AsyncReadRent;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::load::connection::{run_connection, WorkerShared};
-use crate::load::demand::{ConnectionDemand, WorkerConnections};
+use crate::load::demand::{ConnectionDemand, DemandChanged, WorkerConnections};
 use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
@@ -149,9 +150,10 @@ impl WorkerRun {
             dial_gate: DialGate::default(),
             // Independent of the scenario picker's sequence.
             rng: Rng::new(self.job.seed.rotate_left(32) ^ 0xA076_1D64_78BD_642F),
+            demand_changed: DemandChanged::default(),
         });
         let stop_line = &self.job.stop_line;
-        let watched = stop_line
+        let mut watched = stop_line
             .watched
             .try_clone()
             .and_then(monoio::net::UnixStream::from_std)
@@ -186,19 +188,31 @@ impl WorkerRun {
                 }
             })
         };
+        // Set before the worker wakes its own watcher at its end.
+        let ending = Rc::new(Cell::new(false));
         let stop_watcher = {
             let (watchdog, pacer) = (watchdog.clone(), pacer.as_ref().map(|(p, _)| p.clone()));
-            let stop = self.setup.stop.clone();
+            let (stop, shared, ending) = (self.setup.stop.clone(), shared.clone(), ending.clone());
             monoio::spawn(async move {
-                let _ = watched.readable(false).await;
-                if stop.is_requested() {
-                    // Every guarded wait (exchanges, connects, pauses) ends now, and
-                    // connections waiting for due times do too: the run ends as it does at
-                    // its deadline.
-                    watchdog.expire_all();
-                    if let Some(pacer) = pacer {
-                        pacer.release_all();
+                let mut buf = vec![0u8; 64];
+                loop {
+                    let (read, back) = watched.read(buf).await;
+                    buf = back;
+                    if stop.is_requested() {
+                        // Every guarded wait (exchanges, connects, pauses) ends now, and
+                        // connections waiting for due times do too: the run ends as it does
+                        // at its deadline.
+                        watchdog.expire_all();
+                        if let Some(pacer) = pacer {
+                            pacer.release_all();
+                        }
+                        return;
                     }
+                    if ending.get() || !matches!(read, Ok(n) if n > 0) {
+                        return;
+                    }
+                    // The coordinator relayed a new demand.
+                    shared.demand_changed.raise();
                 }
             })
         };
@@ -231,6 +245,7 @@ impl WorkerRun {
             task.await;
         }
         // Woken by this worker itself when no stop came, so its wait ends before the runtime.
+        ending.set(true);
         wake_watcher(&stop_line.notify);
         stop_watcher.await;
         drop((reporter, sweeper));
