@@ -537,6 +537,10 @@ class Outcomes:
         """Idempotent requests resent once after a kept-alive connection closed unanswered (a close
         that raced the send; one the server ended while idle is replaced before sending)."""
     @property
+    def body_bytes(self) -> int:
+        """Response body bytes received (chunked framing removed, any content encoding kept):
+        what Locust's average content size divides by its requests."""
+    @property
     def status(self) -> dict[int, int]:
         """Responses by status code."""
     @property

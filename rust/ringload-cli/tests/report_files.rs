@@ -720,3 +720,72 @@ fn the_demo_runs_against_its_own_target_and_writes_its_report() {
     );
     assert!(steps[3].contains("python -m ringload.locust"), "{next}");
 }
+
+#[test]
+fn body_bytes_are_counted_per_row_and_make_locusts_average_content_size() {
+    let server = target();
+    let dir = out_dir("bodies");
+    let scenario = dir.join("bodies.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "host = \"http://{}\"\n\n[[requests]]\nname = \"fixed\"\npath = \"/bytes/100\"\n\n\
+             [[requests]]\nname = \"chunked\"\npath = \"/chunked/300\"\n",
+            server.addr()
+        ),
+    )
+    .unwrap();
+    let prefix = dir.join("run");
+    let report = ringload_json(&[
+        "--scenario",
+        scenario.to_str().unwrap(),
+        "-c",
+        "2",
+        "-n",
+        "400",
+        "--csv",
+        prefix.to_str().unwrap(),
+    ]);
+    // Framing removed: a chunked body counts its 300 bytes, not its chunk sizes.
+    let rows = report["endpoints"].as_array().unwrap();
+    let per_row: Vec<(&str, u64, u64)> = rows
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap(),
+                count(e, "ok"),
+                count(e, "body_bytes"),
+            )
+        })
+        .collect();
+    for (name, ok, bytes) in &per_row {
+        let size = if *name == "fixed" { 100 } else { 300 };
+        assert!(*ok > 0, "{per_row:?}");
+        assert_eq!(*bytes, ok * size, "{name}");
+    }
+    let total: u64 = per_row.iter().map(|r| r.2).sum();
+    assert_eq!(count(&report, "body_bytes"), total);
+    let by_second: u64 = entries(&report)
+        .iter()
+        .map(|e| count(e, "body_bytes"))
+        .sum();
+    assert_eq!(by_second, total);
+
+    let stats = Table::read(&dir.join("run_stats.csv"));
+    for row in stats.rows() {
+        let expected = match stats.cell(row, "Name") {
+            "fixed" => "100.0".to_string(),
+            "chunked" => "300.0".to_string(),
+            _ => {
+                let average = total as f64 / count(&report, "ok") as f64;
+                assert_eq!(stats.number(row, "Average Content Size"), average);
+                continue;
+            }
+        };
+        assert_eq!(stats.cell(row, "Average Content Size"), expected);
+    }
+    let history = Table::read(&dir.join("run_stats_history.csv"));
+    let last = history.rows().last().unwrap();
+    let average = total as f64 / count(&report, "ok") as f64;
+    assert!((history.number(last, "Total Average Content Size") - average).abs() < 1e-9);
+}

@@ -55,6 +55,8 @@ pub struct EndpointStats {
     /// (a close that raced the send; one seen while idle is replaced before sending).
     pub retries: u64,
     pub status: Box<[u64; STATUS_SLOTS]>,
+    /// Response bodies received, framing removed.
+    pub body_bytes: u64,
 }
 
 impl EndpointStats {
@@ -68,6 +70,7 @@ impl EndpointStats {
             aborted_connecting: 0,
             retries: 0,
             status: Box::new([0; STATUS_SLOTS]),
+            body_bytes: 0,
         }
     }
 
@@ -96,6 +99,7 @@ impl EndpointStats {
         self.aborted += other.aborted;
         self.aborted_connecting += other.aborted_connecting;
         self.retries += other.retries;
+        self.body_bytes += other.body_bytes;
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
@@ -191,10 +195,12 @@ impl IntervalStats {
         latency_us: u64,
         uncorrected_us: u64,
         ttfb_us: u64,
+        body_len: u64,
     ) {
         self.ttfb.saturating_record(ttfb_us);
         let stats = &mut self.endpoints[endpoint];
         stats.ok += 1;
+        stats.body_bytes += body_len;
         if let Some(slot) = stats.status.get_mut(usize::from(status)) {
             *slot += 1;
         }

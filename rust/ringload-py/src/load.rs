@@ -449,6 +449,12 @@ impl Outcomes {
         self.of().retries
     }
 
+    /// Response body bytes received (chunked framing removed, any content encoding kept).
+    #[getter]
+    fn body_bytes(&self) -> u64 {
+        self.of().body_bytes
+    }
+
     /// Responses by status code.
     #[getter]
     fn status(&self) -> BTreeMap<u16, u64> {

@@ -416,6 +416,7 @@ impl Responses for Batch<'_> {
             micros(done.saturating_duration_since(self.due[i])),
             micros(done.saturating_duration_since(self.sent_at)),
             micros(end.first_byte_at.saturating_duration_since(self.sent_at)),
+            end.body_len,
         );
     }
 }

@@ -40,6 +40,9 @@ pub(crate) struct ResponseEnd {
     pub keep_alive: bool,
     /// When the response began to arrive (its first byte was there to parse).
     pub first_byte_at: Instant,
+    /// The body's length as received, framing removed (what Locust counts as its content
+    /// length when no `Content-Encoding` applies).
+    pub body_len: u64,
 }
 
 /// The responses one exchange expects, in the order the requests were written.

@@ -113,7 +113,7 @@ impl Report {
                 field(name),
                 counts.requests,
                 counts.failures,
-                locust_summary(latency.as_ref()),
+                locust_summary(latency.as_ref(), o.body_bytes, counts.requests),
                 per_second(counts.requests, self.duration_s),
                 per_second(counts.failures, self.duration_s),
             );
@@ -161,11 +161,13 @@ impl Report {
             named(&["status"]),
         ]);
         let mut so_far = LocustCounts::of(0, 0);
+        let mut body_bytes_so_far = 0;
         let mut last_timestamp = None;
         for e in &self.timeline {
             let second = LocustCounts::of(e.ok, e.failed_total());
             so_far.requests += second.requests;
             so_far.failures += second.failures;
+            body_bytes_so_far += e.body_bytes;
             // The entry's end in whole seconds, as Locust stamps a row with `int(now)`; a short
             // last entry could fall in the same whole second as the one before, so every row
             // is kept a second after the previous one (Locust writes one row a second).
@@ -186,7 +188,11 @@ impl Report {
                 ",{},{},{}",
                 so_far.requests,
                 so_far.failures,
-                locust_summary(e.latency_so_far.as_ref())
+                locust_summary(
+                    e.latency_so_far.as_ref(),
+                    body_bytes_so_far,
+                    so_far.requests
+                )
             );
             let _ = write!(
                 out,
@@ -335,19 +341,34 @@ fn whole_ms(us: u64) -> u64 {
     (us as f64 / 1_000.0).round() as u64
 }
 
-/// Median, average, min and max (ms) and the average content size: Locust's `0` for each
-/// when nothing completed. ringload does not count body bytes per request, so the content
-/// size is always 0 (`bytes_read` in the JSON has the run's total).
-fn locust_summary(latency: Option<&LocustLatency>) -> String {
+/// Median, average, min and max (ms), then the average content size (`body_bytes` over
+/// `requests`, failures included, as Locust divides): Locust's `0` for each when nothing
+/// completed.
+fn locust_summary(latency: Option<&LocustLatency>, body_bytes: u64, requests: u64) -> String {
+    let content = average_content_size(body_bytes, requests);
     match latency {
-        None => "0,0.0,0,0,0".to_string(),
+        None => format!("0,0.0,0,0,{content}"),
         Some(l) => format!(
-            "{},{},{},{},0",
+            "{},{},{},{},{content}",
             whole_ms(l.median_us()),
             ms(l.mean_us),
             ms(l.min_us as f64),
             ms(l.max_us as f64)
         ),
+    }
+}
+
+/// Locust's `avg_content_length` as Python writes it: `0` with no request, else a float in
+/// its shortest form (`100.0`, `33.333333333333336`).
+fn average_content_size(body_bytes: u64, requests: u64) -> String {
+    if requests == 0 {
+        return "0".to_string();
+    }
+    let average = body_bytes as f64 / requests as f64;
+    if average.fract() == 0.0 {
+        format!("{average:.1}")
+    } else {
+        format!("{average}")
     }
 }
 
@@ -472,9 +493,9 @@ mod tests {
         // Median 1.2 ms is written as Locust writes it, whole milliseconds; min and max keep
         // their microseconds.
         assert_eq!(
-            locust_summary(Some(&latency)),
+            locust_summary(Some(&latency), 0, 4),
             format!(
-                "1,{},0.800,{},0",
+                "1,{},0.800,{},0.0",
                 ms(latency.mean_us),
                 ms(latency.max_us as f64)
             )
@@ -490,6 +511,15 @@ mod tests {
         let mut empty = String::new();
         push_percentiles(&mut empty, None);
         assert_eq!(empty, ",N/A".repeat(11));
-        assert_eq!(locust_summary(None), "0,0.0,0,0,0");
+        assert_eq!(locust_summary(None, 0, 0), "0,0.0,0,0,0");
+    }
+
+    #[test]
+    fn the_average_content_size_is_written_as_python_writes_locusts() {
+        assert_eq!(average_content_size(0, 0), "0");
+        assert_eq!(average_content_size(300, 3), "100.0");
+        assert_eq!(average_content_size(100, 3), "33.333333333333336");
+        assert_eq!(average_content_size(0, 5), "0.0");
+        assert_eq!(locust_summary(None, 12, 4), "0,0.0,0,0,3.0");
     }
 }

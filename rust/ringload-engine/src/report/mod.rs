@@ -133,6 +133,9 @@ pub struct Outcomes {
     pub retries: u64,
     /// Responses by status code.
     pub status: BTreeMap<u16, u64>,
+    /// The responses' bodies, in bytes as received (chunked framing removed, any content
+    /// encoding kept): what Locust's average content size divides by its requests.
+    pub body_bytes: u64,
     /// Complete responses per second.
     pub rps: f64,
     pub latency_us: LatencySummary,
@@ -153,6 +156,7 @@ impl Outcomes {
             aborted_connecting: stats.aborted_connecting,
             retries: stats.retries,
             status: status_counts(stats),
+            body_bytes: stats.body_bytes,
             rps: if duration_s > 0.0 {
                 round2(stats.ok as f64 / duration_s)
             } else {

@@ -35,6 +35,8 @@ pub struct TimelineEntry {
     pub aborted: u64,
     /// Responses by status code.
     pub status: BTreeMap<u16, u64>,
+    /// Response body bytes received in this entry (chunked framing removed).
+    pub body_bytes: u64,
     /// Complete responses per second during this entry.
     pub rps: f64,
     /// Open model only: the rate the schedule asked for during this entry (its due requests
@@ -172,6 +174,7 @@ impl TimelineBuilder {
             failed: failed_by_kind(stats),
             aborted: stats.aborted,
             status: status_counts(stats),
+            body_bytes: stats.body_bytes,
             rps: if duration_s > 0.0 {
                 round2(stats.ok as f64 / duration_s)
             } else {
@@ -249,7 +252,7 @@ mod tests {
     fn snapshot(ok: u64, connects: u64, closes: u64) -> IntervalStats {
         let mut stats = IntervalStats::new(1, false);
         for _ in 0..ok {
-            stats.record_response(0, 200, 100, 100, 50);
+            stats.record_response(0, 200, 100, 100, 50, 0);
         }
         stats.connects = connects;
         stats.closes = closes;
@@ -321,7 +324,7 @@ mod tests {
     fn latency_so_far_is_every_response_until_the_entry_ends() {
         let mut timeline = TimelineBuilder::new(1, false);
         let mut slow = IntervalStats::new(1, false);
-        slow.record_response(0, 200, 40_000, 40_000, 50);
+        slow.record_response(0, 200, 40_000, 40_000, 50, 0);
         // Nothing in the first second, three fast responses in the second, none in the third,
         // one slow one in the fourth.
         timeline.add(0, SnapshotEnd::Tick(6), &snapshot(3, 0, 0));

@@ -200,10 +200,14 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
         let first_byte_at = first_byte_at.unwrap_or_else(Instant::now);
 
         let mut body = BodyDecoder::new(head.framing);
+        let mut body_len = 0;
         loop {
             if self.read_pos < self.read_buf.len() {
                 let consumed = body
-                    .decode_all(&self.read_buf[self.read_pos..], |data| sink.body(data))
+                    .decode_all(&self.read_buf[self.read_pos..], |data| {
+                        body_len += data.len() as u64;
+                        sink.body(data)
+                    })
                     .map_err(|e| Failure::new(ErrorKind::Framing, io::Error::other(e)))?;
                 self.read_pos += consumed;
             }
@@ -212,6 +216,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                     status: head.status,
                     keep_alive: head.keep_alive,
                     first_byte_at,
+                    body_len,
                 });
             }
             sink.ready_for_more().await;
@@ -223,6 +228,7 @@ impl<S: AsyncReadRent + AsyncWriteRent> HttpStream<S> {
                     status: head.status,
                     keep_alive: false,
                     first_byte_at,
+                    body_len,
                 });
             }
         }
