@@ -88,8 +88,14 @@ impl Failure {
 /// message is written once, by the variant (or the small enum it carries).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("invalid URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    #[error("invalid URL {url:?}: {problem}")]
+    InvalidUrl { url: String, problem: UrlProblem },
+    /// The Python client's origin (`scheme://host[:port]`) with a bracket left open.
+    #[error("invalid IPv6 address in {origin:?}")]
+    OriginIpv6 { origin: String },
+    /// The Python client's origin with a port that is not a number from 0 to 65535.
+    #[error("invalid port {port:?} in {origin:?} (0-65535)")]
+    OriginPort { origin: String, port: String },
     #[error("unsupported scheme {0:?}: use http:// or https://")]
     UnsupportedScheme(String),
     /// A URL without `http://` or `https://`, and the URL it most likely meant.
@@ -151,6 +157,20 @@ pub enum ConfigError {
 }
 
 /// Options that cannot go together, or one that needs another.
+/// What is wrong with a URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlProblem {
+    #[error("CR, LF and NUL are not allowed")]
+    ControlCharacters,
+    #[error("missing host")]
+    MissingHost,
+    #[error("missing port")]
+    MissingPort,
+    /// The URL parser's own words.
+    #[error("{0}")]
+    Unparsable(String),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
     #[error(

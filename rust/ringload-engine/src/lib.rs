@@ -29,6 +29,7 @@ pub(crate) mod template;
 pub use error::{
     ConfigError, Conflict, ErrorKind, FileProblem, FileRole, RequestRef, ScenarioProblem,
     StageProblem, StageRamp, TemplatePlace, TemplateProblem, TemplatedRequestProblem, TlsProblem,
+    UrlProblem,
 };
 pub use load::config::{LoadConfig, ScenarioRequest};
 pub use load::prepare::LoadPlan;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 use base64::Engine as _;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, UrlProblem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -29,16 +29,18 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// `scheme://[userinfo@]host[:port]` (the first part of [`split_origin`]). The error says
-    /// what is wrong, for a ValueError.
-    pub fn parse(origin: &str) -> Result<Origin, String> {
+    /// `scheme://[userinfo@]host[:port]` (the first part of [`split_origin`]).
+    pub fn parse(origin: &str) -> Result<Origin, ConfigError> {
         let (scheme, authority) = origin.split_once("://").unwrap_or((origin, ""));
         let https = scheme.eq_ignore_ascii_case("https");
         let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
         let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| format!("invalid IPv6 address in {origin:?}"))?;
+            let (host, after) =
+                bracketed
+                    .split_once(']')
+                    .ok_or_else(|| ConfigError::OriginIpv6 {
+                        origin: origin.to_string(),
+                    })?;
             (host, after.strip_prefix(':').unwrap_or(""))
         } else {
             authority.split_once(':').unwrap_or((authority, ""))
@@ -46,9 +48,10 @@ impl Origin {
         let port = match port {
             "" if https => 443,
             "" => 80,
-            digits => digits
-                .parse::<u16>()
-                .map_err(|_| format!("invalid port {digits:?} in {origin:?} (0-65535)"))?,
+            digits => digits.parse::<u16>().map_err(|_| ConfigError::OriginPort {
+                origin: origin.to_string(),
+                port: digits.to_string(),
+            })?,
         };
         Ok(Origin {
             scheme: if https { Scheme::Https } else { Scheme::Http },
@@ -77,18 +80,19 @@ pub struct Target {
 
 impl Target {
     pub fn parse(url: &str) -> Result<Target, ConfigError> {
-        let invalid = |reason: &str| ConfigError::InvalidUrl {
+        let invalid = |problem: UrlProblem| ConfigError::InvalidUrl {
             url: redact_userinfo(url),
-            reason: reason.to_string(),
+            problem,
         };
         if url.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(invalid("CR, LF and NUL are not allowed"));
+            return Err(invalid(UrlProblem::ControlCharacters));
         }
         // Before the URL parser, which reads `localhost:8080` as the scheme `localhost:`.
         if let Some(error) = missing_scheme(url) {
             return Err(error);
         }
-        let parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| invalid(UrlProblem::Unparsable(e.to_string())))?;
         let scheme = match parsed.scheme() {
             "http" => Scheme::Http,
             "https" => Scheme::Https,
@@ -98,11 +102,11 @@ impl Target {
             Some(url::Host::Domain(d)) => d.to_string(),
             Some(url::Host::Ipv4(ip)) => ip.to_string(),
             Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => return Err(invalid("missing host")),
+            None => return Err(invalid(UrlProblem::MissingHost)),
         };
         let port = parsed
             .port_or_known_default()
-            .ok_or_else(|| invalid("missing port"))?;
+            .ok_or_else(|| invalid(UrlProblem::MissingPort))?;
         let host_for_header = match parsed.host() {
             Some(url::Host::Ipv6(ip)) => format!("[{ip}]"),
             _ => host.clone(),
@@ -349,6 +353,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_bad_url_says_what_is_wrong_as_data() {
+        let problem = |url: &str| match Target::parse(url) {
+            Err(ConfigError::InvalidUrl { problem, .. }) => problem,
+            other => panic!("{url}: {other:?}"),
+        };
+        assert_eq!(problem("http://a\r\nb/"), UrlProblem::ControlCharacters);
+        assert!(matches!(problem("http://[::1/"), UrlProblem::Unparsable(_)));
+        assert_eq!(
+            Target::parse("http://u:secret@a\n/")
+                .unwrap_err()
+                .to_string(),
+            r#"invalid URL "http://***@a\n/": CR, LF and NUL are not allowed"#
+        );
+    }
+
+    #[test]
     fn only_http_and_https_split_at_the_end_of_the_authority() {
         assert_eq!(
             split_origin("http://h:1/a?b#c"),
@@ -474,9 +494,18 @@ mod tests {
         assert_eq!(origin.authority, "[::1]:81");
         let origin = Origin::parse("http://u:p@host:90").unwrap();
         assert_eq!((origin.authority.as_str(), origin.port), ("host:90", 90));
-        assert!(Origin::parse("http://host:99999").is_err());
-        assert!(Origin::parse("http://host:x").is_err());
-        assert!(Origin::parse("http://[::1").is_err());
+        assert_eq!(
+            Origin::parse("http://host:99999").unwrap_err().to_string(),
+            r#"invalid port "99999" in "http://host:99999" (0-65535)"#
+        );
+        assert!(matches!(
+            Origin::parse("http://host:x"),
+            Err(ConfigError::OriginPort { port, .. }) if port == "x"
+        ));
+        assert_eq!(
+            Origin::parse("http://[::1").unwrap_err().to_string(),
+            r#"invalid IPv6 address in "http://[::1""#
+        );
         // as urlsplit: the port is everything after the first colon
         assert!(Origin::parse("http://h:80ftp:").is_err());
     }

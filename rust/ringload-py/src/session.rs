@@ -21,7 +21,7 @@ use ringload_engine::{
 use ringload_http1::RequestSpec;
 
 use crate::client::Engine;
-use crate::convert::seconds;
+use crate::convert::{config_error, seconds};
 use crate::tls::TlsConfig;
 
 pyo3::create_exception!(
@@ -216,7 +216,7 @@ impl Session {
         if let Some(origin) = origins.get(key) {
             return Ok((origin.clone(), target));
         }
-        let origin = Arc::new(Origin::parse(key).map_err(PyValueError::new_err)?);
+        let origin = Arc::new(Origin::parse(key).map_err(config_error)?);
         if origins.len() >= MAX_CACHED_ORIGINS {
             origins.clear();
         }
