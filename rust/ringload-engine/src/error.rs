@@ -449,6 +449,10 @@ pub enum RunError {
          least {asked} connections"
     )]
     AboveConnectionCeiling { asked: usize, ceiling: usize },
+    /// [`crate::load::Run::add_user`] on a run not started with
+    /// [`crate::load::Run::start_users`].
+    #[error("users are added only to a run started for native users")]
+    NotNativeUsers,
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub struct EndpointStats {
     pub status: Box<[u64; STATUS_SLOTS]>,
     /// Response bodies received, framing removed.
     pub body_bytes: u64,
+    /// Latency of failed requests, from their start to the failure, microseconds: Locust
+    /// times failures too. Created at the first failure.
+    pub failed_latency: Option<Histogram<u64>>,
+    /// When the last request (completed or failed) ended, microseconds after the run's start.
+    pub last_done_us: u64,
 }
 
 impl EndpointStats {
@@ -71,6 +76,8 @@ impl EndpointStats {
             retries: 0,
             status: Box::new([0; STATUS_SLOTS]),
             body_bytes: 0,
+            failed_latency: None,
+            last_done_us: 0,
         }
     }
 
@@ -100,6 +107,13 @@ impl EndpointStats {
         self.aborted_connecting += other.aborted_connecting;
         self.retries += other.retries;
         self.body_bytes += other.body_bytes;
+        if let Some(theirs) = &other.failed_latency {
+            let _ = self
+                .failed_latency
+                .get_or_insert_with(new_histogram)
+                .add(theirs);
+        }
+        self.last_done_us = self.last_done_us.max(other.last_done_us);
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
         }
@@ -179,8 +193,16 @@ impl IntervalStats {
         kind: ErrorKind,
         endpoint: usize,
         error: &std::io::Error,
+        latency_us: u64,
+        done_us: u64,
     ) {
-        self.endpoints[endpoint].failed[kind as usize] += 1;
+        let stats = &mut self.endpoints[endpoint];
+        stats.failed[kind as usize] += 1;
+        stats
+            .failed_latency
+            .get_or_insert_with(new_histogram)
+            .saturating_record(latency_us.max(1));
+        stats.last_done_us = stats.last_done_us.max(done_us);
         let example = &mut self.examples[kind as usize];
         if example.is_none() {
             *example = Some(error.to_string());
@@ -196,10 +218,12 @@ impl IntervalStats {
         uncorrected_us: u64,
         ttfb_us: u64,
         body_len: u64,
+        done_us: u64,
     ) {
         self.ttfb.saturating_record(ttfb_us);
         let stats = &mut self.endpoints[endpoint];
         stats.ok += 1;
+        stats.last_done_us = done_us;
         stats.body_bytes += body_len;
         if let Some(slot) = stats.status.get_mut(usize::from(status)) {
             *slot += 1;

@@ -64,6 +64,11 @@ impl Server {
         self.shared.connections.load(Ordering::Relaxed)
     }
 
+    /// Connections open now (accepted and not yet closed by either side).
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.live).len()
+    }
+
     /// Kept-alive connections the server ended while they were idle (after
     /// [`ServerConfig::idle_timeout`], or to stay within [`ServerConfig::max_connections`]).
     pub fn idle_closes(&self) -> u64 {

@@ -15,6 +15,7 @@ use crate::load::demand::{ConnectionSlot, DemandChanged, Idle, RaiseOnDrop};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
 use crate::load::stop::StopSignal;
+use crate::load::users::{UserSetup, WaitTime};
 use crate::load::watchdog::{Alarm, Watchdog};
 use crate::net::dial::{DialGate, DialTimes, Dialer};
 use crate::net::idle::OverSocket;
@@ -36,8 +37,10 @@ pub(crate) struct WorkerShared {
     pub plan: Plan,
     /// Chooses among `requests` for every send.
     pub picker: Picker,
-    /// The encoded requests, sent as they are every time.
-    pub requests: Rc<[PreparedRequest]>,
+    /// The encoded requests, sent as they are every time (native users send their own).
+    pub requests: Arc<[PreparedRequest]>,
+    /// Native users: the pause after each request.
+    pub wait: Option<WaitTime>,
     pub pipeline: usize,
     /// `false`: every request on a new connection, closed after its response.
     pub keep_alive: bool,
@@ -53,8 +56,13 @@ pub(crate) struct WorkerShared {
     pub dial_gate: DialGate,
     /// Random values for templated requests.
     pub rng: Rng,
+    /// When the run started: completions are stamped from here.
+    pub start: Instant,
     /// Wakes the idle connections to look at the demand again.
     pub demand_changed: DemandChanged,
+    /// Native users: raised when users were removed, so those pausing between requests look
+    /// whether they are still in use.
+    pub users_left: DemandChanged,
 }
 
 impl WorkerShared {
@@ -95,33 +103,52 @@ impl WorkerShared {
         self.stop.is_requested() || Instant::now() >= self.deadline
     }
 
-    /// Counts each of `picked` (indices into `requests`) as failed.
-    fn fail(&self, failure: &Failure, picked: &[usize]) {
+    /// Counts each of `picked` (indices into `requests`) as failed, `since` being when they
+    /// started (their latency, as Locust times a failure).
+    fn fail(
+        &self,
+        requests: &[PreparedRequest],
+        failure: &Failure,
+        picked: &[usize],
+        since: Instant,
+    ) {
+        let now = Instant::now();
+        let (latency, done) = (
+            micros(now.saturating_duration_since(since)),
+            self.since_start(now),
+        );
         let mut stats = self.stats.borrow_mut();
         for &request in picked {
             stats.record_failure(
                 failure.kind,
-                self.requests[request].endpoint,
+                requests[request].endpoint,
                 &failure.error,
+                latency,
+                done,
             );
         }
     }
 
     /// Counts each of `picked` as aborted by the end of the run.
-    fn abort(&self, picked: &[usize]) {
+    fn abort(&self, requests: &[PreparedRequest], picked: &[usize]) {
         let mut stats = self.stats.borrow_mut();
         for &request in picked {
-            stats.endpoints[self.requests[request].endpoint].aborted += 1;
+            stats.endpoints[requests[request].endpoint].aborted += 1;
         }
     }
 
     /// Counts each of `picked` as aborted by the end of the run before its connection was up.
-    fn abort_connecting(&self, picked: &[usize]) {
-        self.abort(picked);
+    fn abort_connecting(&self, requests: &[PreparedRequest], picked: &[usize]) {
+        self.abort(requests, picked);
         let mut stats = self.stats.borrow_mut();
         for &request in picked {
-            stats.endpoints[self.requests[request].endpoint].aborted_connecting += 1;
+            stats.endpoints[requests[request].endpoint].aborted_connecting += 1;
         }
+    }
+
+    /// Microseconds from the run's start to `at`: when a request completed.
+    fn since_start(&self, at: Instant) -> u64 {
+        micros(at.saturating_duration_since(self.start))
     }
 }
 
@@ -133,6 +160,9 @@ pub(crate) async fn run_connection<D: Dialer>(
     slot: Option<ConnectionSlot>,
 ) {
     let _raise = RaiseOnDrop(&shared.demand_changed);
+    let mut requests = shared.requests.clone();
+    // Native users: the user this connection serves, with its own requests.
+    let mut user: Option<Arc<UserSetup>> = None;
     let mut conn: Connection<D::Stream> = shared.new_connection();
     let mut scratch = TemplateScratch::default();
     let alarm = shared.watchdog.alarm();
@@ -179,6 +209,14 @@ pub(crate) async fn run_connection<D: Dialer>(
             };
             continue;
         }
+        if let Some(current) = slot.as_ref().and_then(ConnectionSlot::user) {
+            if !user.as_ref().is_some_and(|u| Arc::ptr_eq(u, &current)) {
+                // Another user: a connection of its own, as a Locust user has.
+                shared.close(&mut conn);
+                requests = current.requests.clone();
+                user = Some(current);
+            }
+        }
         if !shared
             .plan
             .next_batch(&mut due, shared.pipeline, shared.deadline)
@@ -189,6 +227,7 @@ pub(crate) async fn run_connection<D: Dialer>(
             break;
         }
         picked.extend(due.iter().map(|_| shared.picker.pick()));
+        let iteration = Instant::now();
         let mut retried = false;
         loop {
             // Without keep-alive the connection is part of each request: its latency (and
@@ -203,11 +242,11 @@ pub(crate) async fn run_connection<D: Dialer>(
             if !conn.is_open() {
                 match shared.dial(&*dialer, &alarm).await {
                     None => {
-                        shared.abort_connecting(&picked);
+                        shared.abort_connecting(&requests, &picked);
                         return;
                     }
                     Some(Err(failure)) => {
-                        shared.fail(&failure, &picked);
+                        shared.fail(&requests, &failure, &picked, started);
                         sleep_before_deadline(backoff, shared.deadline).await;
                         backoff = (backoff * 2).min(BACKOFF_MAX);
                         break;
@@ -235,7 +274,7 @@ pub(crate) async fn run_connection<D: Dialer>(
             let outcome = alarm
                 .guard(
                     limit,
-                    shared.exchange(&mut conn, &mut scratch, &due, &picked, sent_at),
+                    shared.exchange(&mut conn, &requests, &mut scratch, &due, &picked, sent_at),
                 )
                 .await;
             shared.count_bytes(&mut conn);
@@ -247,15 +286,17 @@ pub(crate) async fn run_connection<D: Dialer>(
                     // requests behind them were never answered.
                     shared.close(&mut conn);
                     shared.fail(
+                        &requests,
                         &Failure::message(ErrorKind::Closed, "connection closed before response"),
                         unanswered,
+                        sent_at,
                     );
                 }
                 Ok(Err(failure)) => {
                     let may_retry = !retried
                         && conn.may_resend(
                             &failure,
-                            unanswered.iter().all(|&r| shared.requests[r].idempotent),
+                            unanswered.iter().all(|&r| requests[r].idempotent),
                         );
                     shared.close(&mut conn);
                     if may_retry {
@@ -264,11 +305,11 @@ pub(crate) async fn run_connection<D: Dialer>(
                         retried = true;
                         let mut stats = shared.stats.borrow_mut();
                         for &r in unanswered {
-                            stats.endpoints[shared.requests[r].endpoint].retries += 1;
+                            stats.endpoints[requests[r].endpoint].retries += 1;
                         }
                         continue;
                     }
-                    shared.fail(&failure, unanswered);
+                    shared.fail(&requests, &failure, unanswered, sent_at);
                 }
                 Err(_) => {
                     if shared.stop.is_requested()
@@ -276,20 +317,57 @@ pub(crate) async fn run_connection<D: Dialer>(
                     {
                         // The run is over and the connection ends with it, as the others do
                         // (so the timeline does not count it as closed).
-                        shared.abort(unanswered);
+                        shared.abort(&requests, unanswered);
                         return;
                     }
                     shared.close(&mut conn);
                     shared.fail(
+                        &requests,
                         &Failure::new(
                             ErrorKind::Timeout,
                             io::Error::new(io::ErrorKind::TimedOut, "no complete response in time"),
                         ),
                         unanswered,
+                        sent_at,
                     );
                 }
             }
             break;
+        }
+        if let (Some(wait), Some(slot)) = (shared.wait, slot.as_ref()) {
+            if !wait.is_zero() {
+                let pause = wait.after(iteration.elapsed(), &shared.rng);
+                pause_while_in_use(&shared, &alarm, slot, Instant::now() + pause).await;
+            }
+        }
+    }
+}
+
+/// A native user's pause between requests: until `until`, or until its user was removed (it
+/// then closes at once), or the run ends.
+async fn pause_while_in_use(
+    shared: &WorkerShared,
+    alarm: &Alarm,
+    slot: &ConnectionSlot,
+    until: Instant,
+) {
+    let user = slot.user();
+    loop {
+        let seen = shared.users_left.generation();
+        let still_here = match (&user, slot.user()) {
+            (Some(before), Some(now)) => Arc::ptr_eq(before, &now),
+            _ => false,
+        };
+        if !still_here || shared.is_over() || Instant::now() >= until {
+            return;
+        }
+        let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
+        if alarm
+            .guard(until, either(nap, shared.users_left.wait_past(seen)))
+            .await
+            .is_err()
+        {
+            return;
         }
     }
 }
@@ -320,6 +398,8 @@ struct TemplateScratch {
 
 impl WorkerShared {
     fn new_connection<S: AsyncReadRent + AsyncWriteRent + OverSocket>(&self) -> Connection<S> {
+        // Native users' requests differ from these by their headers only: the buffer grows if
+        // a user's token makes one longer.
         let longest = self.requests.iter().map(|r| r.wire.size_hint()).max();
         Connection::new(longest.unwrap_or(0) * self.pipeline)
     }
@@ -347,6 +427,7 @@ impl WorkerShared {
     async fn exchange<S: AsyncReadRent + AsyncWriteRent + OverSocket>(
         &self,
         conn: &mut Connection<S>,
+        requests: &[PreparedRequest],
         scratch: &mut TemplateScratch,
         due: &[Instant],
         picked: &[usize],
@@ -355,11 +436,11 @@ impl WorkerShared {
         // Copying ~100 bytes per request costs nothing next to the syscall.
         let buf = conn.requests_buf();
         for &r in picked {
-            let request = &self.requests[r];
-            request.wire.write(buf, &mut scratch.body, &self.rng);
+            requests[r].wire.write(buf, &mut scratch.body, &self.rng);
         }
         let mut batch = Batch {
             shared: self,
+            requests,
             due,
             picked,
             sent_at,
@@ -385,6 +466,7 @@ impl WorkerShared {
 /// One exchange's requests as the worker sent them, recording each response as it completes.
 struct Batch<'a> {
     shared: &'a WorkerShared,
+    requests: &'a [PreparedRequest],
     /// Due time (open model) or send time (closed) of each request.
     due: &'a [Instant],
     /// Which request each one is (indices into `requests`).
@@ -401,7 +483,7 @@ impl Responses for Batch<'_> {
     }
 
     fn is_head(&self, i: usize) -> bool {
-        self.shared.requests[self.picked[i]].is_head
+        self.requests[self.picked[i]].is_head
     }
 
     fn sink(&mut self, _i: usize) -> &mut Discard {
@@ -411,12 +493,13 @@ impl Responses for Batch<'_> {
     fn complete(&mut self, i: usize, end: ResponseEnd) {
         let done = Instant::now();
         self.shared.stats.borrow_mut().record_response(
-            self.shared.requests[self.picked[i]].endpoint,
+            self.requests[self.picked[i]].endpoint,
             end.status,
             micros(done.saturating_duration_since(self.due[i])),
             micros(done.saturating_duration_since(self.sent_at)),
             micros(end.first_byte_at.saturating_duration_since(self.sent_at)),
             end.body_len,
+            self.shared.since_start(done),
         );
     }
 }

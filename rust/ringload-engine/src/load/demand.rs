@@ -12,6 +12,7 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::load::stages::Ramp;
+use crate::load::users::{UserSetup, UserTable};
 
 /// Where the count of connections in use comes from.
 #[derive(Clone, Debug)]
@@ -20,6 +21,8 @@ pub(crate) enum ConnectionDemand {
     Ramp { ramp: Arc<Ramp>, start: Instant },
     /// Changed while the run runs.
     Live(Arc<LiveConnections>),
+    /// Native users: a connection is in use while its slot holds a user.
+    Users(Arc<UserTable>),
 }
 
 /// The count of a live demand, read by every connection before each request.
@@ -55,6 +58,7 @@ impl WorkerConnections {
         ConnectionSlot {
             demand: self.demand.clone(),
             level: self.first + j * self.stride,
+            user: RefCell::new((u64::MAX, None)),
         }
     }
 }
@@ -66,8 +70,10 @@ const ABOVE: f64 = 1e-9;
 #[derive(Clone, Debug)]
 pub(crate) struct ConnectionSlot {
     demand: ConnectionDemand,
-    /// The connection is in use while the demand is above this.
+    /// The connection is in use while the demand is above this (for native users: its slot).
     level: usize,
+    /// Native users: the table's generation when this slot was last read, and its user then.
+    user: RefCell<(u64, Option<Arc<UserSetup>>)>,
 }
 
 /// Until when a connection that is not in use stays idle.
@@ -89,6 +95,7 @@ impl ConnectionSlot {
             ConnectionDemand::Live(live) => {
                 (live.get() <= self.level).then_some(Idle::UntilChanged)
             }
+            ConnectionDemand::Users(_) => self.user().is_none().then_some(Idle::UntilChanged),
             ConnectionDemand::Ramp { ramp, start } => {
                 let t = start.elapsed().as_secs_f64();
                 let level = self.level as f64;
@@ -103,6 +110,21 @@ impl ConnectionSlot {
                 )
             }
         }
+    }
+}
+
+impl ConnectionSlot {
+    /// Native users: the user in this slot now. One atomic load while the table is unchanged.
+    pub fn user(&self) -> Option<Arc<UserSetup>> {
+        let ConnectionDemand::Users(table) = &self.demand else {
+            return None;
+        };
+        let generation = table.generation();
+        let mut seen = self.user.borrow_mut();
+        if seen.0 != generation {
+            *seen = (generation, table.get(self.level));
+        }
+        seen.1.clone()
     }
 }
 

@@ -12,6 +12,7 @@ pub mod prepare;
 pub mod run;
 pub mod stages;
 pub mod stop;
+pub(crate) mod users;
 pub(crate) mod watchdog;
 pub mod worker;
 
@@ -19,8 +20,9 @@ use std::sync::Arc;
 
 pub use crate::error::RunError;
 use crate::load::prepare::LoadPlan;
-pub use crate::load::run::{Progress, Run, RunEvent};
+pub use crate::load::run::{Progress, Run, RunEvent, SecondStats};
 use crate::load::stop::StopSignal;
+pub use crate::load::users::WaitTime;
 use crate::report::Report;
 
 /// Runs `plan` to its end through [`Run`]: `on_warning` receives each warning line as it is

@@ -168,6 +168,17 @@ impl LoadConfig {
     /// Checks everything and encodes every request, once: the plan the workers run. Anything
     /// that cannot work is refused here, before any connection is made.
     pub fn plan(&self) -> Result<LoadPlan, ConfigError> {
+        self.plan_for(Ending::DurationOrBudget)
+    }
+
+    /// The plan of a native-users run ([`crate::load::Run::start_users`]): as [`LoadConfig::plan`],
+    /// but it runs until it is stopped, so it needs neither a duration nor a request budget.
+    /// Its users are added while it runs; `connections` only sizes its threads.
+    pub fn plan_for_users(&self) -> Result<LoadPlan, ConfigError> {
+        self.plan_for(Ending::Stop)
+    }
+
+    fn plan_for(&self, ending: Ending) -> Result<LoadPlan, ConfigError> {
         self.validate_settings()?;
         let rate = match (self.rate_stages.is_empty(), self.rate) {
             (true, None) => None,
@@ -203,7 +214,7 @@ impl LoadConfig {
             .and_then(RateShape::ramp)
             .or(connection_ramp.as_ref());
         let duration = self.duration.or_else(|| stages.map(|ramp| ramp.duration()));
-        if duration.is_none() && self.requests.is_none() {
+        if duration.is_none() && self.requests.is_none() && ending == Ending::DurationOrBudget {
             return Err(Conflict::NoDurationNorRequests.into());
         }
         let cores = available_cores().len().max(1);
@@ -225,13 +236,37 @@ impl LoadConfig {
             tls,
             threads: self.threads.unwrap_or(cores).min(connections).max(1),
             config: self.clone(),
-            requests: prepared.requests,
+            requests: prepared.requests.into(),
             endpoints: prepared.endpoints,
             connections,
             duration,
             rate,
             connection_ramp,
         })
+    }
+}
+
+/// What ends a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Its duration, its stages' end, or its request budget (or a stop before them).
+    DurationOrBudget,
+    /// Only a stop: native users run as long as their controller wants.
+    Stop,
+}
+
+impl LoadPlan {
+    /// The plan's requests encoded with `headers` in place of the run's own (a native user's
+    /// token and cookies); the same statistics rows, in the same order.
+    pub(crate) fn requests_with_headers(
+        &self,
+        headers: Vec<(String, String)>,
+    ) -> Result<Arc<[PreparedRequest]>, ConfigError> {
+        let config = LoadConfig {
+            headers,
+            ..self.config.clone()
+        };
+        Ok(config.prepare()?.requests.into())
     }
 }
 
@@ -283,7 +318,7 @@ impl RateShape {
 #[derive(Debug, Clone)]
 pub struct LoadPlan {
     pub(crate) config: LoadConfig,
-    pub(crate) requests: Vec<PreparedRequest>,
+    pub(crate) requests: Arc<[PreparedRequest]>,
     pub(crate) endpoints: Vec<EndpointKey>,
     pub(crate) connections: usize,
     pub(crate) threads: usize,

@@ -4,7 +4,7 @@
 //! [`Run::set_connections`] changes how many of the run's connections are in use while it
 //! runs; [`Run::finish`] waits for every request to be accounted for and builds the report.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -17,13 +17,16 @@ use crate::load::demand::{ConnectionDemand, LiveConnections, WorkerConnections};
 use crate::load::pacer::Grid;
 use crate::load::plan::DueTimes;
 use crate::load::prepare::{LoadPlan, RateShape};
-use crate::load::stop::{wake_watcher, StopSignal, WorkerStop, STOP_POLL};
+use crate::load::stop::{
+    wake_watcher, wake_watcher_with, StopSignal, WorkerStop, STOP_POLL, USERS_LEFT,
+};
+use crate::load::users::{UserSetup, UserTable, WaitTime};
 use crate::load::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 use crate::origin::Scheme;
 use crate::report::timeline::TimelineBuilder;
 use crate::report::{Ramps, Report, RunFacts};
 use crate::runtime::{available_cores, choose_io};
-use crate::stats::IntervalStats;
+use crate::stats::{IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
 
 /// A live view of the run, once a second.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +65,8 @@ pub struct Run {
     pending: VecDeque<RunEvent>,
     /// The demand every connection follows, unless connection stages or a rate own it.
     live: Option<Arc<LiveConnections>>,
+    /// Native users: who is in the run, and its statistics by epoch second not yet drained.
+    users: Option<NativeUsers>,
     handles: Vec<JoinHandle<()>>,
     /// The coordinator's ends of the workers' stop lines.
     stop_lines: Vec<UnixStream>,
@@ -80,6 +85,26 @@ impl Run {
     /// Starts `plan` ([`crate::LoadConfig::plan`]); `stop` ends it early (Ctrl-C), at once, as
     /// at the deadline, with the requests in flight counted aborted.
     pub fn start(plan: &LoadPlan, stop: Arc<StopSignal>) -> Result<Run, RunError> {
+        Run::start_as(plan, stop, None)
+    }
+
+    /// Starts a native-users run ([`LoadConfig::plan_for_users`](crate::LoadConfig)): no
+    /// connection until [`Run::add_user`], `wait` after each request of each user, until
+    /// `stop` (then [`Run::finish`]). Its snapshots are taken on the wall clock's quarter
+    /// seconds, so [`Run::drain`] files each one under the epoch second it was recorded in.
+    pub fn start_users(
+        plan: &LoadPlan,
+        wait: WaitTime,
+        stop: Arc<StopSignal>,
+    ) -> Result<Run, RunError> {
+        Run::start_as(plan, stop, Some(wait))
+    }
+
+    fn start_as(
+        plan: &LoadPlan,
+        stop: Arc<StopSignal>,
+        users: Option<WaitTime>,
+    ) -> Result<Run, RunError> {
         let config = &plan.config;
         let addrs = config.target.resolve()?;
         let (use_uring, io_warning) = choose_io(config.io)?;
@@ -88,14 +113,27 @@ impl Run {
             .chain(raise_open_file_limit(plan.connections))
             .collect();
 
-        let start = Instant::now();
+        let mut start = Instant::now();
         // The wall clock at the start, for the CSV history's timestamps (Locust's are unix times).
-        let started_at = SystemTime::now();
+        let mut started_at = SystemTime::now();
+        if users.is_some() {
+            // Back to the last quarter second of the wall clock: every snapshot then lies
+            // within one epoch second.
+            let into = started_at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(Duration::ZERO, |t| {
+                    Duration::from_nanos((t.as_nanos() % SNAPSHOT_INTERVAL.as_nanos()) as u64)
+                });
+            if let Some(earlier) = start.checked_sub(into) {
+                (start, started_at) = (earlier, started_at - into);
+            }
+        }
         let deadline = start + plan.duration.unwrap_or(UNBOUNDED_RUN);
         let setup = Arc::new(RunSetup {
             addrs,
             tls: plan.tls.clone(),
             requests: plan.requests.clone(),
+            wait: users,
             endpoints: plan.endpoints.len(),
             pipeline: config.pipeline,
             keep_alive: config.keep_alive,
@@ -109,7 +147,9 @@ impl Run {
         // A closed-model run for a duration starts with all its connections in use, and its
         // controller may change that while it runs. (With a request budget, each worker spends
         // its own share: the connections stay as they are.)
+        let table = users.map(|_| Arc::new(UserTable::default()));
         let demand = match (&plan.connection_ramp, &plan.rate, config.requests) {
+            _ if table.is_some() => table.clone().map(ConnectionDemand::Users),
             (Some(ramp), _, _) => Some(ConnectionDemand::Ramp {
                 ramp: ramp.clone(),
                 start,
@@ -164,6 +204,11 @@ impl Run {
                 .collect(),
             start_warnings,
             live,
+            users: table.map(|table| NativeUsers {
+                table,
+                started_at_ms: millis_since_epoch(started_at),
+                undrained: BTreeMap::new(),
+            }),
             running: handles.len(),
             timeline: TimelineBuilder::new(handles.len(), open_model),
             handles,
@@ -231,25 +276,110 @@ impl Run {
         Ok(())
     }
 
+    /// Native users: adds a user sending the plan's requests with `headers` in place of the
+    /// run's own, and returns its slot (for [`Run::remove_user`]). Its connection opens at
+    /// once.
+    pub fn add_user(&self, headers: Vec<(String, String)>) -> Result<usize, RunError> {
+        let users = self.users.as_ref().ok_or(RunError::NotNativeUsers)?;
+        let requests = self.plan.requests_with_headers(headers)?;
+        let slot = users.table.add(UserSetup { requests });
+        self.wake_worker_of(slot, 1);
+        Ok(slot)
+    }
+
+    /// Native users: removes the user in `slot`. It starts no new request; one in flight
+    /// finishes and is counted, then its connection closes. Returns whether there was one.
+    pub fn remove_user(&self, slot: usize) -> Result<bool, RunError> {
+        let users = self.users.as_ref().ok_or(RunError::NotNativeUsers)?;
+        let removed = users.table.remove(slot);
+        self.wake_worker_of(slot, USERS_LEFT);
+        Ok(removed)
+    }
+
+    /// Native users in the run now.
+    pub fn user_count(&self) -> usize {
+        self.users.as_ref().map_or(0, |users| users.table.count())
+    }
+
+    fn wake_worker_of(&self, slot: usize, byte: u8) {
+        if let Some(line) = self.stop_lines.get(slot % self.stop_lines.len().max(1)) {
+            wake_watcher_with(line, byte);
+        }
+    }
+
+    /// Native users: takes what the workers measured since the last drain, without waiting,
+    /// as one [`SecondStats`] per epoch second and the warnings found meanwhile. A stop
+    /// requested meanwhile is relayed to the workers.
+    pub fn drain(&mut self) -> (Vec<SecondStats>, Vec<String>) {
+        if !self.stop_relayed && self.setup.stop.is_requested() {
+            self.relay_stop();
+        }
+        while let Ok(message) = self.rx.try_recv() {
+            self.receive(message);
+        }
+        let warnings = self
+            .pending
+            .drain(..)
+            .filter_map(|event| match event {
+                RunEvent::Warning(line) => Some(line),
+                RunEvent::Progress(_) => None,
+            })
+            .collect();
+        (self.take_seconds(), warnings)
+    }
+
+    fn take_seconds(&mut self) -> Vec<SecondStats> {
+        let Some(users) = &mut self.users else {
+            return Vec::new();
+        };
+        let started_at_ms = users.started_at_ms;
+        std::mem::take(&mut users.undrained)
+            .into_iter()
+            .map(|(epoch_second, stats)| SecondStats {
+                epoch_second,
+                started_at_ms,
+                stats,
+            })
+            .collect()
+    }
+
+    /// Native users: stops the run (every connection closes; requests in flight are dropped,
+    /// counted neither as requests nor as failures), waits for the workers, and returns what
+    /// was not drained yet.
+    pub fn stop_users(mut self) -> Result<Vec<SecondStats>, RunError> {
+        self.setup.stop.request();
+        while self.next_event().is_some() {}
+        self.join_workers()?;
+        while let Ok(message) = self.rx.try_recv() {
+            self.receive(message);
+        }
+        Ok(self.take_seconds())
+    }
+
     /// Waits for every worker (running the rest of the run, or ending it at once after a stop)
     /// and builds the report. Warnings found then are in the report's `warnings` after the
     /// ones [`Run::next_event`] gave.
     pub fn finish(mut self) -> Result<Report, RunError> {
         while self.next_event().is_some() {}
+        self.join_workers()?;
+        // Anything still queued (a worker's last snapshot racing its Finished message).
+        while let Ok(message) = self.rx.try_recv() {
+            self.receive(message);
+        }
+        Ok(self.report())
+    }
+
+    fn join_workers(&mut self) -> Result<(), RunError> {
         for handle in self.handles.drain(..) {
             if handle.join().is_err() {
                 self.worker_error
                     .get_or_insert_with(|| "a worker thread panicked".to_string());
             }
         }
-        if let Some(message) = self.worker_error.take() {
-            return Err(RunError::Worker(message));
+        match self.worker_error.take() {
+            Some(message) => Err(RunError::Worker(message)),
+            None => Ok(()),
         }
-        // Anything still queued (a worker's last snapshot racing its Finished message).
-        while let Ok(message) = self.rx.try_recv() {
-            self.receive(message);
-        }
-        Ok(self.report())
     }
 
     fn relay_stop(&mut self) {
@@ -262,6 +392,9 @@ impl Run {
             WorkerMessage::Snapshot { worker, end, stats } => {
                 self.timeline.add(worker, end, &stats);
                 self.total.merge(&stats);
+                if let Some(users) = &mut self.users {
+                    users.file(end, *stats);
+                }
             }
             WorkerMessage::Finished => {
                 self.running -= 1;
@@ -331,6 +464,50 @@ impl Run {
         };
         Report::build(facts, &self.total)
     }
+}
+
+/// A native-users run's own state.
+struct NativeUsers {
+    table: Arc<UserTable>,
+    /// The run's start on the wall clock (a quarter second), milliseconds since the epoch.
+    started_at_ms: u64,
+    /// Snapshots not drained yet, merged per epoch second.
+    undrained: BTreeMap<u64, IntervalStats>,
+}
+
+impl NativeUsers {
+    /// Files a snapshot under the epoch second of the slice it covers (the quarter second
+    /// before its tick; a late tick, the slice it reached; the last one, its end).
+    fn file(&mut self, end: SnapshotEnd, stats: IntervalStats) {
+        let slice_start_ms = match end {
+            SnapshotEnd::Tick(tick) => {
+                tick.saturating_sub(1) * SNAPSHOT_INTERVAL.as_millis() as u64
+            }
+            SnapshotEnd::Final(at) => at.as_millis() as u64,
+        };
+        let second = (self.started_at_ms + slice_start_ms) / 1000;
+        match self.undrained.entry(second) {
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(stats);
+            }
+            std::collections::btree_map::Entry::Occupied(mut slot) => slot.get_mut().merge(&stats),
+        }
+    }
+}
+
+/// What a native-users run measured in one epoch second (all workers), as [`Run::drain`]
+/// hands it over.
+pub struct SecondStats {
+    /// Seconds since the Unix epoch, as Locust keys its per-second counts.
+    pub epoch_second: u64,
+    /// The run's start, milliseconds since the epoch: `last_done_us` counts from it.
+    pub started_at_ms: u64,
+    pub stats: IntervalStats,
+}
+
+fn millis_since_epoch(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Drop for Run {
@@ -430,9 +607,11 @@ fn split_jobs(
                     phase: i as f64 * fraction,
                 },
             });
+            let users = matches!(demand, Some(ConnectionDemand::Users(_)));
             Ok(WorkerJob {
                 core: (!cores.is_empty()).then(|| cores[i % cores.len()]),
-                connections: conns,
+                // Native users' connections start as users arrive.
+                connections: if users { 0 } else { conns },
                 requests: requests.as_ref().map(|r| r[i]),
                 due_times,
                 // Connection `j` of worker `i` is the run's connection `i + j * threads`, so a

@@ -54,8 +54,18 @@ impl WorkerStop {
 
 /// Wakes the watcher of `notify`'s worker: one byte, which the watcher reads.
 pub(crate) fn wake_watcher(notify: &UnixStream) {
-    // The only possible failure is a full buffer, which means it was woken already.
-    let _ = (&*notify).write(&[1]);
+    wake_watcher_with(notify, 1);
+}
+
+/// The byte that also tells a worker that native users were removed.
+pub(crate) const USERS_LEFT: u8 = b'-';
+
+/// Wakes the watcher of `notify`'s worker with `byte`.
+pub(crate) fn wake_watcher_with(notify: &UnixStream, byte: u8) {
+    // The only possible failure is a full buffer, which means it was woken already; a
+    // watcher that finds a full buffer reads every byte in it, so [`USERS_LEFT`] is not lost
+    // unless the buffer holds 200 kB of wake-ups.
+    let _ = (&*notify).write(&[byte]);
 }
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ use crate::load::demand::{ConnectionDemand, DemandChanged, WorkerConnections};
 use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
-use crate::load::stop::{wake_watcher, StopSignal, WorkerStop};
+use crate::load::stop::{wake_watcher, StopSignal, WorkerStop, USERS_LEFT};
+use crate::load::users::{UserTable, WaitTime};
 use crate::load::watchdog::Watchdog;
 use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
 use crate::rng::Rng;
@@ -28,7 +29,9 @@ use crate::stats::{IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
 pub(crate) struct RunSetup {
     pub addrs: Vec<SocketAddr>,
     pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
-    pub requests: Vec<PreparedRequest>,
+    pub requests: Arc<[PreparedRequest]>,
+    /// Native users: the pause after each request.
+    pub wait: Option<WaitTime>,
     /// Statistics rows the requests record into.
     pub endpoints: usize,
     pub pipeline: usize,
@@ -140,7 +143,9 @@ impl WorkerRun {
             stats: RefCell::new(fresh_stats()),
             plan: Plan::new(self.job.requests, rate),
             picker: Picker::new(self.setup.requests.iter().map(|r| r.weight), self.job.seed),
-            requests: self.setup.requests.as_slice().into(),
+            requests: self.setup.requests.clone(),
+            wait: self.setup.wait,
+            start: self.setup.start,
             pipeline: self.setup.pipeline,
             keep_alive: self.setup.keep_alive,
             timeout: self.setup.timeout,
@@ -151,6 +156,7 @@ impl WorkerRun {
             // Independent of the scenario picker's sequence.
             rng: Rng::new(self.job.seed.rotate_left(32) ^ 0xA076_1D64_78BD_642F),
             demand_changed: DemandChanged::default(),
+            users_left: DemandChanged::default(),
         });
         let stop_line = &self.job.stop_line;
         let mut watched = stop_line
@@ -165,6 +171,20 @@ impl WorkerRun {
                 monoio::spawn(run_connection(shared.clone(), dialer.clone(), slot))
             })
             .collect();
+        let users = match &self.job.demand {
+            Some(
+                demand @ WorkerConnections {
+                    demand: ConnectionDemand::Users(table),
+                    ..
+                },
+            ) => Some(monoio::spawn(serve_users(
+                shared.clone(),
+                dialer.clone(),
+                demand.clone(),
+                table.clone(),
+            ))),
+            _ => None,
+        };
         let reporter = {
             let (shared, tx, worker, start) = (
                 shared.clone(),
@@ -208,17 +228,24 @@ impl WorkerRun {
                         }
                         return;
                     }
-                    if ending.get() || !matches!(read, Ok(n) if n > 0) {
-                        return;
-                    }
+                    let n = match read {
+                        Ok(n) if n > 0 && !ending.get() => n,
+                        _ => return,
+                    };
                     // The coordinator relayed a new demand.
                     shared.demand_changed.raise();
+                    if buf[..n].contains(&USERS_LEFT) {
+                        shared.users_left.raise();
+                    }
                 }
             })
         };
         let sweeper = monoio::spawn(watchdog.clone().sweep());
         for connection in connections {
             connection.await;
+        }
+        if let Some(users) = users {
+            users.await;
         }
         let scheduled = self.job.due_times.is_some()
             || matches!(
@@ -252,6 +279,41 @@ impl WorkerRun {
         let end = SnapshotEnd::Final(self.setup.start.elapsed());
         send_snapshot(&shared, &self.tx, self.index, end, fresh_stats());
         Ok(())
+    }
+}
+
+/// Native users: starts a connection task for each of this worker's slots as the table grows
+/// into them, until the run ends; then waits for them.
+async fn serve_users<D: Dialer + 'static>(
+    shared: Rc<WorkerShared>,
+    dialer: Rc<D>,
+    demand: WorkerConnections,
+    table: Arc<UserTable>,
+) {
+    let alarm = shared.watchdog.alarm();
+    let mut tasks = Vec::new();
+    loop {
+        let seen = shared.demand_changed.generation();
+        let slots = table.len();
+        while demand.first + tasks.len() * demand.stride < slots {
+            let slot = demand.slot(tasks.len());
+            tasks.push(monoio::spawn(run_connection(
+                shared.clone(),
+                dialer.clone(),
+                Some(slot),
+            )));
+        }
+        if shared.stop.is_requested() || Instant::now() >= shared.deadline {
+            break;
+        }
+        // A stop expires the alarm.
+        let changed = shared.demand_changed.wait_past(seen);
+        if alarm.guard(shared.deadline, changed).await.is_err() {
+            break;
+        }
+    }
+    for task in tasks {
+        task.await;
     }
 }
 

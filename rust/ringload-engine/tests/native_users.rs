@@ -1,0 +1,195 @@
+//! A native-users run ([`Run::start_users`]): users added and removed while it runs, each on
+//! its own connection with its own headers, a wait between requests, and statistics drained by
+//! epoch second.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use ringload_engine::{LoadConfig, Run, ScenarioRequest, SecondStats, WaitTime};
+use ringload_target::{Server, ServerConfig};
+
+/// One at a time: the timing of each depends on the machine being otherwise idle.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn target() -> Server {
+    Server::start(ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..ServerConfig::default()
+    })
+    .expect("the target starts")
+}
+
+fn request(name: &str, path: &str) -> ScenarioRequest {
+    ScenarioRequest {
+        name: Some(name.into()),
+        method: Some("GET".into()),
+        target: path.into(),
+        headers: Vec::new(),
+        body: Vec::new(),
+        weight: 1,
+    }
+}
+
+fn users_config(server: &Server, scenario: Vec<ScenarioRequest>) -> LoadConfig {
+    let mut config = LoadConfig::new(&format!("http://{}", server.addr())).unwrap();
+    config.scenario = scenario;
+    config.threads = Some(2);
+    config
+}
+
+/// Sums of what the drains gave: (requests per endpoint, failures, seconds seen).
+#[derive(Default)]
+struct Drained {
+    ok: Vec<u64>,
+    failed: u64,
+    seconds: Vec<u64>,
+    last_done_ms: u64,
+}
+
+impl Drained {
+    fn add(&mut self, seconds: Vec<SecondStats>) {
+        for second in seconds {
+            self.seconds.push(second.epoch_second);
+            for (i, endpoint) in second.stats.endpoints.iter().enumerate() {
+                if self.ok.len() <= i {
+                    self.ok.resize(i + 1, 0);
+                }
+                self.ok[i] += endpoint.ok;
+                self.failed += endpoint.failed_total();
+                if endpoint.requests() > 0 {
+                    let done = second.started_at_ms + endpoint.last_done_us / 1000;
+                    self.last_done_ms = self.last_done_ms.max(done);
+                }
+            }
+        }
+    }
+}
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[test]
+fn users_come_and_go_on_their_own_connections() {
+    let _serial = serial();
+    let server = target();
+    let plan = users_config(
+        &server,
+        vec![request("home", "/"), request("echo", "/echo")],
+    )
+    .plan_for_users()
+    .unwrap();
+    let before = epoch_ms();
+    let mut run =
+        Run::start_users(&plan, WaitTime::Constant(Duration::ZERO), Arc::default()).unwrap();
+    let mut drained = Drained::default();
+    std::thread::sleep(Duration::from_millis(300));
+    let (nothing, _) = run.drain();
+    drained.add(nothing);
+    assert_eq!(drained.ok.iter().sum::<u64>(), 0, "no user, no request");
+    assert_eq!(server.connections(), 0);
+
+    let slots: Vec<usize> = (0..3).map(|_| run.add_user(Vec::new()).unwrap()).collect();
+    assert_eq!(slots, [0, 1, 2]);
+    assert_eq!(run.user_count(), 3);
+    std::thread::sleep(Duration::from_millis(700));
+    let (seconds, _) = run.drain();
+    drained.add(seconds);
+    assert!(drained.ok.iter().all(|&n| n > 0), "both names counted");
+    assert!(run.remove_user(1).unwrap());
+    assert!(!run.remove_user(1).unwrap(), "already gone");
+    assert_eq!(run.user_count(), 2);
+    // The slot is free again: a new user takes it, on a new connection.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(run.add_user(Vec::new()).unwrap(), 1);
+    std::thread::sleep(Duration::from_millis(500));
+    drained.add(run.drain().0);
+    drained.add(run.stop_users().unwrap());
+    let after = epoch_ms();
+
+    assert_eq!(drained.failed, 0);
+    // Four users, four connections: the removed one's was closed, not reused.
+    assert_eq!(server.connections(), 4);
+    // Everything counted was served, and every request served was counted but those in flight
+    // at the stop (at most one per user).
+    let counted: u64 = drained.ok.iter().sum();
+    let served = server.requests();
+    assert!(
+        counted <= served && served <= counted + 3,
+        "{counted} counted, {served} served"
+    );
+    // Filed under epoch seconds within the run, the last completion too.
+    assert!(drained
+        .seconds
+        .iter()
+        .all(|&s| s >= before / 1000 && s <= after / 1000));
+    assert!(drained.last_done_ms >= before && drained.last_done_ms <= after);
+}
+
+#[test]
+fn each_user_sends_its_own_headers_and_waits_between_requests() {
+    let _serial = serial();
+    let server = target();
+    let plan = users_config(&server, vec![request("headers", "/headers")])
+        .plan_for_users()
+        .unwrap();
+    let wait = WaitTime::Constant(Duration::from_millis(100));
+    let run = Run::start_users(&plan, wait, Arc::default()).unwrap();
+    let started = Instant::now();
+    run.add_user(vec![("X-Token".into(), "one".into())])
+        .unwrap();
+    run.add_user(vec![("X-Token".into(), "two".into())])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut drained = Drained::default();
+    drained.add(run.stop_users().unwrap());
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = drained.ok[0];
+    // Two users, one request per ~100 ms each (plus its few hundred µs).
+    let most = 2.0 * (elapsed / 0.1 + 1.0);
+    assert!(
+        ok >= 12 && ok as f64 <= most,
+        "{ok} requests in {elapsed:.2} s"
+    );
+    assert_eq!(drained.failed, 0);
+}
+
+#[test]
+fn a_user_removed_while_it_waits_closes_at_once() {
+    let _serial = serial();
+    let server = target();
+    let plan = users_config(&server, vec![request("home", "/")])
+        .plan_for_users()
+        .unwrap();
+    let wait = WaitTime::Constant(Duration::from_secs(30));
+    let mut run = Run::start_users(&plan, wait, Arc::default()).unwrap();
+    let slot = run.add_user(Vec::new()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.requests() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.requests(), 1, "one request, then the 30 s wait");
+    run.remove_user(slot).unwrap();
+    // Its connection closes well before the wait would have ended: the server sees it go.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut drained = Drained::default();
+    while Instant::now() < deadline {
+        drained.add(run.drain().0);
+        if server.open_connections() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(server.open_connections(), 0);
+    let stopping = Instant::now();
+    drained.add(run.stop_users().unwrap());
+    assert!(stopping.elapsed() < Duration::from_secs(2));
+    assert_eq!(drained.ok, [1]);
+}
