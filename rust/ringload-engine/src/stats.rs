@@ -120,6 +120,21 @@ impl EndpointStats {
     }
 }
 
+/// One complete response as a worker records it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ResponseTimes {
+    pub status: u16,
+    /// From its due time (open model) or its send (closed), microseconds.
+    pub latency_us: u64,
+    /// Open model: from its actual send.
+    pub uncorrected_us: u64,
+    /// From its send to the response's first byte.
+    pub ttfb_us: u64,
+    pub body_len: u64,
+    /// When it completed, microseconds after the run's start.
+    pub done_us: u64,
+}
+
 /// Everything one worker measured during one interval (or, merged, during the whole run):
 /// request outcomes per endpoint (statistics row) and connection-level counters.
 #[derive(Clone)]
@@ -210,27 +225,18 @@ impl IntervalStats {
     }
 
     #[inline]
-    pub(crate) fn record_response(
-        &mut self,
-        endpoint: usize,
-        status: u16,
-        latency_us: u64,
-        uncorrected_us: u64,
-        ttfb_us: u64,
-        body_len: u64,
-        done_us: u64,
-    ) {
-        self.ttfb.saturating_record(ttfb_us);
+    pub(crate) fn record_response(&mut self, endpoint: usize, response: ResponseTimes) {
+        self.ttfb.saturating_record(response.ttfb_us);
         let stats = &mut self.endpoints[endpoint];
         stats.ok += 1;
-        stats.last_done_us = done_us;
-        stats.body_bytes += body_len;
-        if let Some(slot) = stats.status.get_mut(usize::from(status)) {
+        stats.last_done_us = response.done_us;
+        stats.body_bytes += response.body_len;
+        if let Some(slot) = stats.status.get_mut(usize::from(response.status)) {
             *slot += 1;
         }
-        stats.latency.saturating_record(latency_us.max(1));
+        stats.latency.saturating_record(response.latency_us.max(1));
         if let Some(histogram) = &mut stats.latency_uncorrected {
-            histogram.saturating_record(uncorrected_us.max(1));
+            histogram.saturating_record(response.uncorrected_us.max(1));
         }
     }
 

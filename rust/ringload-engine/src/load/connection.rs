@@ -24,7 +24,7 @@ use crate::proto::Responses;
 use crate::proto::{Discard, ResponseEnd};
 use crate::rng::Rng;
 use crate::runtime::micros;
-use crate::stats::IntervalStats;
+use crate::stats::{IntervalStats, ResponseTimes};
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
@@ -494,12 +494,14 @@ impl Responses for Batch<'_> {
         let done = Instant::now();
         self.shared.stats.borrow_mut().record_response(
             self.requests[self.picked[i]].endpoint,
-            end.status,
-            micros(done.saturating_duration_since(self.due[i])),
-            micros(done.saturating_duration_since(self.sent_at)),
-            micros(end.first_byte_at.saturating_duration_since(self.sent_at)),
-            end.body_len,
-            self.shared.since_start(done),
+            ResponseTimes {
+                status: end.status,
+                latency_us: micros(done.saturating_duration_since(self.due[i])),
+                uncorrected_us: micros(done.saturating_duration_since(self.sent_at)),
+                ttfb_us: micros(end.first_byte_at.saturating_duration_since(self.sent_at)),
+                body_len: end.body_len,
+                done_us: self.shared.since_start(done),
+            },
         );
     }
 }

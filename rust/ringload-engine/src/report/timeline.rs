@@ -248,11 +248,21 @@ fn step_of(at: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::ResponseTimes;
 
     fn snapshot(ok: u64, connects: u64, closes: u64) -> IntervalStats {
         let mut stats = IntervalStats::new(1, false);
         for _ in 0..ok {
-            stats.record_response(0, 200, 100, 100, 50, 0, 0);
+            stats.record_response(
+                0,
+                ResponseTimes {
+                    status: 200,
+                    latency_us: 100,
+                    uncorrected_us: 100,
+                    ttfb_us: 50,
+                    ..ResponseTimes::default()
+                },
+            );
         }
         stats.connects = connects;
         stats.closes = closes;
@@ -324,7 +334,16 @@ mod tests {
     fn latency_so_far_is_every_response_until_the_entry_ends() {
         let mut timeline = TimelineBuilder::new(1, false);
         let mut slow = IntervalStats::new(1, false);
-        slow.record_response(0, 200, 40_000, 40_000, 50, 0, 0);
+        slow.record_response(
+            0,
+            ResponseTimes {
+                status: 200,
+                latency_us: 40_000,
+                uncorrected_us: 40_000,
+                ttfb_us: 50,
+                ..ResponseTimes::default()
+            },
+        );
         // Nothing in the first second, three fast responses in the second, none in the third,
         // one slow one in the fourth.
         timeline.add(0, SnapshotEnd::Tick(6), &snapshot(3, 0, 0));
