@@ -40,6 +40,10 @@ _LOCUST_NAMES = frozenset(
 
 
 def __getattr__(name: str) -> object:
+    if name == "NativeUser":
+        from ringload._native.user import NativeUser
+
+        return NativeUser
     if name in _LOCUST_NAMES:
         from ringload.contrib import fasthttp
 
@@ -48,7 +52,7 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LOCUST_NAMES])
+    return sorted([*globals(), *_LOCUST_NAMES, "NativeUser"])
 
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "FastHttpUser",
     "FastResponse",
     "Latency",
+    "NativeUser",
     "Outcomes",
     "Progress",
     "Request",

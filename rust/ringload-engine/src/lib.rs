@@ -35,7 +35,9 @@ pub use load::config::{LoadConfig, ScenarioRequest};
 pub use load::prepare::LoadPlan;
 pub use load::stages::Stage;
 pub use load::stop::StopSignal;
-pub use load::{run, run_until, Progress, Run, RunError, RunEvent, SecondStats, WaitTime};
+pub use load::{
+    run, run_until, Progress, RowSecond, Run, RunError, RunEvent, SecondStats, WaitTime,
+};
 pub use net::dial::PLAIN_HTTP_ANSWER;
 pub use net::proxy::ClientProxy;
 pub use net::resolve::Resolve;

@@ -105,6 +105,7 @@ pub(crate) fn run_error(error: RunError) -> PyErr {
         RunError::Config(e) => config_error(e),
         RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
         RunError::Worker(message) => PyRuntimeError::new_err(message),
+        RunError::NotNativeUsers => PyRuntimeError::new_err(error.to_string()),
         RunError::FixedConnections | RunError::AboveConnectionCeiling { .. } => {
             PyValueError::new_err(error.to_string())
         }

@@ -13,6 +13,7 @@ mod client;
 mod convert;
 mod hostile;
 mod load;
+mod native;
 mod session;
 mod target;
 mod tls;
@@ -51,6 +52,7 @@ fn _ringload(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::RawError>()?;
     m.add_class::<client::ErrorKind>()?;
     load::register(m)?;
+    native::register(m)?;
     m.add_class::<target::TargetServer>()?;
     m.add_class::<hostile::HostileServer>()?;
     m.add_function(wrap_pyfunction!(cli_main, m)?)?;

@@ -34,7 +34,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// `(name, method, path_or_url, headers, body, weight)`, as `ringload.Request` passes it.
-type RequestTuple = (
+pub(crate) type RequestTuple = (
     Option<String>,
     String,
     String,
@@ -43,7 +43,7 @@ type RequestTuple = (
     u32,
 );
 
-fn scenario_request(
+pub(crate) fn scenario_request(
     (name, method, target, headers, body, weight): RequestTuple,
 ) -> ScenarioRequest {
     ScenarioRequest {

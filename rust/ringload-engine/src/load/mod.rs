@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub use crate::error::RunError;
 use crate::load::prepare::LoadPlan;
-pub use crate::load::run::{Progress, Run, RunEvent, SecondStats};
+pub use crate::load::run::{Progress, RowSecond, Run, RunEvent, SecondStats};
 use crate::load::stop::StopSignal;
 pub use crate::load::users::WaitTime;
 use crate::report::Report;

@@ -348,6 +348,11 @@ impl LoadPlan {
     }
 
     /// Worker threads.
+    /// The statistics rows, in the order reports and drains number them.
+    pub fn endpoints(&self) -> &[EndpointKey] {
+        &self.endpoints
+    }
+
     pub fn threads(&self) -> usize {
         self.threads
     }

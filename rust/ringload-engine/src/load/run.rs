@@ -11,8 +11,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
+use hdrhistogram::Histogram;
 
-use crate::error::RunError;
+use crate::error::{ErrorKind, RunError};
 use crate::load::demand::{ConnectionDemand, LiveConnections, WorkerConnections};
 use crate::load::pacer::Grid;
 use crate::load::plan::DueTimes;
@@ -503,6 +504,77 @@ pub struct SecondStats {
     /// The run's start, milliseconds since the epoch: `last_done_us` counts from it.
     pub started_at_ms: u64,
     pub stats: IntervalStats,
+}
+
+impl SecondStats {
+    /// One [`RowSecond`] per statistics row that completed or failed a request.
+    pub fn rows(&self) -> Vec<RowSecond> {
+        let stats = &self.stats;
+        stats
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, endpoint)| endpoint.ok + endpoint.failed_total() > 0)
+            .map(|(row, endpoint)| RowSecond {
+                row,
+                epoch_second: self.epoch_second,
+                last_done: (self.started_at_ms as f64 + endpoint.last_done_us as f64 / 1000.0)
+                    / 1000.0,
+                latencies_ms: millisecond_pairs(Some(&endpoint.latency)),
+                failed_latencies_ms: millisecond_pairs(endpoint.failed_latency.as_ref()),
+                statuses: endpoint
+                    .status
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n > 0)
+                    .map(|(status, &n)| (status as u16, n))
+                    .collect(),
+                failures: ErrorKind::ALL
+                    .iter()
+                    .filter(|&&kind| endpoint.failed[kind as usize] > 0)
+                    .map(|&kind| {
+                        let example = stats.examples[kind as usize].clone();
+                        (kind, endpoint.failed[kind as usize], example.unwrap_or_default())
+                    })
+                    .collect(),
+                body_bytes: endpoint.body_bytes,
+            })
+            .collect()
+    }
+}
+
+/// One statistics row's share of one epoch second, in the terms Locust's statistics need.
+#[derive(Debug, Clone)]
+pub struct RowSecond {
+    /// Index of the row ([`crate::LoadPlan::endpoints`]).
+    pub row: usize,
+    pub epoch_second: u64,
+    /// The last completion (or failure), seconds since the epoch.
+    pub last_done: f64,
+    /// Responses, whatever their status: `(milliseconds, count)`, one pair per distinct value
+    /// at the histograms' precision (three digits).
+    pub latencies_ms: Vec<(f64, u64)>,
+    /// Requests that got no response, timed to their failure.
+    pub failed_latencies_ms: Vec<(f64, u64)>,
+    /// `(status, count)` of the responses.
+    pub statuses: Vec<(u16, u64)>,
+    /// `(kind, count, an example message)` of the requests that got no response.
+    pub failures: Vec<(ErrorKind, u64, String)>,
+    /// Response bodies, framing removed.
+    pub body_bytes: u64,
+}
+
+fn millisecond_pairs(histogram: Option<&Histogram<u64>>) -> Vec<(f64, u64)> {
+    let Some(histogram) = histogram else {
+        return Vec::new();
+    };
+    histogram
+        .iter_recorded()
+        .map(|v| {
+            let us = histogram.median_equivalent(v.value_iterated_to());
+            (us as f64 / 1000.0, v.count_at_value())
+        })
+        .collect()
 }
 
 fn millis_since_epoch(at: SystemTime) -> u64 {

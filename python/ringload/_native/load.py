@@ -1,0 +1,258 @@
+"""One Locust test's native load: an engine run per NativeUser class, drained into Locust's stats.
+
+A `NativeLoad` belongs to one `Environment` and one test: it starts when the first native user
+of the test starts (after `--processes` forked, never at import: threads do not survive a fork)
+and ends at `test_stop`. A greenlet drains every engine run four times a second and merges what
+they measured into `environment.stats` in one call that does not yield
+(`locust_stats.merge`). `test_stop` fires in `Runner.stop()` after the users are gone and
+before a worker's last report and the local summary, so the final drain lands in both.
+
+At the stop, requests still in flight are dropped: counted neither as requests nor as
+failures. A user removed while the test goes on (a lower user count, a shape's step) finishes
+its request in flight, which is counted, and starts no other.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+import gevent
+from locust.env import Environment
+from locust.contrib.fasthttp import LocustBadStatusCode
+from locust.runners import WorkerRunner
+from locust.stats import StatsError
+
+from ringload import _ringload
+from ringload._native.locust_stats import EntryDelta, ErrorDelta, merge
+
+if TYPE_CHECKING:
+    from ringload._native.user import NativeUser
+
+logger = logging.getLogger("ringload")
+
+#: How often the engine's counts are merged into Locust's (at most a quarter second behind).
+MERGE_INTERVAL = 0.25
+#: How often the Python thread's own CPU use is looked at (as Locust looks at the process's).
+CPU_CHECK_INTERVAL = 5.0
+CPU_WARNING_PERCENT = 90.0
+
+_loads: WeakKeyDictionary[Environment, NativeLoad] = WeakKeyDictionary()
+
+
+def load_for(environment: Environment) -> NativeLoad:
+    """The running test's native load, started on first use."""
+    load = _loads.get(environment)
+    if load is None:
+        load = _loads[environment] = NativeLoad(environment)
+    return load
+
+
+class ClassRun:
+    """One NativeUser class's engine run: its statistics rows and what counts as success."""
+
+    def __init__(self, user: NativeUser, threads: int | None) -> None:
+        cls = type(user)
+        self.cls = cls
+        host = (user.host or "").rstrip("/")
+        self.host = host
+        spec = cls._ringload_spec
+        self.run = _ringload.NativeRun(
+            host,
+            headers=spec.headers,
+            scenario=spec.scenario,
+            wait=spec.wait,
+            threads=threads,
+            timeout=float(cls.network_timeout),
+            connect_timeout=float(cls.connection_timeout),
+            insecure=bool(cls.insecure),
+            cacert=None,
+            cert=None,
+            key=None,
+            io="auto",
+        )
+        self.ok_status = spec.ok_status
+        # The URL a bad status is reported for, per row: the first request of that row.
+        self.urls: list[str] = []
+        for method, name in self.run.rows:
+            path = next(p for (n, m, p) in spec.paths if (n, m) == (name, method))
+            self.urls.append(path if "://" in path else host + path)
+
+    def deltas(self, rows: Iterable[tuple], entries: dict, errors: dict) -> None:
+        """Adds drained rows to `entries` ({(name, method): EntryDelta}) and `errors`."""
+        names = self.run.rows
+        for row, second, last_done, latencies, failed_latencies, statuses, failures, body in rows:
+            method, name = names[row]
+            delta = entries.get((name, method))
+            if delta is None:
+                delta = entries[(name, method)] = EntryDelta(name, method)
+            bad = [(status, n) for status, n in statuses if not self.ok_status(status)]
+            failed = sum(n for _, n in bad) + sum(n for _, n, _ in failures)
+            requests = sum(n for _, n in statuses) + sum(n for _, n, _ in failures)
+            delta.add_latencies(latencies)
+            delta.add_latencies(failed_latencies)
+            delta.add_failures(failed)
+            delta.add_second(second, requests, failed)
+            delta.add_content_length(body)
+            delta.completed_at(last_done)
+            for status, n in bad:
+                error = LocustBadStatusCode(self.urls[row], code=status)
+                _add_error(errors, method, name, error, n, last_done)
+            for kind, n, message in failures:
+                _add_error(errors, method, name, _exception_for(kind, message), n, last_done)
+
+
+def _add_error(errors: dict, method: str, name: str, error: BaseException, n: int, at: float) -> None:
+    text = StatsError.parse_error(error)
+    key = (method, name, text)
+    row = errors.get(key)
+    if row is None:
+        errors[key] = ErrorDelta(method, name, text, n, at, at)
+        return
+    row.occurrences += n
+    row.first_seen = min(row.first_seen, at)
+    row.last_seen = max(row.last_seen, at)
+
+
+def _exception_for(kind: str, message: str) -> BaseException:
+    """The exception FastHttpUser reports for a request that got no response."""
+    if kind == "connect":
+        if "refused" in message.lower():
+            return ConnectionRefusedError(111, "Connection refused")
+        if "timed out" in message.lower():
+            return TimeoutError("timed out connecting")
+        return ConnectionError(message)
+    if kind == "timeout":
+        return TimeoutError("timed out")
+    if kind in ("read", "write", "closed"):
+        return ConnectionResetError(104, message)
+    if kind == "tls":
+        import ssl
+
+        return ssl.SSLError(message)
+    return ConnectionError(f"{kind}: {message}")
+
+
+class NativeLoad:
+    """The native users of one environment's current test."""
+
+    def __init__(self, environment: Environment) -> None:
+        self.environment = environment
+        self.runs: dict[type, ClassRun] = {}
+        self.stopped = False
+        self._merger: gevent.Greenlet | None = None
+        self._cpu_at: tuple[float, float] | None = None
+        self._cpu_warned = False
+        events = environment.events
+        events.test_stop.add_listener(self._on_test_stop)
+        events.spawning_complete.add_listener(self._on_spawning_complete)
+
+    def class_run(self, user: NativeUser) -> ClassRun:
+        cls = type(user)
+        run = self.runs.get(cls)
+        if run is None:
+            threads = self._place_process()
+            run = self.runs[cls] = ClassRun(user, threads)
+            self._quiet_process_cpu_warning(run.run.threads)
+            if self._merger is None:
+                self._merger = gevent.spawn(self._merge_loop)
+        return run
+
+    def _place_process(self) -> int | None:
+        """With `--processes`, each forked worker runs its engine on one core of its own."""
+        runner = self.environment.runner
+        options = self.environment.parsed_options
+        processes = getattr(options, "processes", None) if options is not None else None
+        if not (isinstance(runner, WorkerRunner) and processes):
+            return None
+        cores = sorted(os.sched_getaffinity(0))
+        core = cores[runner.worker_index % len(cores)]
+        # The calling (main) thread: the engine's threads, started next, inherit it.
+        os.sched_setaffinity(0, {core})
+        return 1
+
+    def _quiet_process_cpu_warning(self, threads: int) -> None:
+        """Locust warns when the whole process passes 90% of one core, which the engine's own
+        threads do by design. This process's warning is about Locust's Python thread instead
+        (`_check_python_cpu`)."""
+        runner = self.environment.runner
+        if runner is not None and not getattr(runner, "cpu_warning_emitted", True):
+            runner.cpu_warning_emitted = True
+            logger.info(
+                "ringload: native users run on %d engine thread(s); the CPU warning now measures "
+                "Locust's Python thread alone",
+                threads,
+            )
+
+    def _check_python_cpu(self) -> None:
+        now = (time.monotonic(), time.thread_time())
+        if self._cpu_at is None:
+            self._cpu_at = now
+            return
+        wall, cpu = now[0] - self._cpu_at[0], now[1] - self._cpu_at[1]
+        if wall < CPU_CHECK_INTERVAL:
+            return
+        self._cpu_at = now
+        percent = 100.0 * cpu / wall
+        if percent > CPU_WARNING_PERCENT and not self._cpu_warned:
+            self._cpu_warned = True
+            logger.warning(
+                "CPU usage of Locust's Python thread above %.0f%% (%.0f%%)! It may delay spawning, "
+                "reports and the web UI; native users' requests run on the engine's threads",
+                CPU_WARNING_PERCENT,
+                percent,
+            )
+
+    def _merge_loop(self) -> None:
+        while not self.stopped:
+            gevent.sleep(MERGE_INTERVAL)
+            if self.stopped:
+                return
+            self.drain()
+            self._check_python_cpu()
+
+    def drain(self, discard: bool = False) -> None:
+        """Merges what every engine run measured since the last drain; never yields."""
+        entries: dict = {}
+        errors: dict = {}
+        for run in self.runs.values():
+            rows, warnings = run.run.drain()
+            for line in warnings:
+                logger.warning("ringload: %s", line)
+            run.deltas(rows, entries, errors)
+        if not discard:
+            merge(self.environment.stats, entries.values(), errors.values())
+
+    def stop(self) -> None:
+        """Ends every engine run and merges their last counts."""
+        if self.stopped:
+            return
+        self.stopped = True
+        entries: dict = {}
+        errors: dict = {}
+        for run in self.runs.values():
+            rows, warnings = run.run.drain()
+            run.deltas(rows, entries, errors)
+            run.deltas(run.run.stop(), entries, errors)
+        merge(self.environment.stats, entries.values(), errors.values())
+        events = self.environment.events
+        events.test_stop.remove_listener(self._on_test_stop)
+        events.spawning_complete.remove_listener(self._on_spawning_complete)
+        if _loads.get(self.environment) is self:
+            del _loads[self.environment]
+        merger, self._merger = self._merger, None
+        if merger is not None and merger is not gevent.getcurrent():
+            merger.kill(block=False)
+
+    def _on_test_stop(self, **_kwargs: Any) -> None:
+        self.stop()
+
+    def _on_spawning_complete(self, **_kwargs: Any) -> None:
+        # `--reset-stats` resets Locust's stats when spawning completes: what the engine
+        # measured before goes with them.
+        if getattr(self.environment, "reset_stats", False):
+            self.drain(discard=True)

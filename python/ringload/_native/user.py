@@ -1,0 +1,153 @@
+"""`NativeUser`: a Locust user whose requests run entirely in the engine.
+
+The user's greenlet runs `on_start` (ordinary Python with `self.client`, for a login), then
+hands the engine this user: the class's `requests` with this instance's `headers` and the
+cookies its client holds, on a keep-alive connection of its own, with the class's `wait_time`
+after each request. The greenlet then only waits, in Locust's waiting state, so that stopping
+the user (a lower user count, a shape, the end of the test) removes it at once.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import gevent
+from locust.exception import StopTest
+from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
+
+from ringload._load import Request
+from ringload._native import wait as _wait
+from ringload._native.load import load_for
+from ringload.contrib.fasthttp import FastHttpUser
+
+#: Statuses that count as success by default: 2xx and 3xx (redirects are not followed).
+_DEFAULT_OK = range(200, 400)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """A NativeUser class's attributes, checked and put in the engine's terms once."""
+
+    headers: list[tuple[str, str]]
+    scenario: list[tuple]
+    #: (name, method, path) of each request, for the URL a failure is reported with.
+    paths: list[tuple[str, str, str]]
+    wait: _wait.WaitSpec
+    ok_status: Callable[[int], bool]
+
+
+def _class_error(cls: type, attribute: str, problem: str) -> TypeError:
+    return TypeError(f"{cls.__name__}.{attribute}: {problem}")
+
+
+def _headers_of(cls: type, attribute: str, value: Any) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        raise _class_error(cls, attribute, f"must be a dict of str to str, not {type(value).__name__}")
+    pairs = []
+    for name, text in value.items():
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise _class_error(cls, attribute, f"{name!r}: {text!r} is not a str to str pair")
+        pairs.append((name, text))
+    return pairs
+
+
+def _spec_of(cls: type[NativeUser]) -> _Spec:
+    tasks = [t for t in cls.__dict__.get("tasks", ()) if t is not NativeUser._run_in_engine]
+    if tasks:
+        raise _class_error(cls, "tasks", "a NativeUser runs its `requests` in the engine; it has no tasks")
+    if getattr(cls, "sequence", None) is not None:
+        raise _class_error(cls, "sequence", "is not supported yet; list the requests in `requests`")
+    requests = getattr(cls, "requests", None)
+    if not isinstance(requests, Sequence) or isinstance(requests, str | bytes) or not requests:
+        raise _class_error(cls, "requests", "must be a non-empty list of ringload.Request(...)")
+    for i, request in enumerate(requests):
+        if not isinstance(request, Request):
+            raise _class_error(cls, f"requests[{i}]", f"is a {type(request).__name__}, not a ringload.Request")
+    spec = _wait.recognise(cls.wait_time)
+    if spec is None:
+        raise _class_error(cls, "wait_time", f"the engine runs {_wait.SUPPORTED}; {cls.wait_time!r} is not one")
+    ok = getattr(cls, "ok_status", None)
+    if ok is None:
+        ok_codes: Collection[int] = _DEFAULT_OK
+    else:
+        if isinstance(ok, int) or not isinstance(ok, Collection) or not ok:
+            raise _class_error(cls, "ok_status", "must be a non-empty tuple of status codes, e.g. (200, 429)")
+        if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 999 for code in ok):
+            raise _class_error(cls, "ok_status", f"{ok!r}: every status is an int from 100 to 999")
+        ok_codes = frozenset(ok)
+    scenario = [r._as_tuple() for r in requests]
+    paths = [(r.name if r.name is not None else r.path, r.method.upper(), r.path) for r in requests]
+    return _Spec(
+        headers=_headers_of(cls, "headers", getattr(cls, "headers", None)),
+        scenario=scenario,
+        paths=paths,
+        wait=spec,
+        ok_status=ok_codes.__contains__,
+    )
+
+
+class NativeUser(FastHttpUser):
+    """A Locust user whose requests run in ringload's engine, reported as Locust's own stats.
+
+    Class attributes:
+
+    - ``requests``: a list of ``ringload.Request``, picked by weight for each request;
+    - ``wait_time``: Locust's ``constant``, ``between``, ``constant_pacing`` or
+      ``constant_throughput``, after each request (default ``constant(0)``: back to back);
+    - ``headers``: sent with every request; ``on_start`` may set ``self.headers`` per user
+      (a token), and the cookies ``self.client`` holds after ``on_start`` are sent too;
+    - ``ok_status``: the statuses counted as success (default: 2xx and 3xx);
+    - FastHttpUser's ``network_timeout``, ``connection_timeout`` and ``insecure``.
+    """
+
+    abstract = True
+    requests: ClassVar[Sequence[Request]] = ()
+    headers: Mapping[str, str] | None = None
+    ok_status: ClassVar[Collection[int] | None] = None
+    _ringload_spec: ClassVar[_Spec]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("abstract", False):
+            # Refused when the locustfile is imported, before any connection.
+            cls._ringload_spec = _spec_of(cls)
+            cls.tasks = [NativeUser._run_in_engine]
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        try:
+            # The class's engine run starts with its first user: after a fork, never at import.
+            self._class_run = load_for(environment).class_run(self)
+        except (ValueError, OSError) as e:
+            # Raised where Locust spawns users: it logs this and stops the test.
+            raise StopTest(f"{type(self).__name__}: {e}") from None
+
+    def _run_in_engine(self) -> None:
+        """The user's only task: register with the engine, then wait to be stopped."""
+        class_run = self._class_run
+        headers = _headers_of(type(self), "headers", self.headers)
+        cookie = self._cookie_header(class_run.host)
+        if cookie is not None and not any(name.lower() == "cookie" for name, _ in headers):
+            headers.append(("Cookie", cookie))
+        slot = class_run.run.add_user(headers)
+        try:
+            # Waiting: Locust's stop kills a waiting user at once, whatever --stop-timeout.
+            self._state = LOCUST_STATE_WAITING
+            while True:
+                gevent.sleep(3600)
+        finally:
+            self._state = LOCUST_STATE_RUNNING
+            class_run.run.remove_user(slot)
+
+    def _cookie_header(self, host: str) -> str | None:
+        jar = getattr(self.client, "_cookiejar", None)
+        if not jar:
+            return None
+        probe = urllib.request.Request(host + "/")
+        jar.add_cookie_header(probe)
+        return probe.get_header("Cookie") or probe.unredirected_hdrs.get("Cookie")
