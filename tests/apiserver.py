@@ -178,6 +178,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _route_get_v1_me(self) -> None:
         user = self._bearer_user()
         if user is not None:
+            # Which users' tokens arrived: native users each carry their own.
+            self.server.api.count_event("me:" + user)
             self._json(200, {"user": user})
 
     def _route_get_v1_inventory_id(self, id: str) -> None:  # noqa: A002

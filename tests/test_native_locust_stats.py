@@ -98,6 +98,7 @@ def engine_batch(requests: list[Request]) -> tuple[list[EntryDelta], list[ErrorD
         delta.add_content_length(sum(r.content_length for r in rs))
         delta.add_failures(sum(1 for r in rs if r.error is not None))
         delta.completed_at(max(r.completed for r in rs))
+        delta.first_completed_at(min(r.completed for r in rs))
         entries.append(delta)
     grouped: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for r in requests:
@@ -131,7 +132,7 @@ def assert_same_entry(a: StatsEntry, b: StatsEntry) -> None:
     where = f"{a.method} {a.name}"
     for attr in ["num_requests", "num_failures", "num_none_requests", "min_response_time", "max_response_time"]:
         assert getattr(a, attr) == getattr(b, attr), (where, attr)
-    for attr in ["total_content_length", "last_request_timestamp"]:
+    for attr in ["total_content_length", "last_request_timestamp", "start_time"]:
         assert getattr(a, attr) == getattr(b, attr), (where, attr)
     for attr in ["response_times", "num_reqs_per_sec", "num_fail_per_sec"]:
         assert dict(getattr(a, attr)) == dict(getattr(b, attr)), (where, attr)

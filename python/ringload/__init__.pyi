@@ -17,6 +17,7 @@ from ringload._ringload import TimelineEntry as TimelineEntry
 from ringload._ringload import __version__ as __version__
 from ringload.contrib.fasthttp import ErrorResponse as ErrorResponse
 from ringload.contrib.fasthttp import FastHttpSession as FastHttpSession
+from ringload._native.user import NativeUser as NativeUser
 from ringload.contrib.fasthttp import FastHttpUser as FastHttpUser
 from ringload.contrib.fasthttp import FastResponse as FastResponse
 from ringload.contrib.fasthttp import ResponseContextManager as ResponseContextManager
@@ -30,6 +31,7 @@ __all__ = [
     "ErrorResponse",
     "FastHttpSession",
     "FastHttpUser",
+    "NativeUser",
     "FastResponse",
     "Latency",
     "Outcomes",

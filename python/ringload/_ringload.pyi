@@ -15,6 +15,7 @@ __all__ = [
     "HostileServer",
     "Latency",
     "MissingSchemeError",
+    "NativeRun",
     "Outcomes",
     "Progress",
     "Proxies",
@@ -682,3 +683,73 @@ def run_load(
     on_progress: Callable[[Progress], object] | None,
 ) -> Result:
     """Runs the load with the GIL released (``ringload.run`` checks the arguments first)."""
+
+@final
+class NativeRun:
+    """The engine's native-users run behind ``ringload.NativeUser`` (``ringload/_native``):
+    users added with their own headers and removed while it runs, drained by epoch second."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        headers: list[tuple[str, str]],
+        scenario: list[tuple[str | None, str, str, list[tuple[str, str]], bytes, int]],
+        wait: tuple[str, float, float],
+        threads: int | None,
+        timeout: float,
+        connect_timeout: float,
+        insecure: bool,
+        cacert: str | None,
+        cert: str | None,
+        key: str | None,
+        io: str,
+    ) -> NativeRun: ...
+    @property
+    def rows(self) -> list[tuple[str, str]]:
+        """``(method, name)`` of each statistics row, as drains number them."""
+    @property
+    def threads(self) -> int:
+        """Engine worker threads."""
+    @property
+    def user_count(self) -> int:
+        """Users in the run now."""
+    def add_user(self, headers: list[tuple[str, str]]) -> int:
+        """Adds a user with ``headers`` instead of the class's; returns its slot."""
+    def remove_user(self, slot: int) -> bool:
+        """Removes a user: it starts no new request; one in flight is counted."""
+    def drain(
+        self,
+    ) -> tuple[
+        list[
+            tuple[
+                int,
+                int,
+                float,
+                float,
+                list[tuple[float, int]],
+                list[tuple[float, int]],
+                list[tuple[int, int]],
+                list[tuple[str, int, str]],
+                int,
+            ]
+        ],
+        list[str],
+    ]:
+        """What completed since the last drain, per row and epoch second, and new warnings."""
+    def stop(
+        self,
+    ) -> list[
+        tuple[
+            int,
+            int,
+            float,
+            float,
+            list[tuple[float, int]],
+            list[tuple[float, int]],
+            list[tuple[int, int]],
+            list[tuple[str, int, str]],
+            int,
+        ]
+    ]:
+        """Ends the run (requests in flight are dropped) and returns what was not drained."""

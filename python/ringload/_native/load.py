@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import gevent
-from locust.env import Environment
 from locust.contrib.fasthttp import LocustBadStatusCode
+from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import StatsError
 
@@ -85,7 +85,7 @@ class ClassRun:
     def deltas(self, rows: Iterable[tuple], entries: dict, errors: dict) -> None:
         """Adds drained rows to `entries` ({(name, method): EntryDelta}) and `errors`."""
         names = self.run.rows
-        for row, second, last_done, latencies, failed_latencies, statuses, failures, body in rows:
+        for row, second, first_done, last_done, latencies, failed_latencies, statuses, failures, body in rows:
             method, name = names[row]
             delta = entries.get((name, method))
             if delta is None:
@@ -99,6 +99,7 @@ class ClassRun:
             delta.add_second(second, requests, failed)
             delta.add_content_length(body)
             delta.completed_at(last_done)
+            delta.first_completed_at(first_done)
             for status, n in bad:
                 error = LocustBadStatusCode(self.urls[row], code=status)
                 _add_error(errors, method, name, error, n, last_done)
@@ -106,7 +107,7 @@ class ClassRun:
                 _add_error(errors, method, name, _exception_for(kind, message), n, last_done)
 
 
-def _add_error(errors: dict, method: str, name: str, error: BaseException, n: int, at: float) -> None:
+def _add_error(errors: dict, method: str, name: str, error: Exception, n: int, at: float) -> None:
     text = StatsError.parse_error(error)
     key = (method, name, text)
     row = errors.get(key)
@@ -118,7 +119,7 @@ def _add_error(errors: dict, method: str, name: str, error: BaseException, n: in
     row.last_seen = max(row.last_seen, at)
 
 
-def _exception_for(kind: str, message: str) -> BaseException:
+def _exception_for(kind: str, message: str) -> Exception:
     """The exception FastHttpUser reports for a request that got no response."""
     if kind == "connect":
         if "refused" in message.lower():

@@ -52,7 +52,9 @@ class EntryDelta:
     Locust's start (set by its `reset()` at creation, `clear_all()` or `--reset-stats`) where it is.
     A first completion would move it back whenever a completion precedes that reset (a batch
     drained after `--reset-stats`, or the engine's epoch clock a little behind `time.time()`), and
-    the total's start is what `total_rps` and `current_rps` divide by.
+    the total's start is what `total_rps` and `current_rps` divide by. An entry that a merge
+    creates starts instead at its first completion (`first_completed_at`), as an entry Locust
+    creates when it logs its first request does, but never before the total's start.
     """
 
     __slots__ = (
@@ -70,6 +72,7 @@ class EntryDelta:
         "response_times",
         "num_reqs_per_sec",
         "num_fail_per_sec",
+        "first_completion",
     )
 
     def __init__(self, name: str, method: str) -> None:
@@ -87,6 +90,7 @@ class EntryDelta:
         self.response_times: dict[int, int] = {}
         self.num_reqs_per_sec: dict[int, int] = {}
         self.num_fail_per_sec: dict[int, int] = {}
+        self.first_completion: float | None = None
 
     def add_latencies(self, pairs: Iterable[tuple[float, int]]) -> None:
         """Add `count` requests of `latency_ms` for each pair, bucketed by Locust's current rule.
@@ -133,6 +137,11 @@ class EntryDelta:
         if self.last_request_timestamp is None or epoch > self.last_request_timestamp:
             self.last_request_timestamp = epoch
 
+    def first_completed_at(self, epoch: float) -> None:
+        """Note a completion time; the earliest one starts an entry that the merge creates."""
+        if self.first_completion is None or epoch < self.first_completion:
+            self.first_completion = epoch
+
     def is_empty(self) -> bool:
         """True when merging this would change no counter (so no entry should be created for it)."""
         return self.num_requests == 0 and self.num_failures == 0 and self.last_request_timestamp is None
@@ -141,6 +150,8 @@ class EntryDelta:
         """Add another delta to this one, as `StatsEntry.extend` would: how the batch's total is built."""
         if other.last_request_timestamp is not None:
             self.completed_at(other.last_request_timestamp)
+        if other.first_completion is not None:
+            self.first_completed_at(other.first_completion)
         self.start_time = min(self.start_time, other.start_time)
         self.num_requests += other.num_requests
         self.num_none_requests += other.num_none_requests
@@ -194,7 +205,11 @@ def merge(stats: RequestStats, entries: Iterable[EntryDelta], errors: Iterable[E
     for delta in entries:
         if delta.is_empty():
             continue
-        stats.get(delta.name, delta.method).extend(delta)  # type: ignore[arg-type]  # duck-typed
+        created = (delta.name, delta.method) not in stats.entries
+        entry = stats.get(delta.name, delta.method)
+        if created and delta.first_completion is not None:
+            entry.start_time = max(stats.total.start_time, min(entry.start_time, delta.first_completion))
+        entry.extend(delta)  # type: ignore[arg-type]  # duck-typed
         if total is None:
             total = EntryDelta("Aggregated", "")
         total.absorb(delta)

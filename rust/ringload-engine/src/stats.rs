@@ -60,7 +60,9 @@ pub struct EndpointStats {
     /// Latency of failed requests, from their start to the failure, microseconds: Locust
     /// times failures too. Created at the first failure.
     pub failed_latency: Option<Histogram<u64>>,
-    /// When the last request (completed or failed) ended, microseconds after the run's start.
+    /// When the first and the last request (completed or failed) ended, microseconds after
+    /// the run's start (`u64::MAX` and 0 before any).
+    pub first_done_us: u64,
     pub last_done_us: u64,
 }
 
@@ -77,6 +79,7 @@ impl EndpointStats {
             status: Box::new([0; STATUS_SLOTS]),
             body_bytes: 0,
             failed_latency: None,
+            first_done_us: u64::MAX,
             last_done_us: 0,
         }
     }
@@ -113,6 +116,7 @@ impl EndpointStats {
                 .get_or_insert_with(new_histogram)
                 .add(theirs);
         }
+        self.first_done_us = self.first_done_us.min(other.first_done_us);
         self.last_done_us = self.last_done_us.max(other.last_done_us);
         for (mine, theirs) in self.status.iter_mut().zip(other.status.iter()) {
             *mine += theirs;
@@ -217,6 +221,7 @@ impl IntervalStats {
             .failed_latency
             .get_or_insert_with(new_histogram)
             .saturating_record(latency_us.max(1));
+        stats.first_done_us = stats.first_done_us.min(done_us);
         stats.last_done_us = stats.last_done_us.max(done_us);
         let example = &mut self.examples[kind as usize];
         if example.is_none() {
@@ -229,6 +234,7 @@ impl IntervalStats {
         self.ttfb.saturating_record(response.ttfb_us);
         let stats = &mut self.endpoints[endpoint];
         stats.ok += 1;
+        stats.first_done_us = stats.first_done_us.min(response.done_us);
         stats.last_done_us = response.done_us;
         stats.body_bytes += response.body_len;
         if let Some(slot) = stats.status.get_mut(usize::from(response.status)) {

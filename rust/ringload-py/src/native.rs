@@ -22,13 +22,15 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// One statistics row's share of one epoch second, as `NativeRun.drain` returns it:
-/// `(row, epoch_second, last_done, latencies, failed_latencies, statuses, failures,
-/// body_bytes)`. Latencies are `(milliseconds, count)` pairs (the responses', whatever their
+/// `(row, epoch_second, first_done, last_done, latencies, failed_latencies, statuses,
+/// failures, body_bytes)`. Latencies are `(milliseconds, count)` pairs (the responses', whatever their
 /// status; the failed requests' that got none); `statuses` is `(status, count)` pairs;
-/// `failures` is `(kind, count, example message)`; `last_done` is an epoch time in seconds.
+/// `failures` is `(kind, count, example message)`; `first_done` and `last_done` are epoch
+/// times in seconds.
 type RowSecond = (
     usize,
     u64,
+    f64,
     f64,
     Vec<(f64, u64)>,
     Vec<(f64, u64)>,
@@ -192,6 +194,7 @@ fn rows_of(seconds: &[SecondStats]) -> Vec<RowSecond> {
             (
                 row.row,
                 row.epoch_second,
+                row.first_done,
                 row.last_done,
                 row.latencies_ms,
                 row.failed_latencies_ms,

@@ -507,6 +507,10 @@ pub struct SecondStats {
 }
 
 impl SecondStats {
+    fn epoch_seconds(&self, since_start_us: u64) -> f64 {
+        (self.started_at_ms as f64 + since_start_us as f64 / 1000.0) / 1000.0
+    }
+
     /// One [`RowSecond`] per statistics row that completed or failed a request.
     pub fn rows(&self) -> Vec<RowSecond> {
         let stats = &self.stats;
@@ -518,8 +522,8 @@ impl SecondStats {
             .map(|(row, endpoint)| RowSecond {
                 row,
                 epoch_second: self.epoch_second,
-                last_done: (self.started_at_ms as f64 + endpoint.last_done_us as f64 / 1000.0)
-                    / 1000.0,
+                first_done: self.epoch_seconds(endpoint.first_done_us),
+                last_done: self.epoch_seconds(endpoint.last_done_us),
                 latencies_ms: millisecond_pairs(Some(&endpoint.latency)),
                 failed_latencies_ms: millisecond_pairs(endpoint.failed_latency.as_ref()),
                 statuses: endpoint
@@ -534,7 +538,11 @@ impl SecondStats {
                     .filter(|&&kind| endpoint.failed[kind as usize] > 0)
                     .map(|&kind| {
                         let example = stats.examples[kind as usize].clone();
-                        (kind, endpoint.failed[kind as usize], example.unwrap_or_default())
+                        (
+                            kind,
+                            endpoint.failed[kind as usize],
+                            example.unwrap_or_default(),
+                        )
                     })
                     .collect(),
                 body_bytes: endpoint.body_bytes,
@@ -549,7 +557,8 @@ pub struct RowSecond {
     /// Index of the row ([`crate::LoadPlan::endpoints`]).
     pub row: usize,
     pub epoch_second: u64,
-    /// The last completion (or failure), seconds since the epoch.
+    /// The first and the last completion (or failure), seconds since the epoch.
+    pub first_done: f64,
     pub last_done: f64,
     /// Responses, whatever their status: `(milliseconds, count)`, one pair per distinct value
     /// at the histograms' precision (three digits).

@@ -1,0 +1,241 @@
+"""NativeUser: real Locust runs (plain ``python -m locust -f``) whose users' requests run in the engine.
+
+Each run's counts are checked against the API server's. At the stop, a native user's request in
+flight is dropped (counted neither as a request nor as a failure), so the server may count up to
+one request per user more than Locust, never fewer.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+from apiserver import ApiServer
+
+# Imported at collection, before any test starts a server thread: Locust's import patches the
+# process for gevent, which must not happen while other threads hold import locks.
+from locust import between, constant, constant_pacing, constant_throughput  # noqa: I001
+from locust_runner import LocustResult, run_locust, run_locust_distributed
+from ringload import NativeUser, Request
+from ringload._native.wait import recognise
+
+LOCUSTFILES = Path(__file__).parent / "locustfiles"
+RUN_TIME = "3s"
+
+GATEWAY_ROUTES = {
+    ("GET", "GET /v1/products"): ("GET", "/v1/products"),
+    ("GET", "GET /v1/products/:id"): ("GET", "/v1/products/{id}"),
+    ("POST", "POST /v1/products"): ("POST", "/v1/products"),
+    ("GET", "GET /v1/limited"): ("GET", "/v1/limited"),
+}
+
+
+def assert_counts_match(result: LocustResult, server: ApiServer, routes: dict, users: int) -> None:
+    counts = server.counts()
+    assert set(result.stats) == set(routes), result.describe()
+    assert set(counts) == set(routes.values()), f"server routes {sorted(counts)}" + result.describe()
+    unreported = 0
+    for key, route in routes.items():
+        reported, served = result.stats[key]["requests"], counts[route]
+        assert 0 < reported <= served, f"{key}: Locust {reported}, server {served}" + result.describe()
+        unreported += served - reported
+    assert unreported <= users, f"{unreported} served but not reported, {users} users" + result.describe()
+
+
+def run(locustfile: str, server: ApiServer, tmp_path: Path, **kwargs) -> LocustResult:
+    kwargs.setdefault("run_time", RUN_TIME)
+    return run_locust(LOCUSTFILES / locustfile, server.url, mode="stock", workdir=tmp_path, **kwargs)
+
+
+def check_gateway(result: LocustResult, server: ApiServer, users: int) -> None:
+    assert result.returncode == 0, result.describe()
+    assert result.total_failures() == 0, result.describe()
+    assert result.worker_leftovers == [], result.describe()
+    assert_counts_match(result, server, GATEWAY_ROUTES, users)
+    statuses = server.statuses()
+    # The API key reached the server on every request, the JSON POST was accepted, and the
+    # rate limit's 429s were counted as success (ok_status).
+    assert set(statuses) == {
+        ("GET", "/v1/products", 200),
+        ("GET", "/v1/products/{id}", 200),
+        ("POST", "/v1/products", 201),
+        ("GET", "/v1/limited", 200),
+        ("GET", "/v1/limited", 429),
+    }, statuses
+
+
+def test_native_users_count_what_the_server_served(api_server: ApiServer, tmp_path: Path) -> None:
+    users = 8
+    result = run("native_gateway.py", api_server, tmp_path, users=users, spawn_rate=100)
+    check_gateway(result, api_server, users)
+    # The raw entries Locust's --json prints: a start before the last completion, within the run.
+    doc = json.loads(result.stdout)
+    for entry in doc:
+        assert entry["num_failures"] == 0
+        span = entry["last_request_timestamp"] - entry["start_time"]
+        assert 1.0 < span < 6.0, entry
+        assert sum(entry["response_times"].values()) == entry["num_requests"], entry
+        assert sum(entry["num_reqs_per_sec"].values()) == entry["num_requests"], entry
+        # Each second's key is a completion second of this run.
+        seconds = [int(s) for s in entry["num_reqs_per_sec"]]
+        assert min(seconds) >= int(entry["start_time"]) and max(seconds) <= int(entry["last_request_timestamp"])
+        assert entry["total_content_length"] > 0
+    assert "CPU usage above" not in result.stderr, result.describe()
+
+
+def test_native_users_in_forked_workers(api_server: ApiServer, tmp_path: Path) -> None:
+    """`--processes 2`: the engine starts in each forked worker (never at import), on a core of its own."""
+    users = 8
+    result = run(
+        "native_gateway.py", api_server, tmp_path, users=users, spawn_rate=100, extra_args=("--processes", "2")
+    )
+    check_gateway(result, api_server, users)
+
+
+def test_native_users_on_a_master_and_two_workers(api_server: ApiServer, tmp_path: Path) -> None:
+    users = 8
+    result = run_locust_distributed(
+        LOCUSTFILES / "native_gateway.py",
+        api_server.url,
+        mode="stock",
+        users=users,
+        spawn_rate=100,
+        workers=2,
+        run_time=RUN_TIME,
+        workdir=tmp_path,
+    )
+    check_gateway(result, api_server, users)
+
+
+def test_each_native_user_carries_the_token_its_on_start_got(api_server: ApiServer, tmp_path: Path) -> None:
+    users = 5
+    result = run("native_login.py", api_server, tmp_path, users=users, spawn_rate=100)
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    routes = {("POST", "/v1/login"): ("POST", "/v1/login"), ("GET", "/v1/me"): ("GET", "/v1/me")}
+    assert_counts_match(result, api_server, routes, users)
+    assert result.stats[("POST", "/v1/login")]["requests"] == users
+    # Every user's own token reached the server, and nothing without one (a 401).
+    seen = {name for name in api_server.events() if name.startswith("me:")}
+    assert seen == {f"me:user{i}" for i in range(1, users + 1)}, api_server.events()
+    assert set(api_server.statuses()) == {("POST", "/v1/login", 200), ("GET", "/v1/me", 200)}
+
+
+def test_the_session_cookie_from_on_start_travels_with_native_requests(api_server: ApiServer, tmp_path: Path) -> None:
+    result = run("native_cookies.py", api_server, tmp_path, users=3, spawn_rate=100, run_time="2s")
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    checks = api_server.counts()[("GET", "/cookies/check")]
+    assert checks > 0 and api_server.statuses() == {
+        ("GET", "/cookies/set", 200): 3,
+        ("GET", "/cookies/check", 200): checks,
+    }
+
+
+def test_a_load_shape_changes_the_native_users(api_server: ApiServer, tmp_path: Path) -> None:
+    prefix = tmp_path / "shape"
+    result = run_locust(
+        LOCUSTFILES / "native_shape.py",
+        api_server.url,
+        mode="stock",
+        users=1,
+        spawn_rate=1,
+        run_time="20s",  # the shape ends the run first
+        extra_args=("--csv", str(prefix)),
+        workdir=tmp_path,
+    )
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    assert_counts_match(result, api_server, {("GET", "/health"): ("GET", "/health")}, users=6)
+    with open(f"{prefix}_stats_history.csv", newline="") as f:
+        user_counts = [int(row["User Count"]) for row in csv.DictReader(f)]
+    # Locust's own user count followed the shape: up to 6, then down to 1.
+    assert 6 in user_counts and user_counts.index(6) < len(user_counts) - 1 - user_counts[::-1].index(1), user_counts
+    # The requests followed the users: 6 users at 20/s each for ~1.5 s is more than 2 users did.
+    assert result.wall_s < 15, result.describe()
+
+
+def test_a_target_that_is_down_gives_failures_by_kind(tmp_path: Path) -> None:
+    from locust_runner import free_port
+
+    result = run_locust(
+        LOCUSTFILES / "native_gateway.py",
+        f"http://127.0.0.1:{free_port()}",
+        mode="stock",
+        users=2,
+        spawn_rate=100,
+        run_time="2s",
+        workdir=tmp_path,
+    )
+    assert result.returncode == 1, result.describe()  # failures: Locust's exit code 1
+    assert result.total_failures() > 0
+    assert all(e["failures"] == e["requests"] for e in result.stats.values()), result.describe()
+    assert "ConnectionRefusedError(111, 'Connection refused')" in result.stderr, result.describe()
+
+
+# --- bad input: refused when the locustfile is imported, naming the class and attribute -------
+
+
+def _define(source: str) -> None:
+    from locust import task
+
+    namespace: dict = {"NativeUser": NativeUser, "Request": Request, "task": task, "constant": constant}
+    exec(textwrap.dedent(source), namespace)  # noqa: S102 - the test's own class definitions
+
+
+HEADER = ""
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("requests = []", r"Bad\.requests: must be a non-empty list"),
+        ("requests = ['/']", r"Bad\.requests\[0\]: is a str, not a ringload\.Request"),
+        (
+            "requests = [Request('GET', '/')]\n    wait_time = lambda self: 1",
+            r"Bad\.wait_time: the engine runs constant\(s\), between\(a, b\)",
+        ),
+        ("requests = [Request('GET', '/')]\n    ok_status = 200", r"Bad\.ok_status: must be a non-empty tuple"),
+        ("requests = [Request('GET', '/')]\n    ok_status = (200, 'x')", r"Bad\.ok_status: .* every status is an int"),
+        ("requests = [Request('GET', '/')]\n    headers = {'X': 1}", r"Bad\.headers: 'X': 1 is not a str to str pair"),
+        (
+            "requests = [Request('GET', '/')]\n    @task\n    def t(self): pass",
+            r"Bad\.tasks: a NativeUser runs its `requests` in the engine",
+        ),
+        ("requests = [Request('GET', '/')]\n    sequence = [Request('GET', '/')]", r"Bad\.sequence: is not supported"),
+    ],
+)
+def test_a_bad_class_is_refused_at_import(body: str, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        _define(HEADER + f"class Bad(NativeUser):\n    {body}\n")
+
+
+def test_an_unknown_template_function_names_the_request() -> None:
+    with pytest.raises(ValueError, match=r"Request\('GET', '/x/\{\{nope\}\}'\)"):
+        _define(HEADER + "class Bad(NativeUser):\n    requests = [Request('GET', '/x/{{nope}}')]\n")
+
+
+def test_lookalike_wait_times_are_not_taken_for_locusts() -> None:
+    assert recognise(constant(0)) == ("constant", 0.0, 0.0)
+    assert recognise(between(2, 1)) == ("between", 1.0, 2.0)
+    assert recognise(constant_pacing(0.5)) == ("pacing", 0.5, 0.0)
+    assert recognise(constant_throughput(4)) == ("pacing", 0.25, 0.0)
+    wait_time = 3
+    assert recognise(lambda instance: wait_time) is None  # noqa: ARG005 - Locust's signature
+    assert recognise(constant(-1)) is None
+    assert recognise(constant("1")) is None
+
+
+def test_a_host_with_another_scheme_stops_the_test_before_any_connection(api_server: ApiServer, tmp_path: Path) -> None:
+    result = run_locust(
+        LOCUSTFILES / "native_gateway.py",
+        "ftp://127.0.0.1:21",
+        mode="stock",
+        users=2,
+        spawn_rate=100,
+        run_time="5s",
+        workdir=tmp_path,
+    )
+    assert re.search(r"Gateway: unsupported scheme \"ftp\"", result.stderr), result.describe()
+    assert result.stats == {}, result.describe()
