@@ -190,7 +190,13 @@ HEADER = ""
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("requests = []", r"Bad\.requests: must be a non-empty list"),
+        ("requests = []", r"Bad\.requests: set `requests` .* or `sequence` .*, not both; neither is set"),
+        (
+            "requests = [Request('GET', '/')]\n    sequence = [Request('GET', '/')]",
+            r"Bad\.requests: .* both are set",
+        ),
+        ("sequence = (Request('GET', '/'), 3)", r"Bad\.sequence\[1\]: is a int, not a ringload\.Request"),
+        ("sequence = [Request('GET', '/')]\n    rate = 20", r"Bad\.rate: an arrival rate per user is not supported yet"),
         ("requests = ['/']", r"Bad\.requests\[0\]: is a str, not a ringload\.Request"),
         (
             "requests = [Request('GET', '/')]\n    wait_time = lambda self: 1",
@@ -203,7 +209,6 @@ HEADER = ""
             "requests = [Request('GET', '/')]\n    @task\n    def t(self): pass",
             r"Bad\.tasks: a NativeUser runs its `requests` in the engine",
         ),
-        ("requests = [Request('GET', '/')]\n    sequence = [Request('GET', '/')]", r"Bad\.sequence: is not supported"),
     ],
 )
 def test_a_bad_class_is_refused_at_import(body: str, message: str) -> None:
@@ -239,3 +244,19 @@ def test_a_host_with_another_scheme_stops_the_test_before_any_connection(api_ser
     )
     assert re.search(r"Gateway: unsupported scheme \"ftp\"", result.stderr), result.describe()
     assert result.stats == {}, result.describe()
+
+
+def test_a_native_sequence_runs_a_checkout_in_order(api_server: ApiServer, tmp_path: Path) -> None:
+    users = 4
+    result = run("native_checkout.py", api_server, tmp_path, users=users, spawn_rate=100)
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    steps = ["product", "inventory", "pricing", "cart", "order"]
+    methods = {"cart": "POST", "order": "POST"}
+    counts = [result.stats[(methods.get(step, "GET"), step)]["requests"] for step in steps]
+    # Each user goes through the steps in order: a step never runs more often than the one before
+    # it, and at most one unfinished iteration per user separates the first step from the last.
+    assert all(a >= b for a, b in zip(counts, counts[1:], strict=False)), counts
+    assert counts[0] - counts[-1] <= users and counts[-1] > 0, counts
+    # Every step carried the API key and the user's token, and the bodies were accepted.
+    statuses = api_server.statuses()
+    assert {status for (_, _, status) in statuses} == {200, 201}, statuses

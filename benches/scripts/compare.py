@@ -141,6 +141,7 @@ class Nginx:
         tls: bool = False,
         worker_connections: int = 16384,
         keepalive_timeout: str = "300s",
+        log_format: str = "$request",
     ) -> None:
         self.nginx = nginx
         #: Below the clients' connections, nginx closes idle keep-alive connections to make room
@@ -149,6 +150,8 @@ class Nginx:
         self.keepalive_timeout = keepalive_timeout
         self.cpu = cpu
         self.access_log = access_log
+        #: What each access-log line holds (``$msec``: the request's end, for counts per second).
+        self.log_format = log_format
         self.prefix = Path(tempfile.mkdtemp(prefix=f"ringload-{name}-"))
         self.port = 0
         #: With ``tls``, a second listener serves the same location over TLS (self-signed).
@@ -174,7 +177,7 @@ class Nginx:
         if self.access_log is None:
             log = "access_log off;"
         else:
-            log = f"log_format request_only '$request';\n    access_log {self.access_log} request_only;"
+            log = f"log_format request_only '{self.log_format}';\n    access_log {self.access_log} request_only;"
         temp = "\n    ".join(nginx_temp_path_directives(self.nginx, p))
         tls_server = ""
         if self.tls:

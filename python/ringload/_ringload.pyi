@@ -695,6 +695,7 @@ class NativeRun:
         *,
         headers: list[tuple[str, str]],
         scenario: list[tuple[str | None, str, str, list[tuple[str, str]], bytes, int]],
+        sequence: bool,
         wait: tuple[str, float, float],
         threads: int | None,
         timeout: float,

@@ -65,6 +65,7 @@ class ClassRun:
             host,
             headers=spec.headers,
             scenario=spec.scenario,
+            sequence=spec.sequence,
             wait=spec.wait,
             threads=threads,
             timeout=float(cls.network_timeout),

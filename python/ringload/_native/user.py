@@ -33,6 +33,8 @@ class _Spec:
 
     headers: list[tuple[str, str]]
     scenario: list[tuple]
+    #: The requests run in order (``sequence``), not picked by weight (``requests``).
+    sequence: bool
     #: (name, method, path) of each request, for the URL a failure is reported with.
     paths: list[tuple[str, str, str]]
     wait: _wait.WaitSpec
@@ -60,14 +62,21 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
     tasks = [t for t in cls.__dict__.get("tasks", ()) if t is not NativeUser._run_in_engine]
     if tasks:
         raise _class_error(cls, "tasks", "a NativeUser runs its `requests` in the engine; it has no tasks")
-    if getattr(cls, "sequence", None) is not None:
-        raise _class_error(cls, "sequence", "is not supported yet; list the requests in `requests`")
-    requests = getattr(cls, "requests", None)
-    if not isinstance(requests, Sequence) or isinstance(requests, str | bytes) or not requests:
-        raise _class_error(cls, "requests", "must be a non-empty list of ringload.Request(...)")
+    if getattr(cls, "rate", None) is not None:
+        raise _class_error(cls, "rate", "an arrival rate per user is not supported yet; use wait_time")
+    given = [name for name in ("requests", "sequence") if getattr(cls, name, None)]
+    if len(given) != 1:
+        both = "both are set" if given else "neither is set"
+        raise _class_error(
+            cls, "requests", f"set `requests` (picked by weight) or `sequence` (run in order), not both; {both}"
+        )
+    attribute = given[0]
+    requests = getattr(cls, attribute)
+    if not isinstance(requests, Sequence) or isinstance(requests, str | bytes):
+        raise _class_error(cls, attribute, "must be a non-empty list of ringload.Request(...)")
     for i, request in enumerate(requests):
         if not isinstance(request, Request):
-            raise _class_error(cls, f"requests[{i}]", f"is a {type(request).__name__}, not a ringload.Request")
+            raise _class_error(cls, f"{attribute}[{i}]", f"is a {type(request).__name__}, not a ringload.Request")
     spec = _wait.recognise(cls.wait_time)
     if spec is None:
         raise _class_error(cls, "wait_time", f"the engine runs {_wait.SUPPORTED}; {cls.wait_time!r} is not one")
@@ -85,6 +94,7 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
     return _Spec(
         headers=_headers_of(cls, "headers", getattr(cls, "headers", None)),
         scenario=scenario,
+        sequence=attribute == "sequence",
         paths=paths,
         wait=spec,
         ok_status=ok_codes.__contains__,
@@ -96,7 +106,9 @@ class NativeUser(FastHttpUser):
 
     Class attributes:
 
-    - ``requests``: a list of ``ringload.Request``, picked by weight for each request;
+    - ``requests``: a list of ``ringload.Request``, picked by weight for each request; or
+      ``sequence``: a list run in order on every iteration (a SequentialTaskSet), the same
+      placeholder giving the same value in every step of an iteration;
     - ``wait_time``: Locust's ``constant``, ``between``, ``constant_pacing`` or
       ``constant_throughput``, after each request (default ``constant(0)``: back to back);
     - ``headers``: sent with every request; ``on_start`` may set ``self.headers`` per user
@@ -107,6 +119,7 @@ class NativeUser(FastHttpUser):
 
     abstract = True
     requests: ClassVar[Sequence[Request]] = ()
+    sequence: ClassVar[Sequence[Request]] = ()
     headers: Mapping[str, str] | None = None
     ok_status: ClassVar[Collection[int] | None] = None
     _ringload_spec: ClassVar[_Spec]

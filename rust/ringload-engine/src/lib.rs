@@ -36,7 +36,8 @@ pub use load::prepare::LoadPlan;
 pub use load::stages::Stage;
 pub use load::stop::StopSignal;
 pub use load::{
-    run, run_until, Progress, RowSecond, Run, RunError, RunEvent, SecondStats, WaitTime,
+    run, run_until, Progress, RequestOrder, RowSecond, Run, RunError, RunEvent, SecondStats,
+    UserLoop, WaitTime,
 };
 pub use net::dial::PLAIN_HTTP_ANSWER;
 pub use net::proxy::ClientProxy;

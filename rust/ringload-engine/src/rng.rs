@@ -5,11 +5,24 @@ use std::cell::Cell;
 
 /// A worker's random numbers (SplitMix64; not shared across threads): statistically sound for
 /// choosing a mix or a template value, and a few instructions per draw.
-pub(crate) struct Rng(Cell<u64>);
+pub(crate) struct Rng(Cell<u64>, Option<u64>);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(Cell::new(seed))
+        Rng(Cell::new(seed), None)
+    }
+
+    /// Draws for one iteration of a native user's sequence: every placeholder draws from its
+    /// own generator seeded by `seed` and the placeholder ([`Rng::for_placeholder`]), so the
+    /// same placeholder gives the same value in every step of the iteration.
+    pub fn per_iteration(seed: u64) -> Rng {
+        Rng(Cell::new(seed), Some(seed))
+    }
+
+    /// With [`Rng::per_iteration`], the generator of the placeholder whose text hashes to
+    /// `key`; else `None` (draw from this one).
+    pub fn for_placeholder(&self, key: u64) -> Option<Rng> {
+        self.1.map(|seed| Rng::new(seed ^ key))
     }
 
     pub fn next_u64(&self) -> u64 {

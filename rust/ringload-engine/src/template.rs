@@ -93,7 +93,15 @@ impl Generator {
 #[derive(Debug)]
 enum Part {
     Literal(Box<[u8]>),
-    Value(Generator),
+    /// A placeholder, and a hash of its text ([`Rng::for_placeholder`]).
+    Value(Generator, u64),
+}
+
+/// FNV-1a of a placeholder's text: the same text, the same key, in every request of a run.
+fn placeholder_key(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// One templated text: literal runs and placeholders.
@@ -125,7 +133,7 @@ impl Template {
     pub fn uses_seq(&self) -> bool {
         self.parts
             .iter()
-            .any(|p| matches!(p, Part::Value(Generator::Seq)))
+            .any(|p| matches!(p, Part::Value(Generator::Seq, _)))
     }
 
     /// Bytes sent as they are.
@@ -141,7 +149,7 @@ impl Template {
             .iter()
             .map(|p| match p {
                 Part::Literal(bytes) => bytes.len(),
-                Part::Value(_) => 40,
+                Part::Value(..) => 40,
             })
             .sum()
     }
@@ -151,14 +159,17 @@ impl Template {
         for part in &self.parts {
             match part {
                 Part::Literal(bytes) => out.extend_from_slice(bytes),
-                Part::Value(generator) => generator.render(out, rng, seq),
+                Part::Value(generator, key) => match rng.for_placeholder(*key) {
+                    Some(own) => generator.render(out, &own, seq),
+                    None => generator.render(out, rng, seq),
+                },
             }
         }
     }
 }
 
 /// What parsing templates shares within one run: the `{{seq}}` counter and the files read.
-#[derive(Default)]
+#[derive(Default, Debug)]
 pub(crate) struct TemplateContext {
     seq: Arc<AtomicU64>,
     /// Where relative file names are found (a scenario file's directory).
@@ -219,7 +230,8 @@ impl TemplateContext {
                     text: text.to_string(),
                 }));
             };
-            let generator = self.generator(inside[..end].trim()).map_err(&invalid)?;
+            let source = inside[..end].trim();
+            let generator = self.generator(source).map_err(&invalid)?;
             for value in generator.given_values() {
                 if !place.allows(value) {
                     return Err(invalid(TemplateProblem::ValueNotAllowed {
@@ -233,7 +245,7 @@ impl TemplateContext {
                     std::mem::take(&mut literal).into_bytes().into(),
                 ));
             }
-            parts.push(Part::Value(generator));
+            parts.push(Part::Value(generator, placeholder_key(source)));
             rest = &inside[end + 2..];
         }
         literal.push_str(rest);
@@ -359,7 +371,7 @@ const MARKER_END: char = 'z';
 /// output back into templates. Keeps the placeholders meanwhile.
 #[derive(Default)]
 pub(crate) struct StandIns {
-    generators: Vec<Option<Generator>>,
+    generators: Vec<Option<(Generator, u64)>>,
 }
 
 impl StandIns {
@@ -369,10 +381,10 @@ impl StandIns {
         for part in template.parts {
             match part {
                 Part::Literal(bytes) => text.push_str(&String::from_utf8_lossy(&bytes)),
-                Part::Value(generator) => {
+                Part::Value(generator, key) => {
                     let n = self.generators.len();
                     text.push_str(&format!("{MARKER_START}{n}{MARKER_END}"));
-                    self.generators.push(Some(generator));
+                    self.generators.push(Some((generator, key)));
                 }
             }
         }
@@ -383,7 +395,7 @@ impl StandIns {
     pub fn uses_seq(&self) -> bool {
         self.generators
             .iter()
-            .any(|g| matches!(g, Some(Generator::Seq)))
+            .any(|g| matches!(g, Some((Generator::Seq, _))))
     }
 
     /// Encoded bytes holding stand-ins, back into literal runs and their placeholders.
@@ -395,7 +407,7 @@ impl StandIns {
             let after = &rest[at + MARKER_START.len()..];
             let digits = after.find(MARKER_END).unwrap_or(0);
             let index: Option<usize> = after[..digits].parse().ok();
-            let Some(generator) = index
+            let Some((generator, key)) = index
                 .and_then(|i| self.generators.get_mut(i))
                 .and_then(Option::take)
             else {
@@ -405,7 +417,7 @@ impl StandIns {
             if at > 0 {
                 parts.push(Part::Literal(rest.as_bytes()[..at].into()));
             }
-            parts.push(Part::Value(generator));
+            parts.push(Part::Value(generator, key));
             rest = &after[digits + 1..];
         }
         if !rest.is_empty() {

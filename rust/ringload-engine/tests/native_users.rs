@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use ringload_engine::{LoadConfig, Run, ScenarioRequest, SecondStats, WaitTime};
+use ringload_engine::{
+    LoadConfig, RequestOrder, Run, ScenarioRequest, SecondStats, UserLoop, WaitTime,
+};
 use ringload_target::{Server, ServerConfig};
 
 /// One at a time: the timing of each depends on the machine being otherwise idle.
@@ -69,6 +71,13 @@ impl Drained {
     }
 }
 
+fn by_weight(wait: WaitTime) -> UserLoop {
+    UserLoop {
+        order: RequestOrder::ByWeight,
+        wait,
+    }
+}
+
 fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -87,8 +96,12 @@ fn users_come_and_go_on_their_own_connections() {
     .plan_for_users()
     .unwrap();
     let before = epoch_ms();
-    let mut run =
-        Run::start_users(&plan, WaitTime::Constant(Duration::ZERO), Arc::default()).unwrap();
+    let mut run = Run::start_users(
+        &plan,
+        by_weight(WaitTime::Constant(Duration::ZERO)),
+        Arc::default(),
+    )
+    .unwrap();
     let mut drained = Drained::default();
     std::thread::sleep(Duration::from_millis(300));
     let (nothing, _) = run.drain();
@@ -141,7 +154,7 @@ fn each_user_sends_its_own_headers_and_waits_between_requests() {
         .plan_for_users()
         .unwrap();
     let wait = WaitTime::Constant(Duration::from_millis(100));
-    let run = Run::start_users(&plan, wait, Arc::default()).unwrap();
+    let run = Run::start_users(&plan, by_weight(wait), Arc::default()).unwrap();
     let started = Instant::now();
     run.add_user(vec![("X-Token".into(), "one".into())])
         .unwrap();
@@ -169,7 +182,7 @@ fn a_user_removed_while_it_waits_closes_at_once() {
         .plan_for_users()
         .unwrap();
     let wait = WaitTime::Constant(Duration::from_secs(30));
-    let mut run = Run::start_users(&plan, wait, Arc::default()).unwrap();
+    let mut run = Run::start_users(&plan, by_weight(wait), Arc::default()).unwrap();
     let slot = run.add_user(Vec::new()).unwrap();
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.requests() == 0 && Instant::now() < deadline {
@@ -192,4 +205,50 @@ fn a_user_removed_while_it_waits_closes_at_once() {
     drained.add(run.stop_users().unwrap());
     assert!(stopping.elapsed() < Duration::from_secs(2));
     assert_eq!(drained.ok, [1]);
+}
+
+#[test]
+fn a_sequence_runs_its_steps_in_order_with_the_iterations_values() {
+    let _serial = serial();
+    let server = target();
+    let plan = users_config(
+        &server,
+        vec![
+            request("product", "/seq/{{rand_int 1 3}}"),
+            request("pricing", "/seq/{{rand_int 1 3}}?price"),
+            request("other", "/other/{{rand_int 1 3}}"),
+        ],
+    )
+    .plan_for_users()
+    .unwrap();
+    let users = UserLoop {
+        order: RequestOrder::Sequence,
+        wait: WaitTime::Constant(Duration::ZERO),
+    };
+    let run = Run::start_users(&plan, users, Arc::default()).unwrap();
+    let slot = run.add_user(Vec::new()).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    run.remove_user(slot).unwrap();
+    let mut drained = Drained::default();
+    drained.add(run.stop_users().unwrap());
+    let [product, pricing, other] = drained.ok[..] else {
+        panic!("three rows: {:?}", drained.ok);
+    };
+    // In order: each step follows the one before it, at most one iteration left unfinished.
+    assert!(product >= pricing && pricing >= other && product - other <= 1);
+    assert!(other > 20, "{other} iterations");
+    // The same placeholder gave the same value in both steps of each iteration: every /seq/N
+    // was requested twice per iteration (but in an unfinished last one).
+    let odd = (1..=3)
+        .filter(|n| server.path_count(&format!("/seq/{n}")) % 2 == 1)
+        .count();
+    assert!(
+        odd <= 1,
+        "{:?}",
+        (1..=3)
+            .map(|n| server.path_count(&format!("/seq/{n}")))
+            .collect::<Vec<_>>()
+    );
+    // A placeholder of another text draws its own values: all three turn up.
+    assert!((1..=3).all(|n| server.path_count(&format!("/other/{n}")) > 0));
 }

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use ringload_engine::{LoadConfig, Run, SecondStats, StopSignal, TlsOptions, WaitTime};
+use ringload_engine::{
+    LoadConfig, RequestOrder, Run, SecondStats, StopSignal, TlsOptions, UserLoop, WaitTime,
+};
 
 use crate::convert::{config_error, io_mode, run_error, seconds};
 use crate::load::{scenario_request, RequestTuple};
@@ -56,12 +58,13 @@ pub(crate) struct NativeRun {
 impl NativeRun {
     #[allow(clippy::too_many_arguments)] // mirrors NativeUser's class attributes one to one
     #[new]
-    #[pyo3(signature = (url, *, headers, scenario, wait, threads, timeout, connect_timeout, insecure, cacert, cert, key, io))]
+    #[pyo3(signature = (url, *, headers, scenario, sequence, wait, threads, timeout, connect_timeout, insecure, cacert, cert, key, io))]
     fn new(
         py: Python<'_>,
         url: &str,
         headers: Vec<(String, String)>,
         scenario: Vec<RequestTuple>,
+        sequence: bool,
         wait: (String, f64, f64),
         threads: Option<usize>,
         timeout: f64,
@@ -85,7 +88,14 @@ impl NativeRun {
             client_cert: cert,
             client_key: key,
         };
-        let wait = wait_time(wait)?;
+        let users = UserLoop {
+            order: if sequence {
+                RequestOrder::Sequence
+            } else {
+                RequestOrder::ByWeight
+            },
+            wait: wait_time(wait)?,
+        };
         let plan = config.plan_for_users().map_err(config_error)?;
         let rows = plan
             .endpoints()
@@ -94,7 +104,7 @@ impl NativeRun {
             .collect();
         let stop = Arc::new(StopSignal::default());
         let run = py
-            .detach(|| Run::start_users(&plan, wait, stop.clone()))
+            .detach(|| Run::start_users(&plan, users, stop.clone()))
             .map_err(run_error)?;
         Ok(NativeRun {
             threads: plan.threads(),

@@ -15,7 +15,7 @@ use crate::load::demand::{ConnectionSlot, DemandChanged, Idle, RaiseOnDrop};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
 use crate::load::stop::StopSignal;
-use crate::load::users::{UserSetup, WaitTime};
+use crate::load::users::{RequestOrder, UserLoop, UserSetup};
 use crate::load::watchdog::{Alarm, Watchdog};
 use crate::net::dial::{DialGate, DialTimes, Dialer};
 use crate::net::idle::OverSocket;
@@ -39,8 +39,8 @@ pub(crate) struct WorkerShared {
     pub picker: Picker,
     /// The encoded requests, sent as they are every time (native users send their own).
     pub requests: Arc<[PreparedRequest]>,
-    /// Native users: the pause after each request.
-    pub wait: Option<WaitTime>,
+    /// Native users: the order of their requests and the pause after each.
+    pub users: Option<UserLoop>,
     pub pipeline: usize,
     /// `false`: every request on a new connection, closed after its response.
     pub keep_alive: bool,
@@ -163,6 +163,15 @@ pub(crate) async fn run_connection<D: Dialer>(
     let mut requests = shared.requests.clone();
     // Native users: the user this connection serves, with its own requests.
     let mut user: Option<Arc<UserSetup>> = None;
+    // A sequence: the next step, and the seed of the current iteration's values.
+    let (mut step, mut iteration) = (0usize, 0u64);
+    let sequence = matches!(
+        shared.users,
+        Some(UserLoop {
+            order: RequestOrder::Sequence,
+            ..
+        })
+    );
     let mut conn: Connection<D::Stream> = shared.new_connection();
     let mut scratch = TemplateScratch::default();
     let alarm = shared.watchdog.alarm();
@@ -215,6 +224,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                 shared.close(&mut conn);
                 requests = current.requests.clone();
                 user = Some(current);
+                step = 0;
             }
         }
         if !shared
@@ -226,7 +236,21 @@ pub(crate) async fn run_connection<D: Dialer>(
         {
             break;
         }
-        picked.extend(due.iter().map(|_| shared.picker.pick()));
+        for _ in 0..due.len() {
+            picked.push(if sequence {
+                if step == 0 {
+                    iteration = shared.rng.next_u64();
+                }
+                let this = step;
+                step = (step + 1) % requests.len();
+                this
+            } else {
+                shared.picker.pick()
+            });
+        }
+        // A sequence's steps draw their values from the iteration's seed.
+        let own_draws = sequence.then(|| Rng::per_iteration(iteration));
+        let draws = own_draws.as_ref().unwrap_or(&shared.rng);
         let iteration = Instant::now();
         let mut retried = false;
         loop {
@@ -274,7 +298,14 @@ pub(crate) async fn run_connection<D: Dialer>(
             let outcome = alarm
                 .guard(
                     limit,
-                    shared.exchange(&mut conn, &requests, &mut scratch, &due, &picked, sent_at),
+                    shared.exchange(
+                        &mut conn,
+                        (&requests, draws),
+                        &mut scratch,
+                        &due,
+                        &picked,
+                        sent_at,
+                    ),
                 )
                 .await;
             shared.count_bytes(&mut conn);
@@ -334,7 +365,7 @@ pub(crate) async fn run_connection<D: Dialer>(
             }
             break;
         }
-        if let (Some(wait), Some(slot)) = (shared.wait, slot.as_ref()) {
+        if let (Some(UserLoop { wait, .. }), Some(slot)) = (shared.users, slot.as_ref()) {
             if !wait.is_zero() {
                 let pause = wait.after(iteration.elapsed(), &shared.rng);
                 pause_while_in_use(&shared, &alarm, slot, Instant::now() + pause).await;
@@ -427,7 +458,7 @@ impl WorkerShared {
     async fn exchange<S: AsyncReadRent + AsyncWriteRent + OverSocket>(
         &self,
         conn: &mut Connection<S>,
-        requests: &[PreparedRequest],
+        (requests, draws): (&[PreparedRequest], &Rng),
         scratch: &mut TemplateScratch,
         due: &[Instant],
         picked: &[usize],
@@ -436,7 +467,7 @@ impl WorkerShared {
         // Copying ~100 bytes per request costs nothing next to the syscall.
         let buf = conn.requests_buf();
         for &r in picked {
-            requests[r].wire.write(buf, &mut scratch.body, &self.rng);
+            requests[r].wire.write(buf, &mut scratch.body, draws);
         }
         let mut batch = Batch {
             shared: self,

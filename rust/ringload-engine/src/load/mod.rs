@@ -22,7 +22,7 @@ pub use crate::error::RunError;
 use crate::load::prepare::LoadPlan;
 pub use crate::load::run::{Progress, RowSecond, Run, RunEvent, SecondStats};
 use crate::load::stop::StopSignal;
-pub use crate::load::users::WaitTime;
+pub use crate::load::users::{RequestOrder, UserLoop, WaitTime};
 use crate::report::Report;
 
 /// Runs `plan` to its end through [`Run`]: `on_warning` receives each warning line as it is

@@ -1,7 +1,7 @@
 //! A [`LoadConfig`] made ready to run: every request encoded once ([`PreparedRequest`]), the rate
 //! shape, and the [`LoadPlan`] the workers follow. Depends on `config`, never the reverse.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use ringload_http1::RequestSpec;
@@ -104,9 +104,9 @@ impl LoadConfig {
         Ok(url.template_path_and_query().to_string())
     }
 
-    /// Encodes every request once and assigns each its statistics row.
-    pub(crate) fn prepare(&self) -> Result<PreparedRequests, ConfigError> {
-        let mut templates = TemplateContext::new(self.template_dir.clone());
+    /// Encodes every request once and assigns each its statistics row; `templates` is the
+    /// run's (its `{{seq}}` counter, the files its templates read).
+    fn prepare_in(&self, templates: &mut TemplateContext) -> Result<PreparedRequests, ConfigError> {
         if self.scenario.is_empty() {
             let mut spec = self.request_spec();
             if self.template {
@@ -115,7 +115,7 @@ impl LoadConfig {
             let request = RequestRef::Single {
                 url: self.display_url(),
             };
-            let templates = self.template.then_some(&mut templates);
+            let templates = self.template.then_some(templates);
             return Ok(PreparedRequests {
                 endpoints: vec![EndpointKey {
                     method: spec.method.clone(),
@@ -155,7 +155,7 @@ impl LoadConfig {
                 spec,
                 endpoint,
                 request.weight,
-                Some(&mut templates),
+                Some(&mut *templates),
                 &request_ref,
             )?);
         }
@@ -218,7 +218,8 @@ impl LoadConfig {
             return Err(Conflict::NoDurationNorRequests.into());
         }
         let cores = available_cores().len().max(1);
-        let prepared = self.prepare()?;
+        let mut templates = TemplateContext::new(self.template_dir.clone());
+        let prepared = self.prepare_in(&mut templates)?;
         let tls = match self.target.origin.scheme {
             Scheme::Http if self.tls.client_cert.is_some() => {
                 return Err(TlsProblem::CertificateOverHttp {
@@ -238,6 +239,7 @@ impl LoadConfig {
             config: self.clone(),
             requests: prepared.requests.into(),
             endpoints: prepared.endpoints,
+            templates: Arc::new(Mutex::new(templates)),
             connections,
             duration,
             rate,
@@ -266,7 +268,12 @@ impl LoadPlan {
             headers,
             ..self.config.clone()
         };
-        Ok(config.prepare()?.requests.into())
+        // The run's templates: `{{seq}}` counts across every user, files are read once.
+        let mut templates = self
+            .templates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(config.prepare_in(&mut templates)?.requests.into())
     }
 }
 
@@ -320,6 +327,8 @@ pub struct LoadPlan {
     pub(crate) config: LoadConfig,
     pub(crate) requests: Arc<[PreparedRequest]>,
     pub(crate) endpoints: Vec<EndpointKey>,
+    /// What the requests' templates share: native users' requests are encoded with it too.
+    pub(crate) templates: Arc<Mutex<TemplateContext>>,
     pub(crate) connections: usize,
     pub(crate) threads: usize,
     pub(crate) duration: Option<Duration>,

@@ -21,7 +21,7 @@ use crate::load::prepare::{LoadPlan, RateShape};
 use crate::load::stop::{
     wake_watcher, wake_watcher_with, StopSignal, WorkerStop, STOP_POLL, USERS_LEFT,
 };
-use crate::load::users::{UserSetup, UserTable, WaitTime};
+use crate::load::users::{UserLoop, UserSetup, UserTable};
 use crate::load::worker::{self, RunSetup, WorkerJob, WorkerMessage};
 use crate::origin::Scheme;
 use crate::report::timeline::TimelineBuilder;
@@ -90,21 +90,22 @@ impl Run {
     }
 
     /// Starts a native-users run ([`LoadConfig::plan_for_users`](crate::LoadConfig)): no
-    /// connection until [`Run::add_user`], `wait` after each request of each user, until
+    /// connection until [`Run::add_user`], each user going through the plan's requests as
+    /// `users` says, until
     /// `stop` (then [`Run::finish`]). Its snapshots are taken on the wall clock's quarter
     /// seconds, so [`Run::drain`] files each one under the epoch second it was recorded in.
     pub fn start_users(
         plan: &LoadPlan,
-        wait: WaitTime,
+        users: UserLoop,
         stop: Arc<StopSignal>,
     ) -> Result<Run, RunError> {
-        Run::start_as(plan, stop, Some(wait))
+        Run::start_as(plan, stop, Some(users))
     }
 
     fn start_as(
         plan: &LoadPlan,
         stop: Arc<StopSignal>,
-        users: Option<WaitTime>,
+        users: Option<UserLoop>,
     ) -> Result<Run, RunError> {
         let config = &plan.config;
         let addrs = config.target.resolve()?;
@@ -134,7 +135,7 @@ impl Run {
             addrs,
             tls: plan.tls.clone(),
             requests: plan.requests.clone(),
-            wait: users,
+            users,
             endpoints: plan.endpoints.len(),
             pipeline: config.pipeline,
             keep_alive: config.keep_alive,

@@ -88,6 +88,24 @@ impl UserTable {
     }
 }
 
+/// How a native user goes through the class's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestOrder {
+    /// Each request picked by weight.
+    ByWeight,
+    /// All of them in order, again and again (an iteration): a SequentialTaskSet. The same
+    /// placeholder gives the same value in every step of an iteration (one product id through
+    /// a checkout's steps).
+    Sequence,
+}
+
+/// A native user's loop: the order of its requests and the pause after each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UserLoop {
+    pub order: RequestOrder,
+    pub wait: WaitTime,
+}
+
 /// The pause after each request, as Locust's `wait_time` helpers define it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum WaitTime {

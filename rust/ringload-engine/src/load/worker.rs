@@ -18,7 +18,7 @@ use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
 use crate::load::stop::{wake_watcher, StopSignal, WorkerStop, USERS_LEFT};
-use crate::load::users::{UserTable, WaitTime};
+use crate::load::users::{UserLoop, UserTable};
 use crate::load::watchdog::Watchdog;
 use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
 use crate::rng::Rng;
@@ -30,8 +30,8 @@ pub(crate) struct RunSetup {
     pub addrs: Vec<SocketAddr>,
     pub tls: Option<(Arc<ClientConfig>, ServerName<'static>)>,
     pub requests: Arc<[PreparedRequest]>,
-    /// Native users: the pause after each request.
-    pub wait: Option<WaitTime>,
+    /// Native users: their loop.
+    pub users: Option<UserLoop>,
     /// Statistics rows the requests record into.
     pub endpoints: usize,
     pub pipeline: usize,
@@ -144,7 +144,7 @@ impl WorkerRun {
             plan: Plan::new(self.job.requests, rate),
             picker: Picker::new(self.setup.requests.iter().map(|r| r.weight), self.job.seed),
             requests: self.setup.requests.clone(),
-            wait: self.setup.wait,
+            users: self.setup.users,
             start: self.setup.start,
             pipeline: self.setup.pipeline,
             keep_alive: self.setup.keep_alive,
