@@ -10,7 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+import subprocess
+import sys
 import textwrap
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -196,7 +200,10 @@ HEADER = ""
             r"Bad\.requests: .* both are set",
         ),
         ("sequence = (Request('GET', '/'), 3)", r"Bad\.sequence\[1\]: is a int, not a ringload\.Request"),
-        ("sequence = [Request('GET', '/')]\n    rate = 20", r"Bad\.rate: an arrival rate per user is not supported yet"),
+        (
+            "sequence = [Request('GET', '/')]\n    rate = 20",
+            r"Bad\.rate: an arrival rate per user is not supported yet",
+        ),
         ("requests = ['/']", r"Bad\.requests\[0\]: is a str, not a ringload\.Request"),
         (
             "requests = [Request('GET', '/')]\n    wait_time = lambda self: 1",
@@ -260,3 +267,42 @@ def test_a_native_sequence_runs_a_checkout_in_order(api_server: ApiServer, tmp_p
     # Every step carried the API key and the user's token, and the bodies were accepted.
     statuses = api_server.statuses()
     assert {status for (_, _, status) in statuses} == {200, 201}, statuses
+
+
+def test_the_web_ui_shows_the_native_users_and_their_rate(api_server: ApiServer, tmp_path: Path) -> None:
+    """Locust's web UI (started with --autostart) in headless Chromium: the user count and a non-zero RPS."""
+    from locust_runner import child_env, free_port
+    from test_run_report import _chromium, _headless
+
+    browser = _chromium()
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / "native_gateway.py"), "--autostart",
+        "-u", "3", "-r", "100", "-t", "60s", "-H", api_server.url,
+        "--web-host", "127.0.0.1", "--web-port", str(port),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(None), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        stats: dict = {}
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats/requests", timeout=5) as response:
+                    stats = json.load(response)
+            except OSError:
+                continue
+            if stats.get("user_count") == 3 and stats.get("total_rps", 0) > 0:
+                break
+        assert stats.get("user_count") == 3 and stats["total_rps"] > 0, stats
+        page = _headless(browser, "--virtual-time-budget=8000", "--dump-dom", f"http://127.0.0.1:{port}/")
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.stdout.decode(errors="replace")))
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    # The navigation bar as the page rendered it: the users, a rate above zero, no failures.
+    shown = re.search(r"Users (\d+) RPS ([\d.]+) Failures (\d+)%", text)
+    assert shown, text[:2000]
+    assert shown.group(1) == "3" and float(shown.group(2)) > 0 and shown.group(3) == "0", shown.group(0)
+    assert "GET /v1/products" in text, text[:2000]
+    assert b"Traceback" not in err, err.decode(errors="replace")[-2000:]

@@ -1,7 +1,6 @@
 """Many mostly idle native users: each sends a request, then waits 1 to 2 s (Locust's between)."""
 
 from locust import between
-
 from ringload import NativeUser, Request
 
 

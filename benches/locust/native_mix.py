@@ -2,7 +2,6 @@
 JSON POST, 429 counted as success. ``native_mix.json`` is the same requests for ``ringload --scenario``."""
 
 from locust import constant
-
 from ringload import NativeUser, Request
 
 HEADERS = {

@@ -1,7 +1,6 @@
 """The benchmark's one-request NativeUser: the same request as ``locustfile.py``, run in the engine."""
 
 from locust import constant
-
 from ringload import NativeUser, Request
 
 

@@ -5,6 +5,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
+from ringload._native.user import NativeUser as NativeUser
 from ringload._ringload import Endpoint as Endpoint
 from ringload._ringload import Latency as Latency
 from ringload._ringload import Outcomes as Outcomes
@@ -17,7 +18,6 @@ from ringload._ringload import TimelineEntry as TimelineEntry
 from ringload._ringload import __version__ as __version__
 from ringload.contrib.fasthttp import ErrorResponse as ErrorResponse
 from ringload.contrib.fasthttp import FastHttpSession as FastHttpSession
-from ringload._native.user import NativeUser as NativeUser
 from ringload.contrib.fasthttp import FastHttpUser as FastHttpUser
 from ringload.contrib.fasthttp import FastResponse as FastResponse
 from ringload.contrib.fasthttp import ResponseContextManager as ResponseContextManager

@@ -3,7 +3,6 @@
 import itertools
 
 from locust import constant
-
 from ringload import NativeUser, Request
 
 _user_numbers = itertools.count(1)
