@@ -201,9 +201,10 @@ HEADER = ""
         ),
         ("sequence = (Request('GET', '/'), 3)", r"Bad\.sequence\[1\]: is a int, not a ringload\.Request"),
         (
-            "sequence = [Request('GET', '/')]\n    rate = 20",
-            r"Bad\.rate: an arrival rate per user is not supported yet",
+            "sequence = [Request('GET', '/')]\n    rate = 20\n    wait_time = constant(1)",
+            r"Bad\.rate: a rate sets when each request is due: remove the class's wait_time, or the rate",
         ),
+        ("requests = [Request('GET', '/')]\n    rate = 0", r"Bad\.rate: must be a positive number"),
         ("requests = ['/']", r"Bad\.requests\[0\]: is a str, not a ringload\.Request"),
         (
             "requests = [Request('GET', '/')]\n    wait_time = lambda self: 1",
@@ -292,7 +293,10 @@ def test_the_web_ui_shows_the_native_users_and_their_rate(api_server: ApiServer,
                     stats = json.load(response)
             except OSError:
                 continue
-            if stats.get("user_count") == 3 and stats.get("total_rps", 0) > 0:
+            # The bar shows the total's current RPS: Locust's 10 s average ending 3 s before the
+            # last request, so it is 0 for the first 3 s of a test.
+            current = [row["current_rps"] for row in stats.get("stats", []) if row["name"] == "Aggregated"]
+            if stats.get("user_count") == 3 and current and current[0] > 0:
                 break
         assert stats.get("user_count") == 3 and stats["total_rps"] > 0, stats
         page = _headless(browser, "--virtual-time-budget=8000", "--dump-dom", f"http://127.0.0.1:{port}/")
@@ -306,3 +310,31 @@ def test_the_web_ui_shows_the_native_users_and_their_rate(api_server: ApiServer,
     assert shown.group(1) == "3" and float(shown.group(2)) > 0 and shown.group(3) == "0", shown.group(0)
     assert "GET /v1/products" in text, text[:2000]
     assert b"Traceback" not in err, err.decode(errors="replace")[-2000:]
+
+
+def test_an_arrival_rate_per_user_holds_whatever_the_users(api_server: ApiServer, tmp_path: Path) -> None:
+    users = 5
+    result = run("native_rate.py", api_server, tmp_path, users=users, spawn_rate=100, run_time="4s")
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    assert_counts_match(result, api_server, {("GET", "/health"): ("GET", "/health")}, users)
+    # 5 users at 20/s for the ~4 s they ran: 400, less a few at the edges.
+    sent = result.stats[("GET", "/health")]["requests"]
+    assert 330 <= sent <= 410, result.describe()
+    assert "fell behind" not in result.stderr, result.describe()
+
+
+def test_a_rate_the_connection_cannot_carry_is_reported(api_server: ApiServer, tmp_path: Path) -> None:
+    result = run("native_rate_slow.py", api_server, tmp_path, users=2, spawn_rate=100, run_time="3s")
+    assert result.total_failures() == 0, result.describe()
+    # Each user's requests wait for its connection (200 ms each where one is due every 50 ms):
+    # about 5 a second each, and Locust is told why, with the count.
+    sent = result.stats[("GET", "/v1/slow-limited")]["requests"]
+    assert sent <= 2 * 3 * 5 + 2, result.describe()
+    assert re.search(
+        r"TooFast fell behind its rate: of \d+ requests due in the last \d+ s, \d+ went out", result.stderr
+    ), result.describe()
+    # Their latency counts from when they were due: the queue behind the busy connection makes
+    # it grow far above the 200 ms each took.
+    (entry,) = json.loads(result.stdout)
+    assert entry["max_response_time"] > 1000, entry
+    assert entry["total_response_time"] / entry["num_requests"] > 400, entry

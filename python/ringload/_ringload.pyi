@@ -736,21 +736,28 @@ class NativeRun:
             ]
         ],
         list[str],
+        tuple[int, int, int, int],
     ]:
-        """What completed since the last drain, per row and epoch second, and new warnings."""
+        """What completed since the last drain, per row and epoch second, new warnings, and an
+        arrival rate's schedule: requests sent, of them a whole interval late, never sent, and the
+        largest send lag in µs."""
     def stop(
         self,
-    ) -> list[
-        tuple[
-            int,
-            int,
-            float,
-            float,
-            list[tuple[float, int]],
-            list[tuple[float, int]],
-            list[tuple[int, int]],
-            list[tuple[str, int, str]],
-            int,
-        ]
+    ) -> tuple[
+        list[
+            tuple[
+                int,
+                int,
+                float,
+                float,
+                list[tuple[float, int]],
+                list[tuple[float, int]],
+                list[tuple[int, int]],
+                list[tuple[str, int, str]],
+                int,
+            ]
+        ],
+        tuple[int, int, int, int],
     ]:
-        """Ends the run (requests in flight are dropped) and returns what was not drained."""
+        """Ends the run (requests in flight are dropped) and returns what was not drained, and
+        the schedule as ``drain`` gives it."""

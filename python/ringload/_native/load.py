@@ -37,6 +37,8 @@ logger = logging.getLogger("ringload")
 
 #: How often the engine's counts are merged into Locust's (at most a quarter second behind).
 MERGE_INTERVAL = 0.25
+#: Over how long an arrival rate's schedule is judged (see `ClassRun.note_schedule`).
+RATE_WINDOW = 10.0
 #: How often the Python thread's own CPU use is looked at (as Locust looks at the process's).
 CPU_CHECK_INTERVAL = 5.0
 CPU_WARNING_PERCENT = 90.0
@@ -77,11 +79,44 @@ class ClassRun:
             io="auto",
         )
         self.ok_status = spec.ok_status
+        # An arrival rate's schedule since the last warning: sent, late, never sent, largest lag.
+        self.arrivals = spec.wait[0] == "arrivals"
+        self.window: list[int] = [0, 0, 0, 0]
+        self.window_start = time.monotonic()
+        self.fell_behind = False
         # The URL a bad status is reported for, per row: the first request of that row.
         self.urls: list[str] = []
         for method, name in self.run.rows:
             path = next(p for (n, m, p) in spec.paths if (n, m) == (name, method))
             self.urls.append(path if "://" in path else host + path)
+
+    def note_schedule(self, schedule: tuple[int, int, int, int], final: bool = False) -> None:
+        """Warns when the users' rate fell behind: over a window of 10 s (and at the end), more
+        than 1% of the requests went out a whole interval late or more, or were never sent."""
+        if not self.arrivals:
+            return
+        sent, late, unsent, lag_us = schedule
+        w = self.window
+        w[0], w[1], w[2], w[3] = w[0] + sent, w[1] + late, w[2] + unsent, max(w[3], lag_us)
+        elapsed = time.monotonic() - self.window_start
+        if elapsed < RATE_WINDOW and not final:
+            return
+        sent, late, unsent, lag_us = w
+        if (late + unsent) * 100 > sent + unsent:
+            self.fell_behind = True
+            logger.warning(
+                "ringload: %s fell behind its rate: of %d requests due in the last %.0f s, %d went out a whole "
+                "interval late or more and %d were never sent (largest send lag %.1f ms); each user's requests "
+                "wait for its connection, so add users or lower `rate`",
+                self.cls.__name__,
+                sent + unsent,
+                elapsed,
+                late,
+                unsent,
+                lag_us / 1000,
+            )
+        self.window = [0, 0, 0, 0]
+        self.window_start = time.monotonic()
 
     def deltas(self, rows: Iterable[tuple], entries: dict, errors: dict) -> None:
         """Adds drained rows to `entries` ({(name, method): EntryDelta}) and `errors`."""
@@ -222,10 +257,11 @@ class NativeLoad:
         entries: dict = {}
         errors: dict = {}
         for run in self.runs.values():
-            rows, warnings = run.run.drain()
+            rows, warnings, schedule = run.run.drain()
             for line in warnings:
                 logger.warning("ringload: %s", line)
             run.deltas(rows, entries, errors)
+            run.note_schedule(schedule)
         if not discard:
             merge(self.environment.stats, entries.values(), errors.values())
 
@@ -237,9 +273,12 @@ class NativeLoad:
         entries: dict = {}
         errors: dict = {}
         for run in self.runs.values():
-            rows, warnings = run.run.drain()
+            rows, _warnings, schedule = run.run.drain()
             run.deltas(rows, entries, errors)
-            run.deltas(run.run.stop(), entries, errors)
+            run.note_schedule(schedule)
+            rows, schedule = run.run.stop()
+            run.deltas(rows, entries, errors)
+            run.note_schedule(schedule, final=True)
         merge(self.environment.stats, entries.values(), errors.values())
         events = self.environment.events
         events.test_stop.remove_listener(self._on_test_stop)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gevent
+from locust import User
 from locust.exception import StopTest
 from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
@@ -62,8 +63,6 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
     tasks = [t for t in cls.__dict__.get("tasks", ()) if t is not NativeUser._run_in_engine]
     if tasks:
         raise _class_error(cls, "tasks", "a NativeUser runs its `requests` in the engine; it has no tasks")
-    if getattr(cls, "rate", None) is not None:
-        raise _class_error(cls, "rate", "an arrival rate per user is not supported yet; use wait_time")
     given = [name for name in ("requests", "sequence") if getattr(cls, name, None)]
     if len(given) != 1:
         both = "both are set" if given else "neither is set"
@@ -77,7 +76,17 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
     for i, request in enumerate(requests):
         if not isinstance(request, Request):
             raise _class_error(cls, f"{attribute}[{i}]", f"is a {type(request).__name__}, not a ringload.Request")
-    spec = _wait.recognise(cls.wait_time)
+    rate = getattr(cls, "rate", None)
+    if rate is not None:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < float("inf"):
+            raise _class_error(cls, "rate", f"must be a positive number of requests per second, not {rate!r}")
+        if cls.wait_time is not User.wait_time:
+            raise _class_error(
+                cls, "rate", "a rate sets when each request is due: remove the class's wait_time, or the rate"
+            )
+        spec: _wait.WaitSpec | None = ("arrivals", 1.0 / rate, 0.0)
+    else:
+        spec = _wait.recognise(cls.wait_time)
     if spec is None:
         raise _class_error(cls, "wait_time", f"the engine runs {_wait.SUPPORTED}; {cls.wait_time!r} is not one")
     ok = getattr(cls, "ok_status", None)
@@ -113,6 +122,9 @@ class NativeUser(FastHttpUser):
       ``constant_throughput``, after each request (default ``constant(0)``: back to back);
     - ``headers``: sent with every request; ``on_start`` may set ``self.headers`` per user
       (a token), and the cookies ``self.client`` holds after ``on_start`` are sent too;
+    - ``rate``: instead of ``wait_time``, an arrival rate per user (open model): a request is due
+      every ``1 / rate`` seconds whatever the responses take; one due while the user's connection
+      is busy waits for it, and its latency counts from when it was due;
     - ``ok_status``: the statuses counted as success (default: 2xx and 3xx);
     - FastHttpUser's ``network_timeout``, ``connection_timeout`` and ``insecure``.
     """
@@ -122,6 +134,7 @@ class NativeUser(FastHttpUser):
     sequence: ClassVar[Sequence[Request]] = ()
     headers: Mapping[str, str] | None = None
     ok_status: ClassVar[Collection[int] | None] = None
+    rate: ClassVar[float | None] = None
     _ringload_spec: ClassVar[_Spec]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

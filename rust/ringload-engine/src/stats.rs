@@ -167,6 +167,9 @@ pub struct IntervalStats {
     /// Open model: requests that were due before the run ended but were never sent, because
     /// every connection was busy (the schedule fell behind).
     pub unsent: u64,
+    /// Native users with an arrival rate: requests sent a whole interval or more after they
+    /// were due, because the user's connection was still busy with earlier ones.
+    pub late: u64,
     /// The first error message seen for each kind, so a report can say what went wrong.
     pub examples: [Option<String>; ErrorKind::COUNT],
 }
@@ -189,6 +192,7 @@ impl IntervalStats {
             tls: new_histogram(),
             ttfb: new_histogram(),
             unsent: 0,
+            late: 0,
             examples: Default::default(),
         }
     }
@@ -279,6 +283,7 @@ impl IntervalStats {
             let _ = mine.add(theirs);
         }
         self.unsent += other.unsent;
+        self.late += other.late;
         for (mine, theirs) in [
             (&mut self.connect, &other.connect),
             (&mut self.tls, &other.tls),

@@ -252,3 +252,65 @@ fn a_sequence_runs_its_steps_in_order_with_the_iterations_values() {
     // A placeholder of another text draws its own values: all three turn up.
     assert!((1..=3).all(|n| server.path_count(&format!("/other/{n}")) > 0));
 }
+
+#[test]
+fn an_arrival_rate_sends_on_schedule_and_counts_from_the_due_time() {
+    let _serial = serial();
+    let server = target();
+    let plan = users_config(
+        &server,
+        vec![request("home", "/"), request("slow", "/delay/100")],
+    )
+    .plan_for_users()
+    .unwrap();
+    let rated = |per_second: f64| UserLoop {
+        order: RequestOrder::ByWeight,
+        wait: WaitTime::Arrivals(Duration::from_secs_f64(1.0 / per_second)),
+    };
+    // Fast responses: each of 3 users sends 50 a second, on schedule.
+    let fast = users_config(&server, vec![request("home", "/")])
+        .plan_for_users()
+        .unwrap();
+    let mut run = Run::start_users(&fast, rated(50.0), Arc::default()).unwrap();
+    for _ in 0..3 {
+        run.add_user(Vec::new()).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut on_time = Drained::default();
+    let mut late = 0;
+    for seconds in [run.drain().0, run.stop_users().unwrap()] {
+        late += seconds.iter().map(|s| s.schedule().1).sum::<u64>();
+        on_time.add(seconds);
+    }
+    let sent = on_time.ok[0];
+    assert!(
+        (120..=153).contains(&sent),
+        "{sent} sent at 3 x 50/s in 1 s"
+    );
+    assert_eq!(late, 0);
+
+    // Responses of 100 ms where one is due every 20 ms: the requests queue behind the busy
+    // connection, are counted late, and their latency includes the wait.
+    let run = Run::start_users(&plan, rated(50.0), Arc::default()).unwrap();
+    run.add_user(Vec::new()).unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let seconds = run.stop_users().unwrap();
+    let (sent, late, unsent, _) = seconds
+        .iter()
+        .map(SecondStats::schedule)
+        .fold((0, 0, 0, 0), |(a, b, c, d), (w, x, y, z)| {
+            (a + w, b + x, c + y, d.max(z))
+        });
+    assert!(late > 0 && sent > late, "{sent} sent, {late} late");
+    assert!(unsent > 0, "the run ended with requests due and never sent");
+    let slowest = seconds
+        .iter()
+        .flat_map(|s| s.rows())
+        .flat_map(|row| row.latencies_ms)
+        .map(|(ms, _)| ms)
+        .fold(0.0, f64::max);
+    assert!(
+        slowest > 300.0,
+        "latency counts from the due time: {slowest} ms"
+    );
+}

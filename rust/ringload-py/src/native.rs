@@ -140,27 +140,28 @@ impl NativeRun {
         self.lock().as_ref().map_or(0, Run::user_count)
     }
 
-    /// What completed since the last drain, per statistics row and epoch second, and the
-    /// warnings found meanwhile. After `stop()`, nothing.
-    fn drain(&self, py: Python<'_>) -> (Vec<RowSecond>, Vec<String>) {
+    /// What completed since the last drain, per statistics row and epoch second, the warnings
+    /// found meanwhile, and the arrival rate's schedule (`schedule_of`). After `stop()`,
+    /// nothing.
+    fn drain(&self, py: Python<'_>) -> (Vec<RowSecond>, Vec<String>, Schedule) {
         py.detach(|| match self.lock().as_mut() {
             Some(run) => {
                 let (seconds, warnings) = run.drain();
-                (rows_of(&seconds), warnings)
+                (rows_of(&seconds), warnings, schedule_of(&seconds))
             }
-            None => (Vec::new(), Vec::new()),
+            None => (Vec::new(), Vec::new(), (0, 0, 0, 0)),
         })
     }
 
     /// Ends the run: every connection closes at once and requests in flight are dropped (not
     /// counted). Returns what was not drained yet. A second call returns nothing.
-    fn stop(&self, py: Python<'_>) -> PyResult<Vec<RowSecond>> {
+    fn stop(&self, py: Python<'_>) -> PyResult<(Vec<RowSecond>, Schedule)> {
         self.stop.request();
         let Some(run) = self.lock().take() else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), (0, 0, 0, 0)));
         };
         let seconds = py.detach(|| run.stop_users()).map_err(run_error)?;
-        Ok(rows_of(&seconds))
+        Ok((rows_of(&seconds), schedule_of(&seconds)))
     }
 }
 
@@ -184,16 +185,35 @@ fn wait_time((kind, a, b): (String, f64, f64)) -> PyResult<WaitTime> {
         })
     };
     let (a, b) = (duration(a)?, duration(b)?);
+    if kind == "arrivals" && a.is_zero() {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "an arrival rate needs a positive interval",
+        ));
+    }
     Ok(match kind.as_str() {
         "constant" => WaitTime::Constant(a),
         "between" => WaitTime::Between(a.min(b), a.max(b)),
         "pacing" => WaitTime::Pacing(a),
+        "arrivals" => WaitTime::Arrivals(a),
         other => {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
                 "unknown wait kind {other:?}"
             )))
         }
     })
+}
+
+/// An arrival rate's schedule over a drain: `(requests sent, of them sent a whole interval
+/// or more late, requests due and never sent, the largest send lag in µs)`.
+type Schedule = (u64, u64, u64, u64);
+
+fn schedule_of(seconds: &[SecondStats]) -> Schedule {
+    seconds
+        .iter()
+        .map(SecondStats::schedule)
+        .fold((0, 0, 0, 0), |(a, b, c, d), (w, x, y, z)| {
+            (a + w, b + x, c + y, d.max(z))
+        })
 }
 
 fn rows_of(seconds: &[SecondStats]) -> Vec<RowSecond> {

@@ -165,6 +165,9 @@ pub(crate) async fn run_connection<D: Dialer>(
     let mut user: Option<Arc<UserSetup>> = None;
     // A sequence: the next step, and the seed of the current iteration's values.
     let (mut step, mut iteration) = (0usize, 0u64);
+    // An arrival rate: when this user's next request is due.
+    let arrivals = shared.users.and_then(|users| users.wait.arrivals());
+    let mut next_due: Option<Instant> = None;
     let sequence = matches!(
         shared.users,
         Some(UserLoop {
@@ -187,7 +190,7 @@ pub(crate) async fn run_connection<D: Dialer>(
             shared.attach(&mut conn, stream);
         }
     }
-    loop {
+    'requests: loop {
         due.clear();
         picked.clear();
         if shared.stop.is_requested() {
@@ -225,6 +228,21 @@ pub(crate) async fn run_connection<D: Dialer>(
                 requests = current.requests.clone();
                 user = Some(current);
                 step = 0;
+                // Users spawned together start at random points of their first interval, so
+                // their requests spread out instead of arriving in bursts.
+                next_due = arrivals.map(|period| {
+                    let fraction = (shared.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+                    Instant::now() + period.mul_f64(fraction)
+                });
+            }
+        }
+        if let (Some(due_at), Some(slot)) = (next_due, slot.as_ref()) {
+            if Instant::now() < due_at {
+                pause_while_in_use(&shared, &alarm, slot, due_at).await;
+                if Instant::now() < due_at {
+                    // Removed (or the run ended) while waiting: look again.
+                    continue;
+                }
             }
         }
         if !shared
@@ -267,7 +285,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                 match shared.dial(&*dialer, &alarm).await {
                     None => {
                         shared.abort_connecting(&requests, &picked);
-                        return;
+                        break 'requests;
                     }
                     Some(Err(failure)) => {
                         shared.fail(&requests, &failure, &picked, started);
@@ -286,7 +304,15 @@ pub(crate) async fn run_connection<D: Dialer>(
             } else {
                 started
             };
-            if shared.plan.is_closed_model() {
+            if let (Some(due_at), Some(period)) = (next_due, arrivals) {
+                // Latency from the due time: a request that waited for a busy connection
+                // counts its wait.
+                due.fill(due_at);
+                let mut stats = shared.stats.borrow_mut();
+                let lag = sent_at.saturating_duration_since(due_at);
+                stats.record_lag(micros(lag));
+                stats.late += u64::from(lag >= period);
+            } else if shared.plan.is_closed_model() {
                 due.fill(sent_at);
             } else {
                 let mut stats = shared.stats.borrow_mut();
@@ -349,7 +375,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                         // The run is over and the connection ends with it, as the others do
                         // (so the timeline does not count it as closed).
                         shared.abort(&requests, unanswered);
-                        return;
+                        break 'requests;
                     }
                     shared.close(&mut conn);
                     shared.fail(
@@ -365,11 +391,23 @@ pub(crate) async fn run_connection<D: Dialer>(
             }
             break;
         }
-        if let (Some(UserLoop { wait, .. }), Some(slot)) = (shared.users, slot.as_ref()) {
+        if let (Some(due_at), Some(period)) = (next_due, arrivals) {
+            next_due = Some(due_at + period);
+        } else if let (Some(UserLoop { wait, .. }), Some(slot)) = (shared.users, slot.as_ref()) {
             if !wait.is_zero() {
                 let pause = wait.after(iteration.elapsed(), &shared.rng);
                 pause_while_in_use(&shared, &alarm, slot, Instant::now() + pause).await;
             }
+        }
+    }
+    // The run ended: requests that fell due and were never sent, for a user still in the run
+    // (one that was removed owes none).
+    let still_here = user.is_some() && slot.as_ref().and_then(ConnectionSlot::user).is_some();
+    if let (Some(due_at), Some(period), true) = (next_due, arrivals, still_here) {
+        let now = Instant::now();
+        if now >= due_at {
+            let missed = (now - due_at).as_nanos() / period.as_nanos().max(1) + 1;
+            shared.stats.borrow_mut().unsent += missed as u64;
         }
     }
 }

@@ -508,6 +508,13 @@ pub struct SecondStats {
 }
 
 impl SecondStats {
+    /// An arrival rate's schedule in this second: `(requests sent, of them sent a whole
+    /// interval or more late, requests due and never sent, the largest send lag in µs)`.
+    pub fn schedule(&self) -> (u64, u64, u64, u64) {
+        let stats = &self.stats;
+        (stats.lag_count, stats.late, stats.unsent, stats.lag_max_us)
+    }
+
     fn epoch_seconds(&self, since_start_us: u64) -> f64 {
         (self.started_at_ms as f64 + since_start_us as f64 / 1000.0) / 1000.0
     }

@@ -116,6 +116,10 @@ pub enum WaitTime {
     /// `constant_pacing(seconds)` (and `constant_throughput(n)`, which is pacing `1/n`): each
     /// request starts this long after the previous one started, or at once when it took longer.
     Pacing(Duration),
+    /// An arrival rate (open model): a request is due every this long, whatever the responses
+    /// take. One due while the connection is still busy waits for it, and its latency counts
+    /// from when it was due, as the CLI's `-R` counts it.
+    Arrivals(Duration),
 }
 
 impl WaitTime {
@@ -129,12 +133,22 @@ impl WaitTime {
                 min + (max.saturating_sub(min)).mul_f64(fraction)
             }
             WaitTime::Pacing(period) => period.saturating_sub(elapsed),
+            // The schedule, not a pause, decides (`run_connection`).
+            WaitTime::Arrivals(_) => Duration::ZERO,
         }
     }
 
     /// No pause at all: the loop need not look at the clock.
     pub(crate) fn is_zero(&self) -> bool {
         matches!(*self, WaitTime::Constant(wait) if wait.is_zero())
+    }
+
+    /// The interval between due times, for an arrival rate.
+    pub(crate) fn arrivals(&self) -> Option<Duration> {
+        match *self {
+            WaitTime::Arrivals(period) => Some(period),
+            _ => None,
+        }
     }
 }
 
