@@ -24,6 +24,7 @@ from weakref import WeakKeyDictionary
 import gevent
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.env import Environment
+import locust.runners as _runners
 from locust.runners import WorkerRunner
 from locust.stats import StatsError
 
@@ -39,8 +40,6 @@ logger = logging.getLogger("ringload")
 MERGE_INTERVAL = 0.25
 #: Over how long an arrival rate's schedule is judged (see `ClassRun.note_schedule`).
 RATE_WINDOW = 10.0
-#: How often the Python thread's own CPU use is looked at (as Locust looks at the process's).
-CPU_CHECK_INTERVAL = 5.0
 CPU_WARNING_PERCENT = 90.0
 
 _loads: WeakKeyDictionary[Environment, NativeLoad] = WeakKeyDictionary()
@@ -184,6 +183,8 @@ class NativeLoad:
         self._merger: gevent.Greenlet | None = None
         self._cpu_at: tuple[float, float] | None = None
         self._cpu_warned = False
+        #: Locust's own threshold, while this load has raised it.
+        self._cpu_threshold: float | None = None
         events = environment.events
         events.test_stop.add_listener(self._on_test_stop)
         events.spawning_complete.add_listener(self._on_spawning_complete)
@@ -194,7 +195,7 @@ class NativeLoad:
         if run is None:
             threads = self._place_process()
             run = self.runs[cls] = ClassRun(user, threads)
-            self._quiet_process_cpu_warning(run.run.threads)
+            self._measure_python_thread(run.run.threads)
             if self._merger is None:
                 self._merger = gevent.spawn(self._merge_loop)
         return run
@@ -212,34 +213,40 @@ class NativeLoad:
         os.sched_setaffinity(0, {core})
         return 1
 
-    def _quiet_process_cpu_warning(self, threads: int) -> None:
-        """Locust warns when the whole process passes 90% of one core, which the engine's own
-        threads do by design. This process's warning is about Locust's Python thread instead
-        (`_check_python_cpu`)."""
-        runner = self.environment.runner
-        if runner is not None and not getattr(runner, "cpu_warning_emitted", True):
-            runner.cpu_warning_emitted = True
-            logger.info(
-                "ringload: native users run on %d engine thread(s); the CPU warning now measures "
-                "Locust's Python thread alone",
-                threads,
-            )
+    def _measure_python_thread(self, threads: int) -> None:
+        """Locust measures the whole process's CPU against 90% of one core, which the engine's
+        threads fill by design. With native users its figure (the warning, and a worker's
+        heartbeats to its master) is Locust's Python thread alone: what delays spawning, reports
+        and the web UI. The process-wide check is raised above what the engine's threads can
+        use, so it still speaks when the Python thread is saturated besides them."""
+        if self._cpu_threshold is not None:
+            return
+        self._cpu_threshold = _runners.CPU_WARNING_THRESHOLD
+        _runners.CPU_WARNING_THRESHOLD = self._cpu_threshold + 100 * threads
+        self._cpu_at = (time.monotonic(), time.thread_time())
+        self.environment.events.usage_monitor.add_listener(self._on_usage)
+        logger.info(
+            "ringload: native users run on %d engine thread(s); Locust's CPU figure is now its Python thread's",
+            threads,
+        )
 
-    def _check_python_cpu(self) -> None:
+    def _on_usage(self, **_kwargs: Any) -> None:
+        # Fired right after Locust measured the process, before anything reads the figure.
         now = (time.monotonic(), time.thread_time())
-        if self._cpu_at is None:
-            self._cpu_at = now
-            return
+        assert self._cpu_at is not None
         wall, cpu = now[0] - self._cpu_at[0], now[1] - self._cpu_at[1]
-        if wall < CPU_CHECK_INTERVAL:
-            return
         self._cpu_at = now
+        if wall <= 0:
+            return
         percent = 100.0 * cpu / wall
+        runner = self.environment.runner
+        if runner is not None:
+            runner.current_cpu_usage = percent
         if percent > CPU_WARNING_PERCENT and not self._cpu_warned:
             self._cpu_warned = True
             logger.warning(
-                "CPU usage of Locust's Python thread above %.0f%% (%.0f%%)! It may delay spawning, "
-                "reports and the web UI; native users' requests run on the engine's threads",
+                "CPU usage of Locust's Python thread above %.0f%% (%.0f%%)! It may delay spawning, reports and "
+                "the web UI; native users' requests run on the engine's threads",
                 CPU_WARNING_PERCENT,
                 percent,
             )
@@ -250,7 +257,6 @@ class NativeLoad:
             if self.stopped:
                 return
             self.drain()
-            self._check_python_cpu()
 
     def drain(self, discard: bool = False) -> None:
         """Merges what every engine run measured since the last drain; never yields."""
@@ -283,6 +289,9 @@ class NativeLoad:
         events = self.environment.events
         events.test_stop.remove_listener(self._on_test_stop)
         events.spawning_complete.remove_listener(self._on_spawning_complete)
+        if self._cpu_threshold is not None:
+            events.usage_monitor.remove_listener(self._on_usage)
+            _runners.CPU_WARNING_THRESHOLD = self._cpu_threshold
         if _loads.get(self.environment) is self:
             del _loads[self.environment]
         merger, self._merger = self._merger, None
