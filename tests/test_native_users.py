@@ -391,3 +391,20 @@ def test_reset_stats_drops_what_came_before_spawning_completed(api_server: ApiSe
     for entry in json.loads(result.stdout):
         seconds = [int(s) for s in entry["num_reqs_per_sec"]]
         assert min(seconds) >= int(entry["start_time"]), entry
+
+
+def test_the_engines_microsecond_report_is_there_after_the_test(api_server: ApiServer, tmp_path: Path) -> None:
+    """What `events.request` listeners cannot see: the engine's own result, per name, in µs."""
+    out = tmp_path / "engine.json"
+    result = run(
+        "native_result.py", api_server, tmp_path, users=2, spawn_rate=100, run_time="2s",
+        env={"NATIVE_RESULT_FILE": str(out)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.describe()
+    report = json.loads(out.read_text())
+    (endpoint,) = report["endpoints"]
+    assert endpoint["name"] == "/health"
+    # Every response Locust counted, with microsecond percentiles (and the table in the log).
+    assert endpoint["ok"] == result.stats[("GET", "/health")]["requests"] > 0
+    assert 0 < endpoint["latency_us"]["p50"] <= endpoint["latency_us"]["max"]
+    assert re.search(r"Measured, engine latency of the responses per name \(µs", result.stderr), result.describe()

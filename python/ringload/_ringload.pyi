@@ -743,21 +743,25 @@ class NativeRun:
         largest send lag in µs."""
     def stop(
         self,
-    ) -> tuple[
-        list[
-            tuple[
-                int,
-                int,
-                float,
-                float,
-                list[tuple[float, int]],
-                list[tuple[float, int]],
-                list[tuple[int, int]],
-                list[tuple[str, int, str]],
-                int,
-            ]
-        ],
-        tuple[int, int, int, int],
-    ]:
-        """Ends the run (requests in flight are dropped) and returns what was not drained, and
-        the schedule as ``drain`` gives it."""
+    ) -> (
+        tuple[
+            list[
+                tuple[
+                    int,
+                    int,
+                    float,
+                    float,
+                    list[tuple[float, int]],
+                    list[tuple[float, int]],
+                    list[tuple[int, int]],
+                    list[tuple[str, int, str]],
+                    int,
+                ]
+            ],
+            tuple[int, int, int, int],
+            Result,
+        ]
+        | None
+    ):
+        """Ends the run (requests in flight are dropped) and returns what was not drained, the
+        schedule as ``drain`` gives it, and the whole run's result; ``None`` once stopped."""

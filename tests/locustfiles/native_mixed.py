@@ -1,7 +1,6 @@
 """Native users beside Locust's FastHttpUser in one locustfile, split by weight."""
 
 from locust import FastHttpUser, constant, task
-
 from ringload import NativeUser, Request
 
 

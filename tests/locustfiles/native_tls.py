@@ -3,7 +3,6 @@
 import os
 
 from locust import constant
-
 from ringload import NativeUser, Request
 
 

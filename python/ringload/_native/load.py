@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 import gevent
+import locust.runners as _runners
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.env import Environment
-import locust.runners as _runners
 from locust.runners import WorkerRunner
 from locust.stats import StatsError
 
 from ringload import _ringload
 from ringload._native.locust_stats import EntryDelta, ErrorDelta, merge
+from ringload._ringload import Result
 
 if TYPE_CHECKING:
     from ringload._native.user import NativeUser
@@ -43,6 +44,13 @@ RATE_WINDOW = 10.0
 CPU_WARNING_PERCENT = 90.0
 
 _loads: WeakKeyDictionary[Environment, NativeLoad] = WeakKeyDictionary()
+#: Each environment's last test, per NativeUser class: the engine's whole-run result.
+_results: WeakKeyDictionary[Environment, dict[type, Result]] = WeakKeyDictionary()
+
+
+def results_for(environment: Environment) -> dict[type, Result]:
+    """The engine's results of the environment's last test with native users, per class."""
+    return dict(_results.get(environment, {}))
 
 
 def load_for(environment: Environment) -> NativeLoad:
@@ -173,6 +181,24 @@ def _exception_for(kind: str, message: str) -> Exception:
     return ConnectionError(f"{kind}: {message}")
 
 
+def _latency_table(class_name: str, result: Result) -> str:
+    """The engine's latency per name, in microseconds: what Locust's millisecond buckets round to
+    0 or 1 for a sub-millisecond API."""
+    lines = [f"ringload: {class_name}, engine latency of the responses per name (µs, 3 significant digits):"]
+    lines.append(f"  {'Type':<7} {'Name':<40} {'# resps':>9} {'50%':>8} {'90%':>8} {'99%':>8} {'99.9%':>8} {'max':>9}")
+    for endpoint in result.endpoints:
+        latency = endpoint.latency_us
+
+        def us(value: int | None) -> str:
+            return "-" if value is None else str(value)
+
+        lines.append(
+            f"  {endpoint.method:<7} {endpoint.name[:40]:<40} {endpoint.ok:>9} {us(latency.p50):>8} "
+            f"{us(latency.p90):>8} {us(latency.p99):>8} {us(latency.p999):>8} {us(latency.max):>9}"
+        )
+    return "\n".join(lines)
+
+
 class NativeLoad:
     """The native users of one environment's current test."""
 
@@ -184,7 +210,7 @@ class NativeLoad:
         self._cpu_at: tuple[float, float] | None = None
         self._cpu_warned = False
         #: Locust's own threshold, while this load has raised it.
-        self._cpu_threshold: float | None = None
+        self._cpu_threshold: int | None = None
         events = environment.events
         events.test_stop.add_listener(self._on_test_stop)
         events.spawning_complete.add_listener(self._on_spawning_complete)
@@ -222,7 +248,7 @@ class NativeLoad:
         if self._cpu_threshold is not None:
             return
         self._cpu_threshold = _runners.CPU_WARNING_THRESHOLD
-        _runners.CPU_WARNING_THRESHOLD = self._cpu_threshold + 100 * threads
+        _runners.CPU_WARNING_THRESHOLD = int(self._cpu_threshold + 100 * threads)
         self._cpu_at = (time.monotonic(), time.thread_time())
         self.environment.events.usage_monitor.add_listener(self._on_usage)
         logger.info(
@@ -278,20 +304,28 @@ class NativeLoad:
         self.stopped = True
         entries: dict = {}
         errors: dict = {}
+        results: dict[type, Result] = {}
         for run in self.runs.values():
             rows, _warnings, schedule = run.run.drain()
             run.deltas(rows, entries, errors)
             run.note_schedule(schedule)
-            rows, schedule = run.run.stop()
+            stopped = run.run.stop()
+            if stopped is None:
+                continue
+            rows, schedule, result = stopped
             run.deltas(rows, entries, errors)
             run.note_schedule(schedule, final=True)
+            results[run.cls] = result
         merge(self.environment.stats, entries.values(), errors.values())
+        _results[self.environment] = results
+        for cls, result in results.items():
+            logger.info("%s", _latency_table(cls.__name__, result))
         events = self.environment.events
         events.test_stop.remove_listener(self._on_test_stop)
         events.spawning_complete.remove_listener(self._on_spawning_complete)
         if self._cpu_threshold is not None:
             events.usage_monitor.remove_listener(self._on_usage)
-            _runners.CPU_WARNING_THRESHOLD = self._cpu_threshold
+            _runners.CPU_WARNING_THRESHOLD = int(self._cpu_threshold)
         if _loads.get(self.environment) is self:
             del _loads[self.environment]
         merger, self._merger = self._merger, None

@@ -21,7 +21,8 @@ from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from ringload._load import Request
 from ringload._native import wait as _wait
-from ringload._native.load import load_for
+from ringload._native.load import load_for, results_for
+from ringload._ringload import Result
 from ringload.contrib.fasthttp import FastHttpUser
 
 #: Statuses that count as success by default: 2xx and 3xx (redirects are not followed).
@@ -143,6 +144,14 @@ class NativeUser(FastHttpUser):
             # Refused when the locustfile is imported, before any connection.
             cls._ringload_spec = _spec_of(cls)
             cls.tasks = [NativeUser._run_in_engine]
+
+    @classmethod
+    def engine_result(cls, environment: Any) -> Result | None:
+        """The engine's own result of this class's users in the environment's last test (read it
+        in a ``quitting`` listener, or after the test): the CLI's report, with microsecond
+        percentiles per name (``result.endpoints[i].latency_us``), ``to_html()`` and ``to_csv()``.
+        """
+        return results_for(environment).get(cls)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)

@@ -124,7 +124,7 @@ fn users_come_and_go_on_their_own_connections() {
     assert_eq!(run.add_user(Vec::new()).unwrap(), 1);
     std::thread::sleep(Duration::from_millis(500));
     drained.add(run.drain().0);
-    drained.add(run.stop_users().unwrap());
+    drained.add(run.stop_users().unwrap().0);
     let after = epoch_ms();
 
     assert_eq!(drained.failed, 0);
@@ -162,7 +162,7 @@ fn each_user_sends_its_own_headers_and_waits_between_requests() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1000));
     let mut drained = Drained::default();
-    drained.add(run.stop_users().unwrap());
+    drained.add(run.stop_users().unwrap().0);
     let elapsed = started.elapsed().as_secs_f64();
     let ok = drained.ok[0];
     // Two users, one request per ~100 ms each (plus its few hundred µs).
@@ -202,7 +202,7 @@ fn a_user_removed_while_it_waits_closes_at_once() {
     }
     assert_eq!(server.open_connections(), 0);
     let stopping = Instant::now();
-    drained.add(run.stop_users().unwrap());
+    drained.add(run.stop_users().unwrap().0);
     assert!(stopping.elapsed() < Duration::from_secs(2));
     assert_eq!(drained.ok, [1]);
 }
@@ -230,7 +230,7 @@ fn a_sequence_runs_its_steps_in_order_with_the_iterations_values() {
     std::thread::sleep(Duration::from_millis(400));
     run.remove_user(slot).unwrap();
     let mut drained = Drained::default();
-    drained.add(run.stop_users().unwrap());
+    drained.add(run.stop_users().unwrap().0);
     let [product, pricing, other] = drained.ok[..] else {
         panic!("three rows: {:?}", drained.ok);
     };
@@ -278,7 +278,7 @@ fn an_arrival_rate_sends_on_schedule_and_counts_from_the_due_time() {
     std::thread::sleep(Duration::from_millis(1000));
     let mut on_time = Drained::default();
     let mut late = 0;
-    for seconds in [run.drain().0, run.stop_users().unwrap()] {
+    for seconds in [run.drain().0, run.stop_users().unwrap().0] {
         late += seconds.iter().map(|s| s.schedule().1).sum::<u64>();
         on_time.add(seconds);
     }
@@ -294,7 +294,7 @@ fn an_arrival_rate_sends_on_schedule_and_counts_from_the_due_time() {
     let run = Run::start_users(&plan, rated(50.0), Arc::default()).unwrap();
     run.add_user(Vec::new()).unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    let seconds = run.stop_users().unwrap();
+    let seconds = run.stop_users().unwrap().0;
     let (sent, late, unsent, _) = seconds
         .iter()
         .map(SecondStats::schedule)

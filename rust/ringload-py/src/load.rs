@@ -540,7 +540,7 @@ pub(crate) struct RunResult {
 }
 
 impl RunResult {
-    fn create(py: Python<'_>, report: Report) -> PyResult<Py<RunResult>> {
+    pub(crate) fn create(py: Python<'_>, report: Report) -> PyResult<Py<RunResult>> {
         let report = Arc::new(report);
         let base = Outcomes {
             report: report.clone(),

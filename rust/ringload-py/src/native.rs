@@ -16,7 +16,7 @@ use ringload_engine::{
 };
 
 use crate::convert::{config_error, io_mode, run_error, seconds};
-use crate::load::{scenario_request, RequestTuple};
+use crate::load::{scenario_request, RequestTuple, RunResult};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeRun>()?;
@@ -154,14 +154,20 @@ impl NativeRun {
     }
 
     /// Ends the run: every connection closes at once and requests in flight are dropped (not
-    /// counted). Returns what was not drained yet. A second call returns nothing.
-    fn stop(&self, py: Python<'_>) -> PyResult<(Vec<RowSecond>, Schedule)> {
+    /// counted). Returns what was not drained yet, the schedule, and the whole run as a
+    /// `ringload.Result` (microsecond percentiles per name). A second call returns `None`.
+    #[allow(clippy::type_complexity)] // one tuple, spelled out in the stub
+    fn stop(&self, py: Python<'_>) -> PyResult<Option<(Vec<RowSecond>, Schedule, Py<RunResult>)>> {
         self.stop.request();
         let Some(run) = self.lock().take() else {
-            return Ok((Vec::new(), (0, 0, 0, 0)));
+            return Ok(None);
         };
-        let seconds = py.detach(|| run.stop_users()).map_err(run_error)?;
-        Ok((rows_of(&seconds), schedule_of(&seconds)))
+        let (seconds, report) = py.detach(|| run.stop_users()).map_err(run_error)?;
+        Ok(Some((
+            rows_of(&seconds),
+            schedule_of(&seconds),
+            RunResult::create(py, report)?,
+        )))
     }
 }
 

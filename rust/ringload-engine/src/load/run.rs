@@ -347,15 +347,16 @@ impl Run {
 
     /// Native users: stops the run (every connection closes; requests in flight are dropped,
     /// counted neither as requests nor as failures), waits for the workers, and returns what
-    /// was not drained yet.
-    pub fn stop_users(mut self) -> Result<Vec<SecondStats>, RunError> {
+    /// was not drained yet and the whole run's report (the CLI's, with microsecond
+    /// percentiles per statistics row).
+    pub fn stop_users(mut self) -> Result<(Vec<SecondStats>, Report), RunError> {
         self.setup.stop.request();
         while self.next_event().is_some() {}
         self.join_workers()?;
         while let Ok(message) = self.rx.try_recv() {
             self.receive(message);
         }
-        Ok(self.take_seconds())
+        Ok((self.take_seconds(), self.report()))
     }
 
     /// Waits for every worker (running the rest of the run, or ending it at once after a stop)
