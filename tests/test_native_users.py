@@ -225,6 +225,38 @@ def test_a_bad_class_is_refused_at_import(body: str, message: str) -> None:
         _define(HEADER + f"class Bad(NativeUser):\n    {body}\n")
 
 
+def test_the_nearest_class_decides_between_inherited_attributes() -> None:
+    from ringload._native.user import _spec_of
+
+    class Paced(NativeUser):
+        abstract = True
+        wait_time = constant(1)
+        requests = [Request("GET", "/a")]
+
+    class Rated(Paced):
+        rate = 5  # its parent's wait_time gives way
+
+    class Stepped(Rated):
+        sequence = [Request("GET", "/b"), Request("GET", "/c")]  # its parent's requests give way
+
+    assert _spec_of(Rated).wait == ("arrivals", 0.2, 0.0)
+    assert (_spec_of(Stepped).sequence, len(_spec_of(Stepped).scenario)) == (True, 2)
+    with pytest.raises(TypeError, match=r"Both\.rate: a rate sets when each request is due"):
+        _define(
+            "class Both(NativeUser):\n    requests = [Request('GET', '/')]\n    rate = 1\n    wait_time = constant(0)\n"
+        )
+
+
+def test_a_lowercase_method_is_sent_and_named_as_written() -> None:
+    from ringload._native.user import _spec_of
+
+    class Lower(NativeUser):
+        abstract = True
+        requests = [Request("get", "/x", name="x")]
+
+    assert _spec_of(Lower).paths == [("x", "get", "/x")]
+
+
 def test_an_unknown_template_function_names_the_request() -> None:
     with pytest.raises(ValueError, match=r"Request\('GET', '/x/\{\{nope\}\}'\)"):
         _define(HEADER + "class Bad(NativeUser):\n    requests = [Request('GET', '/x/{{nope}}')]\n")
@@ -408,3 +440,10 @@ def test_the_engines_microsecond_report_is_there_after_the_test(api_server: ApiS
     assert endpoint["ok"] == result.stats[("GET", "/health")]["requests"] > 0
     assert 0 < endpoint["latency_us"]["p50"] <= endpoint["latency_us"]["max"]
     assert re.search(r"Measured, engine latency of the responses per name \(µs", result.stderr), result.describe()
+
+
+def test_a_header_on_start_cannot_send_stops_that_user_once(api_server: ApiServer, tmp_path: Path) -> None:
+    result = run("native_bad_token.py", api_server, tmp_path, users=2, spawn_rate=100, run_time="2s")
+    # Said once per user, not in a loop; nothing was sent.
+    assert result.stderr.count("BadToken: this user stops:") == 2, result.describe()
+    assert api_server.counts() == {}, api_server.counts()

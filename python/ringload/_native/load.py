@@ -94,8 +94,11 @@ class ClassRun:
         # The URL a bad status is reported for, per row: the first request of that row.
         self.urls: list[str] = []
         for method, name in self.run.rows:
-            path = next(p for (n, m, p) in spec.paths if (n, m) == (name, method))
+            path = next((p for (n, m, p) in spec.paths if (n, m) == (name, method)), "/")
             self.urls.append(path if "://" in path else host + path)
+        # The cookies a user's client holds are those for its first request's path.
+        first = spec.paths[0][2]
+        self.cookie_path = "/" if "://" in first else first.split("?", 1)[0]
 
     def note_schedule(self, schedule: tuple[int, int, int, int], final: bool = False) -> None:
         """Warns when the users' rate fell behind: over a window of 10 s (and at the end), more
@@ -211,6 +214,7 @@ class NativeLoad:
         self._cpu_warned = False
         #: Locust's own threshold, while this load has raised it.
         self._cpu_threshold: int | None = None
+        self._cpu_raised_to = 0
         events = environment.events
         events.test_stop.add_listener(self._on_test_stop)
         events.spawning_complete.add_listener(self._on_spawning_complete)
@@ -243,12 +247,14 @@ class NativeLoad:
         """Locust measures the whole process's CPU against 90% of one core, which the engine's
         threads fill by design. With native users its figure (the warning, and a worker's
         heartbeats to its master) is Locust's Python thread alone: what delays spawning, reports
-        and the web UI. The process-wide check is raised above what the engine's threads can
-        use, so it still speaks when the Python thread is saturated besides them."""
+        and the web UI. Locust's own process-wide check is raised out of reach while the test
+        runs, and this one takes its place (its warning, its event, its end-of-test line). With
+        `--processes`, Python shares its core with the engine, by design of the per-core split."""
         if self._cpu_threshold is not None:
             return
         self._cpu_threshold = _runners.CPU_WARNING_THRESHOLD
-        _runners.CPU_WARNING_THRESHOLD = int(self._cpu_threshold + 100 * threads)
+        self._cpu_raised_to = int(self._cpu_threshold + 100 * threads)
+        _runners.CPU_WARNING_THRESHOLD = self._cpu_raised_to
         self._cpu_at = (time.monotonic(), time.thread_time())
         self.environment.events.usage_monitor.add_listener(self._on_usage)
         logger.info(
@@ -268,7 +274,13 @@ class NativeLoad:
         runner = self.environment.runner
         if runner is not None:
             runner.current_cpu_usage = percent
-        if percent > CPU_WARNING_PERCENT and not self._cpu_warned:
+        if percent <= CPU_WARNING_PERCENT:
+            return
+        self.environment.events.cpu_warning.fire(environment=self.environment, cpu_usage=percent)
+        if runner is not None:
+            # Locust's own end-of-test line ("CPU usage was too high at some point") then says it.
+            runner.cpu_warning_emitted = True
+        if not self._cpu_warned:
             self._cpu_warned = True
             logger.warning(
                 "CPU usage of Locust's Python thread above %.0f%% (%.0f%%)! It may delay spawning, reports and "
@@ -298,10 +310,19 @@ class NativeLoad:
             merge(self.environment.stats, entries.values(), errors.values())
 
     def stop(self) -> None:
-        """Ends every engine run and merges their last counts."""
+        """Ends every engine run and merges their last counts; whatever fails, the test's
+        listeners and Locust's CPU threshold are put back, so the next test starts clean."""
         if self.stopped:
             return
         self.stopped = True
+        if _loads.get(self.environment) is self:
+            del _loads[self.environment]
+        try:
+            self._stop_runs()
+        finally:
+            self._release()
+
+    def _stop_runs(self) -> None:
         entries: dict = {}
         errors: dict = {}
         results: dict[type, Result] = {}
@@ -309,7 +330,11 @@ class NativeLoad:
             rows, _warnings, schedule = run.run.drain()
             run.deltas(rows, entries, errors)
             run.note_schedule(schedule)
-            stopped = run.run.stop()
+            try:
+                stopped = run.run.stop()
+            except Exception as e:  # noqa: BLE001 - the other classes' runs still stop
+                logger.error("ringload: %s's engine run failed at its stop: %s", run.cls.__name__, e)
+                continue
             if stopped is None:
                 continue
             rows, schedule, result = stopped
@@ -320,14 +345,15 @@ class NativeLoad:
         _results[self.environment] = results
         for cls, result in results.items():
             logger.info("%s", _latency_table(cls.__name__, result))
+
+    def _release(self) -> None:
         events = self.environment.events
         events.test_stop.remove_listener(self._on_test_stop)
         events.spawning_complete.remove_listener(self._on_spawning_complete)
         if self._cpu_threshold is not None:
             events.usage_monitor.remove_listener(self._on_usage)
-            _runners.CPU_WARNING_THRESHOLD = int(self._cpu_threshold)
-        if _loads.get(self.environment) is self:
-            del _loads[self.environment]
+            if _runners.CPU_WARNING_THRESHOLD == self._cpu_raised_to:
+                _runners.CPU_WARNING_THRESHOLD = self._cpu_threshold
         merger, self._merger = self._merger, None
         if merger is not None and merger is not gevent.getcurrent():
             merger.kill(block=False)

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gevent
-from locust import User
-from locust.exception import StopTest
+from locust.exception import StopTest, StopUser
 from locust.user.users import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from ringload._load import Request
 from ringload._native import wait as _wait
-from ringload._native.load import load_for, results_for
+from ringload._native.load import load_for, logger, results_for
 from ringload._ringload import Result
 from ringload.contrib.fasthttp import FastHttpUser
 
@@ -60,11 +59,24 @@ def _headers_of(cls: type, attribute: str, value: Any) -> list[tuple[str, str]]:
     return pairs
 
 
+def _nearest(cls: type, names: tuple[str, ...]) -> str | None:
+    """Which of `names` the class or its nearest parent (below NativeUser) defines."""
+    for klass in cls.__mro__:
+        if klass is NativeUser:
+            return None
+        for name in names:
+            if name in klass.__dict__ and klass.__dict__[name] is not None:
+                return name
+    return None
+
+
 def _spec_of(cls: type[NativeUser]) -> _Spec:
     tasks = [t for t in cls.__dict__.get("tasks", ()) if t is not NativeUser._run_in_engine]
     if tasks:
         raise _class_error(cls, "tasks", "a NativeUser runs its `requests` in the engine; it has no tasks")
-    given = [name for name in ("requests", "sequence") if getattr(cls, name, None)]
+    # The nearest class that sets either decides: a subclass may swap one for the other.
+    owner = next((c for c in cls.__mro__ if c.__dict__.get("requests") or c.__dict__.get("sequence")), None)
+    given = [name for name in ("requests", "sequence") if owner is not None and owner.__dict__.get(name)]
     if len(given) != 1:
         both = "both are set" if given else "neither is set"
         raise _class_error(
@@ -81,7 +93,9 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
     if rate is not None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < float("inf"):
             raise _class_error(cls, "rate", f"must be a positive number of requests per second, not {rate!r}")
-        if cls.wait_time is not User.wait_time:
+        # The nearest definition wins (a wait_time where one class sets both): a subclass may set
+        # a rate where its parent had a wait_time.
+        if _nearest(cls, ("wait_time", "rate")) == "wait_time":
             raise _class_error(
                 cls, "rate", "a rate sets when each request is due: remove the class's wait_time, or the rate"
             )
@@ -100,7 +114,7 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
             raise _class_error(cls, "ok_status", f"{ok!r}: every status is an int from 100 to 999")
         ok_codes = frozenset(ok)
     scenario = [r._as_tuple() for r in requests]
-    paths = [(r.name if r.name is not None else r.path, r.method.upper(), r.path) for r in requests]
+    paths = [(r.name if r.name is not None else r.path, r.method, r.path) for r in requests]
     return _Spec(
         headers=_headers_of(cls, "headers", getattr(cls, "headers", None)),
         scenario=scenario,
@@ -158,18 +172,24 @@ class NativeUser(FastHttpUser):
         try:
             # The class's engine run starts with its first user: after a fork, never at import.
             self._class_run = load_for(environment).class_run(self)
-        except (ValueError, OSError) as e:
+        except Exception as e:  # noqa: BLE001 - any failure to start the engine ends the test
             # Raised where Locust spawns users: it logs this and stops the test.
             raise StopTest(f"{type(self).__name__}: {e}") from None
 
     def _run_in_engine(self) -> None:
         """The user's only task: register with the engine, then wait to be stopped."""
         class_run = self._class_run
-        headers = _headers_of(type(self), "headers", self.headers)
-        cookie = self._cookie_header(class_run.host)
-        if cookie is not None and not any(name.lower() == "cookie" for name, _ in headers):
-            headers.append(("Cookie", cookie))
-        slot = class_run.run.add_user(headers)
+        try:
+            headers = _headers_of(type(self), "headers", self.headers)
+            cookie = self._cookie_header(class_run.host + class_run.cookie_path)
+            if cookie is not None and not any(name.lower() == "cookie" for name, _ in headers):
+                headers.append(("Cookie", cookie))
+            slot = class_run.run.add_user(headers)
+        except Exception as e:  # noqa: BLE001 - reported once, not retried in a loop
+            # Headers that cannot be sent (set by on_start), or a test that is over: this user
+            # stops, and says why, rather than Locust running this task again and again.
+            logger.error("%s: this user stops: %s", type(self).__name__, e)
+            raise StopUser() from None
         try:
             # Waiting: Locust's stop kills a waiting user at once, whatever --stop-timeout.
             self._state = LOCUST_STATE_WAITING
@@ -179,10 +199,10 @@ class NativeUser(FastHttpUser):
             self._state = LOCUST_STATE_RUNNING
             class_run.run.remove_user(slot)
 
-    def _cookie_header(self, host: str) -> str | None:
+    def _cookie_header(self, url: str) -> str | None:
         jar = getattr(self.client, "_cookiejar", None)
         if not jar:
             return None
-        probe = urllib.request.Request(host + "/")
+        probe = urllib.request.Request(url)
         jar.add_cookie_header(probe)
         return probe.get_header("Cookie") or probe.unredirected_hdrs.get("Cookie")

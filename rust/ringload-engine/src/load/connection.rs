@@ -168,6 +168,8 @@ pub(crate) async fn run_connection<D: Dialer>(
     // An arrival rate: when this user's next request is due.
     let arrivals = shared.users.and_then(|users| users.wait.arrivals());
     let mut next_due: Option<Instant> = None;
+    // Whether the request due at `next_due` went out (it is then counted, even if aborted).
+    let mut due_sent = false;
     let sequence = matches!(
         shared.users,
         Some(UserLoop {
@@ -201,6 +203,10 @@ pub(crate) async fn run_connection<D: Dialer>(
             // Not in use (ramped down, not up yet, or beyond a lowered demand): no connection
             // until the demand reaches this one.
             shared.close(&mut conn);
+            if let (Some(due_at), Some(period)) = (next_due.take(), arrivals) {
+                // A native user that left with its schedule behind: what fell due was never sent.
+                shared.stats.borrow_mut().unsent += owed(due_at, period, Instant::now(), false);
+            }
             if matches!(idle, Idle::ForGood)
                 || matches!(idle, Idle::Until(until) if until >= shared.deadline)
                 || shared.plan.is_spent()
@@ -238,7 +244,7 @@ pub(crate) async fn run_connection<D: Dialer>(
         }
         if let (Some(due_at), Some(slot)) = (next_due, slot.as_ref()) {
             if Instant::now() < due_at {
-                pause_while_in_use(&shared, &alarm, slot, due_at).await;
+                pause_while_in_use(&shared, &alarm, slot, user.as_ref(), due_at).await;
                 if Instant::now() < due_at {
                     // Removed (or the run ended) while waiting: look again.
                     continue;
@@ -296,6 +302,11 @@ pub(crate) async fn run_connection<D: Dialer>(
                     Some(Ok(stream)) => {
                         shared.attach(&mut conn, stream);
                         backoff = BACKOFF_FIRST;
+                        if !serves(slot.as_ref(), user.as_ref()) {
+                            // The user left while its connection was being made: nothing was
+                            // sent for it, and nothing is, with its headers, for another.
+                            continue 'requests;
+                        }
                     }
                 }
             }
@@ -307,6 +318,7 @@ pub(crate) async fn run_connection<D: Dialer>(
             if let (Some(due_at), Some(period)) = (next_due, arrivals) {
                 // Latency from the due time: a request that waited for a busy connection
                 // counts its wait.
+                due_sent = true;
                 due.fill(due_at);
                 let mut stats = shared.stats.borrow_mut();
                 let lag = sent_at.saturating_duration_since(due_at);
@@ -393,22 +405,38 @@ pub(crate) async fn run_connection<D: Dialer>(
         }
         if let (Some(due_at), Some(period)) = (next_due, arrivals) {
             next_due = Some(due_at + period);
+            due_sent = false;
         } else if let (Some(UserLoop { wait, .. }), Some(slot)) = (shared.users, slot.as_ref()) {
             if !wait.is_zero() {
                 let pause = wait.after(iteration.elapsed(), &shared.rng);
-                pause_while_in_use(&shared, &alarm, slot, Instant::now() + pause).await;
+                pause_while_in_use(&shared, &alarm, slot, user.as_ref(), Instant::now() + pause)
+                    .await;
             }
         }
     }
-    // The run ended: requests that fell due and were never sent, for a user still in the run
-    // (one that was removed owes none).
-    let still_here = user.is_some() && slot.as_ref().and_then(ConnectionSlot::user).is_some();
-    if let (Some(due_at), Some(period), true) = (next_due, arrivals, still_here) {
-        let now = Instant::now();
-        if now >= due_at {
-            let missed = (now - due_at).as_nanos() / period.as_nanos().max(1) + 1;
-            shared.stats.borrow_mut().unsent += missed as u64;
-        }
+    // The run ended: requests that fell due and were never sent (the one cut short at the end,
+    // if any, is counted aborted).
+    if let (Some(due_at), Some(period), true) = (next_due, arrivals, user.is_some()) {
+        shared.stats.borrow_mut().unsent += owed(due_at, period, Instant::now(), due_sent);
+    }
+}
+
+/// Requests of an arrival schedule due by `now`, from the one due at `due_at` (`sent`: that
+/// one went out, and is counted otherwise).
+fn owed(due_at: Instant, period: Duration, now: Instant, sent: bool) -> u64 {
+    if now < due_at {
+        return 0;
+    }
+    let due = (now - due_at).as_nanos() / period.as_nanos().max(1) + 1;
+    due as u64 - u64::from(sent)
+}
+
+/// Whether the connection of `slot` still serves `user` (always, outside native users).
+fn serves(slot: Option<&ConnectionSlot>, user: Option<&Arc<UserSetup>>) -> bool {
+    match (slot.map(ConnectionSlot::user), user) {
+        (Some(Some(now)), Some(mine)) => Arc::ptr_eq(&now, mine),
+        (Some(None), Some(_)) => false,
+        _ => true,
     }
 }
 
@@ -418,16 +446,17 @@ async fn pause_while_in_use(
     shared: &WorkerShared,
     alarm: &Alarm,
     slot: &ConnectionSlot,
+    user: Option<&Arc<UserSetup>>,
     until: Instant,
 ) {
-    let user = slot.user();
     loop {
         let seen = shared.users_left.generation();
-        let still_here = match (&user, slot.user()) {
-            (Some(before), Some(now)) => Arc::ptr_eq(before, &now),
-            _ => false,
-        };
-        if !still_here || shared.is_over() || Instant::now() >= until {
+        // The connection's own user: one that took the slot meanwhile starts at once.
+        if user.is_none()
+            || !serves(Some(slot), user)
+            || shared.is_over()
+            || Instant::now() >= until
+        {
             return;
         }
         let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
