@@ -447,3 +447,12 @@ def test_a_header_on_start_cannot_send_stops_that_user_once(api_server: ApiServe
     # Said once per user, not in a loop; nothing was sent.
     assert result.stderr.count("BadToken: this user stops:") == 2, result.describe()
     assert api_server.counts() == {}, api_server.counts()
+
+
+def test_a_backend_that_hangs_gives_timeouts_named_as_fasthttpusers(api_server: ApiServer, tmp_path: Path) -> None:
+    result = run("native_timeout.py", api_server, tmp_path, users=2, spawn_rate=100, run_time="2s")
+    entry = result.stats[("GET", "/v1/hang")]
+    # Each user times out every 0.5 s: about 4 in 2 s each, every one a failure; the test ends on time.
+    assert 4 <= entry["requests"] == entry["failures"] <= 10, result.describe()
+    assert "RetriesExceeded" in result.stderr, result.describe()
+    assert result.wall_s < 15, result.describe()

@@ -23,6 +23,7 @@ from weakref import WeakKeyDictionary
 
 import gevent
 import locust.runners as _runners
+from geventhttpclient.useragent import RetriesExceeded
 from locust.contrib.fasthttp import LocustBadStatusCode
 from locust.env import Environment
 from locust.runners import WorkerRunner
@@ -150,7 +151,8 @@ class ClassRun:
                 error = LocustBadStatusCode(self.urls[row], code=status)
                 _add_error(errors, method, name, error, n, last_done)
             for kind, n, message in failures:
-                _add_error(errors, method, name, _exception_for(kind, message), n, last_done)
+                error = _exception_for(kind, message, self.urls[row])
+                _add_error(errors, method, name, error, n, last_done)
 
 
 def _add_error(errors: dict, method: str, name: str, error: Exception, n: int, at: float) -> None:
@@ -165,8 +167,9 @@ def _add_error(errors: dict, method: str, name: str, error: Exception, n: int, a
     row.last_seen = max(row.last_seen, at)
 
 
-def _exception_for(kind: str, message: str) -> Exception:
-    """The exception FastHttpUser reports for a request that got no response."""
+def _exception_for(kind: str, message: str, url: str) -> Exception:
+    """The exception FastHttpUser reports for a request that got no response (as ringload's
+    drop-in reports it: `ringload/_client/errors.py`)."""
     if kind == "connect":
         if "refused" in message.lower():
             return ConnectionRefusedError(111, "Connection refused")
@@ -174,7 +177,8 @@ def _exception_for(kind: str, message: str) -> Exception:
             return TimeoutError("timed out connecting")
         return ConnectionError(message)
     if kind == "timeout":
-        return TimeoutError("timed out")
+        # Locust's client reports a timeout as geventhttpclient's RetriesExceeded.
+        return RetriesExceeded(url, original=TimeoutError("timed out"))
     if kind in ("read", "write", "closed"):
         return ConnectionResetError(104, message)
     if kind == "tls":
