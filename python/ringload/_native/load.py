@@ -147,12 +147,11 @@ class ClassRun:
             delta.add_content_length(body)
             delta.completed_at(last_done)
             delta.first_completed_at(first_done)
+            url = self.urls[row]
             for status, n in bad:
-                error = LocustBadStatusCode(self.urls[row], code=status)
-                _add_error(errors, method, name, error, n, last_done)
+                _add_error(errors, method, name, LocustBadStatusCode(url, code=status), n, last_done)
             for kind, n, message in failures:
-                error = _exception_for(kind, message, self.urls[row])
-                _add_error(errors, method, name, error, n, last_done)
+                _add_error(errors, method, name, _exception_for(kind, message, url), n, last_done)
 
 
 def _add_error(errors: dict, method: str, name: str, error: Exception, n: int, at: float) -> None:
