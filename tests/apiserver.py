@@ -88,7 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.body = self.rfile.read(length) if length > 0 else b""
         name, params = route_for(self.command, path)
         self.route = name
-        self.server.api.count_request(self.command, name)
+        # The test this request belongs to: a response written after the next test's reset()
+        # (a hung backend's, 20 s later) is not counted into that test.
+        self.generation = self.server.api.count_request(self.command, name)
         template = "/redirect/{n}" if name.startswith("/redirect/") else name
         handler = getattr(self, "_route_" + _method_name(self.command, template), None)
         if handler is None:
@@ -109,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
         content_type: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.server.api.count_status(self.command, self.route, status)
+        self.server.api.count_status(self.command, self.route, status, self.generation)
         self.send_response(status)
         if content_type is not None:
             self.send_header("Content-Type", content_type)
@@ -306,6 +308,7 @@ class ApiServer:
         self._ids = 1000
         self._errors: list[str] = []
         self._events: Counter[str] = Counter()
+        self._generation = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -347,13 +350,17 @@ class ApiServer:
 
     # --- counting -----------------------------------------------------------------------------
 
-    def count_request(self, method: str, name: str) -> None:
+    def count_request(self, method: str, name: str) -> int:
+        """Counts a request; returns the generation (how many resets so far) it arrived in."""
         with self._lock:
             self._counts[(method, name)] += 1
+            return self._generation
 
-    def count_status(self, method: str, name: str, status: int) -> None:
+    def count_status(self, method: str, name: str, status: int, generation: int) -> None:
+        """Counts a response, unless the counters were reset since its request arrived."""
         with self._lock:
-            self._statuses[(method, name, status)] += 1
+            if generation == self._generation:
+                self._statuses[(method, name, status)] += 1
 
     def next_limited(self) -> int:
         """1, 2, 3, ... per server (reset() restarts it): every 3rd /v1/limited answers 429."""
@@ -396,6 +403,7 @@ class ApiServer:
 
     def reset(self) -> None:
         with self._lock:
+            self._generation += 1
             self._counts.clear()
             self._statuses.clear()
             self._errors.clear()
