@@ -4,7 +4,7 @@ import os
 import pathlib
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Literal, final
+from typing import Any, Literal, TypeAlias, final
 
 from typing_extensions import disjoint_base
 
@@ -684,6 +684,23 @@ def run_load(
 ) -> Result:
     """Runs the load with the GIL released (``ringload.run`` checks the arguments first)."""
 
+#: One statistics row's share of one epoch second: (row, epoch second, first and last completion,
+#: latency pairs in ms, failed requests' latency pairs, (status, count), (kind, count, example),
+#: body bytes).
+_RowSecond: TypeAlias = tuple[
+    int,
+    int,
+    float,
+    float,
+    list[tuple[float, int]],
+    list[tuple[float, int]],
+    list[tuple[int, int]],
+    list[tuple[str, int, str]],
+    int,
+]
+#: An arrival rate's schedule: requests sent, of them a whole interval late, never sent, largest lag µs.
+_Schedule: TypeAlias = tuple[int, int, int, int]
+
 @final
 class NativeRun:
     """The engine's native-users run behind ``ringload.NativeUser`` (``ringload/_native``):
@@ -701,9 +718,6 @@ class NativeRun:
         timeout: float,
         connect_timeout: float,
         insecure: bool,
-        cacert: str | None,
-        cert: str | None,
-        key: str | None,
         io: str,
     ) -> NativeRun: ...
     @property
@@ -719,49 +733,10 @@ class NativeRun:
         """Adds a user with ``headers`` instead of the class's; returns its slot."""
     def remove_user(self, slot: int) -> bool:
         """Removes a user: it starts no new request; one in flight is counted."""
-    def drain(
-        self,
-    ) -> tuple[
-        list[
-            tuple[
-                int,
-                int,
-                float,
-                float,
-                list[tuple[float, int]],
-                list[tuple[float, int]],
-                list[tuple[int, int]],
-                list[tuple[str, int, str]],
-                int,
-            ]
-        ],
-        list[str],
-        tuple[int, int, int, int],
-    ]:
+    def drain(self) -> tuple[list[_RowSecond], list[str], _Schedule]:
         """What completed since the last drain, per row and epoch second, new warnings, and an
         arrival rate's schedule: requests sent, of them a whole interval late, never sent, and the
         largest send lag in µs."""
-    def stop(
-        self,
-    ) -> (
-        tuple[
-            list[
-                tuple[
-                    int,
-                    int,
-                    float,
-                    float,
-                    list[tuple[float, int]],
-                    list[tuple[float, int]],
-                    list[tuple[int, int]],
-                    list[tuple[str, int, str]],
-                    int,
-                ]
-            ],
-            tuple[int, int, int, int],
-            Result,
-        ]
-        | None
-    ):
+    def stop(self) -> tuple[list[_RowSecond], _Schedule, Result] | None:
         """Ends the run (requests in flight are dropped) and returns what was not drained, the
         schedule as ``drain`` gives it, and the whole run's result; ``None`` once stopped."""

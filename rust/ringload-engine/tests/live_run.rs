@@ -1,26 +1,14 @@
 //! A run driven through its handle ([`ringload_engine::Run`]): progress while it runs, and its
 //! connections changed while it runs, as Locust changes its user count.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ringload_engine::{LoadConfig, Run, RunError, RunEvent};
-use ringload_target::{Server, ServerConfig};
+use ringload_target::Server;
 
-/// The tests run one at a time: the last one counts the process's worker threads.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn target() -> Server {
-    Server::start(ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    })
-    .expect("the target starts")
-}
+mod common;
+use common::{serial, target};
 
 fn closed_run(server: &Server, connections: usize, seconds: u64) -> LoadConfig {
     let mut config = LoadConfig::new(&format!("http://{}/", server.addr())).unwrap();

@@ -2,28 +2,16 @@
 //! its own connection with its own headers, a wait between requests, and statistics drained by
 //! epoch second.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use ringload_engine::{
     LoadConfig, RequestOrder, Run, ScenarioRequest, SecondStats, UserLoop, WaitTime,
 };
-use ringload_target::{Server, ServerConfig};
+use ringload_target::Server;
 
-/// One at a time: the timing of each depends on the machine being otherwise idle.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn target() -> Server {
-    Server::start(ServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        ..ServerConfig::default()
-    })
-    .expect("the target starts")
-}
+mod common;
+use common::{serial, target};
 
 fn request(name: &str, path: &str) -> ScenarioRequest {
     ScenarioRequest {

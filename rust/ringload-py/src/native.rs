@@ -5,7 +5,6 @@
 //! Every call that may wait or work for long releases the GIL; none blocks: adding a user
 //! encodes its requests, a drain takes what the workers already sent.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -58,7 +57,7 @@ pub(crate) struct NativeRun {
 impl NativeRun {
     #[allow(clippy::too_many_arguments)] // mirrors NativeUser's class attributes one to one
     #[new]
-    #[pyo3(signature = (url, *, headers, scenario, sequence, wait, threads, timeout, connect_timeout, insecure, cacert, cert, key, io))]
+    #[pyo3(signature = (url, *, headers, scenario, sequence, wait, threads, timeout, connect_timeout, insecure, io))]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -70,9 +69,6 @@ impl NativeRun {
         timeout: f64,
         connect_timeout: f64,
         insecure: bool,
-        cacert: Option<PathBuf>,
-        cert: Option<PathBuf>,
-        key: Option<PathBuf>,
         io: &str,
     ) -> PyResult<NativeRun> {
         let mut config = LoadConfig::new(url).map_err(config_error)?;
@@ -82,11 +78,10 @@ impl NativeRun {
         config.timeout = seconds("timeout", timeout)?;
         config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
         config.io = io_mode(io)?;
+        // FastHttpUser's `insecure`; its `ssl_context_factory` has no native counterpart.
         config.tls = TlsOptions {
             insecure,
-            ca_file: cacert,
-            client_cert: cert,
-            client_key: key,
+            ..TlsOptions::default()
         };
         let users = UserLoop {
             order: if sequence {
