@@ -152,6 +152,10 @@ def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     assert lag.p50_us < 400 and lag.p50_us <= lag.p99_us <= lag.max_us, lag
     assert result.latency_uncorrected_us is not None
     assert result.latency_uncorrected_us.p50 is not None
+    # Due times 2 ms apart: each waiting request went out at a wake-up of its own, on a timer
+    # that expired once per due time (and once more to stop), never more.
+    assert 1 <= lag.wakeups <= result.requests and lag.requests_per_wakeup >= 1.0, lag
+    assert lag.timer_expiries <= 501, lag
 
     behind = ringload.run(ringload_target.url + "/delay/20", rate=1000, duration=0.5, connections=1, threads=1)
     assert behind.schedule_lag is not None and behind.schedule_lag.behind

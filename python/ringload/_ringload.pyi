@@ -461,6 +461,18 @@ class ScheduleLag:
     def behind(self) -> bool:
         """More than 1% of the requests due were never sent: the connections could not carry
         the rate, and ``rps`` is below ``target_rps``."""
+    @property
+    def wakeups(self) -> int:
+        """Rounds in which the pacer released requests that waited for their due time: an
+        expiry of its timer, or a moment a worker was awake anyway (a response had arrived)."""
+    @property
+    def timer_expiries(self) -> int:
+        """Expiries of the pacer's timer (each an interrupt), including those that found
+        nothing left to send."""
+    @property
+    def requests_per_wakeup(self) -> float:
+        """Requests released per wake-up (0 when none waited); above 1 when due times come
+        closer together than the worker wakes."""
 
 @final
 class TimelineEntry:

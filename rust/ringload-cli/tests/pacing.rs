@@ -50,6 +50,37 @@ fn requests_leave_at_their_due_times_on_both_drivers() {
 }
 
 #[test]
+fn dense_due_times_go_out_at_responses_instead_of_a_timer_expiry_each() {
+    let server = target();
+    // Due times 25 us apart on 64 connections: requests are always in flight, and their
+    // responses wake the worker about as often as due times come.
+    let report = ringload_json(&[
+        "-R",
+        "40000",
+        "-d",
+        "1s",
+        "-c",
+        "64",
+        "-t",
+        "1",
+        &url(&server, "/"),
+    ]);
+    let lag = &report["schedule_lag"];
+    let requests = count(&report, "requests");
+    assert_eq!(
+        requests + lag["unsent"].as_u64().unwrap(),
+        40_000,
+        "{report}"
+    );
+    let expiries = lag["timer_expiries"].as_u64().unwrap();
+    let wakeups = lag["wakeups"].as_u64().unwrap();
+    // A timer on every due time would expire 40,000 times.
+    assert!(expiries * 4 < requests, "{lag}");
+    assert!(wakeups > 0 && wakeups <= requests, "{lag}");
+    assert!(lag["requests_per_wakeup"].as_f64().unwrap() >= 1.0, "{lag}");
+}
+
+#[test]
 fn an_open_model_run_lasts_the_duration_asked_for() {
     let server = target();
     // Due at 0, 1/3, ..., 5/3 s: six requests in 2 s is 3 req/s, not 6 in the 1.67 s the

@@ -170,8 +170,33 @@ pub struct IntervalStats {
     /// Native users with an arrival rate: requests sent a whole interval or more after they
     /// were due, because the user's connection was still busy with earlier ones.
     pub late: u64,
+    /// Open model: what the pacer did to send requests at their due times.
+    pub pacing: PacingCounts,
     /// The first error message seen for each kind, so a report can say what went wrong.
     pub examples: [Option<String>; ErrorKind::COUNT],
+}
+
+/// What an open-model worker's pacer did: how often it woke connections for their due times,
+/// and what that cost in timer expiries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PacingCounts {
+    /// Rounds that released requests waiting for their due time: a timer expiry, or a moment
+    /// the worker was awake anyway (a response had arrived) and found some due.
+    pub wakeups: u64,
+    /// Requests released in those rounds.
+    pub released: u64,
+    /// The pacer's timer expired (an interrupt of the worker's core), including expiries that
+    /// found nothing due (the worker had sent it already while awake). A periodic timer that
+    /// is read late does not expire again meanwhile: this counts the reads.
+    pub timer_expiries: u64,
+}
+
+impl PacingCounts {
+    pub fn add(&mut self, other: PacingCounts) {
+        self.wakeups += other.wakeups;
+        self.released += other.released;
+        self.timer_expiries += other.timer_expiries;
+    }
 }
 
 impl IntervalStats {
@@ -193,6 +218,7 @@ impl IntervalStats {
             ttfb: new_histogram(),
             unsent: 0,
             late: 0,
+            pacing: PacingCounts::default(),
             examples: Default::default(),
         }
     }
@@ -284,6 +310,7 @@ impl IntervalStats {
         }
         self.unsent += other.unsent;
         self.late += other.late;
+        self.pacing.add(other.pacing);
         for (mine, theirs) in [
             (&mut self.connect, &other.connect),
             (&mut self.tls, &other.tls),

@@ -291,6 +291,9 @@ pub(crate) struct ScheduleLag {
     max_us: u64,
     unsent: u64,
     behind: bool,
+    wakeups: u64,
+    timer_expiries: u64,
+    requests_per_wakeup: f64,
 }
 
 #[pymethods]
@@ -298,14 +301,17 @@ impl ScheduleLag {
     fn __repr__(&self) -> String {
         format!(
             "ScheduleLag(target_rps={}, mean_us={}, p50_us={}, p99_us={}, max_us={}, unsent={}, \
-             behind={})",
+             behind={}, wakeups={}, timer_expiries={}, requests_per_wakeup={})",
             self.target_rps,
             self.mean_us,
             self.p50_us,
             self.p99_us,
             self.max_us,
             self.unsent,
-            if self.behind { "True" } else { "False" }
+            if self.behind { "True" } else { "False" },
+            self.wakeups,
+            self.timer_expiries,
+            self.requests_per_wakeup,
         )
     }
 }
@@ -320,6 +326,9 @@ impl From<&EngineScheduleLag> for ScheduleLag {
             max_us: lag.max_us,
             unsent: lag.unsent,
             behind: lag.behind,
+            wakeups: lag.wakeups,
+            timer_expiries: lag.timer_expiries,
+            requests_per_wakeup: lag.requests_per_wakeup,
         }
     }
 }

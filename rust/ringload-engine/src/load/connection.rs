@@ -333,6 +333,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                 }
             }
             let limit = (sent_at + shared.timeout).min(shared.deadline);
+            shared.plan.exchange_started();
             let outcome = alarm
                 .guard(
                     limit,
@@ -346,6 +347,7 @@ pub(crate) async fn run_connection<D: Dialer>(
                     ),
                 )
                 .await;
+            shared.plan.exchange_ended();
             shared.count_bytes(&mut conn);
             let unanswered = &picked[conn.completed()..];
             match outcome {

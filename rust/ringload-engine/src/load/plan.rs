@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::load::pacer::{Grid, Pacer};
 use crate::load::stages::Ramp;
 use crate::rng::Rng;
+use crate::stats::PacingCounts;
 
 /// One worker's share of the run. Single-threaded: shared by the worker's connections via `Rc`.
 pub(crate) struct Plan {
@@ -160,6 +161,30 @@ impl Plan {
             due.push(schedule.take_next());
         }
         true
+    }
+
+    /// Open model: a connection is about to send, and its responses will wake the worker.
+    #[inline]
+    pub fn exchange_started(&self) {
+        if let Some(schedule) = &self.schedule {
+            schedule.pacer.exchange_started();
+        }
+    }
+
+    /// Open model: a connection's exchange ended (however it did). The worker is awake, so it
+    /// sends what fell due meanwhile on the other connections, at no wake-up of their own.
+    #[inline]
+    pub fn exchange_ended(&self) {
+        if let Some(schedule) = &self.schedule {
+            schedule.pacer.exchange_ended(Instant::now());
+        }
+    }
+
+    /// Open model: what the pacer did since the last call (zero in the closed model).
+    pub fn take_pacing(&self) -> PacingCounts {
+        self.schedule
+            .as_ref()
+            .map_or_else(PacingCounts::default, |s| s.pacer.take_counts())
     }
 
     /// Open model: the requests due before `end` that were never sent (0 in the closed model,

@@ -324,7 +324,8 @@ fn send_snapshot(
     end: SnapshotEnd,
     fresh: IntervalStats,
 ) {
-    let snapshot = std::mem::replace(&mut *shared.stats.borrow_mut(), fresh);
+    let mut snapshot = std::mem::replace(&mut *shared.stats.borrow_mut(), fresh);
+    snapshot.pacing.add(shared.plan.take_pacing());
     let _ = tx.send(WorkerMessage::Snapshot {
         worker,
         end,

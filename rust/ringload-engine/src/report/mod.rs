@@ -36,6 +36,15 @@ pub struct ScheduleLag {
     /// The connections could not carry the rate: more than 1% of the requests due were never
     /// sent. The achieved rate is then below the target; more connections (`-c`) would help.
     pub behind: bool,
+    /// Rounds in which the pacer released requests that waited for their due time: an expiry
+    /// of its timer, or a moment a worker was awake anyway (a response) and found some due.
+    pub wakeups: u64,
+    /// Expiries of the pacer's timer, each an interrupt of a worker's core, including those
+    /// that found nothing left to send.
+    pub timer_expiries: u64,
+    /// Requests released per wake-up (0 when none waited): above 1 when due times are closer
+    /// together than a wake-up.
+    pub requests_per_wakeup: f64,
 }
 
 impl ScheduleLag {
@@ -60,6 +69,13 @@ impl ScheduleLag {
             max_us: stats.lag_max_us,
             unsent: stats.unsent,
             behind: stats.unsent * 100 > due,
+            wakeups: stats.pacing.wakeups,
+            timer_expiries: stats.pacing.timer_expiries,
+            requests_per_wakeup: if stats.pacing.wakeups == 0 {
+                0.0
+            } else {
+                round2(stats.pacing.released as f64 / stats.pacing.wakeups as f64)
+            },
         }
     }
 
@@ -82,6 +98,14 @@ impl ScheduleLag {
             ));
         }
         sentence
+    }
+
+    /// What the pacer did, for the text summary: how it traded wake-ups for batching.
+    pub(crate) fn pacer_figures(&self) -> String {
+        format!(
+            "{} wake-ups sent {:.2} requests each; the timer expired {} times",
+            self.wakeups, self.requests_per_wakeup, self.timer_expiries
+        )
     }
 
     /// [`ScheduleLag::figures`] as the text summary words them, two spaces apart.
@@ -446,7 +470,18 @@ mod tests {
             max_us: 2_500_000,
             unsent: 42,
             behind,
+            wakeups: 30_000,
+            timer_expiries: 4_000,
+            requests_per_wakeup: 1.5,
         }
+    }
+
+    #[test]
+    fn the_pacer_says_how_often_it_woke_and_what_each_wake_up_sent() {
+        assert_eq!(
+            lag(false).pacer_figures(),
+            "30000 wake-ups sent 1.50 requests each; the timer expired 4000 times"
+        );
     }
 
     #[test]

@@ -95,6 +95,7 @@ impl fmt::Display for Report {
                 lag.target_rps,
                 lag.text_figures()
             )?;
+            writeln!(f, "Pacer: {}", lag.pacer_figures())?;
         }
         let codes: Vec<String> = self
             .outcomes
