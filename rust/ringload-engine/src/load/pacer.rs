@@ -291,7 +291,9 @@ impl Pacer {
                 return;
             }
             if let Some(period) = &self.period {
-                if period.observe(self.in_flight.get() == 0) {
+                // Requests went out at this expiry with nothing in flight: no response would
+                // have woken the worker to send them.
+                if period.observe(released > 0 && self.in_flight.get() == 0) {
                     self.rearm_periodic(period, now);
                 }
             }
@@ -340,19 +342,19 @@ fn arm_periodic(timer: &TimerFd, first: Instant, period: Duration) -> io::Result
     timer.expire_at(monotonic(first)? + EXPIRY_AFTER_DUE, period)
 }
 
-/// How often a periodic timer expires: on every `every`-th due time of the grid. It expires on
-/// every one while the worker is often found with nothing in flight at an expiry (no response
-/// would wake it for a due time: the timer has to), and doubles its period, up to
-/// [`TIMER_PERIOD_MAX`], while the worker always has requests in flight, whose responses
-/// send what falls due.
+/// How often a periodic timer expires: on every `every`-th due time of the grid. It halves its
+/// period, down to every due time, while its expiries often send requests with nothing in
+/// flight (no response would have woken the worker for them: the timer has to), and doubles
+/// it, up to [`TIMER_PERIOD_MAX`], while they nearly never do: the responses of the requests
+/// in flight send what falls due.
 struct Period {
     grid: Grid,
     every: Cell<u32>,
     /// The most `every` may grow to: [`TIMER_PERIOD_MAX`] in due times, at least 1.
     most: u32,
-    /// The current window: expiries seen, and how many found nothing in flight.
+    /// The current window: expiries seen, and how many were needed.
     seen: Cell<u32>,
-    idle: Cell<u32>,
+    needed: Cell<u32>,
 }
 
 impl Period {
@@ -363,7 +365,7 @@ impl Period {
             every: Cell::new(1),
             most: u32::try_from(most).unwrap_or(u32::MAX).max(1),
             seen: Cell::new(0),
-            idle: Cell::new(0),
+            needed: Cell::new(0),
         }
     }
 
@@ -371,19 +373,21 @@ impl Period {
         self.grid.interval * self.every.get()
     }
 
-    /// Records an expiry (`idle`: nothing was in flight); returns whether the period changed.
-    fn observe(&self, idle: bool) -> bool {
+    /// Records an expiry (`needed`: it sent requests that nothing else would have, as nothing
+    /// was in flight); returns whether the period changed.
+    fn observe(&self, needed: bool) -> bool {
         self.seen.set(self.seen.get() + 1);
-        self.idle.set(self.idle.get() + u32::from(idle));
+        self.needed.set(self.needed.get() + u32::from(needed));
         if self.seen.get() < PERIOD_WINDOW {
             return false;
         }
-        let (idle, every) = (self.idle.replace(0), self.every.get());
+        let (needed, every) = (self.needed.replace(0), self.every.get());
         self.seen.set(0);
-        let next = if idle > PERIOD_WINDOW / 8 {
-            // Often nothing to wake the worker but the timer: toward every due time.
+        let next = if needed > PERIOD_WINDOW / 8 {
+            // The timer is often the only thing that wakes the worker for a due time: toward
+            // every due time.
             (every / 2).max(1)
-        } else if idle <= PERIOD_WINDOW / 32 {
+        } else if needed <= PERIOD_WINDOW / 32 {
             (every * 2).min(self.most)
         } else {
             every
@@ -564,14 +568,14 @@ mod tests {
         let period = Period::new(Grid::new(30_000.0, start));
         let interval = period.grid.interval;
         assert_eq!(period.length(), interval);
-        let window = |idle_expiries: u32| {
+        let window = |needed_expiries: u32| {
             (0..PERIOD_WINDOW)
-                .map(|i| period.observe(i < idle_expiries))
+                .map(|i| period.observe(i < needed_expiries))
                 .filter(|&changed| changed)
                 .count()
                 > 0
         };
-        // Requests always in flight: the period doubles each window, up to the most.
+        // Responses always sent what fell due: the period doubles each window, up to the most.
         assert!(window(0));
         assert_eq!(period.length(), interval * 2);
         for _ in 0..5 {
@@ -582,7 +586,7 @@ mod tests {
         assert!(!window(0), "no further than TIMER_PERIOD_MAX");
         // In between, it holds.
         assert!(!window(3));
-        // Often nothing in flight: back toward every due time, halving.
+        // Often the timer alone sent requests: back toward every due time, halving.
         assert!(window(PERIOD_WINDOW / 8 + 1));
         assert_eq!(period.every.get(), 7);
         for _ in 0..4 {
@@ -591,7 +595,7 @@ mod tests {
         assert_eq!(period.length(), interval);
         // Slow rates never slow the timer: every due time is already apart enough.
         let slow = Period::new(Grid::new(2_000.0, start));
-        assert!(!(0..PERIOD_WINDOW).any(|_| slow.observe(false)));
+        assert!((0..PERIOD_WINDOW).all(|_| !slow.observe(false)));
         assert_eq!(slow.length(), slow.grid.interval);
     }
 
