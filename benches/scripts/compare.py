@@ -15,7 +15,7 @@ the server and measures it more faithfully.
    with a real HTTP request before any round starts.
 2. Each load generator runs in turn pinned to CPU 0, with the same number of
    connections, one thread and the same duration, under
-   ``/usr/bin/time -o FILE -f "%U %S %e %M" taskset -c 0 TOOL ...``.  Rounds
+   ``/usr/bin/time -o FILE -f "%U %S %e %M %w" taskset -c 0 TOOL ...``.  Rounds
    alternate the tools (round 1: A B C, round 2: A B C, ...) so that slow drift
    of the machine (thermal, other load) is spread over every tool.  Half a
    second into each run the script checks that every thread of the tool is
@@ -617,6 +617,8 @@ class RunResult:
     user_s: float | None = None
     sys_s: float | None = None
     max_rss_kib: int | None = None
+    #: Voluntary context switches: how often the client slept (each a wake-up later).
+    sleeps: int | None = None
     rps: float | None = None
     cpu_us_per_req: float | None = None
     server_cpu_pct: float | None = None
@@ -679,7 +681,9 @@ def run_measured(
     if srv_before is not None and srv_after is not None and elapsed > 0:
         res.server_cpu_pct = 100.0 * (srv_after - srv_before) / elapsed
     try:
-        res.user_s, res.sys_s, res.wall_s, res.max_rss_kib = parse_time_file(time_text)
+        usage = parse_time_file(time_text)
+        res.user_s, res.sys_s, res.wall_s = usage.user_s, usage.sys_s, usage.wall_s
+        res.max_rss_kib, res.sleeps = usage.max_rss_kib, usage.voluntary_switches
     except ParseError as e:
         res.error = str(e)
     signalled = re.search(r"terminated by signal (\d+)", time_text)

@@ -1,5 +1,5 @@
 """The measured run every benchmark here shares: a process pinned to one CPU with ``taskset``
-under ``/usr/bin/time -f "%U %S %e %M"`` (its CPU time, wall time and peak RSS, from the kernel,
+under ``/usr/bin/time -f "%U %S %e %M %w"`` (its CPU time, wall time, peak RSS and sleeps, from the kernel,
 for the process alone: a child forked from Python would inherit Python's RSS as its starting
 peak), rounds that alternate the variants, and medians over the rounds.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 TIME_BIN = "/usr/bin/time"
-TIME_FORMAT = "%U %S %e %M"
+TIME_FORMAT = "%U %S %e %M %w"
 
 T = TypeVar("T")
 
@@ -28,12 +28,14 @@ class ParseError(Exception):
 
 
 class Usage(NamedTuple):
-    """What ``/usr/bin/time -f "%U %S %e %M"`` reports."""
+    """What ``/usr/bin/time -f "%U %S %e %M %w"`` reports."""
 
     user_s: float
     sys_s: float
     wall_s: float
     max_rss_kib: int
+    #: Times the process waited (slept) for something: each a wake-up later.
+    voluntary_switches: int
 
     @property
     def cpu_s(self) -> float:
@@ -41,15 +43,15 @@ class Usage(NamedTuple):
 
 
 def parse_time_file(text: str) -> Usage:
-    """The last line of `time -o` is "%U %S %e %M"; earlier lines may say
+    """The last line of `time -o` is "%U %S %e %M %w"; earlier lines may say
     "Command exited with non-zero status N" or "Command terminated by signal N"."""
     lines = [ln for ln in text.strip().splitlines() if ln.strip()]
     if not lines:
         raise ParseError("empty /usr/bin/time output")
     parts = lines[-1].split()
-    if len(parts) != 4:
+    if len(parts) != 5:
         raise ParseError(f"unexpected /usr/bin/time output: {lines[-1]!r}")
-    return Usage(float(parts[0]), float(parts[1]), float(parts[2]), int(parts[3]))
+    return Usage(float(parts[0]), float(parts[1]), float(parts[2]), int(parts[3]), int(parts[4]))
 
 
 def timed_command(cmd: Sequence[str], time_file: Path | str, cpu: int | None) -> list[str]:
