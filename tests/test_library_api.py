@@ -153,9 +153,10 @@ def test_rate_paces_the_run(ringload_target: ringload.TargetServer) -> None:
     assert result.latency_uncorrected_us is not None
     assert result.latency_uncorrected_us.p50 is not None
     # Due times 2 ms apart: each waiting request went out at a wake-up of its own, on a timer
-    # that expired once per due time (and once more to stop), never more.
+    # that expired once per due time (and a few times more while the run ends: it runs to the
+    # deadline, expiring just ahead of it, and once more to stop), not twice per due time.
     assert 1 <= lag.wakeups <= result.requests and lag.requests_per_wakeup >= 1.0, lag
-    assert lag.timer_expiries <= 501, lag
+    assert lag.timer_expiries <= 505, lag
 
     behind = ringload.run(ringload_target.url + "/delay/20", rate=1000, duration=0.5, connections=1, threads=1)
     assert behind.schedule_lag is not None and behind.schedule_lag.behind
