@@ -192,8 +192,12 @@ def test_gevent_hub_keeps_running_during_a_run(monkey_patch: bool) -> None:
 def test_ctrl_c_stops_the_run_and_raises_keyboard_interrupt() -> None:
     code = textwrap.dedent(
         """
-        import json, sys, time
+        import json, signal, sys, time
         import ringload
+
+        # As in a terminal. A process started in the background by a shell without job control
+        # (a CI runner's `cmd &`) inherits SIGINT ignored, and Python then leaves it ignored.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
         with ringload.TargetServer() as target:
             print("ready", flush=True)
@@ -210,8 +214,16 @@ def test_ctrl_c_stops_the_run_and_raises_keyboard_interrupt() -> None:
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     time.sleep(1.0)
+    with open(f"/proc/{process.pid}/status") as status:
+        ignored = next(int(line.split()[1], 16) for line in status if line.startswith("SigIgn:"))
     process.send_signal(signal.SIGINT)
-    out, _ = process.communicate(timeout=20)
+    try:
+        out, _ = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, _ = process.communicate()
+        sigint_ignored = bool(ignored & (1 << (signal.SIGINT - 1)))
+        pytest.fail(f"still running 20 s after SIGINT (SIGINT ignored in it: {sigint_ignored}); output {out!r}")
     facts = json.loads(out.strip().splitlines()[-1])
     assert facts["outcome"] == "interrupted"
     assert facts["took"] < 10, facts
