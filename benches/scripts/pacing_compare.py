@@ -290,17 +290,21 @@ def wake_up_floor(cpu: int, sleeps: int = 2000, ahead_us: int = 500) -> dict:
     return {"median_us": round(late[len(late) // 2], 1), "p90_us": round(late[len(late) * 9 // 10], 1)}
 
 
-def end_on_time(ringload: str, url: str, cpu: int, connections: int = 19000) -> dict:
+def timed_json_run(ringload: str, url: str, cpu: int, args: list[str]) -> tuple[float, dict]:
+    """`ringload ARGS --json URL` pinned to `cpu`: its wall time and its report."""
     start = time.monotonic()
     out = subprocess.run(
-        ["taskset", "-c", str(cpu), ringload, "-c", str(connections), "-d", "2s", "--json", "--no-progress", url],
+        ["taskset", "-c", str(cpu), ringload, *args, "--json", "--no-progress", url],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-    wall = time.monotonic() - start
-    report = json.loads(out.stdout)
+    return time.monotonic() - start, json.loads(out.stdout)
+
+
+def end_on_time(ringload: str, url: str, cpu: int, connections: int = 19000) -> dict:
+    wall, report = timed_json_run(ringload, url, cpu, ["-c", str(connections), "-d", "2s"])
     return {
         "connections": connections,
         "wall_s": round(wall, 3),
@@ -314,16 +318,7 @@ def end_on_time(ringload: str, url: str, cpu: int, connections: int = 19000) -> 
 
 def three_per_second(ringload: str, url: str, cpu: int) -> dict:
     """`-R 3 -d 2s`: the run lasts 2 s and reports 3 req/s (6 requests)."""
-    start = time.monotonic()
-    out = subprocess.run(
-        ["taskset", "-c", str(cpu), ringload, "-R", "3", "-d", "2s", "--json", "--no-progress", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    wall = time.monotonic() - start
-    report = json.loads(out.stdout)
+    wall, report = timed_json_run(ringload, url, cpu, ["-R", "3", "-d", "2s"])
     return {"wall_s": round(wall, 3), "duration_s": report["duration_s"], "rps": report["rps"], "ok": report["ok"]}
 
 

@@ -199,13 +199,7 @@ impl Pacer {
     #[inline]
     pub fn exchange_ended(&self, now: Instant) {
         self.in_flight.set(self.in_flight.get().saturating_sub(1));
-        let released = self.wake_due(now);
-        if released > 0 {
-            self.count(|counts| {
-                counts.wakeups += 1;
-                counts.released += released;
-            });
-        }
+        self.release_due(now);
     }
 
     /// What the pacer did since the last call.
@@ -285,13 +279,7 @@ impl Pacer {
                 }
             }
             let now = self.spin_until_due();
-            let released = self.wake_due(now);
-            if released > 0 {
-                self.count(|counts| {
-                    counts.wakeups += 1;
-                    counts.released += released;
-                });
-            }
+            let released = self.release_due(now);
             if self.stopping.get() {
                 return;
             }
@@ -342,6 +330,18 @@ impl Pacer {
         if set.is_err() {
             self.fail();
         }
+    }
+
+    /// Wakes the waiters due by `now`, counting the round when there were any; returns how many.
+    fn release_due(&self, now: Instant) -> u64 {
+        let released = self.wake_due(now);
+        if released > 0 {
+            self.count(|counts| {
+                counts.wakeups += 1;
+                counts.released += released;
+            });
+        }
+        released
     }
 
     /// Wakes the waiters due by `now`; returns how many.
