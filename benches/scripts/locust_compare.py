@@ -63,7 +63,7 @@ def run_once(mode: str, locustfile: str, url: str, users: int, duration: int, ba
             env["PYTHONPATH"] = baseline  # its ringload shadows the installed one
         with timed(cmd, cpu=0, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as run:
             stdout, stderr = run.proc.communicate(timeout=duration + 60)
-            user, system, wall, rss_kib = run.usage()
+            user, system, wall, rss_kib, _sleeps = run.usage()
         threads = json.loads(thread_file.read_text()) if thread_file.exists() else {}
     try:
         stats = json.loads(stdout)

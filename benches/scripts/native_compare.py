@@ -61,7 +61,7 @@ def run_locust(locustfile: str, url: str, users: int, duration: int) -> dict:
     cmd = locust_cmd(locustfile, url, users, duration)
     with timed(cmd, cpu=0, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
         stdout, stderr = run.proc.communicate(timeout=duration + 120)
-        user, system, _wall, rss_kib = run.usage()
+        user, system, _wall, rss_kib, _sleeps = run.usage()
     try:
         stats = json.loads(stdout)
     except json.JSONDecodeError:
@@ -86,7 +86,7 @@ def run_cli(url: str, duration: int, scenario: Path | None) -> dict:
     cmd.append(url)
     with timed(cmd, cpu=0, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
         stdout, stderr = run.proc.communicate(timeout=duration + 60)
-        user, system, _wall, rss_kib = run.usage()
+        user, system, _wall, rss_kib, _sleeps = run.usage()
     data = json.loads(stdout)
     failed = sum((data.get("failed") or {}).values())
     return {
