@@ -14,7 +14,7 @@ use crate::units::{parse_duration, parse_stage};
 #[command(
     name = "ringload",
     version,
-    about = "Fast, honest HTTP/1.1 load generator (io_uring, one pinned thread per core)",
+    about = "Fast, honest HTTP/1.1 and HTTP/2 load generator (io_uring, one pinned thread per core)",
     args_conflicts_with_subcommands = true,
     after_help = "Examples:\n  ringload demo\n  ringload -c 64 -d 30s http://127.0.0.1:8080/\n  ringload -R 2000 -d 1m --fail-on 'p99>50ms' http://127.0.0.1:8080/health\n  ringload -n 10000 -m POST -H 'Content-Type: application/json' -b '{\"a\":1}' --json http://127.0.0.1:8080/items"
 )]
@@ -148,6 +148,21 @@ pub struct LoadArgs {
     /// Requests sent on a connection before reading responses (HTTP/1.1 pipelining).
     #[arg(long, default_value_t = 1)]
     pub pipeline: i64,
+    /// HTTP/2: negotiated by ALPN over https:// (a server that declines gets HTTP/1.1, with a
+    /// warning); with prior knowledge (h2c) on http://.
+    #[arg(long)]
+    pub http2: bool,
+    /// HTTP/2: requests in flight on each connection at most, as h2load's -m and oha's -p
+    /// [default: 1]. The server's SETTINGS_MAX_CONCURRENT_STREAMS may lower it.
+    #[arg(long, value_name = "N")]
+    pub streams: Option<i64>,
+    /// HTTP/2: each stream's receive window in bytes (h2load's -w, as a size) [default:
+    /// 1073741823, as h2load and oha].
+    #[arg(long, value_name = "BYTES")]
+    pub h2_window: Option<u32>,
+    /// HTTP/2: the connection's receive window in bytes (h2load's -W) [default: 1073741823].
+    #[arg(long, value_name = "BYTES")]
+    pub h2_connection_window: Option<u32>,
     /// A new connection (and TLS handshake) for every request, with `Connection: close` sent;
     /// latency then includes the connect.
     #[arg(long)]

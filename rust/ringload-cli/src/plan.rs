@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use ringload_engine::{IoMode, LoadConfig, LoadPlan, TlsOptions};
+use ringload_engine::{Http2Options, IoMode, LoadConfig, LoadPlan, TlsOptions};
 
 use crate::args::{IoArg, LoadArgs};
 use crate::scenario::ScenarioFile;
@@ -68,6 +68,7 @@ impl LoadArgs {
         config.pipeline = positive("--pipeline", self.pipeline)?;
         let file_disables_keepalive = scenario.as_ref().is_some_and(|f| f.disable_keepalive);
         config.keep_alive = !(self.disable_keepalive || file_disables_keepalive);
+        config.http2 = self.http2_options(scenario.as_ref())?;
         config.body = match (&self.body, &self.body_file) {
             (Some(body), _) => body.clone().into_bytes(),
             (None, Some(path)) => std::fs::read(path)
@@ -114,6 +115,53 @@ impl LoadArgs {
             client_key: self.key.clone(),
         };
         Ok(config.plan()?)
+    }
+}
+
+impl LoadArgs {
+    /// `--http2` and its options, or the scenario file's `http2` and `streams` keys (the
+    /// command line wins).
+    fn http2_options(&self, scenario: Option<&ScenarioFile>) -> Result<Option<Http2Options>> {
+        let http2 = self.http2 || scenario.is_some_and(|f| f.http2);
+        let streams = match (self.streams, scenario.and_then(|f| f.streams)) {
+            (Some(n), _) => Some(positive("--streams", n)?),
+            (None, Some(n)) => Some(positive("streams", n)?),
+            (None, None) => None,
+        };
+        if !http2 {
+            let given = [
+                (streams.is_some(), "--streams"),
+                (self.h2_window.is_some(), "--h2-window"),
+                (
+                    self.h2_connection_window.is_some(),
+                    "--h2-connection-window",
+                ),
+            ];
+            if let Some((_, flag)) = given.iter().find(|(given, _)| *given) {
+                bail!("{flag} is an HTTP/2 option: add --http2");
+            }
+            return Ok(None);
+        }
+        if self.disable_keepalive {
+            bail!(
+                "--disable-keepalive needs HTTP/1.1's `Connection: close`, which HTTP/2 does not \
+                 have: drop one of --disable-keepalive and --http2"
+            );
+        }
+        if self.pipeline != 1 {
+            bail!(
+                "--pipeline is HTTP/1.1 pipelining; HTTP/2 multiplexes instead: use \
+                 --streams N for N requests in flight per connection"
+            );
+        }
+        let defaults = Http2Options::default();
+        Ok(Some(Http2Options {
+            streams: streams.unwrap_or(defaults.streams),
+            stream_window: self.h2_window.unwrap_or(defaults.stream_window),
+            connection_window: self
+                .h2_connection_window
+                .unwrap_or(defaults.connection_window),
+        }))
     }
 }
 

@@ -5,6 +5,8 @@
 //! host = "http://127.0.0.1:8080"          # base URL; a URL on the command line replaces it
 //! headers = { "X-Api-Key" = "secret" }    # sent with every request
 //! disable_keepalive = false               # true: a new connection per request
+//! http2 = false                           # true: as --http2
+//! streams = 10                            # HTTP/2 requests in flight per connection, as --streams
 //! stages = [{ duration = "30s", rate = 1000 }, { duration = "1m", rate = 1000 }]   # as --stage
 //! # connection_stages = [{ duration = "30s", connections = 100 }]          # as --connection-stage
 //!
@@ -36,6 +38,11 @@ pub struct ScenarioFile {
     /// A new connection per request, as `--disable-keepalive`.
     #[serde(default)]
     pub disable_keepalive: bool,
+    /// HTTP/2, as `--http2`.
+    #[serde(default)]
+    pub http2: bool,
+    /// HTTP/2 streams per connection, as `--streams` (which replaces it).
+    pub streams: Option<i64>,
     /// Open-model ramp, as `--stage` (which replaces it).
     #[serde(default)]
     stages: Vec<RateStageEntry>,

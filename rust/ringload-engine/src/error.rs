@@ -29,6 +29,16 @@ macro_rules! with_error_kinds {
             Parse => "parse",
             /// The body framing is invalid (Content-Length, Transfer-Encoding, chunk syntax).
             Framing => "framing",
+            /// HTTP/2: the server reset the stream (RST_STREAM other than REFUSED_STREAM).
+            Reset => "reset",
+            /// HTTP/2: the server refused the stream (REFUSED_STREAM) again after one retry.
+            Refused => "refused",
+            /// HTTP/2: the server went away (GOAWAY) before completing the stream, or again
+            /// after one retry of a stream it never processed.
+            Goaway => "goaway",
+            /// HTTP/2: the server broke the protocol (a malformed frame, HPACK block or
+            /// response); the stream or the connection was ended.
+            Protocol => "protocol",
         }
     };
 }
@@ -108,6 +118,16 @@ pub enum ConfigError {
     AtMostAYear(&'static str),
     #[error("rate must be at least {minimum} requests per second")]
     RateBelowMinimum { minimum: f64 },
+    /// A header HTTP/2 forbids (RFC 9113 §8.2.2): it is about one connection, which HTTP/2
+    /// manages itself.
+    #[error(
+        "HTTP/2 forbids the connection-specific header {name:?} (RFC 9113 §8.2.2): remove it \
+         for --http2 (TE may only be \"trailers\")"
+    )]
+    Http2ForbiddenHeader { name: String },
+    /// An HTTP/2 receive window (`--h2-window`, `--h2-connection-window`) out of range.
+    #[error("HTTP/2 windows must be from {min} to {max} bytes")]
+    Http2Window { min: u32, max: u32 },
     /// Options that cannot go together, or one that needs another.
     #[error(transparent)]
     Conflict(#[from] Conflict),
@@ -192,6 +212,16 @@ pub enum Conflict {
     NoDurationNorRequests,
     #[error("a client key needs its certificate: give --cert too")]
     KeyWithoutCertificate,
+    #[error(
+        "HTTP/2 does not pipeline: it multiplexes; use --streams N for N requests in flight \
+         per connection"
+    )]
+    PipelineWithHttp2,
+    #[error(
+        "HTTP/2 has no connection per request (no `Connection: close`): drop \
+         --disable-keepalive, or --http2"
+    )]
+    Http2WithoutKeepAlive,
 }
 
 /// Which target a ramp moves.
@@ -453,6 +483,13 @@ pub enum RunError {
     /// [`crate::load::Run::start_users`].
     #[error("users are added only to a run started for native users")]
     NotNativeUsers,
+    /// `--http2` on `http://` against a server that answered the HTTP/2 preface in HTTP/1.1.
+    #[error(
+        "--http2 on http:// sends HTTP/2 with prior knowledge (h2c), and this server answered \
+         in HTTP/1.1: it does not speak h2c. Drop --http2, or use https:// where TLS (ALPN) \
+         can negotiate HTTP/2"
+    )]
+    H2cRefused,
 }
 
 #[cfg(test)]

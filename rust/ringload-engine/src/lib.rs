@@ -31,7 +31,7 @@ pub use error::{
     StageProblem, StageRamp, TemplatePlace, TemplateProblem, TemplatedRequestProblem, TlsProblem,
     UrlProblem,
 };
-pub use load::config::{LoadConfig, ScenarioRequest};
+pub use load::config::{Http2Options, LoadConfig, ScenarioRequest};
 pub use load::prepare::LoadPlan;
 pub use load::stages::Stage;
 pub use load::stop::StopSignal;

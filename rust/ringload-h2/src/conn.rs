@@ -45,16 +45,42 @@ impl Default for Config {
 
 /// A request's header fields, pseudo-fields first, as the client sends them. Names are lower
 /// case; what HTTP/2 forbids (connection-specific fields) is the caller's to leave out.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct RequestHead {
     fields: Vec<Field>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 struct Field {
-    name: Box<[u8]>,
-    value: Box<[u8]>,
+    name: Vec<u8>,
+    value: Vec<u8>,
     sensitive: bool,
+}
+
+impl Clone for Field {
+    fn clone(&self) -> Self {
+        Field {
+            name: self.name.clone(),
+            value: self.value.clone(),
+            sensitive: self.sensitive,
+        }
+    }
+
+    /// Reuses the buffers: a templated request's head is copied into the same scratch head
+    /// for every send.
+    fn clone_from(&mut self, source: &Self) {
+        self.name.clone_from(&source.name);
+        self.value.clone_from(&source.value);
+        self.sensitive = source.sensitive;
+    }
+}
+
+impl Clone for RequestHead {
+    fn clone(&self) -> Self {
+        RequestHead {
+            fields: self.fields.clone(),
+        }
+    }
 }
 
 impl RequestHead {
@@ -80,6 +106,16 @@ impl RequestHead {
     /// Every field, pseudo-fields first.
     pub fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.fields.iter().map(|f| (&f.name[..], &f.value[..]))
+    }
+
+    /// The value of field `index` (in [`Self::fields`] order), to be rewritten in place.
+    pub fn value_mut(&mut self, index: usize) -> &mut Vec<u8> {
+        &mut self.fields[index].value
+    }
+
+    /// Becomes a copy of `source`, reusing this head's buffers.
+    pub fn copy_from(&mut self, source: &RequestHead) {
+        self.fields.clone_from(&source.fields);
     }
 }
 
@@ -116,7 +152,7 @@ pub trait Handler {
     fn data(&mut self, _stream: u32, _data: &[u8]) {}
     /// `stream` is over; nothing more is reported of it.
     fn end(&mut self, stream: u32, end: StreamEnd);
-    /// The server is going away: streams above `last_stream` were ended as not processed.
+    /// The server is going away: streams above `last_stream` end next, as not processed.
     fn goaway(&mut self, _last_stream: u32, _code: ErrorCode) {}
 }
 
@@ -282,6 +318,18 @@ impl ClientConnection {
             && self.goaway.is_none()
             && (self.streams.len() as u64) < u64::from(self.stream_limit())
             && self.next_stream_id <= LAST_STREAM_ID
+    }
+
+    /// How many more streams may be opened now.
+    pub fn stream_room(&self) -> usize {
+        if self.is_draining() {
+            return 0;
+        }
+        let limit = u64::from(self.stream_limit())
+            .min(u64::from(LAST_STREAM_ID - self.next_stream_id) / 2 + 1);
+        limit
+            .saturating_sub(self.streams.len() as u64)
+            .min(usize::MAX as u64) as usize
     }
 
     /// No new stream will ever be opened here (GOAWAY, failure, identifiers spent).
@@ -805,6 +853,7 @@ impl ClientConnection {
         ]));
         let last = self.goaway.map_or(last, |earlier| earlier.min(last));
         self.goaway = Some(last);
+        handler.goaway(last, code);
         // Streams above `last` were never processed: they may go out again elsewhere.
         let mut i = 0;
         while i < self.streams.len() {
@@ -815,7 +864,6 @@ impl ClientConnection {
                 i += 1;
             }
         }
-        handler.goaway(last, code);
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::{ConfigError, Conflict, FileProblem, FileRole, RequestRef, ScenarioProblem};
 use ringload_http1::RequestSpec;
 
-use crate::load::limits::{MAX_DURATION, MIN_RATE};
+use crate::load::limits::{H2_MAX_WINDOW, H2_MIN_WINDOW, MAX_DURATION, MIN_RATE};
 use crate::load::stages::Stage;
 use crate::net::tls::TlsOptions;
 use crate::origin::{redact_userinfo, Target};
@@ -163,6 +163,33 @@ pub struct LoadConfig {
     pub keep_alive: bool,
     pub io: IoMode,
     pub tls: TlsOptions,
+    /// HTTP/2 (`--http2`): over TLS negotiated with ALPN, on `http://` with prior knowledge
+    /// (h2c). `None` for HTTP/1.1.
+    pub http2: Option<Http2Options>,
+}
+
+/// How HTTP/2 connections are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Options {
+    /// Requests in flight on each connection at most, as h2load's `-m` (fewer when the server's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS says so).
+    pub streams: usize,
+    /// Each stream's receive window (h2load's `-w`, as a size in bytes).
+    pub stream_window: u32,
+    /// The connection's receive window (h2load's `-W`).
+    pub connection_window: u32,
+}
+
+impl Default for Http2Options {
+    /// One stream per connection, and windows of 2^30-1 as h2load and oha open them.
+    fn default() -> Self {
+        let windows = ringload_h2::Config::default();
+        Http2Options {
+            streams: 1,
+            stream_window: windows.stream_window,
+            connection_window: windows.connection_window,
+        }
+    }
 }
 
 impl LoadConfig {
@@ -189,6 +216,7 @@ impl LoadConfig {
             keep_alive: true,
             io: IoMode::Auto,
             tls: TlsOptions::default(),
+            http2: None,
         })
     }
 
@@ -234,6 +262,25 @@ impl LoadConfig {
         }
         if !self.keep_alive && self.pipeline > 1 {
             return Err(Conflict::PipelineWithoutKeepAlive.into());
+        }
+        if let Some(http2) = &self.http2 {
+            if http2.streams == 0 {
+                return Err(ConfigError::NotPositive("streams"));
+            }
+            if self.pipeline > 1 {
+                return Err(Conflict::PipelineWithHttp2.into());
+            }
+            if !self.keep_alive {
+                return Err(Conflict::Http2WithoutKeepAlive.into());
+            }
+            for window in [http2.stream_window, http2.connection_window] {
+                if !(H2_MIN_WINDOW..=H2_MAX_WINDOW).contains(&window) {
+                    return Err(ConfigError::Http2Window {
+                        min: H2_MIN_WINDOW,
+                        max: H2_MAX_WINDOW,
+                    });
+                }
+            }
         }
         if self.duration == Some(Duration::ZERO) {
             return Err(ConfigError::NotPositive("duration"));

@@ -17,7 +17,7 @@ use crate::load::prepare::PreparedRequest;
 use crate::load::stop::StopSignal;
 use crate::load::users::{RequestOrder, UserLoop, UserSetup};
 use crate::load::watchdog::{Alarm, Watchdog};
-use crate::net::dial::{DialGate, DialTimes, Dialer};
+use crate::net::dial::{DialGate, DialTimes, Dialer, StreamDialer};
 use crate::net::idle::OverSocket;
 use crate::proto::h1::conn::Connection;
 use crate::proto::Responses;
@@ -68,7 +68,7 @@ pub(crate) struct WorkerShared {
 impl WorkerShared {
     /// Opens a connection through the dial gate; `None` when the run ended (or was stopped)
     /// first.
-    async fn dial<D: Dialer>(
+    pub(crate) async fn dial<D: Dialer>(
         &self,
         dialer: &D,
         alarm: &Alarm,
@@ -105,7 +105,7 @@ impl WorkerShared {
 
     /// Counts each of `picked` (indices into `requests`) as failed, `since` being when they
     /// started (their latency, as Locust times a failure).
-    fn fail(
+    pub(crate) fn fail(
         &self,
         requests: &[PreparedRequest],
         failure: &Failure,
@@ -129,6 +129,19 @@ impl WorkerShared {
         }
     }
 
+    /// Counts `request` (an index into `requests`) as failed, sent at `since`.
+    pub(crate) fn fail_one(&self, request: usize, failure: &Failure, since: Instant) {
+        self.fail(&self.requests, failure, &[request], since);
+    }
+
+    /// Counts each of `requests` (indices into `requests`) as aborted by the end of the run.
+    pub(crate) fn abort_all(&self, requests: impl Iterator<Item = usize>) {
+        let mut stats = self.stats.borrow_mut();
+        for request in requests {
+            stats.endpoints[self.requests[request].endpoint].aborted += 1;
+        }
+    }
+
     /// Counts each of `picked` as aborted by the end of the run.
     fn abort(&self, requests: &[PreparedRequest], picked: &[usize]) {
         let mut stats = self.stats.borrow_mut();
@@ -138,7 +151,7 @@ impl WorkerShared {
     }
 
     /// Counts each of `picked` as aborted by the end of the run before its connection was up.
-    fn abort_connecting(&self, requests: &[PreparedRequest], picked: &[usize]) {
+    pub(crate) fn abort_connecting(&self, requests: &[PreparedRequest], picked: &[usize]) {
         self.abort(requests, picked);
         let mut stats = self.stats.borrow_mut();
         for &request in picked {
@@ -147,14 +160,14 @@ impl WorkerShared {
     }
 
     /// Microseconds from the run's start to `at`: when a request completed.
-    fn since_start(&self, at: Instant) -> u64 {
+    pub(crate) fn since_start(&self, at: Instant) -> u64 {
         micros(at.saturating_duration_since(self.start))
     }
 }
 
 /// Runs one connection until the plan has no more requests or the deadline passes. On a
 /// connection ramp, `slot` says when the connection is in use; while it is not, it is closed.
-pub(crate) async fn run_connection<D: Dialer>(
+pub(crate) async fn run_connection<D: StreamDialer>(
     shared: Rc<WorkerShared>,
     dialer: Rc<D>,
     slot: Option<ConnectionSlot>,

@@ -14,6 +14,7 @@ use crate::load::limits::DEFAULT_CONNECTIONS;
 use crate::load::stages::Ramp;
 use crate::origin::{Scheme, Target};
 use crate::proto::h1::render::WireRequest;
+use crate::proto::h2::render::H2Request;
 use crate::runtime::available_cores;
 use crate::stats::EndpointKey;
 use crate::template::TemplateContext;
@@ -23,6 +24,8 @@ use crate::template::TemplateContext;
 #[derive(Debug, Clone)]
 pub(crate) struct PreparedRequest {
     pub wire: WireRequest,
+    /// The HTTP/2 form, in HTTP/2 runs.
+    pub h2: Option<Arc<H2Request>>,
     pub is_head: bool,
     pub idempotent: bool,
     /// Index of its statistics row.
@@ -85,6 +88,14 @@ impl LoadConfig {
         }
     }
 
+    /// HTTP/2 runs: the `:scheme` of their requests.
+    fn h2_scheme(&self) -> Option<&'static str> {
+        self.http2.map(|_| match self.target.origin.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        })
+    }
+
     /// The request target of a scenario request: a path appended to the base URL's path, or
     /// an absolute URL that must be on the run's origin.
     fn scenario_target(&self, request: &ScenarioRequest) -> Result<String, ConfigError> {
@@ -121,7 +132,7 @@ impl LoadConfig {
                     method: spec.method.clone(),
                     name: spec.target.clone(),
                 }],
-                requests: vec![prepared(spec, 0, 1, templates, &request)?],
+                requests: vec![prepared(spec, 0, 1, templates, &request, self.h2_scheme())?],
             });
         }
         if self.target.path_and_query.contains('?') {
@@ -157,6 +168,7 @@ impl LoadConfig {
                 request.weight,
                 Some(&mut *templates),
                 &request_ref,
+                self.h2_scheme(),
             )?);
         }
         Ok(PreparedRequests {
@@ -283,11 +295,18 @@ fn prepared(
     spec: RequestSpec,
     endpoint: usize,
     weight: u32,
-    templates: Option<&mut TemplateContext>,
+    mut templates: Option<&mut TemplateContext>,
     request: &RequestRef,
+    h2_scheme: Option<&str>,
 ) -> Result<PreparedRequest, ConfigError> {
+    let wire = WireRequest::new(&spec, templates.as_deref_mut(), request)?;
+    let h2 = match h2_scheme {
+        Some(scheme) => Some(Arc::new(H2Request::new(&spec, scheme, templates, request)?)),
+        None => None,
+    };
     Ok(PreparedRequest {
-        wire: WireRequest::new(&spec, templates, request)?,
+        wire,
+        h2,
         is_head: spec.is_head(),
         idempotent: spec.is_idempotent(),
         endpoint,

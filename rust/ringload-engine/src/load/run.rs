@@ -23,6 +23,7 @@ use crate::load::stop::{
 };
 use crate::load::users::{UserLoop, UserSetup, UserTable};
 use crate::load::worker::{self, RunSetup, WorkerJob, WorkerMessage};
+use crate::net::h2_settle::{self, Settled};
 use crate::origin::Scheme;
 use crate::report::timeline::TimelineBuilder;
 use crate::report::{Ramps, Report, RunFacts};
@@ -110,10 +111,20 @@ impl Run {
         let config = &plan.config;
         let addrs = config.target.resolve()?;
         let (use_uring, io_warning) = choose_io(config.io)?;
-        let start_warnings: Vec<String> = io_warning
+        let mut start_warnings: Vec<String> = io_warning
             .into_iter()
             .chain(raise_open_file_limit(plan.connections))
             .collect();
+        let mut http2 = config.http2;
+        if http2.is_some() {
+            match h2_settle::settle(&addrs, plan.tls.as_ref(), config.connect_timeout)? {
+                Settled::Http2 | Settled::Unknown => {}
+                Settled::Http1 { warning } => {
+                    http2 = None;
+                    start_warnings.push(warning);
+                }
+            }
+        }
 
         let mut start = Instant::now();
         // The wall clock at the start, for the CSV history's timestamps (Locust's are unix times).
@@ -139,6 +150,7 @@ impl Run {
             endpoints: plan.endpoints.len(),
             pipeline: config.pipeline,
             keep_alive: config.keep_alive,
+            http2,
             timeout: config.timeout,
             connect_timeout: config.connect_timeout,
             start,
@@ -444,6 +456,7 @@ impl Run {
             connections: plan.connections,
             threads: plan.threads,
             io: if self.use_uring { "uring" } else { "epoll" },
+            http2: self.setup.http2,
             // A ramp's target is its average over the run.
             target_rps: plan.rate.as_ref().map(|rate| match rate {
                 RateShape::Constant(rate) => *rate,

@@ -12,8 +12,11 @@ use monoio::io::AsyncReadRent;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
+use crate::load::config::Http2Options;
 use crate::load::connection::{run_connection, WorkerShared};
+use crate::load::demand::ConnectionSlot;
 use crate::load::demand::{ConnectionDemand, DemandChanged, WorkerConnections};
+use crate::load::h2_connection::run_h2_connection;
 use crate::load::pacer::Pacer;
 use crate::load::plan::{DueTimes, Picker, Plan};
 use crate::load::prepare::PreparedRequest;
@@ -21,9 +24,11 @@ use crate::load::stop::{wake_watcher, StopSignal, WorkerStop, USERS_LEFT};
 use crate::load::users::{UserLoop, UserTable};
 use crate::load::watchdog::Watchdog;
 use crate::net::dial::{DialGate, Dialer, TcpDialer, TlsDialer};
+use crate::net::h2_dial::H2Dialer;
 use crate::rng::Rng;
 use crate::runtime::run_on_runtime;
 use crate::stats::{IntervalStats, SnapshotEnd, SNAPSHOT_INTERVAL};
+use monoio::task::JoinHandle;
 
 /// Read-only facts every worker needs.
 pub(crate) struct RunSetup {
@@ -36,6 +41,8 @@ pub(crate) struct RunSetup {
     pub endpoints: usize,
     pub pipeline: usize,
     pub keep_alive: bool,
+    /// HTTP/2 connections, when the run settled on HTTP/2.
+    pub http2: Option<Http2Options>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
     /// When the run started: snapshot ticks count from here.
@@ -113,6 +120,10 @@ impl WorkerRun {
             addrs: self.setup.addrs.clone().into(),
             connect_timeout: self.setup.connect_timeout,
         };
+        if let Some(options) = self.setup.http2 {
+            let dialer = H2Dialer::new(tcp, self.setup.tls.clone(), options);
+            return self.drive(dialer).await;
+        }
         match &self.setup.tls {
             None => self.drive(tcp).await,
             Some((config, name)) => {
@@ -122,7 +133,7 @@ impl WorkerRun {
         }
     }
 
-    async fn drive<D: Dialer + 'static>(&self, dialer: D) -> Result<(), String> {
+    async fn drive<D: ConnectionDialer + 'static>(&self, dialer: D) -> Result<(), String> {
         let fresh_stats = {
             let (endpoints, open_model) = (self.setup.endpoints, self.job.due_times.is_some());
             move || IntervalStats::new(endpoints, open_model)
@@ -168,7 +179,7 @@ impl WorkerRun {
         let connections: Vec<_> = (0..self.job.connections)
             .map(|j| {
                 let slot = self.job.demand.as_ref().map(|d| d.slot(j));
-                monoio::spawn(run_connection(shared.clone(), dialer.clone(), slot))
+                D::spawn_connection(&shared, &dialer, slot)
             })
             .collect();
         let users = match &self.job.demand {
@@ -284,7 +295,7 @@ impl WorkerRun {
 
 /// Native users: starts a connection task for each of this worker's slots as the table grows
 /// into them, until the run ends; then waits for them.
-async fn serve_users<D: Dialer + 'static>(
+async fn serve_users<D: ConnectionDialer + 'static>(
     shared: Rc<WorkerShared>,
     dialer: Rc<D>,
     demand: WorkerConnections,
@@ -297,11 +308,7 @@ async fn serve_users<D: Dialer + 'static>(
         let slots = table.len();
         while demand.first + tasks.len() * demand.stride < slots {
             let slot = demand.slot(tasks.len());
-            tasks.push(monoio::spawn(run_connection(
-                shared.clone(),
-                dialer.clone(),
-                Some(slot),
-            )));
+            tasks.push(D::spawn_connection(&shared, &dialer, Some(slot)));
         }
         if shared.stop.is_requested() || Instant::now() >= shared.deadline {
             break;
@@ -314,6 +321,47 @@ async fn serve_users<D: Dialer + 'static>(
     }
     for task in tasks {
         task.await;
+    }
+}
+
+/// A dialer, with the connection task that uses what it opens.
+pub(crate) trait ConnectionDialer: Dialer + Sized {
+    fn spawn_connection(
+        shared: &Rc<WorkerShared>,
+        dialer: &Rc<Self>,
+        slot: Option<ConnectionSlot>,
+    ) -> JoinHandle<()>;
+}
+
+macro_rules! http1_connections {
+    ($($dialer:ty),*) => {$(
+        impl ConnectionDialer for $dialer {
+            fn spawn_connection(
+                shared: &Rc<WorkerShared>,
+                dialer: &Rc<Self>,
+                slot: Option<ConnectionSlot>,
+            ) -> JoinHandle<()> {
+                monoio::spawn(run_connection(shared.clone(), dialer.clone(), slot))
+            }
+        }
+    )*};
+}
+
+http1_connections!(TcpDialer, TlsDialer);
+
+impl ConnectionDialer for H2Dialer {
+    fn spawn_connection(
+        shared: &Rc<WorkerShared>,
+        dialer: &Rc<Self>,
+        slot: Option<ConnectionSlot>,
+    ) -> JoinHandle<()> {
+        let options = dialer.options;
+        monoio::spawn(run_h2_connection(
+            shared.clone(),
+            dialer.clone(),
+            slot,
+            options,
+        ))
     }
 }
 

@@ -33,11 +33,19 @@ pub(crate) struct DialTimes {
     pub tls: Option<Duration>,
 }
 
-/// Something that opens a new stream to the target.
+/// Something that opens a new connection to the target.
 pub(crate) trait Dialer {
-    type Stream: AsyncReadRent + AsyncWriteRent + OverSocket;
+    type Stream;
     async fn dial(&self) -> Result<(Self::Stream, DialTimes), Failure>;
 }
+
+/// A dialer of byte streams, which HTTP/1.1 connections read and write.
+pub(crate) trait StreamDialer:
+    Dialer<Stream: AsyncReadRent + AsyncWriteRent + OverSocket>
+{
+}
+
+impl<D> StreamDialer for D where D: Dialer<Stream: AsyncReadRent + AsyncWriteRent + OverSocket> {}
 
 /// Plain TCP to the first address that accepts.
 pub(crate) struct TcpDialer {

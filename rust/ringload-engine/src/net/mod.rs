@@ -3,6 +3,8 @@
 
 pub(crate) mod any_stream;
 pub(crate) mod dial;
+pub(crate) mod h2_dial;
+pub(crate) mod h2_settle;
 pub(crate) mod idle;
 pub mod proxy;
 pub mod resolve;

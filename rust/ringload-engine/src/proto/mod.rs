@@ -9,6 +9,7 @@
 //! `h1`.
 
 pub(crate) mod h1;
+pub(crate) mod h2;
 
 use std::time::Instant;
 

@@ -15,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::load::config::Http2Options;
 use crate::load::stages::Stage;
 use crate::stats::{EndpointKey, EndpointStats, ErrorKind, IntervalStats};
 use summary::{failed_by_kind, round2, round_to, status_counts};
@@ -230,6 +231,12 @@ pub struct Report {
     pub threads: usize,
     /// `"uring"` or `"epoll"`: the I/O driver the workers used.
     pub io: &'static str,
+    /// The protocol the run used: `"http/1.1"` or `"h2"` (`--http2`, unless the server declined
+    /// it in the TLS handshake).
+    pub protocol: &'static str,
+    /// HTTP/2: requests in flight on each connection at most (`--streams`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<usize>,
     /// `"closed"` (next request when the previous completes) or `"open"` (constant rate).
     pub model: &'static str,
     /// The whole run.
@@ -318,6 +325,8 @@ pub(crate) struct RunFacts {
     pub connections: usize,
     pub threads: usize,
     pub io: &'static str,
+    /// HTTP/2's options, when the run used it.
+    pub http2: Option<Http2Options>,
     pub target_rps: Option<f64>,
     pub started_at: SystemTime,
     pub elapsed: Duration,
@@ -378,6 +387,12 @@ impl Report {
             connections: facts.connections,
             threads: facts.threads,
             io: facts.io,
+            protocol: if facts.http2.is_some() {
+                "h2"
+            } else {
+                "http/1.1"
+            },
+            streams: facts.http2.map(|h2| h2.streams),
             model: if facts.target_rps.is_some() {
                 "open"
             } else {

@@ -1,0 +1,768 @@
+//! One HTTP/2 connection slot's life: (re)connect, keep up to `streams` requests in flight on
+//! the connection, account every request exactly once.
+//!
+//! A connection runs two futures in one task over the socket's two halves: the writer opens
+//! streams as the plan hands out requests (at once in the closed model, at their due times in
+//! the open one) and writes every frame queued since its last write in one go; the reader feeds
+//! what arrives to the codec, records each response as its stream ends, and enforces each
+//! stream's timeout. A request the server never processed (REFUSED_STREAM, or above a GOAWAY's
+//! last stream) goes out once more, on this connection or the next, and counts in `retries`.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
+use ringload_h2::{ClientConnection, ConnectionError, ErrorCode, Handler, StreamEnd};
+
+use crate::error::{ErrorKind, Failure};
+use crate::load::config::Http2Options;
+use crate::load::connection::WorkerShared;
+use crate::load::demand::{ConnectionSlot, Idle, RaiseOnDrop};
+use crate::load::watchdog::Alarm;
+use crate::net::h2_dial::{decrypt, encrypt, H2Dialer, H2Transport, READ_BYTES};
+use crate::proto::h2::render::H2Scratch;
+use crate::runtime::micros;
+use crate::stats::ResponseTimes;
+
+/// Reconnect back-off, as HTTP/1.1 connections do it.
+const BACKOFF_FIRST: Duration = Duration::from_millis(5);
+const BACKOFF_MAX: Duration = Duration::from_millis(50);
+
+/// A request taken from the plan that has not gone out yet.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// Index into the run's requests.
+    request: usize,
+    /// Due time (open model), or when it was taken (closed).
+    due: Instant,
+    /// It went out once already and was not processed.
+    resent: bool,
+}
+
+/// A request in flight on a stream.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    stream: u32,
+    pending: Pending,
+    sent_at: Instant,
+    first_byte_at: Option<Instant>,
+    status: u16,
+    body_len: u64,
+}
+
+/// How a connection ended.
+enum Ended {
+    /// The plan has nothing more for this slot, and nothing is in flight.
+    PlanDone,
+    /// The run is over (deadline or stop): what is in flight is aborted.
+    RunOver,
+    /// The server went away (GOAWAY) and every stream below its last one ended: reconnect.
+    Drained,
+    /// The connection failed; what is in flight fails with it.
+    Failed(Failure),
+}
+
+/// Runs one connection slot until the plan has no more requests or the run ends.
+pub(crate) async fn run_h2_connection(
+    shared: Rc<WorkerShared>,
+    dialer: Rc<H2Dialer>,
+    slot: Option<ConnectionSlot>,
+    options: Http2Options,
+) {
+    let _raise = RaiseOnDrop(&shared.demand_changed);
+    let alarm = shared.watchdog.alarm();
+    let mut backoff = BACKOFF_FIRST;
+    let mut pending: Vec<Pending> = Vec::with_capacity(options.streams);
+    let mut due: Vec<Instant> = Vec::with_capacity(options.streams);
+    let mut scratch = H2Scratch::default();
+    let mut transport: Option<H2Transport> = None;
+    if !shared.plan.is_closed_model() {
+        // Connect before the first due time, as HTTP/1.1 connections do.
+        if let Some(Ok(dialed)) = shared.dial(&*dialer, &alarm).await {
+            shared.stats.borrow_mut().connects += 1;
+            transport = Some(dialed);
+        }
+    }
+    loop {
+        if shared.stop.is_requested() {
+            break;
+        }
+        if let Some(idle) = slot.as_ref().and_then(ConnectionSlot::idle) {
+            // Not in use (the demand is below this slot): no connection until it is.
+            if transport.take().is_some() {
+                shared.stats.borrow_mut().closes += 1;
+            }
+            if !wait_while_idle(&shared, &alarm, idle).await {
+                break;
+            }
+            continue;
+        }
+        if pending.is_empty() {
+            due.clear();
+            if !shared
+                .plan
+                .next_batch(&mut due, options.streams, shared.deadline)
+                .await
+                || shared.stop.is_requested()
+            {
+                break;
+            }
+            // Popped from the end: the earliest due goes first.
+            pending.extend(due.iter().rev().map(|&due| Pending {
+                request: shared.picker.pick(),
+                due,
+                resent: false,
+            }));
+        }
+        let connection = match transport.take() {
+            Some(connection) => connection,
+            None => {
+                let started = Instant::now();
+                match shared.dial(&*dialer, &alarm).await {
+                    None => {
+                        let picked: Vec<usize> = pending.iter().map(|p| p.request).collect();
+                        shared.abort_connecting(&shared.requests, &picked);
+                        pending.clear();
+                        break;
+                    }
+                    Some(Err(failure)) => {
+                        let picked: Vec<usize> = pending.iter().map(|p| p.request).collect();
+                        shared.fail(&shared.requests, &failure, &picked, started);
+                        pending.clear();
+                        sleep_before_deadline(backoff, shared.deadline).await;
+                        backoff = (backoff * 2).min(BACKOFF_MAX);
+                        continue;
+                    }
+                    Some(Ok(connection)) => {
+                        shared.stats.borrow_mut().connects += 1;
+                        backoff = BACKOFF_FIRST;
+                        connection
+                    }
+                }
+            }
+        };
+        let mut driver = Driver {
+            shared: &shared,
+            options,
+            codec: ClientConnection::new(ringload_h2::Config {
+                stream_window: options.stream_window,
+                connection_window: options.connection_window,
+                ..ringload_h2::Config::default()
+            }),
+            in_flight: Vec::with_capacity(options.streams),
+            pending: std::mem::take(&mut pending),
+            plan_done: false,
+            waiting_for_plan: false,
+            goaway: None,
+            ended: None,
+        };
+        let ended = driver.run(connection, &alarm, &mut scratch).await;
+        pending = std::mem::take(&mut driver.pending);
+        let in_flight = std::mem::take(&mut driver.in_flight);
+        match ended {
+            Ended::RunOver => {
+                // The connection ends with the run, as the others do (not counted closed).
+                shared.abort_all(in_flight.iter().map(|f| f.pending.request));
+                break;
+            }
+            Ended::PlanDone => {
+                shared.stats.borrow_mut().closes += 1;
+                break;
+            }
+            Ended::Drained => {
+                shared.stats.borrow_mut().closes += 1;
+            }
+            Ended::Failed(failure) => {
+                shared.stats.borrow_mut().closes += 1;
+                for f in &in_flight {
+                    shared.fail_one(f.pending.request, &failure, f.sent_at);
+                }
+                // Requests not sent yet go out on the next connection.
+            }
+        }
+    }
+    // Taken from the plan, never sent: the run ended first.
+    shared.abort_all(pending.iter().map(|p| p.request));
+}
+
+/// Waits while the slot is idle. Returns false when it never will be in use again, or the run
+/// ended.
+async fn wait_while_idle(shared: &WorkerShared, alarm: &Alarm, idle: Idle) -> bool {
+    let seen = shared.demand_changed.generation();
+    if matches!(idle, Idle::ForGood)
+        || matches!(idle, Idle::Until(until) if until >= shared.deadline)
+        || shared.plan.is_spent()
+        || Instant::now() >= shared.deadline
+    {
+        return false;
+    }
+    let changed = shared.demand_changed.wait_past(seen);
+    let _ = match idle {
+        Idle::Until(until) => {
+            let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
+            alarm.guard(until, either(nap, changed)).await
+        }
+        _ => alarm.guard(shared.deadline, changed).await,
+    };
+    true
+}
+
+/// Resolves when either future does (the other is dropped).
+async fn either(a: impl Future, b: impl Future) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    std::future::poll_fn(|cx| {
+        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
+    let until = (Instant::now() + wait).min(deadline);
+    monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
+}
+
+/// Wakes the writer: the reader freed streams, or queued frames to send.
+#[derive(Default)]
+struct WriterBell {
+    rung: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl WriterBell {
+    fn ring(&self) {
+        self.rung.set(true);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            if self.rung.replace(false) {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// One connection's state, shared by its writer and reader.
+struct Driver<'a> {
+    shared: &'a WorkerShared,
+    options: Http2Options,
+    codec: ClientConnection,
+    in_flight: Vec<InFlight>,
+    /// Requests to send first (taken from the plan, or to go out again).
+    pending: Vec<Pending>,
+    /// The plan has no more requests for this slot.
+    plan_done: bool,
+    /// The writer is waiting for the plan's next requests. The connection's end waits for it:
+    /// the plan counts a request as handed out before its due time comes.
+    waiting_for_plan: bool,
+    /// The server's GOAWAY: its last stream and code.
+    goaway: Option<(u32, ErrorCode)>,
+    ended: Option<Ended>,
+}
+
+impl Driver<'_> {
+    /// Runs the connection until it ends.
+    async fn run(
+        &mut self,
+        connection: H2Transport,
+        alarm: &Alarm,
+        scratch: &mut H2Scratch,
+    ) -> Ended {
+        let H2Transport { tcp, tls } = connection;
+        let (reader, writer) = tcp.into_split();
+        let tls = RefCell::new(tls);
+        let bell = WriterBell::default();
+        let state = RefCell::new(self);
+        {
+            let mut writing = pin!(write_loop(&state, writer, &tls, &bell, scratch));
+            let mut reading = pin!(read_loop(&state, reader, &tls, &bell, alarm));
+            let (mut written, mut read) = (false, false);
+            std::future::poll_fn(|cx| {
+                if !written {
+                    written = writing.as_mut().poll(cx).is_ready();
+                }
+                if !read {
+                    read = reading.as_mut().poll(cx).is_ready();
+                }
+                let driver = state.borrow();
+                if (written && read) || (driver.ended.is_some() && !driver.waiting_for_plan) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+        let driver = state.into_inner();
+        driver.ended.take().unwrap_or(Ended::PlanDone)
+    }
+
+    /// Opens streams for pending requests while the connection allows more.
+    fn open_pending(&mut self, scratch: &mut H2Scratch) {
+        let shared = self.shared;
+        let limit = self
+            .options
+            .streams
+            .min(self.in_flight.len() + self.codec.stream_room());
+        while self.in_flight.len() < limit {
+            let Some(pending) = self.pending.pop() else {
+                return;
+            };
+            let request = &shared.requests[pending.request];
+            let h2 = request
+                .h2
+                .as_ref()
+                .expect("HTTP/2 runs prepare every request's HTTP/2 form");
+            let (head, body) = h2.render(scratch, &shared.rng);
+            let stream = self.codec.open(head, body);
+            let sent_at = Instant::now();
+            if shared.plan.is_closed_model() {
+                // Latency from the send: `due` was when the plan handed the request out.
+            } else {
+                shared
+                    .stats
+                    .borrow_mut()
+                    .record_lag(micros(sent_at.saturating_duration_since(pending.due)));
+            }
+            shared.plan.exchange_started();
+            self.in_flight.push(InFlight {
+                stream,
+                pending,
+                sent_at,
+                first_byte_at: None,
+                status: 0,
+                body_len: 0,
+            });
+        }
+    }
+
+    /// How many more requests to take from the plan now.
+    fn room_for_more(&self) -> usize {
+        if self.plan_done || !self.pending.is_empty() || self.codec.is_draining() {
+            return 0;
+        }
+        self.options
+            .streams
+            .min(self.in_flight.len() + self.codec.stream_room())
+            .saturating_sub(self.in_flight.len())
+    }
+
+    /// The connection is over when nothing is left to do on it.
+    fn check_done(&mut self) {
+        if self.ended.is_some() || !self.in_flight.is_empty() {
+            return;
+        }
+        if self.codec.is_draining() {
+            self.ended = Some(Ended::Drained);
+        } else if self.plan_done && self.pending.is_empty() {
+            self.ended = Some(Ended::PlanDone);
+        }
+    }
+
+    /// Fails every stream past its timeout (RST_STREAM CANCEL to the server).
+    fn expire(&mut self, now: Instant) {
+        let timeout = self.shared.timeout;
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            let f = self.in_flight[i];
+            if now >= f.sent_at + timeout {
+                self.in_flight.swap_remove(i);
+                self.codec.cancel(f.stream);
+                self.shared.plan.exchange_ended();
+                self.shared.fail_one(
+                    f.pending.request,
+                    &Failure::new(
+                        ErrorKind::Timeout,
+                        io::Error::new(io::ErrorKind::TimedOut, "no complete response in time"),
+                    ),
+                    f.sent_at,
+                );
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// When the earliest stream in flight times out.
+    fn next_timeout(&self) -> Option<Instant> {
+        self.in_flight
+            .iter()
+            .map(|f| f.sent_at)
+            .min()
+            .map(|sent| sent + self.shared.timeout)
+    }
+}
+
+/// The writer: opens streams and writes what the codec queued.
+async fn write_loop<W: monoio::io::AsyncWriteRent>(
+    state: &RefCell<&mut Driver<'_>>,
+    mut writer: W,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+    bell: &WriterBell,
+    scratch: &mut H2Scratch,
+) {
+    let (mut plain, mut cipher) = (Vec::new(), Vec::new());
+    let mut due: Vec<Instant> = Vec::new();
+    loop {
+        let room = {
+            let mut driver = state.borrow_mut();
+            if driver.ended.is_some() {
+                return;
+            }
+            driver.open_pending(scratch);
+            driver.room_for_more()
+        };
+        let has_output = state.borrow().codec.has_output()
+            || tls.borrow().as_ref().is_some_and(|t| t.wants_write());
+        if room > 0 && !has_output {
+            due.clear();
+            let shared = state.borrow().shared;
+            // Open model: this waits for the next due time. Frames the reader queues meanwhile
+            // (acknowledgements) go out with the next requests.
+            state.borrow_mut().waiting_for_plan = true;
+            let more = shared
+                .plan
+                .next_batch(&mut due, room, shared.deadline)
+                .await
+                && !shared.stop.is_requested();
+            let mut driver = state.borrow_mut();
+            driver.waiting_for_plan = false;
+            if driver.ended.is_some() {
+                // Requests handed out meanwhile go out on the next connection, or are counted
+                // aborted at the run's end.
+                driver.pending.extend(due.iter().rev().map(|&due| Pending {
+                    request: shared.picker.pick(),
+                    due,
+                    resent: false,
+                }));
+                return;
+            }
+            if more {
+                driver.pending.extend(due.iter().rev().map(|&due| Pending {
+                    request: shared.picker.pick(),
+                    due,
+                    resent: false,
+                }));
+            } else {
+                driver.plan_done = true;
+                driver.check_done();
+            }
+            continue;
+        }
+        if has_output {
+            let buf = {
+                let mut driver = state.borrow_mut();
+                driver.codec.take_output(&mut plain);
+                match tls.borrow_mut().as_mut() {
+                    None => std::mem::take(&mut plain),
+                    Some(session) => {
+                        if let Err(e) = encrypt(session, &plain, &mut cipher) {
+                            driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Tls, e)));
+                            return;
+                        }
+                        plain.clear();
+                        std::mem::take(&mut cipher)
+                    }
+                }
+            };
+            let len = buf.len() as u64;
+            let (result, mut buf) = writer.write_all(buf).await;
+            buf.clear();
+            if tls.borrow().is_some() {
+                cipher = buf;
+            } else {
+                plain = buf;
+            }
+            let mut driver = state.borrow_mut();
+            if let Err(e) = result {
+                if driver.ended.is_none() {
+                    driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Write, e)));
+                }
+                return;
+            }
+            driver.shared.stats.borrow_mut().bytes_written += len;
+            continue;
+        }
+        bell.wait().await;
+    }
+}
+
+/// The reader: feeds the codec, records responses, enforces timeouts.
+async fn read_loop<R: AsyncReadRent>(
+    state: &RefCell<&mut Driver<'_>>,
+    mut reader: R,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+    bell: &WriterBell,
+    alarm: &Alarm,
+) {
+    let mut input: Vec<u8> = Vec::with_capacity(READ_BYTES);
+    let mut cipher: Vec<u8> = Vec::new();
+    let is_tls = tls.borrow().is_some();
+    if let Some(session) = tls.borrow_mut().as_mut() {
+        cipher.reserve_exact(READ_BYTES);
+        // What arrived with the handshake.
+        if let Err(failure) = decrypt(session, &[], &mut input) {
+            state.borrow_mut().ended = Some(Ended::Failed(failure));
+            return;
+        }
+    }
+    let mut open = true;
+    loop {
+        if !input.is_empty() || !open {
+            let mut driver = state.borrow_mut();
+            let driver = &mut **driver;
+            let used = receive(driver, &input);
+            match used {
+                Ok(used) => {
+                    input.drain(..used);
+                }
+                Err(error) => {
+                    driver.ended = Some(Ended::Failed(protocol_failure(error)));
+                    return;
+                }
+            }
+            bell.ring();
+            if !open {
+                driver.ended = Some(Ended::Failed(driver.closed_failure()));
+                return;
+            }
+            driver.check_done();
+            if driver.ended.is_some() {
+                return;
+            }
+        }
+        if input.capacity() - input.len() < READ_BYTES / 4 {
+            input.reserve(READ_BYTES);
+        }
+        let buf = if is_tls {
+            cipher.clear();
+            std::mem::take(&mut cipher)
+        } else {
+            std::mem::take(&mut input)
+        };
+        let (start, end) = (buf.len(), buf.capacity());
+        let mut read = pin!(reader.read(buf.slice_mut(start..end)));
+        let (result, slice) = loop {
+            let (limit, shared) = {
+                let driver = state.borrow();
+                let shared = driver.shared;
+                let limit = driver
+                    .next_timeout()
+                    .map_or(shared.deadline, |t| t.min(shared.deadline));
+                (limit, shared)
+            };
+            match alarm.guard(limit, read.as_mut()).await {
+                Ok(done) => break done,
+                Err(_) => {
+                    let mut driver = state.borrow_mut();
+                    if shared.stop.is_requested() || Instant::now() >= shared.deadline {
+                        driver.ended = Some(Ended::RunOver);
+                        return;
+                    }
+                    driver.expire(Instant::now());
+                    bell.ring();
+                    driver.check_done();
+                    if driver.ended.is_some() {
+                        return;
+                    }
+                }
+            }
+        };
+        let buf = slice.into_inner();
+        let n = match result {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => {
+                state.borrow_mut().ended = Some(Ended::Failed(Failure::new(ErrorKind::Read, e)));
+                return;
+            }
+        };
+        state.borrow().shared.stats.borrow_mut().bytes_read += n as u64;
+        if is_tls {
+            cipher = buf;
+            if n > 0 {
+                let mut session = tls.borrow_mut();
+                let session = session.as_mut().expect("a TLS connection");
+                match decrypt(session, &cipher[start..start + n], &mut input) {
+                    Ok(still_open) => open = still_open,
+                    Err(failure) => {
+                        state.borrow_mut().ended = Some(Ended::Failed(failure));
+                        return;
+                    }
+                }
+            } else {
+                open = false;
+            }
+        } else {
+            input = buf;
+            open = n > 0;
+        }
+    }
+}
+
+/// Gives `input` to the codec, recording what ends; returns the bytes it used.
+fn receive(driver: &mut Driver<'_>, input: &[u8]) -> Result<usize, ConnectionError> {
+    let Driver {
+        shared,
+        codec,
+        in_flight,
+        pending,
+        goaway,
+        ..
+    } = driver;
+    let mut handler = Responses {
+        shared,
+        in_flight,
+        pending,
+        goaway,
+        now: Instant::now(),
+    };
+    codec.receive(input, &mut handler)
+}
+
+fn protocol_failure(error: ConnectionError) -> Failure {
+    if error.reason == ConnectionError::HTTP1_REPLY {
+        return Failure::message(ErrorKind::Protocol, H2C_REFUSED);
+    }
+    Failure::new(
+        ErrorKind::Protocol,
+        io::Error::other(format!("{} ({})", error.reason, error.code.name())),
+    )
+}
+
+/// Why an h2c connection failed when the server answered in HTTP/1.1.
+pub(crate) const H2C_REFUSED: &str = "the server answered the HTTP/2 preface in HTTP/1.1: it does \
+     not speak HTTP/2 without TLS (h2c); drop --http2, or use https:// where ALPN can \
+     negotiate h2";
+
+impl Driver<'_> {
+    /// Why the streams still in flight failed when the server closed the connection.
+    fn closed_failure(&self) -> Failure {
+        match self.goaway {
+            Some((last, code)) => Failure::new(
+                ErrorKind::Goaway,
+                io::Error::other(format!(
+                    "the server went away (GOAWAY {}, last stream {last}) before completing \
+                     the stream",
+                    code.name()
+                )),
+            ),
+            None => Failure::message(ErrorKind::Closed, "connection closed before response"),
+        }
+    }
+}
+
+/// Records responses as the codec reports them.
+struct Responses<'a, 'b> {
+    shared: &'b WorkerShared,
+    in_flight: &'a mut Vec<InFlight>,
+    pending: &'a mut Vec<Pending>,
+    goaway: &'a mut Option<(u32, ErrorCode)>,
+    now: Instant,
+}
+
+impl Responses<'_, '_> {
+    fn find(&mut self, stream: u32) -> Option<usize> {
+        self.in_flight.iter().position(|f| f.stream == stream)
+    }
+}
+
+impl Handler for Responses<'_, '_> {
+    fn head(&mut self, stream: u32, status: u16) {
+        let now = self.now;
+        if let Some(at) = self.find(stream) {
+            let f = &mut self.in_flight[at];
+            f.first_byte_at = Some(now);
+            f.status = status;
+        }
+    }
+
+    fn data(&mut self, stream: u32, data: &[u8]) {
+        if let Some(at) = self.find(stream) {
+            self.in_flight[at].body_len += data.len() as u64;
+        }
+    }
+
+    fn goaway(&mut self, last_stream: u32, code: ErrorCode) {
+        *self.goaway = Some((last_stream, code));
+    }
+
+    fn end(&mut self, stream: u32, end: StreamEnd) {
+        let Some(at) = self.find(stream) else {
+            return;
+        };
+        let f = self.in_flight.swap_remove(at);
+        let shared = self.shared;
+        shared.plan.exchange_ended();
+        let failure = match end {
+            StreamEnd::Complete => {
+                let done = self.now;
+                let endpoint = shared.requests[f.pending.request].endpoint;
+                let first_byte_at = f.first_byte_at.unwrap_or(done);
+                let latency_from = if shared.plan.is_closed_model() {
+                    f.sent_at
+                } else {
+                    f.pending.due
+                };
+                shared.stats.borrow_mut().record_response(
+                    endpoint,
+                    ResponseTimes {
+                        status: f.status,
+                        latency_us: micros(done.saturating_duration_since(latency_from)),
+                        uncorrected_us: micros(done.saturating_duration_since(f.sent_at)),
+                        ttfb_us: micros(first_byte_at.saturating_duration_since(f.sent_at)),
+                        body_len: f.body_len,
+                        done_us: shared.since_start(done),
+                    },
+                );
+                return;
+            }
+            StreamEnd::NotProcessed if !f.pending.resent => {
+                // Never processed by the server: safe to send again, once.
+                let endpoint = shared.requests[f.pending.request].endpoint;
+                shared.stats.borrow_mut().endpoints[endpoint].retries += 1;
+                self.pending.push(Pending {
+                    resent: true,
+                    ..f.pending
+                });
+                return;
+            }
+            StreamEnd::NotProcessed => match self.goaway {
+                Some((_, code)) => Failure::new(
+                    ErrorKind::Goaway,
+                    io::Error::other(format!(
+                        "the server went away (GOAWAY {}) without processing the stream, twice",
+                        code.name()
+                    )),
+                ),
+                None => Failure::message(
+                    ErrorKind::Refused,
+                    "the server refused the stream (REFUSED_STREAM), twice",
+                ),
+            },
+            StreamEnd::Reset(code) => Failure::new(
+                ErrorKind::Reset,
+                io::Error::other(format!("the server reset the stream ({})", code.name())),
+            ),
+            StreamEnd::Malformed(why) => Failure::message(ErrorKind::Protocol, why),
+        };
+        shared.fail_one(f.pending.request, &failure, f.sent_at);
+    }
+}
