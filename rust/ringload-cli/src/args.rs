@@ -27,7 +27,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the built-in HTTP/1.1 target server on loopback (routes: /, /bytes/N, /chunked/N,
+    /// Run the built-in HTTP/1.1 (and with --http2, HTTP/2) target server on loopback (routes: /, /bytes/N, /chunked/N,
     /// /delay/MS, /status/CODE, /echo, /headers, /close).
     Serve(ServeArgs),
     /// Start the built-in target in-process and run a short load test against it.
@@ -42,6 +42,9 @@ pub struct ServeArgs {
     /// Serve HTTPS with a freshly generated self-signed certificate.
     #[arg(long)]
     pub tls: bool,
+    /// Also serve HTTP/2: h2c (prior knowledge) on plain TCP, `h2` by ALPN with --tls.
+    #[arg(long)]
+    pub http2: bool,
     /// End a kept-alive connection idle this long (like nginx's keepalive_timeout).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,

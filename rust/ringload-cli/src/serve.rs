@@ -24,6 +24,7 @@ pub fn serve(args: &ServeArgs) -> Result<u8> {
         idle_timeout: args.idle_timeout,
         max_connections: args.max_connections.map(|n| n as usize),
         idle_close: args.idle_close,
+        http2: args.http2,
         ..ServerConfig::default()
     };
     let scheme = if args.tls {
@@ -35,8 +36,14 @@ pub fn serve(args: &ServeArgs) -> Result<u8> {
     };
     let server = Server::start(config)
         .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
+    let protocols = match (args.http2, args.tls) {
+        (false, _) => "HTTP/1.1",
+        (true, false) => "HTTP/1.1 and h2c (HTTP/2 with prior knowledge: ringload --http2)",
+        (true, true) => "HTTP/1.1 and HTTP/2 (ALPN h2: ringload --http2)",
+    };
     eprintln!(
-        "ringload target listening on {scheme}://{}/  routes: {ROUTES}{}  (Ctrl-C to stop)",
+        "ringload target listening on {scheme}://{}/  {protocols}  routes: {ROUTES}{}  (Ctrl-C \
+         to stop)",
         server.addr(),
         if args.tls {
             "  (self-signed: use --insecure)"

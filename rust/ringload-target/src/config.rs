@@ -22,6 +22,10 @@ pub struct ServerConfig {
     pub max_connections: Option<usize>,
     /// How an idle connection is ended.
     pub idle_close: IdleClose,
+    /// Also speak HTTP/2: with prior knowledge (h2c) on plain TCP, and `h2` by ALPN over TLS.
+    /// HTTP/2 connections are kept until the client ends them (the idle and connection limits
+    /// apply to HTTP/1.1).
+    pub http2: bool,
 }
 
 impl Default for ServerConfig {
@@ -32,6 +36,7 @@ impl Default for ServerConfig {
             idle_timeout: None,
             max_connections: None,
             idle_close: IdleClose::Close,
+            http2: false,
         }
     }
 }

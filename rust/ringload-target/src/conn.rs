@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rustls::{ServerConnection, StreamOwned};
 
 use crate::config::IdleClose;
+use crate::h2;
 use crate::request::{self, Error, InBuf};
 use crate::response::{self, Reply};
 use crate::routes::{self, Route};
@@ -27,15 +28,49 @@ pub(crate) fn serve(
     id: u64,
 ) {
     match tls {
+        None if shared.http2 && starts_with_h2_preface(&stream) => h2::serve(stream, shared),
         None => serve_on(stream, shared, id),
         Some(config) => {
             // The handshake runs on first read; if it fails, the read fails
             // and the connection is simply dropped.
-            if let Ok(session) = ServerConnection::new(config) {
-                serve_on(StreamOwned::new(session, stream), shared, id);
+            let Ok(session) = ServerConnection::new(config) else {
+                return;
+            };
+            let mut tls = StreamOwned::new(session, stream);
+            if shared.http2 {
+                // ALPN is settled by the handshake: finish it now to choose the protocol.
+                while tls.conn.is_handshaking() {
+                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                        return;
+                    }
+                }
+                if tls.conn.alpn_protocol() == Some(b"h2") {
+                    return h2::serve(tls, shared);
+                }
             }
+            serve_on(tls, shared, id);
         }
     }
+}
+
+/// Whether the client opens with HTTP/2's preface (h2c with prior knowledge), looking without
+/// consuming. Waits for the preface's bytes while they match it.
+fn starts_with_h2_preface(stream: &TcpStream) -> bool {
+    let preface = ringload_h2::frame::PREFACE;
+    let mut seen = [0u8; 24];
+    for _ in 0..1000 {
+        let Ok(n) = stream.peek(&mut seen) else {
+            return false;
+        };
+        if n == 0 || seen[..n] != preface[..n] {
+            return false;
+        }
+        if n == preface.len() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
 }
 
 fn serve_on<S: Transport>(io: S, shared: &Shared, id: u64) {

@@ -118,7 +118,7 @@ impl HostileServer {
         identity: &TlsIdentity,
         script: impl Fn(&mut Session) + Send + Sync + 'static,
     ) -> io::Result<Self> {
-        HostileServer::spawn(Some(server_config(identity)?), Arc::new(script))
+        HostileServer::spawn(Some(server_config(identity, false)?), Arc::new(script))
     }
 
     fn spawn(tls: Option<Arc<rustls::ServerConfig>>, script: Arc<Script>) -> io::Result<Self> {

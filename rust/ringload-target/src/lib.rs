@@ -76,6 +76,7 @@
 
 mod config;
 mod conn;
+mod h2;
 pub mod hostile;
 mod request;
 mod response;

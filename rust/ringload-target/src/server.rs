@@ -27,13 +27,18 @@ impl Server {
     ///
     /// Fails if the address cannot be bound or the TLS identity is unusable.
     pub fn start(config: ServerConfig) -> io::Result<Server> {
-        let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|identity| tls::server_config(identity, config.http2))
+            .transpose()?;
         let listener = TcpListener::bind(config.addr)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             idle_timeout: config.idle_timeout,
             max_connections: config.max_connections,
             idle_close: config.idle_close,
+            http2: config.http2,
             ..Shared::default()
         });
         let accept = thread::Builder::new()

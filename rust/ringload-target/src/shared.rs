@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_connections: Option<usize>,
     pub(crate) idle_close: IdleClose,
+    /// Also HTTP/2: h2c with prior knowledge, `h2` by ALPN.
+    pub(crate) http2: bool,
     pub(crate) idle_closes: AtomicU64,
     pub(crate) late_requests: AtomicU64,
 }

@@ -79,8 +79,12 @@ fn certificate(
     (identity, cert.pem())
 }
 
-/// Builds the rustls server config for `identity`, advertising ALPN `http/1.1`.
-pub(crate) fn server_config(identity: &TlsIdentity) -> io::Result<Arc<rustls::ServerConfig>> {
+/// Builds the rustls server config for `identity`, advertising ALPN `http/1.1` (and first `h2`
+/// when `http2`).
+pub(crate) fn server_config(
+    identity: &TlsIdentity,
+    http2: bool,
+) -> io::Result<Arc<rustls::ServerConfig>> {
     // rustls is built without a default provider, so name one explicitly.
     let provider = Arc::new(ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -90,6 +94,9 @@ pub(crate) fn server_config(identity: &TlsIdentity) -> io::Result<Arc<rustls::Se
         .with_single_cert(identity.cert_chain.clone(), identity.key.clone_key())
         .map_err(invalid)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if http2 {
+        config.alpn_protocols.insert(0, b"h2".to_vec());
+    }
     Ok(Arc::new(config))
 }
 

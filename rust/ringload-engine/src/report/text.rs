@@ -28,10 +28,18 @@ fn write_latency(f: &mut fmt::Formatter<'_>, title: &str, l: &LatencySummary) ->
 impl fmt::Display for Report {
     /// The human summary printed by the CLI (and Python's `repr`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let connections = match self.streams {
+            Some(streams) => format!(
+                "{} connections x {streams} stream{}, h2",
+                self.connections,
+                if streams == 1 { "" } else { "s" }
+            ),
+            None => format!("{} connections", self.connections),
+        };
         writeln!(
             f,
-            "{} {}  ({} connections, {} threads, {} model, io {})",
-            self.method, self.url, self.connections, self.threads, self.model, self.io
+            "{} {}  ({connections}, {} threads, {} model, io {})",
+            self.method, self.url, self.threads, self.model, self.io
         )?;
         writeln!(
             f,
@@ -126,11 +134,12 @@ impl fmt::Display for Report {
             }
         )?;
         if self.outcomes.retries > 0 {
-            write!(
-                f,
-                "\nRetries (idempotent, after a close that raced the send): {}",
-                self.outcomes.retries
-            )?;
+            let why = if self.protocol == "h2" {
+                "streams the server never processed (GOAWAY, REFUSED_STREAM), sent again"
+            } else {
+                "idempotent, after a close that raced the send"
+            };
+            write!(f, "\nRetries ({why}): {}", self.outcomes.retries)?;
         }
         Ok(())
     }
