@@ -483,13 +483,6 @@ pub enum RunError {
     /// [`crate::load::Run::start_users`].
     #[error("users are added only to a run started for native users")]
     NotNativeUsers,
-    /// `--http2` on `http://` against a server that answered the HTTP/2 preface in HTTP/1.1.
-    #[error(
-        "--http2 on http:// sends HTTP/2 with prior knowledge (h2c), and this server answered \
-         in HTTP/1.1: it does not speak h2c. Drop --http2, or use https:// where TLS (ALPN) \
-         can negotiate HTTP/2"
-    )]
-    H2cRefused,
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
-use pyo3::exceptions::{PyConnectionError, PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{ConfigError, IoMode, RunError, Stage};
@@ -106,8 +106,6 @@ pub(crate) fn run_error(error: RunError) -> PyErr {
         RunError::UringUnavailable(_) => PyOSError::new_err(error.to_string()),
         RunError::Worker(message) => PyRuntimeError::new_err(message),
         RunError::NotNativeUsers => PyRuntimeError::new_err(error.to_string()),
-        // The server's answer, not the caller's arguments: a connection-level problem.
-        RunError::H2cRefused => PyConnectionError::new_err(error.to_string()),
         RunError::FixedConnections | RunError::AboveConnectionCeiling { .. } => {
             PyValueError::new_err(error.to_string())
         }

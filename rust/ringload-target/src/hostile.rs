@@ -237,6 +237,8 @@ pub struct Session {
     /// The head of the last request read, lowercased.
     last_head: String,
     open: bool,
+    /// HTTP/2: the client's preface was read.
+    h2_preface_read: bool,
 }
 
 impl Drop for Session {
@@ -266,6 +268,7 @@ impl Session {
             pending: Vec::new(),
             last_head: String::new(),
             open: true,
+            h2_preface_read: false,
         };
         if let Transport::Tls(_) = session.transport {
             session.handshake()?;
@@ -378,6 +381,45 @@ impl Session {
         self.pending.drain(..head_end);
         self.last_head.clone_from(&head);
         Some(head)
+    }
+
+    /// HTTP/2: reads the client's frames (its preface first) until a request is complete (a
+    /// HEADERS or DATA frame with END_STREAM), counts it and returns its stream. Every other
+    /// frame is read and ignored. `None` when the client closes first.
+    pub fn read_h2_request(&mut self) -> Option<u32> {
+        use ringload_h2::frame::{flag, kind, FrameHeader, HEADER_LEN, PREFACE};
+        if !self.h2_preface_read {
+            while self.pending.len() < PREFACE.len() {
+                if !self.fill() {
+                    return None;
+                }
+            }
+            if !self.pending.starts_with(PREFACE) {
+                return None;
+            }
+            self.pending.drain(..PREFACE.len());
+            self.h2_preface_read = true;
+        }
+        loop {
+            let Some(header) = FrameHeader::parse(&self.pending) else {
+                if !self.fill() {
+                    return None;
+                }
+                continue;
+            };
+            let end = HEADER_LEN + header.len as usize;
+            if self.pending.len() < end {
+                if !self.fill() {
+                    return None;
+                }
+                continue;
+            }
+            self.pending.drain(..end);
+            if matches!(header.kind, kind::HEADERS | kind::DATA) && header.has(flag::END_STREAM) {
+                self.shared.requests.fetch_add(1, Ordering::SeqCst);
+                return Some(header.stream);
+            }
+        }
     }
 
     /// The head (request line and fields, lowercased) of the last request read.
@@ -571,4 +613,52 @@ fn reset_socket_keep_descriptor(stream: &TcpStream) {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// HTTP/2 frames for hostile scripts, built by hand so that each stands alone (no HPACK state).
+pub mod h2 {
+    use ringload_h2::frame::{self, flag, kind};
+
+    /// A frame of any kind, with any flags and payload.
+    pub fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9 + payload.len());
+        frame::push_header(&mut out, payload.len(), kind, flags, stream);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// The server's SETTINGS.
+    pub fn settings(entries: &[(u16, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        frame::push_settings(&mut out, entries);
+        out
+    }
+
+    /// A response head: `:status` as a literal without indexing (HPACK's static name 8).
+    pub fn head(stream: u32, status: u16, end_stream: bool) -> Vec<u8> {
+        let status = status.to_string();
+        let mut block = vec![0x08, status.len() as u8];
+        block.extend_from_slice(status.as_bytes());
+        let flags = flag::END_HEADERS | if end_stream { flag::END_STREAM } else { 0 };
+        frame(kind::HEADERS, flags, stream, &block)
+    }
+
+    /// A whole response: head and a body in one DATA frame.
+    pub fn response(stream: u32, status: u16, body: &[u8]) -> Vec<u8> {
+        let mut out = head(stream, status, body.is_empty());
+        if !body.is_empty() {
+            out.extend(frame(kind::DATA, flag::END_STREAM, stream, body));
+        }
+        out
+    }
+
+    pub fn rst_stream(stream: u32, code: u32) -> Vec<u8> {
+        frame(kind::RST_STREAM, 0, stream, &code.to_be_bytes())
+    }
+
+    pub fn goaway(last_stream: u32, code: u32) -> Vec<u8> {
+        let mut payload = last_stream.to_be_bytes().to_vec();
+        payload.extend_from_slice(&code.to_be_bytes());
+        frame(kind::GOAWAY, 0, 0, &payload)
+    }
 }

@@ -231,14 +231,16 @@ async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
     monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
 }
 
-/// Wakes the writer: the reader freed streams, or queued frames to send.
+/// Wakes one side of a connection: the writer when the reader freed streams or queued frames
+/// to send; the reader when the writer opened a stream with nothing in flight (its timeout is
+/// then the one to watch).
 #[derive(Default)]
-struct WriterBell {
+struct Bell {
     rung: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
 
-impl WriterBell {
+impl Bell {
     fn ring(&self) {
         self.rung.set(true);
         if let Some(waker) = self.waker.borrow_mut().take() {
@@ -288,11 +290,12 @@ impl Driver<'_> {
         let H2Transport { tcp, tls } = connection;
         let (reader, writer) = tcp.into_split();
         let tls = RefCell::new(tls);
-        let bell = WriterBell::default();
+        let bell = Bell::default();
+        let rearm = Bell::default();
         let state = RefCell::new(self);
         {
-            let mut writing = pin!(write_loop(&state, writer, &tls, &bell, scratch));
-            let mut reading = pin!(read_loop(&state, reader, &tls, &bell, alarm));
+            let mut writing = pin!(write_loop(&state, writer, &tls, (&bell, &rearm), scratch));
+            let mut reading = pin!(read_loop(&state, reader, &tls, (&bell, &rearm), alarm));
             let (mut written, mut read) = (false, false);
             std::future::poll_fn(|cx| {
                 if !written {
@@ -314,16 +317,18 @@ impl Driver<'_> {
         driver.ended.take().unwrap_or(Ended::PlanDone)
     }
 
-    /// Opens streams for pending requests while the connection allows more.
-    fn open_pending(&mut self, scratch: &mut H2Scratch) {
+    /// Opens streams for pending requests while the connection allows more. Returns whether
+    /// it opened the only streams in flight.
+    fn open_pending(&mut self, scratch: &mut H2Scratch) -> bool {
         let shared = self.shared;
+        let was_idle = self.in_flight.is_empty();
         let limit = self
             .options
             .streams
             .min(self.in_flight.len() + self.codec.stream_room());
         while self.in_flight.len() < limit {
             let Some(pending) = self.pending.pop() else {
-                return;
+                break;
             };
             let request = &shared.requests[pending.request];
             let h2 = request
@@ -351,6 +356,7 @@ impl Driver<'_> {
                 body_len: 0,
             });
         }
+        was_idle && !self.in_flight.is_empty()
     }
 
     /// How many more requests to take from the plan now.
@@ -415,7 +421,7 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
     state: &RefCell<&mut Driver<'_>>,
     mut writer: W,
     tls: &RefCell<Option<rustls::ClientConnection>>,
-    bell: &WriterBell,
+    (bell, rearm): (&Bell, &Bell),
     scratch: &mut H2Scratch,
 ) {
     let (mut plain, mut cipher) = (Vec::new(), Vec::new());
@@ -426,7 +432,9 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
             if driver.ended.is_some() {
                 return;
             }
-            driver.open_pending(scratch);
+            if driver.open_pending(scratch) {
+                rearm.ring();
+            }
             driver.room_for_more()
         };
         let has_output = state.borrow().codec.has_output()
@@ -509,7 +517,7 @@ async fn read_loop<R: AsyncReadRent>(
     state: &RefCell<&mut Driver<'_>>,
     mut reader: R,
     tls: &RefCell<Option<rustls::ClientConnection>>,
-    bell: &WriterBell,
+    (bell, rearm): (&Bell, &Bell),
     alarm: &Alarm,
 ) {
     let mut input: Vec<u8> = Vec::with_capacity(READ_BYTES);
@@ -568,8 +576,10 @@ async fn read_loop<R: AsyncReadRent>(
                     .map_or(shared.deadline, |t| t.min(shared.deadline));
                 (limit, shared)
             };
-            match alarm.guard(limit, read.as_mut()).await {
-                Ok(done) => break done,
+            match alarm.guard(limit, read_or(read.as_mut(), rearm)).await {
+                Ok(Some(done)) => break done,
+                // A stream opened with nothing in flight: watch its timeout.
+                Ok(None) => continue,
                 Err(_) => {
                     let mut driver = state.borrow_mut();
                     if shared.stop.is_requested() || Instant::now() >= shared.deadline {
@@ -615,6 +625,18 @@ async fn read_loop<R: AsyncReadRent>(
             open = n > 0;
         }
     }
+}
+
+/// The read's result, or `None` when `rearm` rang first (the read stays in flight).
+async fn read_or<F: Future>(mut read: std::pin::Pin<&mut F>, rearm: &Bell) -> Option<F::Output> {
+    let mut rung = pin!(rearm.wait());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = read.as_mut().poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        rung.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// Gives `input` to the codec, recording what ends; returns the bytes it used.

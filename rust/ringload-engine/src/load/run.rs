@@ -116,8 +116,8 @@ impl Run {
             .chain(raise_open_file_limit(plan.connections))
             .collect();
         let mut http2 = config.http2;
-        if http2.is_some() {
-            match h2_settle::settle(&addrs, plan.tls.as_ref(), config.connect_timeout)? {
+        if let (Some(_), Some(tls)) = (http2, &plan.tls) {
+            match h2_settle::settle(&addrs, tls, config.connect_timeout) {
                 Settled::Http2 | Settled::Unknown => {}
                 Settled::Http1 { warning } => {
                     http2 = None;

@@ -1,10 +1,11 @@
-//! Before an HTTP/2 run starts: one connection settles whether the server speaks it. Over TLS,
-//! ALPN decides; a server that picks HTTP/1.1 (or no protocol) gets an HTTP/1.1 run, with a
-//! warning. On `http://` (h2c, prior knowledge) a server that answers the preface in HTTP/1.1
-//! is an error naming the fix, before any request is sent. A server that cannot be reached is
-//! left to the run, whose requests then count the connect failures as usual.
+//! Before an HTTPS run with `--http2` starts: one TLS handshake, not counted in the report,
+//! settles whether the server speaks HTTP/2, since ALPN decides it per connection and a run
+//! uses one protocol. A server that picks HTTP/1.1 (or no protocol) gets an HTTP/1.1 run, with a
+//! warning. A server that cannot be reached, or whose certificate is refused, is left to the
+//! run, whose requests then count the failures as usual. (On `http://` there is nothing to ask:
+//! h2c is prior knowledge, and a connection whose server answers in HTTP/1.1 fails with a
+//! hint.)
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,6 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
-use crate::error::RunError;
 use crate::net::h2_dial::ALPN_H2;
 
 /// The protocol a run settled on.
@@ -27,24 +27,21 @@ pub(crate) enum Settled {
     Unknown,
 }
 
-/// Asks the server at `addrs` whether it speaks HTTP/2.
+/// Asks the server at `addrs` whether it agrees to HTTP/2 by ALPN.
 pub(crate) fn settle(
     addrs: &[SocketAddr],
-    tls: Option<&(Arc<ClientConfig>, ServerName<'static>)>,
+    (config, name): &(Arc<ClientConfig>, ServerName<'static>),
     timeout: Duration,
-) -> Result<Settled, RunError> {
-    let Some(mut socket) = addrs
+) -> Settled {
+    let Some(socket) = addrs
         .iter()
         .find_map(|addr| TcpStream::connect_timeout(addr, timeout).ok())
     else {
-        return Ok(Settled::Unknown);
+        return Settled::Unknown;
     };
     let _ = socket.set_read_timeout(Some(timeout));
     let _ = socket.set_write_timeout(Some(timeout));
-    match tls {
-        Some((config, name)) => Ok(by_alpn(socket, config, name)),
-        None => by_preface(&mut socket),
-    }
+    by_alpn(socket, config, name)
 }
 
 fn by_alpn(socket: TcpStream, config: &ClientConfig, name: &ServerName<'static>) -> Settled {
@@ -74,33 +71,4 @@ fn by_alpn(socket: TcpStream, config: &ClientConfig, name: &ServerName<'static>)
             ),
         },
     }
-}
-
-fn by_preface(socket: &mut TcpStream) -> Result<Settled, RunError> {
-    let mut hello = Vec::from(ringload_h2::frame::PREFACE);
-    ringload_h2::frame::push_settings(&mut hello, &[]);
-    if socket.write_all(&hello).is_err() {
-        return Ok(Settled::Unknown);
-    }
-    let mut first = [0u8; 16];
-    let mut got = 0;
-    while got < 8 {
-        match socket.read(&mut first[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    let answer = &first[..got];
-    if answer.starts_with(b"HTTP/1.") {
-        return Err(RunError::H2cRefused);
-    }
-    let _ = socket.shutdown(std::net::Shutdown::Both);
-    // A SETTINGS frame (type 4 at byte 3) is the server's preface.
-    Ok(
-        if got >= 4 && answer[3] == ringload_h2::frame::kind::SETTINGS {
-            Settled::Http2
-        } else {
-            Settled::Unknown
-        },
-    )
 }
