@@ -42,7 +42,7 @@ test-deps: ## what the tests need beyond Rust and Python, where missing: nginx, 
 stubtest: ## the hand-written .pyi stubs against the installed compiled module (mypy's stubtest)
 	$(PYTHON) -m mypy.stubtest ringload --mypy-config-file pyproject.toml --allowlist stubtest-allowlist.txt
 
-FUZZ_TARGETS := response_head chunked_body request_validation
+FUZZ_TARGETS := response_head chunked_body request_validation h2_frames hpack
 FUZZ_SECONDS ?= 20
 
 .PHONY: fuzz

@@ -10,12 +10,14 @@ logs=target/logs
 mkdir -p "$logs"
 command -v cargo-fuzz >/dev/null || cargo install --locked --quiet cargo-fuzz
 for target in "$@"; do
-  # New inputs go to fuzz/corpus; the regression inputs (kept in the http1 crate) seed it.
+  # New inputs go to fuzz/corpus; the regression inputs (kept in the protocol crate the
+  # target checks: ringload-http1 or ringload-h2) seed it.
   mkdir -p "corpus/$target" "artifacts/$target"
+  regressions=$(ls -d ../rust/*/tests/fuzz_regressions/"$target")
   log="$logs/$target.log"
   before=$(find "artifacts/$target" -type f | wc -l)
   if cargo fuzz run --sanitizer none --release "$target" "corpus/$target" \
-    "../rust/ringload-http1/tests/fuzz_regressions/$target" \
+    "$regressions" \
     -- -max_total_time="$seconds" -print_final_stats=1 >"$log" 2>&1; then
     status=ok
   else

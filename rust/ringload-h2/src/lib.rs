@@ -15,6 +15,8 @@
 
 pub mod conn;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hpack;
 
 pub use conn::{
