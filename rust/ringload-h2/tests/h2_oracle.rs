@@ -99,15 +99,16 @@ async fn serve(socket: tokio::net::TcpStream) {
     }
 }
 
-/// Each path's response: status, fields, body, trailers.
-fn answer(
-    path: &str,
-) -> (
+/// A response as the server sends it: status, fields, body, trailers.
+type Answer = (
     StatusCode,
     Vec<(String, String)>,
     Vec<u8>,
     Option<HeaderMap>,
-) {
+);
+
+/// Each path's response.
+fn answer(path: &str) -> Answer {
     match path {
         "/plain" => (
             StatusCode::OK,
