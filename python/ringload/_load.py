@@ -181,6 +181,8 @@ class RunOptions:
     key: str | os.PathLike[str] | None = None
     pipeline: int = 1
     disable_keepalive: bool = False
+    http2: bool = False
+    streams: int | None = None
     io: str = "auto"
     stop: StopHandle | None = None
     on_progress: Callable[[Progress], object] | None = None
@@ -231,7 +233,7 @@ def _prepare(o: RunOptions) -> Callable[[], Result]:
         base = _text("url", url) if url is not None else _text("host", o.host)
     if o.duration is None and o.requests is None and not o.stages and not o.connection_stages:
         raise ValueError("give duration= (seconds) or requests= (a count): neither would run forever")
-    for flag in ("insecure", "template", "disable_keepalive"):
+    for flag in ("insecure", "template", "disable_keepalive", "http2"):
         value = getattr(o, flag)
         if not isinstance(value, bool):
             raise TypeError(f"{flag} must be a bool, not {type(value).__name__}")
@@ -239,6 +241,15 @@ def _prepare(o: RunOptions) -> Callable[[], Result]:
         raise TypeError("stop must be a ringload.StopHandle")
     if o.on_progress is not None and not callable(o.on_progress):
         raise TypeError("on_progress must be callable")
+    if o.streams is not None and not o.http2:
+        raise ValueError("streams= is an HTTP/2 option: pass http2=True too")
+    if o.http2 and o.disable_keepalive:
+        raise ValueError(
+            "disable_keepalive needs HTTP/1.1's Connection: close, which HTTP/2 does not have: "
+            "drop one of disable_keepalive and http2"
+        )
+    if o.http2 and o.pipeline != 1:
+        raise ValueError("HTTP/2 multiplexes instead of pipelining: use streams=N, not pipeline=")
     if o.io not in ("auto", "uring", "epoll"):
         raise ValueError(f"io must be 'auto', 'uring' or 'epoll', not {o.io!r}")
     return functools.partial(
@@ -265,6 +276,8 @@ def _prepare(o: RunOptions) -> Callable[[], Result]:
         key=None if o.key is None else os.fspath(o.key),
         pipeline=_positive_int("pipeline", o.pipeline),
         disable_keepalive=o.disable_keepalive,
+        http2=o.http2,
+        streams=_optional(_positive_int, "streams", o.streams),
         io=o.io,
         stop=o.stop,
         on_progress=o.on_progress,
@@ -304,6 +317,8 @@ def run(
     key: str | os.PathLike[str] | None = None,
     pipeline: int = 1,
     disable_keepalive: bool = False,
+    http2: bool = False,
+    streams: int | None = None,
     io: str = "auto",
     stop: StopHandle | None = None,
     on_progress: Callable[[Progress], object] | None = None,
@@ -339,6 +354,9 @@ def run(
     - ``pipeline``: requests written per connection before reading (HTTP/1.1 pipelining).
     - ``disable_keepalive``: a new connection (and TLS handshake) for every request, with
       ``Connection: close`` sent; latency then includes the connect. Not with ``pipeline`` > 1.
+    - ``http2``: HTTP/2, negotiated by ALPN over https (a server that declines gets HTTP/1.1,
+      with a warning; ``Result.protocol`` says which), with prior knowledge (h2c) on http.
+      ``streams``: requests in flight on each connection at most (default 1), as h2load's ``-m``.
     - ``io``: ``auto``, ``uring`` or ``epoll``.
     - ``stop``: a :class:`StopHandle` another thread may set to end the run early.
     - ``on_progress``: called once a second with a :class:`Progress`, on the thread that runs the

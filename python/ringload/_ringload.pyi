@@ -246,10 +246,15 @@ class ErrorKind:
     WRITE: ErrorKind
     PARSE: ErrorKind
     FRAMING: ErrorKind
+    RESET: ErrorKind
+    REFUSED: ErrorKind
+    GOAWAY: ErrorKind
+    PROTOCOL: ErrorKind
     @property
     def label(self) -> str:
         """The name reports use: ``connect``, ``tls``, ``timeout``, ``closed``, ``read``,
-        ``write``, ``parse`` or ``framing``."""
+        ``write``, ``parse``, ``framing``, or for HTTP/2 ``reset``, ``refused``, ``goaway`` or
+        ``protocol``."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     def __int__(self) -> int: ...
@@ -287,9 +292,11 @@ class TargetServer:
         idle_timeout: float | None = None,
         max_connections: int | None = None,
         idle_close: Literal["close", "reset", "408"] = "close",
+        http2: bool = False,
     ) -> TargetServer:
         """Starts listening; ``tls=True`` serves HTTPS with a fresh self-signed certificate for
-        127.0.0.1 and localhost. Raises OSError when it cannot listen.
+        127.0.0.1 and localhost; ``http2=True`` also speaks HTTP/2 (h2c with prior knowledge,
+        ``h2`` by ALPN with ``tls=True``). Raises OSError when it cannot listen.
 
         Idle kept-alive connections are ended as production servers do: after ``idle_timeout``
         seconds (nginx's ``keepalive_timeout``), and to stay within ``max_connections`` (the one
@@ -535,7 +542,8 @@ class Outcomes:
         """Complete responses, whatever their status."""
     @property
     def failed(self) -> dict[str, int]:
-        """Failed requests by kind: connect, tls, timeout, closed, read, write, parse, framing."""
+        """Failed requests by kind: connect, tls, timeout, closed, read, write, parse, framing,
+        and HTTP/2's reset, refused, goaway, protocol."""
     @property
     def failed_total(self) -> int:
         """Failed requests, every kind together (the sum of :attr:`failed`)."""
@@ -606,6 +614,13 @@ class Result(Outcomes):
     @property
     def model(self) -> str:
         """``closed`` (next request when the previous completes) or ``open`` (``rate=``)."""
+    @property
+    def protocol(self) -> str:
+        """``http/1.1``, or ``h2`` with ``http2=True`` (unless the server declined HTTP/2 in the
+        TLS handshake: the run then used HTTP/1.1, with a warning)."""
+    @property
+    def streams(self) -> int | None:
+        """HTTP/2: requests in flight per connection at most (``streams=``); None for HTTP/1.1."""
     @property
     def connects(self) -> int:
         """Connections established."""
@@ -690,6 +705,8 @@ def run_load(
     key: str | None,
     pipeline: int,
     disable_keepalive: bool,
+    http2: bool,
+    streams: int | None,
     io: str,
     stop: StopHandle | None,
     on_progress: Callable[[Progress], object] | None,

@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use ringload_engine::{
-    EndpointReport, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report,
+    EndpointReport, Http2Options, LatencySummary, LoadConfig, Outcomes as EngineOutcomes, Report,
     ScenarioRequest, ScheduleLag as EngineScheduleLag, StopSignal,
     TimelineEntry as EngineTimelineEntry, TlsOptions,
 };
@@ -115,7 +115,7 @@ impl Progress {
 
 #[allow(clippy::too_many_arguments)] // mirrors ringload.run()'s keyword arguments one to one
 #[pyfunction]
-#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, template, timeout, connect_timeout, insecure, cacert, cert, key, pipeline, disable_keepalive, io, stop, on_progress))]
+#[pyo3(signature = (url, *, method, headers, body, scenario, connections, threads, duration, requests, rate, stages, connection_stages, template, timeout, connect_timeout, insecure, cacert, cert, key, pipeline, disable_keepalive, http2, streams, io, stop, on_progress))]
 fn run_load(
     py: Python<'_>,
     url: &str,
@@ -139,6 +139,8 @@ fn run_load(
     key: Option<PathBuf>,
     pipeline: usize,
     disable_keepalive: bool,
+    http2: bool,
+    streams: Option<usize>,
     io: &str,
     stop: Option<Py<StopHandle>>,
     on_progress: Option<Py<PyAny>>,
@@ -160,6 +162,10 @@ fn run_load(
     config.connect_timeout = seconds("connect_timeout", connect_timeout)?;
     config.pipeline = pipeline;
     config.keep_alive = !disable_keepalive;
+    config.http2 = http2.then(|| Http2Options {
+        streams: streams.unwrap_or(1),
+        ..Http2Options::default()
+    });
     config.io = io_mode(io)?;
     config.tls = TlsOptions {
         insecure,
@@ -607,6 +613,16 @@ impl RunResult {
     #[getter]
     fn model(&self) -> &'static str {
         self.report.model
+    }
+
+    #[getter]
+    fn protocol(&self) -> &'static str {
+        self.report.protocol
+    }
+
+    #[getter]
+    fn streams(&self) -> Option<usize> {
+        self.report.streams
     }
 
     #[getter]

@@ -53,16 +53,19 @@ impl TargetServer {
     /// Starts listening on 127.0.0.1 with a free port (`tls=True`: HTTPS with a fresh
     /// self-signed certificate for 127.0.0.1 and localhost). `idle_timeout` (seconds),
     /// `max_connections` and `idle_close` (`"close"`, `"reset"` or `"408"`) end idle kept-alive
-    /// connections as production servers do.
+    /// connections as production servers do. `http2=True` also speaks HTTP/2 (h2c with prior
+    /// knowledge, `h2` by ALPN over TLS).
     #[new]
-    #[pyo3(signature = (*, tls = false, idle_timeout = None, max_connections = None, idle_close = "close"))]
+    #[pyo3(signature = (*, tls = false, idle_timeout = None, max_connections = None, idle_close = "close", http2 = false))]
     fn new(
         tls: bool,
         idle_timeout: Option<f64>,
         max_connections: Option<usize>,
         idle_close: &str,
+        http2: bool,
     ) -> PyResult<Self> {
         let mut config = ServerConfig {
+            http2,
             idle_timeout: idle_timeout
                 .map(|s| crate::convert::seconds("idle_timeout", s))
                 .transpose()?,
