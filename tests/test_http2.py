@@ -29,7 +29,18 @@ def test_h2_over_tls_and_the_same_json_as_the_cli() -> None:
         assert result.protocol == "h2" and result.streams == 1
         assert result.ok == 300 and result.body_bytes == 300_000
         cli = subprocess.run(
-            [rust_cli(), "--json", "--no-progress", "--http2", "-n", "300", "-c", "2", "--insecure", target.url + "/bytes/1000"],
+            [
+                rust_cli(),
+                "--json",
+                "--no-progress",
+                "--http2",
+                "-n",
+                "300",
+                "-c",
+                "2",
+                "--insecure",
+                target.url + "/bytes/1000",
+            ],
             capture_output=True,
             text=True,
             check=True,

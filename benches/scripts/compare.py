@@ -142,6 +142,7 @@ class Nginx:
         worker_connections: int = 16384,
         keepalive_timeout: str = "300s",
         log_format: str = "$request",
+        http2: bool = False,
     ) -> None:
         self.nginx = nginx
         #: Below the clients' connections, nginx closes idle keep-alive connections to make room
@@ -157,6 +158,9 @@ class Nginx:
         #: With ``tls``, a second listener serves the same location over TLS (self-signed).
         self.tls = tls
         self.tls_port = 0
+        #: With ``http2``, a third listener speaks h2c (prior knowledge) and the TLS one h2 by ALPN.
+        self.http2 = http2
+        self.h2c_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.worker_pid: int | None = None
 
@@ -167,6 +171,10 @@ class Nginx:
     @property
     def https_url(self) -> str:
         return f"https://127.0.0.1:{self.tls_port}/"
+
+    @property
+    def h2c_url(self) -> str:
+        return f"http://127.0.0.1:{self.h2c_port}/"
 
     @property
     def error_log(self) -> Path:
@@ -180,10 +188,20 @@ class Nginx:
             log = f"log_format request_only '{self.log_format}';\n    access_log {self.access_log} request_only;"
         temp = "\n    ".join(nginx_temp_path_directives(self.nginx, p))
         tls_server = ""
-        if self.tls:
-            tls_server = f"""
+        h2 = " http2" if self.http2 else ""
+        if self.http2:
+            tls_server += f"""
     server {{
-        listen 127.0.0.1:{self.tls_port} ssl;
+        listen 127.0.0.1:{self.h2c_port} http2;
+        server_name localhost;
+        location / {{
+            return 200 "hello from nginx\\n";
+        }}
+    }}"""
+        if self.tls:
+            tls_server += f"""
+    server {{
+        listen 127.0.0.1:{self.tls_port} ssl{h2};
         server_name localhost;
         ssl_certificate {p / "cert.pem"};
         ssl_certificate_key {p / "key.pem"};
@@ -230,6 +248,7 @@ http {{
         for _attempt in range(3):  # the free port may be taken between close and bind
             self.port = free_port()
             self.tls_port = free_port() if self.tls else 0
+            self.h2c_port = free_port() if self.http2 else 0
             conf = self.prefix / "nginx.conf"
             conf.write_text(self.config())
             cmd = [
