@@ -144,10 +144,16 @@ def main(argv: list[str] | None = None) -> int:
                 name: (median([r.rps for r in rs if r.ok]), median([r.cpu_us_per_req for r in rs if r.ok]))
                 for name, rs in results.items()
             }
-            print(f"  medians over {args.rounds} rounds:")
+            print(f"  medians over {args.rounds} rounds (CPU split into user + kernel):")
             for name, (rps, cpu) in medians.items():
                 if rps is not None and cpu is not None:
-                    print(f"    {name:8} {rps:>10,.0f} req/s  {cpu:6.2f} us CPU/req")
+                    ok = [r for r in results[name] if r.ok]
+                    user = median([r.user_s * 1e6 / r.completed for r in ok if r.user_s is not None])
+                    kernel = median([r.sys_s * 1e6 / r.completed for r in ok if r.sys_s is not None])
+                    print(
+                        f"    {name:8} {rps:>10,.0f} req/s  {cpu:6.2f} us CPU/req "
+                        f"(user {user or 0:.2f} + kernel {kernel or 0:.2f})"
+                    )
             ours = medians.get("ringload", (None, None))
             for peer, checks in (("h2load", ((0.95, "rps"), (0.8, "cpu"))), ("oha", ((1.0, "cpu"),))):
                 theirs = medians.get(peer, (None, None))

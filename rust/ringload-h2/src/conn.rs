@@ -144,6 +144,12 @@ pub enum StreamEnd {
 
 /// What the connection reports while it reads.
 pub trait Handler {
+    /// Whether [`Handler::field`] should see every field. A handler that reads only the
+    /// status says no: the values of fields the HPACK table does not keep are then skipped
+    /// undecoded (their Huffman decoding is most of a response head's cost).
+    fn wants_fields(&self) -> bool {
+        true
+    }
     /// A field of a response head or its trailers, pseudo-fields included.
     fn field(&mut self, _stream: u32, _section: Section, _name: &[u8], _value: &[u8]) {}
     /// The final response head of `stream` arrived.
@@ -640,9 +646,11 @@ impl ClientConnection {
         let mut first = true;
         let mut malformed: Option<&'static str> = None;
         let block = std::mem::take(&mut self.block);
-        let decoded = self.decoder.decode(
+        let all_fields = handler.wants_fields();
+        let decoded = self.decoder.decode_some(
             &block,
             self.config.max_header_list_size as usize,
+            |name| all_fields || name.first() == Some(&b':'),
             |name, value| {
                 if section != Section::Trailers && first {
                     status = (name == b":status").then(|| parse_status(value)).flatten();

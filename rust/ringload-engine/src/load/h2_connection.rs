@@ -707,6 +707,11 @@ impl Responses<'_, '_> {
 }
 
 impl Handler for Responses<'_, '_> {
+    /// The load path reads the status only.
+    fn wants_fields(&self) -> bool {
+        false
+    }
+
     fn head(&mut self, stream: u32, status: u16) {
         let now = self.now;
         if let Some(at) = self.find(stream) {

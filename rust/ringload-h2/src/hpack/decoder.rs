@@ -65,8 +65,22 @@ impl Decoder {
     /// `max_list_size` are decoded (the table must stay in step) but not passed on.
     pub fn decode(
         &mut self,
+        block: &[u8],
+        max_list_size: usize,
+        field: impl FnMut(&[u8], &[u8]),
+    ) -> Result<(), HpackError> {
+        self.decode_some(block, max_list_size, |_| true, field)
+    }
+
+    /// As [`Self::decode`], but the value of a literal that the table does not keep is decoded
+    /// (and the field passed on) only when `wanted(name)`: a caller that reads only `:status`
+    /// skips the Huffman decoding of every other value. A skipped value counts toward the list
+    /// limit at the most its encoding can decode to.
+    pub fn decode_some(
+        &mut self,
         mut block: &[u8],
         max_list_size: usize,
+        wanted: impl Fn(&[u8]) -> bool,
         mut field: impl FnMut(&[u8], &[u8]),
     ) -> Result<(), HpackError> {
         let (mut list_size, mut any_field) = (0usize, false);
@@ -108,6 +122,13 @@ impl Decoder {
                 self.name = name;
             }
             self.value.clear();
+            if !indexing && !wanted(&self.name) {
+                let (longest, rest) = skip_string(block)?;
+                block = rest;
+                list_size += self.name.len() + longest + FIELD_OVERHEAD;
+                any_field = true;
+                continue;
+            }
             block = read_string(block, &mut self.value)?;
             list_size += self.name.len() + self.value.len() + FIELD_OVERHEAD;
             if list_size <= max_list_size {
@@ -132,6 +153,19 @@ impl Decoder {
             _ => self.table.get(index - 62).ok_or(HpackError::BadIndex),
         }
     }
+}
+
+/// Steps over one string literal: the longest it can decode to, and what follows it.
+fn skip_string(block: &[u8]) -> Result<(usize, &[u8]), HpackError> {
+    let huffman_coded = block.first().ok_or(HpackError::Truncated)? & 0x80 != 0;
+    let (len, used) = read_integer(block, 7).ok_or(HpackError::Truncated)?;
+    let rest = &block[used..];
+    if rest.len() < len {
+        return Err(HpackError::Truncated);
+    }
+    // The shortest Huffman code is five bits.
+    let longest = if huffman_coded { len * 8 / 5 } else { len };
+    Ok((longest, &rest[len..]))
 }
 
 /// Reads one string literal into `out`, returning what follows it.
@@ -232,6 +266,28 @@ mod tests {
         );
         assert_eq!(decoder.table.len(), 4);
         assert_eq!(decoder.table.get(0).unwrap().1, b"307");
+    }
+
+    #[test]
+    fn values_nobody_wants_are_skipped_and_the_table_stays_in_step() {
+        let mut block = vec![0x88];
+        // "server: x" literal without indexing (static name 54), and one indexed ("x-a: 1").
+        block.extend_from_slice(&[0x0f, 0x27, 0x01, b'x']);
+        block.extend_from_slice(&[0x40, 0x03, b'x', b'-', b'a', 0x01, b'1']);
+        let mut decoder = Decoder::default();
+        let mut seen = Vec::new();
+        decoder
+            .decode_some(
+                &block,
+                usize::MAX,
+                |name| name == b":status",
+                |n, v| seen.push((n.to_vec(), v.to_vec())),
+            )
+            .unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[0], (b":status".to_vec(), b"200".to_vec()));
+        assert_eq!(seen[1], (b"x-a".to_vec(), b"1".to_vec()));
+        assert_eq!(decoder.table.get(0), Some((&b"x-a"[..], &b"1"[..])));
     }
 
     #[test]
