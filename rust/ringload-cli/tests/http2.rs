@@ -302,3 +302,56 @@ fn nginx_speaks_h2_over_tls_with_ringload() {
     assert_eq!(count(&report, "ok"), 3000, "{report}");
     assert_eq!(count(&report, "body_bytes"), 3000 * 5);
 }
+
+#[test]
+fn rate_stages_thresholds_and_report_files_work_over_h2() {
+    let server = h2_target();
+    let dir = std::env::temp_dir().join(format!("ringload-h2-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (html, csv) = (dir.join("run.html"), dir.join("run"));
+    let run = ringload(&[
+        "--json",
+        "--no-progress",
+        "--http2",
+        "--streams",
+        "4",
+        "-c",
+        "2",
+        "--stage",
+        "1s:400",
+        "--html",
+        html.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--fail-on",
+        "errors>0",
+        "--fail-on",
+        "rps>100000",
+        &url(&server, "/"),
+    ]);
+    // Neither threshold is crossed (no error, and far below 100,000 req/s); a stage ramping
+    // from 0 to 400 req/s over a second sends about 200 requests.
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_valid_report(&report);
+    assert_accounting(&report);
+    assert_eq!(report["protocol"], "h2");
+    let requests = count(&report, "requests");
+    assert!((190..=210).contains(&requests), "{report}");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    let stats = std::fs::read_to_string(dir.join("run_stats.csv")).unwrap();
+    assert!(stats.lines().count() >= 3, "{stats}");
+    let failing = ringload(&[
+        "--no-progress",
+        "--http2",
+        "-c",
+        "1",
+        "-n",
+        "20",
+        "--fail-on",
+        "http_errors>0",
+        &url(&server, "/status/503"),
+    ]);
+    assert_eq!(failing.code, 3, "{}", failing.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

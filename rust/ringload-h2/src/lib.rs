@@ -14,12 +14,14 @@
 #![forbid(unsafe_code)]
 
 pub mod conn;
+pub mod events;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hpack;
+pub mod request;
 
-pub use conn::{
-    ClientConnection, Config, ConnectionError, Handler, RequestHead, Section, StreamEnd,
-};
+pub use conn::{ClientConnection, Config};
+pub use events::{ConnectionError, Handler, Section, StreamEnd};
 pub use frame::ErrorCode;
+pub use request::RequestHead;

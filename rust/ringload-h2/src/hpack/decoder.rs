@@ -1,7 +1,7 @@
 //! Decodes the server's header blocks (RFC 7541 §6), keeping its dynamic table in step.
 
 use super::huffman;
-use super::read_integer;
+use super::integer::read_integer;
 use super::table::{DynamicTable, DEFAULT_TABLE_SIZE, STATIC_TABLE};
 
 /// Why a header block could not be decoded. Every kind but [`HpackError::ListTooLarge`] leaves

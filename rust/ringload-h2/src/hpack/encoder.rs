@@ -2,7 +2,7 @@
 //! cost, and after the first request on a connection most fields are one-byte references to
 //! the dynamic table anyway.
 
-use super::push_integer;
+use super::integer::push_integer;
 use super::table::{DynamicTable, DEFAULT_TABLE_SIZE, STATIC_TABLE};
 
 /// Values longer than this are sent without indexing: they would evict the short, repeated
