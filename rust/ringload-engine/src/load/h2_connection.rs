@@ -25,7 +25,9 @@ use crate::load::config::Http2Options;
 use crate::load::connection::WorkerShared;
 use crate::load::demand::{ConnectionSlot, Idle, RaiseOnDrop};
 use crate::load::watchdog::Alarm;
-use crate::net::h2_dial::{decrypt, encrypt, H2Dialer, H2Transport, READ_BYTES};
+use crate::net::h2_dial::{
+    decrypt, encrypt, H2Dialer, H2Transport, FIRST_READ_BYTES, MAX_READ_BYTES,
+};
 use crate::proto::h2::render::H2Scratch;
 use crate::runtime::micros;
 use crate::stats::ResponseTimes;
@@ -520,11 +522,11 @@ async fn read_loop<R: AsyncReadRent>(
     (bell, rearm): (&Bell, &Bell),
     alarm: &Alarm,
 ) {
-    let mut input: Vec<u8> = Vec::with_capacity(READ_BYTES);
+    let mut read_size = FIRST_READ_BYTES;
+    let mut input: Vec<u8> = Vec::with_capacity(read_size);
     let mut cipher: Vec<u8> = Vec::new();
     let is_tls = tls.borrow().is_some();
     if let Some(session) = tls.borrow_mut().as_mut() {
-        cipher.reserve_exact(READ_BYTES);
         // What arrived with the handshake.
         if let Err(failure) = decrypt(session, &[], &mut input) {
             state.borrow_mut().ended = Some(Ended::Failed(failure));
@@ -556,13 +558,12 @@ async fn read_loop<R: AsyncReadRent>(
                 return;
             }
         }
-        if input.capacity() - input.len() < READ_BYTES / 4 {
-            input.reserve(READ_BYTES);
-        }
         let buf = if is_tls {
             cipher.clear();
+            cipher.reserve_exact(read_size);
             std::mem::take(&mut cipher)
         } else {
+            input.reserve(read_size);
             std::mem::take(&mut input)
         };
         let (start, end) = (buf.len(), buf.capacity());
@@ -605,6 +606,10 @@ async fn read_loop<R: AsyncReadRent>(
             }
         };
         state.borrow().shared.stats.borrow_mut().bytes_read += n as u64;
+        if n == end - start {
+            // The read filled what it was given: more may be waiting.
+            read_size = (read_size * 2).min(MAX_READ_BYTES);
+        }
         if is_tls {
             cipher = buf;
             if n > 0 {

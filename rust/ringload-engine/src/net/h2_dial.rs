@@ -23,8 +23,10 @@ pub(crate) const ALPN_H2: &[u8] = b"h2";
 pub(crate) const NO_H2_BY_ALPN: &str =
     "the server did not agree to HTTP/2 in the TLS handshake (ALPN h2)";
 
-/// Bytes read from the socket at once.
-pub(crate) const READ_BYTES: usize = 64 * 1024;
+/// Bytes a connection first reads at once; a read that fills them doubles them, up to
+/// [`MAX_READ_BYTES`]. Small at first: a run of 10,000 connections holds 10,000 buffers.
+pub(crate) const FIRST_READ_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_READ_BYTES: usize = 256 * 1024;
 
 /// An open HTTP/2 connection's transport: the socket, and for https its rustls session.
 pub(crate) struct H2Transport {
