@@ -356,7 +356,8 @@ def run(
       ``Connection: close`` sent; latency then includes the connect. Not with ``pipeline`` > 1.
     - ``http2``: HTTP/2, negotiated by ALPN over https (a server that declines gets HTTP/1.1,
       with a warning; ``Result.protocol`` says which), with prior knowledge (h2c) on http.
-      ``streams``: requests in flight on each connection at most (default 1), as h2load's ``-m``.
+      ``streams``: requests in flight on each connection at most (default 1), as h2load's ``-m``;
+      the closed model refills them once half are free.
     - ``io``: ``auto``, ``uring`` or ``epoll``.
     - ``stop``: a :class:`StopHandle` another thread may set to end the run early.
     - ``on_progress``: called once a second with a :class:`Progress`, on the thread that runs the

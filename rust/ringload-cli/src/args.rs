@@ -156,7 +156,8 @@ pub struct LoadArgs {
     #[arg(long)]
     pub http2: bool,
     /// HTTP/2: requests in flight on each connection at most, as h2load's -m and oha's -p
-    /// [default: 1]. The server's SETTINGS_MAX_CONCURRENT_STREAMS may lower it.
+    /// [default: 1]. The server's SETTINGS_MAX_CONCURRENT_STREAMS may lower it. The closed
+    /// model refills them once half are free.
     #[arg(long, value_name = "N")]
     pub streams: Option<i64>,
     /// HTTP/2: each stream's receive window in bytes (h2load's -w, as a size) [default:
