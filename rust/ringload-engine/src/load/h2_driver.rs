@@ -1,0 +1,668 @@
+//! One HTTP/2 connection at work: keep up to `streams` requests in flight on it, and account
+//! every request exactly once as its stream ends.
+//!
+//! A connection runs two futures in one task over the socket's two halves: the writer opens
+//! streams as the plan hands out requests (at once in the closed model, at their due times in
+//! the open one) and writes every frame queued since its last write in one go; the reader feeds
+//! what arrives to the codec, records each response as its stream ends, and enforces each
+//! stream's timeout. A request the server never processed (REFUSED_STREAM, or above a GOAWAY's
+//! last stream) goes out once more, on this connection or the next, and counts in `retries`.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
+use ringload_h2::{ClientConnection, ConnectionError, ErrorCode, Handler, StreamEnd};
+
+use crate::error::{ErrorKind, Failure};
+use crate::load::config::Http2Options;
+use crate::load::connection::WorkerShared;
+use crate::load::watchdog::Alarm;
+use crate::net::h2_dial::{decrypt, encrypt, H2Transport, FIRST_READ_BYTES, MAX_READ_BYTES};
+use crate::proto::h2::render::H2Scratch;
+use crate::runtime::micros;
+use crate::stats::ResponseTimes;
+
+/// A request taken from the plan that has not gone out yet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    /// Index into the run's requests.
+    pub request: usize,
+    /// Due time (open model), or when it was taken (closed).
+    pub due: Instant,
+    /// It went out once already and was not processed.
+    pub resent: bool,
+}
+
+/// A request in flight on a stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InFlight {
+    stream: u32,
+    pub pending: Pending,
+    pub sent_at: Instant,
+    first_byte_at: Option<Instant>,
+    status: u16,
+    body_len: u64,
+}
+
+/// How a connection ended.
+pub(crate) enum Ended {
+    /// The plan has nothing more for this slot, and nothing is in flight.
+    PlanDone,
+    /// The run is over (deadline or stop): what is in flight is aborted.
+    RunOver,
+    /// The server went away (GOAWAY) and every stream below its last one ended: reconnect.
+    Drained,
+    /// The connection failed; what is in flight fails with it.
+    Failed(Failure),
+}
+
+/// Wakes one side of a connection: the writer when the reader freed streams or queued frames
+/// to send; the reader when the writer opened a stream with nothing in flight (its timeout is
+/// then the one to watch).
+#[derive(Default)]
+struct Bell {
+    rung: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Bell {
+    fn ring(&self) {
+        self.rung.set(true);
+        if let Some(waker) = self.waker.borrow_mut().take() {
+            waker.wake();
+        }
+    }
+
+    async fn wait(&self) {
+        std::future::poll_fn(|cx| {
+            if self.rung.replace(false) {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+/// One connection's state, shared by its writer and reader.
+pub(crate) struct Driver<'a> {
+    shared: &'a WorkerShared,
+    options: Http2Options,
+    codec: ClientConnection,
+    pub in_flight: Vec<InFlight>,
+    /// Requests to send first (taken from the plan, or to go out again).
+    pub pending: Vec<Pending>,
+    /// The plan has no more requests for this slot.
+    plan_done: bool,
+    /// The writer is waiting for the plan's next requests. The connection's end waits for it:
+    /// the plan counts a request as handed out before its due time comes.
+    waiting_for_plan: bool,
+    /// The server's GOAWAY: its last stream and code.
+    goaway: Option<(u32, ErrorCode)>,
+    ended: Option<Ended>,
+}
+
+impl<'a> Driver<'a> {
+    /// A connection's driver that sends `pending` first.
+    pub fn new(shared: &'a WorkerShared, options: Http2Options, pending: Vec<Pending>) -> Self {
+        Driver {
+            shared,
+            options,
+            codec: ClientConnection::new(ringload_h2::Config {
+                stream_window: options.stream_window,
+                connection_window: options.connection_window,
+                ..ringload_h2::Config::default()
+            }),
+            in_flight: Vec::with_capacity(options.streams),
+            pending,
+            plan_done: false,
+            waiting_for_plan: false,
+            goaway: None,
+            ended: None,
+        }
+    }
+
+    /// Runs the connection until it ends.
+    pub async fn run(
+        &mut self,
+        connection: H2Transport,
+        alarm: &Alarm,
+        scratch: &mut H2Scratch,
+    ) -> Ended {
+        let H2Transport { tcp, tls } = connection;
+        let (reader, writer) = tcp.into_split();
+        let tls = RefCell::new(tls);
+        let bell = Bell::default();
+        let rearm = Bell::default();
+        let state = RefCell::new(self);
+        {
+            let mut writing = pin!(write_loop(&state, writer, &tls, (&bell, &rearm), scratch));
+            let mut reading = pin!(read_loop(&state, reader, &tls, (&bell, &rearm), alarm));
+            let (mut written, mut read) = (false, false);
+            std::future::poll_fn(|cx| {
+                if !written {
+                    written = writing.as_mut().poll(cx).is_ready();
+                }
+                if !read {
+                    read = reading.as_mut().poll(cx).is_ready();
+                }
+                let driver = state.borrow();
+                if (written && read) || (driver.ended.is_some() && !driver.waiting_for_plan) {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+        let driver = state.into_inner();
+        driver.ended.take().unwrap_or(Ended::PlanDone)
+    }
+
+    /// Opens streams for pending requests while the connection allows more. Returns whether
+    /// it opened the only streams in flight.
+    fn open_pending(&mut self, scratch: &mut H2Scratch) -> bool {
+        let shared = self.shared;
+        let was_idle = self.in_flight.is_empty();
+        let limit = self
+            .options
+            .streams
+            .min(self.in_flight.len() + self.codec.stream_room());
+        while self.in_flight.len() < limit {
+            let Some(pending) = self.pending.pop() else {
+                break;
+            };
+            let request = &shared.requests[pending.request];
+            let h2 = request
+                .h2
+                .as_ref()
+                .expect("HTTP/2 runs prepare every request's HTTP/2 form");
+            let (head, body) = h2.render(scratch, &shared.rng);
+            let stream = self.codec.open(head, body);
+            let sent_at = Instant::now();
+            if shared.plan.is_closed_model() {
+                // Latency from the send: `due` was when the plan handed the request out.
+            } else {
+                shared
+                    .stats
+                    .borrow_mut()
+                    .record_lag(micros(sent_at.saturating_duration_since(pending.due)));
+            }
+            shared.plan.exchange_started();
+            self.in_flight.push(InFlight {
+                stream,
+                pending,
+                sent_at,
+                first_byte_at: None,
+                status: 0,
+                body_len: 0,
+            });
+        }
+        was_idle && !self.in_flight.is_empty()
+    }
+
+    /// How many more requests to take from the plan now.
+    fn room_for_more(&self) -> usize {
+        if self.plan_done || !self.pending.is_empty() || self.codec.is_draining() {
+            return 0;
+        }
+        self.options
+            .streams
+            .min(self.in_flight.len() + self.codec.stream_room())
+            .saturating_sub(self.in_flight.len())
+    }
+
+    /// Closed model: whether to leave `free` streams unused until more end. Refilling each
+    /// stream the moment it ends sends requests, and so responses, about one per segment (1.1
+    /// to 1.2 requests per write measured at 10 streams), and the kernel's cost per segment
+    /// dominates. Refilling once half of the streams are free lets every write and read carry
+    /// several: between half and all of `--streams` are then in flight. Never while the
+    /// connection would otherwise have nothing in flight; the open model sends at due times.
+    fn waits_to_refill(&self, free: usize) -> bool {
+        let streams = self
+            .options
+            .streams
+            .min(self.codec.peer_max_concurrent_streams() as usize);
+        self.shared.plan.is_closed_model()
+            && !self.in_flight.is_empty()
+            && free < streams.div_ceil(2)
+    }
+
+    /// The connection is over when nothing is left to do on it.
+    fn check_done(&mut self) {
+        if self.ended.is_some() || !self.in_flight.is_empty() {
+            return;
+        }
+        if self.codec.is_draining() {
+            self.ended = Some(Ended::Drained);
+        } else if self.plan_done && self.pending.is_empty() {
+            self.ended = Some(Ended::PlanDone);
+        }
+    }
+
+    /// Fails every stream past its timeout (RST_STREAM CANCEL to the server).
+    fn expire(&mut self, now: Instant) {
+        let timeout = self.shared.timeout;
+        let mut i = 0;
+        while i < self.in_flight.len() {
+            let f = self.in_flight[i];
+            if now >= f.sent_at + timeout {
+                self.in_flight.swap_remove(i);
+                self.codec.cancel(f.stream);
+                self.shared.plan.exchange_ended();
+                self.shared.fail_one(
+                    f.pending.request,
+                    &Failure::new(
+                        ErrorKind::Timeout,
+                        io::Error::new(io::ErrorKind::TimedOut, "no complete response in time"),
+                    ),
+                    f.sent_at,
+                );
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// When the earliest stream in flight times out.
+    fn next_timeout(&self) -> Option<Instant> {
+        self.in_flight
+            .iter()
+            .map(|f| f.sent_at)
+            .min()
+            .map(|sent| sent + self.shared.timeout)
+    }
+}
+
+/// The writer: opens streams and writes what the codec queued.
+async fn write_loop<W: monoio::io::AsyncWriteRent>(
+    state: &RefCell<&mut Driver<'_>>,
+    mut writer: W,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+    (bell, rearm): (&Bell, &Bell),
+    scratch: &mut H2Scratch,
+) {
+    let (mut plain, mut cipher) = (Vec::new(), Vec::new());
+    let mut due: Vec<Instant> = Vec::new();
+    loop {
+        let room = {
+            let mut driver = state.borrow_mut();
+            if driver.ended.is_some() {
+                return;
+            }
+            if driver.open_pending(scratch) {
+                rearm.ring();
+            }
+            driver.room_for_more()
+        };
+        let has_output = state.borrow().codec.has_output()
+            || tls.borrow().as_ref().is_some_and(|t| t.wants_write());
+        if room > 0 && !has_output && state.borrow().waits_to_refill(room) {
+            bell.wait().await;
+            continue;
+        }
+        if room > 0 && !has_output {
+            due.clear();
+            let shared = state.borrow().shared;
+            // Open model: this waits for the next due time. Frames the reader queues meanwhile
+            // (acknowledgements) go out with the next requests.
+            state.borrow_mut().waiting_for_plan = true;
+            let more = shared
+                .plan
+                .next_batch(&mut due, room, shared.deadline)
+                .await
+                && !shared.stop.is_requested();
+            let mut driver = state.borrow_mut();
+            driver.waiting_for_plan = false;
+            if driver.ended.is_some() {
+                // Requests handed out meanwhile go out on the next connection, or are counted
+                // aborted at the run's end.
+                driver.pending.extend(due.iter().rev().map(|&due| Pending {
+                    request: shared.picker.pick(),
+                    due,
+                    resent: false,
+                }));
+                return;
+            }
+            if more {
+                driver.pending.extend(due.iter().rev().map(|&due| Pending {
+                    request: shared.picker.pick(),
+                    due,
+                    resent: false,
+                }));
+            } else {
+                driver.plan_done = true;
+                driver.check_done();
+            }
+            continue;
+        }
+        if has_output {
+            let buf = {
+                let mut driver = state.borrow_mut();
+                driver.codec.take_output(&mut plain);
+                match tls.borrow_mut().as_mut() {
+                    None => std::mem::take(&mut plain),
+                    Some(session) => {
+                        if let Err(e) = encrypt(session, &plain, &mut cipher) {
+                            driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Tls, e)));
+                            return;
+                        }
+                        plain.clear();
+                        std::mem::take(&mut cipher)
+                    }
+                }
+            };
+            let len = buf.len() as u64;
+            let (result, mut buf) = writer.write_all(buf).await;
+            buf.clear();
+            if tls.borrow().is_some() {
+                cipher = buf;
+            } else {
+                plain = buf;
+            }
+            let mut driver = state.borrow_mut();
+            if let Err(e) = result {
+                if driver.ended.is_none() {
+                    driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Write, e)));
+                }
+                return;
+            }
+            driver.shared.stats.borrow_mut().bytes_written += len;
+            continue;
+        }
+        bell.wait().await;
+    }
+}
+
+/// The reader: feeds the codec, records responses, enforces timeouts.
+async fn read_loop<R: AsyncReadRent>(
+    state: &RefCell<&mut Driver<'_>>,
+    mut reader: R,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+    (bell, rearm): (&Bell, &Bell),
+    alarm: &Alarm,
+) {
+    let mut read_size = FIRST_READ_BYTES;
+    let mut input: Vec<u8> = Vec::with_capacity(read_size);
+    let mut cipher: Vec<u8> = Vec::new();
+    let is_tls = tls.borrow().is_some();
+    if let Some(session) = tls.borrow_mut().as_mut() {
+        // What arrived with the handshake.
+        if let Err(failure) = decrypt(session, &[], &mut input) {
+            state.borrow_mut().ended = Some(Ended::Failed(failure));
+            return;
+        }
+    }
+    let mut open = true;
+    loop {
+        if !input.is_empty() || !open {
+            let mut driver = state.borrow_mut();
+            let driver = &mut **driver;
+            let used = receive(driver, &input);
+            match used {
+                Ok(used) => {
+                    input.drain(..used);
+                }
+                Err(error) => {
+                    driver.ended = Some(Ended::Failed(protocol_failure(error)));
+                    return;
+                }
+            }
+            bell.ring();
+            if !open {
+                driver.ended = Some(Ended::Failed(driver.closed_failure()));
+                return;
+            }
+            driver.check_done();
+            if driver.ended.is_some() {
+                return;
+            }
+        }
+        let buf = if is_tls {
+            cipher.clear();
+            cipher.reserve_exact(read_size);
+            std::mem::take(&mut cipher)
+        } else {
+            input.reserve(read_size);
+            std::mem::take(&mut input)
+        };
+        let (start, end) = (buf.len(), buf.capacity());
+        let mut read = pin!(reader.read(buf.slice_mut(start..end)));
+        let (result, slice) = loop {
+            let (limit, shared) = {
+                let driver = state.borrow();
+                let shared = driver.shared;
+                let limit = driver
+                    .next_timeout()
+                    .map_or(shared.deadline, |t| t.min(shared.deadline));
+                (limit, shared)
+            };
+            match alarm.guard(limit, read_or(read.as_mut(), rearm)).await {
+                Ok(Some(done)) => break done,
+                // A stream opened with nothing in flight: watch its timeout.
+                Ok(None) => continue,
+                Err(_) => {
+                    let mut driver = state.borrow_mut();
+                    if shared.stop.is_requested() || Instant::now() >= shared.deadline {
+                        driver.ended = Some(Ended::RunOver);
+                        return;
+                    }
+                    driver.expire(Instant::now());
+                    bell.ring();
+                    driver.check_done();
+                    if driver.ended.is_some() {
+                        return;
+                    }
+                }
+            }
+        };
+        let buf = slice.into_inner();
+        let n = match result {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => 0,
+            Err(e) => {
+                state.borrow_mut().ended = Some(Ended::Failed(Failure::new(ErrorKind::Read, e)));
+                return;
+            }
+        };
+        state.borrow().shared.stats.borrow_mut().bytes_read += n as u64;
+        if n == end - start {
+            // The read filled what it was given: more may be waiting.
+            read_size = (read_size * 2).min(MAX_READ_BYTES);
+        }
+        if is_tls {
+            cipher = buf;
+            if n > 0 {
+                let mut session = tls.borrow_mut();
+                let session = session.as_mut().expect("a TLS connection");
+                match decrypt(session, &cipher[start..start + n], &mut input) {
+                    Ok(still_open) => open = still_open,
+                    Err(failure) => {
+                        state.borrow_mut().ended = Some(Ended::Failed(failure));
+                        return;
+                    }
+                }
+            } else {
+                open = false;
+            }
+        } else {
+            input = buf;
+            open = n > 0;
+        }
+    }
+}
+
+/// The read's result, or `None` when `rearm` rang first (the read stays in flight).
+async fn read_or<F: Future>(mut read: std::pin::Pin<&mut F>, rearm: &Bell) -> Option<F::Output> {
+    let mut rung = pin!(rearm.wait());
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = read.as_mut().poll(cx) {
+            return Poll::Ready(Some(done));
+        }
+        rung.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
+/// Gives `input` to the codec, recording what ends; returns the bytes it used.
+fn receive(driver: &mut Driver<'_>, input: &[u8]) -> Result<usize, ConnectionError> {
+    let Driver {
+        shared,
+        codec,
+        in_flight,
+        pending,
+        goaway,
+        ..
+    } = driver;
+    let mut handler = Responses {
+        shared,
+        in_flight,
+        pending,
+        goaway,
+        now: Instant::now(),
+    };
+    codec.receive(input, &mut handler)
+}
+
+fn protocol_failure(error: ConnectionError) -> Failure {
+    if error.reason == ConnectionError::HTTP1_REPLY {
+        return Failure::message(ErrorKind::Protocol, H2C_REFUSED);
+    }
+    Failure::new(
+        ErrorKind::Protocol,
+        io::Error::other(format!("{} ({})", error.reason, error.code.name())),
+    )
+}
+
+/// Why an h2c connection failed when the server answered in HTTP/1.1.
+pub(crate) const H2C_REFUSED: &str = "the server answered the HTTP/2 preface in HTTP/1.1: it does \
+     not speak HTTP/2 without TLS (h2c); drop --http2, or use https:// where ALPN can \
+     negotiate h2";
+
+impl Driver<'_> {
+    /// Why the streams still in flight failed when the server closed the connection.
+    fn closed_failure(&self) -> Failure {
+        match self.goaway {
+            Some((last, code)) => Failure::new(
+                ErrorKind::Goaway,
+                io::Error::other(format!(
+                    "the server went away (GOAWAY {}, last stream {last}) before completing \
+                     the stream",
+                    code.name()
+                )),
+            ),
+            None => Failure::message(ErrorKind::Closed, "connection closed before response"),
+        }
+    }
+}
+
+/// Records responses as the codec reports them.
+struct Responses<'a, 'b> {
+    shared: &'b WorkerShared,
+    in_flight: &'a mut Vec<InFlight>,
+    pending: &'a mut Vec<Pending>,
+    goaway: &'a mut Option<(u32, ErrorCode)>,
+    now: Instant,
+}
+
+impl Responses<'_, '_> {
+    fn find(&mut self, stream: u32) -> Option<usize> {
+        self.in_flight.iter().position(|f| f.stream == stream)
+    }
+}
+
+impl Handler for Responses<'_, '_> {
+    /// The load path reads the status only.
+    fn wants_fields(&self) -> bool {
+        false
+    }
+
+    fn head(&mut self, stream: u32, status: u16) {
+        let now = self.now;
+        if let Some(at) = self.find(stream) {
+            let f = &mut self.in_flight[at];
+            f.first_byte_at = Some(now);
+            f.status = status;
+        }
+    }
+
+    fn data(&mut self, stream: u32, data: &[u8]) {
+        if let Some(at) = self.find(stream) {
+            self.in_flight[at].body_len += data.len() as u64;
+        }
+    }
+
+    fn goaway(&mut self, last_stream: u32, code: ErrorCode) {
+        *self.goaway = Some((last_stream, code));
+    }
+
+    fn end(&mut self, stream: u32, end: StreamEnd) {
+        let Some(at) = self.find(stream) else {
+            return;
+        };
+        let f = self.in_flight.swap_remove(at);
+        let shared = self.shared;
+        shared.plan.exchange_ended();
+        let failure = match end {
+            StreamEnd::Complete => {
+                let done = self.now;
+                let endpoint = shared.requests[f.pending.request].endpoint;
+                let first_byte_at = f.first_byte_at.unwrap_or(done);
+                let latency_from = if shared.plan.is_closed_model() {
+                    f.sent_at
+                } else {
+                    f.pending.due
+                };
+                shared.stats.borrow_mut().record_response(
+                    endpoint,
+                    ResponseTimes {
+                        status: f.status,
+                        latency_us: micros(done.saturating_duration_since(latency_from)),
+                        uncorrected_us: micros(done.saturating_duration_since(f.sent_at)),
+                        ttfb_us: micros(first_byte_at.saturating_duration_since(f.sent_at)),
+                        body_len: f.body_len,
+                        done_us: shared.since_start(done),
+                    },
+                );
+                return;
+            }
+            StreamEnd::NotProcessed if !f.pending.resent => {
+                // Never processed by the server: safe to send again, once.
+                let endpoint = shared.requests[f.pending.request].endpoint;
+                shared.stats.borrow_mut().endpoints[endpoint].retries += 1;
+                self.pending.push(Pending {
+                    resent: true,
+                    ..f.pending
+                });
+                return;
+            }
+            StreamEnd::NotProcessed => match self.goaway {
+                Some((_, code)) => Failure::new(
+                    ErrorKind::Goaway,
+                    io::Error::other(format!(
+                        "the server went away (GOAWAY {}) without processing the stream, twice",
+                        code.name()
+                    )),
+                ),
+                None => Failure::message(
+                    ErrorKind::Refused,
+                    "the server refused the stream (REFUSED_STREAM), twice",
+                ),
+            },
+            StreamEnd::Reset(code) => Failure::new(
+                ErrorKind::Reset,
+                io::Error::other(format!("the server reset the stream ({})", code.name())),
+            ),
+            StreamEnd::Malformed(why) => Failure::message(ErrorKind::Protocol, why),
+        };
+        shared.fail_one(f.pending.request, &failure, f.sent_at);
+    }
+}
