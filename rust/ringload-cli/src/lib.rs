@@ -40,6 +40,16 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> u8 {
     status
 }
 
+/// Writes a line of the report to stdout. A reader that stopped reading (`ringload ... | head`)
+/// is not an error of the run: the rest of the output is dropped quietly, where `println!`
+/// would panic. Any other failure (a full disk) is the caller's to report.
+fn print_out(text: &dyn std::fmt::Display) -> std::io::Result<()> {
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 fn run_command_line(args: impl IntoIterator<Item = OsString>) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
@@ -107,17 +117,23 @@ fn run_load(args: &LoadArgs) -> u8 {
         Err(e) => return fail(EXIT_RUN_ERROR, &e.into()),
     };
     let verdicts: Vec<_> = args.fail_on.iter().map(|t| t.check(&report)).collect();
-    if args.json {
+    let printed = if args.json {
         let mut json = report.to_json();
         if !verdicts.is_empty() {
             json["thresholds"] = verdicts.iter().map(|v| v.to_json()).collect();
         }
-        println!("{json}");
+        print_out(&json)
     } else {
-        println!("{report}");
-        if let Some(hint) = tls_hint(&report) {
-            println!("{hint}");
-        }
+        print_out(&report).and_then(|()| match tls_hint(&report) {
+            Some(hint) => print_out(&hint),
+            None => Ok(()),
+        })
+    };
+    if let Err(e) = printed {
+        return fail(
+            EXIT_RUN_ERROR,
+            &anyhow::Error::new(e).context("cannot write the report to stdout"),
+        );
     }
     // After the summary, so a file that cannot be written does not cost the user the report.
     if let Err(e) = write_files(args, &report) {

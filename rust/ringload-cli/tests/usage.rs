@@ -374,3 +374,20 @@ fn proxy_environment_variables_are_ignored() {
         "no traffic through a proxy nobody asked for"
     );
 }
+
+#[test]
+fn a_reader_that_stops_reading_does_not_make_the_run_panic() {
+    // `ringload ... | head -1`: the pipe's reader is gone before the report is written.
+    let server = target();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ringload"))
+        .args(["-n", "200", "-c", "2", "--no-progress", &url(&server, "/")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
