@@ -28,8 +28,8 @@ use crate::stats::{IntervalStats, ResponseTimes};
 
 /// Reconnect back-off: first wait, and the cap. The cap keeps `-n 50` against a closed port
 /// to a few seconds while a down server still sees at most ~20 attempts/s per connection.
-const BACKOFF_FIRST: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_millis(50);
+pub(crate) const BACKOFF_FIRST: Duration = Duration::from_millis(5);
+pub(crate) const BACKOFF_MAX: Duration = Duration::from_millis(50);
 
 /// What every connection of a worker shares (single-threaded: `Rc`/`RefCell`).
 pub(crate) struct WorkerShared {
@@ -134,25 +134,21 @@ impl WorkerShared {
         self.fail(&self.requests, failure, &[request], since);
     }
 
-    /// Counts each of `requests` (indices into `requests`) as aborted by the end of the run.
-    pub(crate) fn abort_all(&self, requests: impl Iterator<Item = usize>) {
+    /// Counts each of `picked` (indices into `requests`) as aborted by the end of the run.
+    pub(crate) fn abort(
+        &self,
+        requests: &[PreparedRequest],
+        picked: impl IntoIterator<Item = usize>,
+    ) {
         let mut stats = self.stats.borrow_mut();
-        for request in requests {
-            stats.endpoints[self.requests[request].endpoint].aborted += 1;
-        }
-    }
-
-    /// Counts each of `picked` as aborted by the end of the run.
-    fn abort(&self, requests: &[PreparedRequest], picked: &[usize]) {
-        let mut stats = self.stats.borrow_mut();
-        for &request in picked {
+        for request in picked {
             stats.endpoints[requests[request].endpoint].aborted += 1;
         }
     }
 
     /// Counts each of `picked` as aborted by the end of the run before its connection was up.
     pub(crate) fn abort_connecting(&self, requests: &[PreparedRequest], picked: &[usize]) {
-        self.abort(requests, picked);
+        self.abort(requests, picked.iter().copied());
         let mut stats = self.stats.borrow_mut();
         for &request in picked {
             stats.endpoints[requests[request].endpoint].aborted_connecting += 1;
@@ -220,24 +216,9 @@ pub(crate) async fn run_connection<D: StreamDialer>(
                 // A native user that left with its schedule behind: what fell due was never sent.
                 shared.stats.borrow_mut().unsent += owed(due_at, period, Instant::now(), false);
             }
-            if matches!(idle, Idle::ForGood)
-                || matches!(idle, Idle::Until(until) if until >= shared.deadline)
-                || shared.plan.is_spent()
-                || Instant::now() >= shared.deadline
-            {
+            if !wait_while_idle(&shared, &alarm, idle, seen).await {
                 break;
             }
-            // Until the demand changes (or the budget was spent: a connection that ended
-            // raises it too), or the ramp's time comes; a stop or the deadline expires the
-            // alarm.
-            let changed = shared.demand_changed.wait_past(seen);
-            let _ = match idle {
-                Idle::Until(until) => {
-                    let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
-                    alarm.guard(until, either(nap, changed)).await
-                }
-                _ => alarm.guard(shared.deadline, changed).await,
-            };
             continue;
         }
         if let Some(current) = slot.as_ref().and_then(ConnectionSlot::user) {
@@ -401,7 +382,7 @@ pub(crate) async fn run_connection<D: StreamDialer>(
                     {
                         // The run is over and the connection ends with it, as the others do
                         // (so the timeline does not count it as closed).
-                        shared.abort(&requests, unanswered);
+                        shared.abort(&requests, unanswered.iter().copied());
                         break 'requests;
                     }
                     shared.close(&mut conn);
@@ -485,6 +466,34 @@ async fn pause_while_in_use(
     }
 }
 
+/// A slot not in use waits: until the demand changes past `seen` (read before `idle` was: a
+/// change in between is not missed; a connection that ended, spending the budget, raises it
+/// too), or the ramp's time comes; a stop or the deadline expires the alarm. Returns false when
+/// the slot will never be in use again, or the run is over.
+pub(crate) async fn wait_while_idle(
+    shared: &WorkerShared,
+    alarm: &Alarm,
+    idle: Idle,
+    seen: u64,
+) -> bool {
+    if matches!(idle, Idle::ForGood)
+        || matches!(idle, Idle::Until(until) if until >= shared.deadline)
+        || shared.plan.is_spent()
+        || Instant::now() >= shared.deadline
+    {
+        return false;
+    }
+    let changed = shared.demand_changed.wait_past(seen);
+    let _ = match idle {
+        Idle::Until(until) => {
+            let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
+            alarm.guard(until, either(nap, changed)).await
+        }
+        _ => alarm.guard(shared.deadline, changed).await,
+    };
+    true
+}
+
 /// Resolves when either future does (the other is dropped).
 async fn either(a: impl Future, b: impl Future) {
     let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
@@ -498,7 +507,7 @@ async fn either(a: impl Future, b: impl Future) {
     .await
 }
 
-async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
+pub(crate) async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
     let until = (Instant::now() + wait).min(deadline);
     monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
 }

@@ -2,23 +2,17 @@
 //! (`h2_driver`), and account what each connection left behind: aborted at the run's end,
 //! failed with the connection, or sent on the next one.
 
-use std::future::Future;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::load::config::Http2Options;
-use crate::load::connection::WorkerShared;
-use crate::load::demand::{ConnectionSlot, Idle, RaiseOnDrop};
+use crate::load::connection::{
+    sleep_before_deadline, wait_while_idle, WorkerShared, BACKOFF_FIRST, BACKOFF_MAX,
+};
+use crate::load::demand::{ConnectionSlot, RaiseOnDrop};
 use crate::load::h2_driver::{Driver, Ended, Pending};
-use crate::load::watchdog::Alarm;
 use crate::net::h2_dial::{H2Dialer, H2Transport};
 use crate::proto::h2::render::H2Scratch;
-
-/// Reconnect back-off, as HTTP/1.1 connections do it.
-const BACKOFF_FIRST: Duration = Duration::from_millis(5);
-const BACKOFF_MAX: Duration = Duration::from_millis(50);
 
 /// Runs one connection slot until the plan has no more requests or the run ends.
 pub(crate) async fn run_h2_connection(
@@ -45,12 +39,13 @@ pub(crate) async fn run_h2_connection(
         if shared.stop.is_requested() {
             break;
         }
+        let seen = shared.demand_changed.generation();
         if let Some(idle) = slot.as_ref().and_then(ConnectionSlot::idle) {
             // Not in use (the demand is below this slot): no connection until it is.
             if transport.take().is_some() {
                 shared.stats.borrow_mut().closes += 1;
             }
-            if !wait_while_idle(&shared, &alarm, idle).await {
+            if !wait_while_idle(&shared, &alarm, idle, seen).await {
                 break;
             }
             continue;
@@ -106,7 +101,10 @@ pub(crate) async fn run_h2_connection(
         match ended {
             Ended::RunOver => {
                 // The connection ends with the run, as the others do (not counted closed).
-                shared.abort_all(in_flight.iter().map(|f| f.pending.request));
+                shared.abort(
+                    &shared.requests,
+                    in_flight.iter().map(|f| f.pending.request),
+                );
                 break;
             }
             Ended::PlanDone => {
@@ -126,45 +124,5 @@ pub(crate) async fn run_h2_connection(
         }
     }
     // Taken from the plan, never sent: the run ended first.
-    shared.abort_all(pending.iter().map(|p| p.request));
-}
-
-/// Waits while the slot is idle. Returns false when it never will be in use again, or the run
-/// ended.
-async fn wait_while_idle(shared: &WorkerShared, alarm: &Alarm, idle: Idle) -> bool {
-    let seen = shared.demand_changed.generation();
-    if matches!(idle, Idle::ForGood)
-        || matches!(idle, Idle::Until(until) if until >= shared.deadline)
-        || shared.plan.is_spent()
-        || Instant::now() >= shared.deadline
-    {
-        return false;
-    }
-    let changed = shared.demand_changed.wait_past(seen);
-    let _ = match idle {
-        Idle::Until(until) => {
-            let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
-            alarm.guard(until, either(nap, changed)).await
-        }
-        _ => alarm.guard(shared.deadline, changed).await,
-    };
-    true
-}
-
-/// Resolves when either future does (the other is dropped).
-async fn either(a: impl Future, b: impl Future) {
-    let (mut a, mut b) = (pin!(a), pin!(b));
-    std::future::poll_fn(|cx| {
-        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
-}
-
-async fn sleep_before_deadline(wait: Duration, deadline: Instant) {
-    let until = (Instant::now() + wait).min(deadline);
-    monoio::time::sleep_until(monoio::time::Instant::from_std(until)).await;
+    shared.abort(&shared.requests, pending.iter().map(|p| p.request));
 }

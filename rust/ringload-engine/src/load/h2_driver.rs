@@ -188,9 +188,8 @@ impl<'a> Driver<'a> {
             let (head, body) = h2.render(scratch, &shared.rng);
             let stream = self.codec.open(head, body);
             let sent_at = Instant::now();
-            if shared.plan.is_closed_model() {
-                // Latency from the send: `due` was when the plan handed the request out.
-            } else {
+            // Open model: how late the send was (closed: latency runs from the send).
+            if !shared.plan.is_closed_model() {
                 shared
                     .stats
                     .borrow_mut()
