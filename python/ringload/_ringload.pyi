@@ -748,6 +748,8 @@ class NativeRun:
         connect_timeout: float,
         insecure: bool,
         io: str,
+        http2: bool = False,
+        streams: int = 1,
     ) -> NativeRun: ...
     @property
     def rows(self) -> list[tuple[str, str]]:

@@ -83,6 +83,8 @@ class ClassRun:
             insecure=bool(cls.insecure),
             # As the drop-in's engine: RINGLOAD_IO=epoll selects the epoll driver.
             io=os.environ.get("RINGLOAD_IO", "auto"),
+            http2=spec.http2,
+            streams=spec.streams,
         )
         self.ok_status = spec.ok_status
         # An arrival rate's schedule since the last warning: sent, late, never sent, largest lag.

@@ -40,6 +40,9 @@ class _Spec:
     paths: list[tuple[str, str, str]]
     wait: _wait.WaitSpec
     ok_status: Callable[[int], bool]
+    #: HTTP/2 (ALPN h2 over TLS, prior knowledge on http://), and a user's streams in flight.
+    http2: bool
+    streams: int
 
 
 def _class_error(cls: type, attribute: str, problem: str) -> TypeError:
@@ -113,6 +116,21 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
         if not all(isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 999 for code in ok):
             raise _class_error(cls, "ok_status", f"{ok!r}: every status is an int from 100 to 999")
         ok_codes = frozenset(ok)
+    http2 = getattr(cls, "http2", False)
+    if not isinstance(http2, bool):
+        raise _class_error(cls, "http2", f"must be True or False, not {http2!r}")
+    streams = getattr(cls, "streams", 1)
+    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
+        raise _class_error(cls, "streams", f"must be a whole number of streams, at least 1, not {streams!r}")
+    if streams > 1 and not http2:
+        raise _class_error(cls, "streams", "needs http2 = True: HTTP/1.1 sends one request at a time")
+    if streams > 1 and spec[0] != "arrivals":
+        raise _class_error(
+            cls,
+            "streams",
+            "above 1 needs a `rate`: with a wait_time a user sends its next request after the response, "
+            "so it never has two in flight",
+        )
     scenario = [r._as_tuple() for r in requests]
     paths = [(r.name if r.name is not None else r.path, r.method, r.path) for r in requests]
     return _Spec(
@@ -122,6 +140,8 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
         paths=paths,
         wait=spec,
         ok_status=ok_codes.__contains__,
+        http2=http2,
+        streams=streams,
     )
 
 
@@ -141,6 +161,10 @@ class NativeUser(FastHttpUser):
       every ``1 / rate`` seconds whatever the responses take; one due while the user's connection
       is busy waits for it, and its latency counts from when it was due;
     - ``ok_status``: the statuses counted as success (default: 2xx and 3xx);
+    - ``http2``: each user's connection speaks HTTP/2 (ALPN ``h2`` over TLS, falling back to
+      HTTP/1.1 with a warning where the server picks it; prior knowledge on ``http://``);
+    - ``streams``: with ``http2`` and ``rate``, how many of a user's requests may be in flight at
+      once on its connection (default 1: a request due while one is in flight waits for it);
     - FastHttpUser's ``network_timeout``, ``connection_timeout`` and ``insecure``.
     """
 
@@ -150,6 +174,8 @@ class NativeUser(FastHttpUser):
     headers: Mapping[str, str] | None = None
     ok_status: ClassVar[Collection[int] | None] = None
     rate: ClassVar[float | None] = None
+    http2: ClassVar[bool] = False
+    streams: ClassVar[int] = 1
     _ringload_spec: ClassVar[_Spec]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

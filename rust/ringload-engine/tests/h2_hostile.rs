@@ -190,6 +190,36 @@ fn protocol_violations_fail_their_connection_as_protocol() {
     }
 }
 
+/// The GOAWAYs the client sent the hostile server: (last stream, code).
+static GOAWAYS: Mutex<Vec<(u32, u32)>> = Mutex::new(Vec::new());
+
+#[test]
+fn a_connection_that_fails_tells_the_server_why_in_a_goaway() {
+    GOAWAYS.lock().unwrap().clear();
+    check(&Case {
+        name: "a PING of 4 bytes, then the client's GOAWAY",
+        script: |s| {
+            s.send(&h2::settings(&[]));
+            if s.read_h2_request().is_some() {
+                s.send(&h2::frame(kind::PING, 0, 0, &[0; 4]));
+                if let Some(goaway) = s.read_h2_goaway() {
+                    GOAWAYS.lock().unwrap().push(goaway);
+                }
+            }
+        },
+        failed: Some("protocol"),
+        retries: 0,
+        connections: REQUESTS,
+    });
+    // The server's threads may still be reading the last one.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while GOAWAYS.lock().unwrap().len() < REQUESTS as usize && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Last stream 0: the client acted on no stream the server opened. FRAME_SIZE_ERROR (0x6).
+    assert_eq!(*GOAWAYS.lock().unwrap(), vec![(0, 0x6); REQUESTS as usize]);
+}
+
 #[test]
 fn streams_reset_by_the_server_fail_as_reset_and_the_connection_goes_on() {
     check(&Case {

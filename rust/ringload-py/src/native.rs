@@ -11,7 +11,8 @@ use std::time::Duration;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use ringload_engine::{
-    LoadConfig, RequestOrder, Run, SecondStats, StopSignal, TlsOptions, UserLoop, WaitTime,
+    Http2Options, LoadConfig, RequestOrder, Run, SecondStats, StopSignal, TlsOptions, UserLoop,
+    WaitTime,
 };
 
 use crate::convert::{config_error, io_mode, run_error, seconds};
@@ -57,7 +58,7 @@ pub(crate) struct NativeRun {
 impl NativeRun {
     #[allow(clippy::too_many_arguments)] // mirrors NativeUser's class attributes one to one
     #[new]
-    #[pyo3(signature = (url, *, headers, scenario, sequence, wait, threads, timeout, connect_timeout, insecure, io))]
+    #[pyo3(signature = (url, *, headers, scenario, sequence, wait, threads, timeout, connect_timeout, insecure, io, http2=false, streams=1))]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -70,6 +71,8 @@ impl NativeRun {
         connect_timeout: f64,
         insecure: bool,
         io: &str,
+        http2: bool,
+        streams: usize,
     ) -> PyResult<NativeRun> {
         let mut config = LoadConfig::new(url).map_err(config_error)?;
         config.headers = headers;
@@ -91,6 +94,7 @@ impl NativeRun {
             },
             wait: wait_time(wait)?,
         };
+        config.http2 = http2_options(http2, streams, users.wait)?;
         let plan = config.plan_for_users().map_err(config_error)?;
         let rows = plan
             .endpoints()
@@ -174,6 +178,27 @@ impl NativeRun {
 
 fn stopped() -> PyErr {
     PyRuntimeError::new_err("this native-users run was stopped")
+}
+
+/// A user's HTTP/2 connection: `streams` of its requests in flight at once, which only an
+/// arrival rate can use (with a wait time, the next request waits for the response).
+fn http2_options(http2: bool, streams: usize, wait: WaitTime) -> PyResult<Option<Http2Options>> {
+    let problem = match (http2, streams) {
+        (_, 0) => Some("streams must be at least 1"),
+        (false, 2..) => Some("streams needs http2 = True: HTTP/1.1 sends one request at a time"),
+        (true, 2..) if !matches!(wait, WaitTime::Arrivals(_)) => Some(
+            "streams above 1 needs a `rate`: with a wait_time, a user sends its next request \
+             after the response, so it never has two in flight",
+        ),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        return Err(pyo3::exceptions::PyValueError::new_err(problem));
+    }
+    Ok(http2.then(|| Http2Options {
+        streams,
+        ..Http2Options::default()
+    }))
 }
 
 /// `(kind, a, b)` as `ringload._native` recognised Locust's helper.

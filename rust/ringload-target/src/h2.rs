@@ -1,10 +1,12 @@
 //! HTTP/2 on the target (`ServerConfig::http2`): h2c with prior knowledge on plain TCP, `h2` by
 //! ALPN over TLS. The same routes as HTTP/1.1. One thread per connection, as for HTTP/1.1: the
-//! connection's streams are answered in the order their requests complete (a `/delay` holds
-//! the ones behind it). Frames and HPACK come from `ringload-h2`.
+//! connection's streams are answered in the order their requests complete, and a `/delay` when
+//! it is due, without holding the streams behind it (as a server handling streams concurrently
+//! would). Frames and HPACK come from `ringload-h2`.
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
+use std::time::{Duration, Instant};
 
 use ringload_h2::frame::{self, flag, kind, setting, ErrorCode, FrameHeader, HEADER_LEN};
 use ringload_h2::hpack::{Decoder, Encoder};
@@ -15,6 +17,8 @@ use crate::routes::{self, Route};
 use crate::shared::Shared;
 use crate::transport::Transport;
 
+/// How often a connection waiting for a delayed answer looks for a stop.
+const STOP_POLL: Duration = Duration::from_millis(100);
 /// Streams a client may open at once.
 const MAX_CONCURRENT_STREAMS: u32 = 100;
 /// Request bodies we accept per stream, as HTTP/1.1's limit.
@@ -48,6 +52,10 @@ struct Connection<S> {
     max_frame_size: usize,
     incoming: Vec<Incoming>,
     complete: VecDeque<Incoming>,
+    /// `/delay` requests, with when each is to be answered.
+    delayed: Vec<(Instant, Incoming)>,
+    /// The socket's reads time out (for the next delayed answer).
+    timed_reads: bool,
     last_stream: u32,
     goaway: bool,
     /// Bytes read but not yet a whole frame.
@@ -67,6 +75,8 @@ pub(crate) fn serve<S: Transport>(io: S, shared: &Shared) {
         max_frame_size: frame::MIN_MAX_FRAME_SIZE as usize,
         incoming: Vec::new(),
         complete: VecDeque::new(),
+        delayed: Vec::new(),
+        timed_reads: false,
         last_stream: 0,
         goaway: false,
         input: Vec::with_capacity(64 * 1024),
@@ -98,16 +108,43 @@ impl<S: Transport> Connection<S> {
         loop {
             while let Some(request) = self.complete.pop_front() {
                 shared.record(&request.path);
-                if !self.respond(request, shared)? {
+                if let Route::Delay(delay) = routes::resolve(&request.path) {
+                    self.delayed.push((Instant::now() + delay, request));
+                } else if !self.respond(request)? {
+                    return Ok(());
+                }
+            }
+            let now = Instant::now();
+            while let Some(at) = self.delayed.iter().position(|(due, _)| *due <= now) {
+                let (_, request) = self.delayed.swap_remove(at);
+                if !self.respond(request)? {
                     return Ok(());
                 }
             }
             self.flush()?;
-            if self.goaway {
+            if self.goaway || shared.stop.is_set() {
                 return Ok(());
             }
-            if !self.read_more()? {
-                return Ok(());
+            // Read until the next delayed answer is due (checking for a stop now and then).
+            let wait = self
+                .delayed
+                .iter()
+                .map(|(due, _)| due.saturating_duration_since(now))
+                .min();
+            let wait = wait.map(|w| w.clamp(Duration::from_millis(1), STOP_POLL));
+            if wait.is_some() || self.timed_reads {
+                self.io.tcp().set_read_timeout(wait)?;
+                self.timed_reads = wait.is_some();
+            }
+            match self.read_more() {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => return Err(e),
             }
         }
     }
@@ -294,14 +331,8 @@ impl<S: Transport> Connection<S> {
     }
 
     /// Answers `request`; false when the connection is to close after it.
-    fn respond(&mut self, request: Incoming, shared: &Shared) -> io::Result<bool> {
+    fn respond(&mut self, request: Incoming) -> io::Result<bool> {
         let route = routes::resolve(&request.path);
-        if let Route::Delay(duration) = route {
-            self.flush()?;
-            if !shared.stop.sleep(duration) {
-                return Ok(false);
-            }
-        }
         let stream = request.id;
         let is_head = request.is_head;
         let http1_request = Request {

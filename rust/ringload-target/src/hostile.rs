@@ -422,6 +422,33 @@ impl Session {
         }
     }
 
+    /// Reads the client's frames until its GOAWAY: `(last stream, error code)`, or `None` when
+    /// the connection ends first.
+    pub fn read_h2_goaway(&mut self) -> Option<(u32, u32)> {
+        use ringload_h2::frame::{kind, FrameHeader, HEADER_LEN};
+        loop {
+            let Some(header) = FrameHeader::parse(&self.pending) else {
+                if !self.fill() {
+                    return None;
+                }
+                continue;
+            };
+            let end = HEADER_LEN + header.len as usize;
+            if self.pending.len() < end {
+                if !self.fill() {
+                    return None;
+                }
+                continue;
+            }
+            let frame: Vec<u8> = self.pending.drain(..end).collect();
+            if header.kind == kind::GOAWAY && end >= HEADER_LEN + 8 {
+                let word =
+                    |at: usize| u32::from_be_bytes(frame[at..at + 4].try_into().expect("4 bytes"));
+                return Some((word(HEADER_LEN) & 0x7fff_ffff, word(HEADER_LEN + 4)));
+            }
+        }
+    }
+
     /// The head (request line and fields, lowercased) of the last request read.
     pub fn last_request_head(&self) -> &str {
         &self.last_head

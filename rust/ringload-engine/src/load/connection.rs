@@ -99,7 +99,7 @@ impl WorkerShared {
     }
 
     /// The run has ended: stopped by the user, or past its deadline.
-    fn is_over(&self) -> bool {
+    pub(crate) fn is_over(&self) -> bool {
         self.stop.is_requested() || Instant::now() >= self.deadline
     }
 
@@ -419,7 +419,7 @@ pub(crate) async fn run_connection<D: StreamDialer>(
 
 /// Requests of an arrival schedule due by `now`, from the one due at `due_at` (`sent`: that
 /// one went out, and is counted otherwise).
-fn owed(due_at: Instant, period: Duration, now: Instant, sent: bool) -> u64 {
+pub(crate) fn owed(due_at: Instant, period: Duration, now: Instant, sent: bool) -> u64 {
     if now < due_at {
         return 0;
     }
@@ -428,7 +428,7 @@ fn owed(due_at: Instant, period: Duration, now: Instant, sent: bool) -> u64 {
 }
 
 /// Whether the connection of `slot` still serves `user` (always, outside native users).
-fn serves(slot: Option<&ConnectionSlot>, user: Option<&Arc<UserSetup>>) -> bool {
+pub(crate) fn serves(slot: Option<&ConnectionSlot>, user: Option<&Arc<UserSetup>>) -> bool {
     match (slot.map(ConnectionSlot::user), user) {
         (Some(Some(now)), Some(mine)) => Arc::ptr_eq(&now, mine),
         (Some(None), Some(_)) => false,
@@ -438,7 +438,7 @@ fn serves(slot: Option<&ConnectionSlot>, user: Option<&Arc<UserSetup>>) -> bool 
 
 /// A native user's pause between requests: until `until`, or until its user was removed (it
 /// then closes at once), or the run ends.
-async fn pause_while_in_use(
+pub(crate) async fn pause_while_in_use(
     shared: &WorkerShared,
     alarm: &Alarm,
     slot: &ConnectionSlot,

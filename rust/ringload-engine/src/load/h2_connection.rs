@@ -1,8 +1,9 @@
-//! One HTTP/2 connection slot's life: (re)connect, hand the plan's requests to a connection
-//! (`h2_driver`), and account what each connection left behind: aborted at the run's end,
-//! failed with the connection, or sent on the next one.
+//! One HTTP/2 connection slot's life: (re)connect, hand the plan's requests (or a native
+//! user's, `h2_feed`) to a connection (`h2_driver`), and account what each connection left
+//! behind: aborted at the run's end, failed with the connection, or sent on the next one.
 
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::load::config::Http2Options;
@@ -10,11 +11,13 @@ use crate::load::connection::{
     sleep_before_deadline, wait_while_idle, WorkerShared, BACKOFF_FIRST, BACKOFF_MAX,
 };
 use crate::load::demand::{ConnectionSlot, RaiseOnDrop};
-use crate::load::h2_driver::{Driver, Ended, Pending};
+use crate::load::h2_driver::{Driver, Ended};
+use crate::load::h2_feed::{Feed, Pending, UserTurns};
 use crate::net::h2_dial::{H2Dialer, H2Transport};
 use crate::proto::h2::render::H2Scratch;
 
-/// Runs one connection slot until the plan has no more requests or the run ends.
+/// Runs one connection slot until the plan has no more requests or the run ends. Native users:
+/// the slot's user, each on a connection of its own, until the run ends.
 pub(crate) async fn run_h2_connection(
     shared: Rc<WorkerShared>,
     dialer: Rc<H2Dialer>,
@@ -25,9 +28,10 @@ pub(crate) async fn run_h2_connection(
     let alarm = shared.watchdog.alarm();
     let mut backoff = BACKOFF_FIRST;
     let mut pending: Vec<Pending> = Vec::with_capacity(options.streams);
-    let mut due: Vec<Instant> = Vec::with_capacity(options.streams);
     let mut scratch = H2Scratch::default();
     let mut transport: Option<H2Transport> = None;
+    let mut requests = shared.requests.clone();
+    let mut feed = Feed::plan();
     if !shared.plan.is_closed_model() {
         // Connect before the first due time, as HTTP/1.1 connections do.
         if let Some(Ok(dialed)) = shared.dial(&*dialer, &alarm).await {
@@ -41,31 +45,46 @@ pub(crate) async fn run_h2_connection(
         }
         let seen = shared.demand_changed.generation();
         if let Some(idle) = slot.as_ref().and_then(ConnectionSlot::idle) {
-            // Not in use (the demand is below this slot): no connection until it is.
+            // Not in use (the demand is below this slot, or its user left): no connection
+            // until it is.
             if transport.take().is_some() {
                 shared.stats.borrow_mut().closes += 1;
             }
+            if let Feed::User(turns) = &mut feed {
+                turns.leave(&shared);
+                feed = Feed::plan();
+            }
+            // A user's requests to send again: its connection failed after it left.
+            shared.abort(&shared.requests, pending.drain(..).map(|p| p.request));
             if !wait_while_idle(&shared, &alarm, idle, seen).await {
                 break;
             }
             continue;
         }
+        if let Some((slot, current)) = slot.as_ref().and_then(|s| Some((s, s.user()?))) {
+            if !matches!(&feed, Feed::User(turns) if Arc::ptr_eq(&turns.user, &current)) {
+                // Another user: a connection of its own, as a Locust user has.
+                if transport.take().is_some() {
+                    shared.stats.borrow_mut().closes += 1;
+                }
+                if let Feed::User(turns) = &mut feed {
+                    turns.leave(&shared);
+                }
+                shared.abort(&shared.requests, pending.drain(..).map(|p| p.request));
+                requests = current.requests.clone();
+                feed = Feed::User(UserTurns::new(&shared, slot, current));
+            }
+        }
         if pending.is_empty() {
-            due.clear();
-            if !shared
-                .plan
-                .next_batch(&mut due, options.streams, shared.deadline)
-                .await
-                || shared.stop.is_requested()
-            {
+            if !feed.next(&shared, &mut pending, options.streams).await {
+                if matches!(feed, Feed::User(_)) && !shared.is_over() {
+                    // The user left: the slot is idle, or holds another user.
+                    continue;
+                }
                 break;
             }
             // Popped from the end: the earliest due goes first.
-            pending.extend(due.iter().rev().map(|&due| Pending {
-                request: shared.picker.pick(),
-                due,
-                resent: false,
-            }));
+            pending.reverse();
         }
         let connection = match transport.take() {
             Some(connection) => connection,
@@ -94,8 +113,11 @@ pub(crate) async fn run_h2_connection(
                 }
             }
         };
-        let mut driver = Driver::new(&shared, options, std::mem::take(&mut pending));
-        let ended = driver.run(connection, &alarm, &mut scratch).await;
+        let taken = std::mem::take(&mut pending);
+        let mut driver = Driver::new(&shared, options, taken, requests.clone(), &feed);
+        let ended = driver
+            .run(connection, &alarm, &mut scratch, &mut feed)
+            .await;
         pending = std::mem::take(&mut driver.pending);
         let in_flight = std::mem::take(&mut driver.in_flight);
         match ended {
@@ -109,6 +131,10 @@ pub(crate) async fn run_h2_connection(
             }
             Ended::PlanDone => {
                 shared.stats.borrow_mut().closes += 1;
+                if matches!(feed, Feed::User(_)) && !shared.is_over() {
+                    // The user left and its last requests ended.
+                    continue;
+                }
                 break;
             }
             Ended::Drained => {
@@ -122,6 +148,9 @@ pub(crate) async fn run_h2_connection(
                 // Requests not sent yet go out on the next connection.
             }
         }
+    }
+    if let Feed::User(turns) = &mut feed {
+        turns.leave(&shared);
     }
     // Taken from the plan, never sent: the run ended first.
     shared.abort(&shared.requests, pending.iter().map(|p| p.request));

@@ -12,8 +12,9 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::pin::pin;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt, Splitable};
@@ -22,22 +23,17 @@ use ringload_h2::{ClientConnection, ConnectionError, ErrorCode, Handler, StreamE
 use crate::error::{ErrorKind, Failure};
 use crate::load::config::Http2Options;
 use crate::load::connection::WorkerShared;
+use crate::load::h2_feed::{Feed, Pending};
+use crate::load::prepare::PreparedRequest;
 use crate::load::watchdog::Alarm;
 use crate::net::h2_dial::{decrypt, encrypt, H2Transport, FIRST_READ_BYTES, MAX_READ_BYTES};
 use crate::proto::h2::render::H2Scratch;
+use crate::rng::Rng;
 use crate::runtime::micros;
 use crate::stats::ResponseTimes;
 
-/// A request taken from the plan that has not gone out yet.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Pending {
-    /// Index into the run's requests.
-    pub request: usize,
-    /// Due time (open model), or when it was taken (closed).
-    pub due: Instant,
-    /// It went out once already and was not processed.
-    pub resent: bool,
-}
+/// How long a failed connection may take to write the GOAWAY that says why.
+const GOODBYE_WAIT: Duration = Duration::from_millis(100);
 
 /// A request in flight on a stream.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +92,14 @@ impl Bell {
 pub(crate) struct Driver<'a> {
     shared: &'a WorkerShared,
     options: Http2Options,
+    /// The requests sent: the run's, or a native user's (the same rows, its own headers).
+    requests: Arc<[PreparedRequest]>,
+    /// Latency counts from the due time (open model, arrival rate), not from the send.
+    latency_from_due: bool,
+    /// An arrival rate's interval: a send this late or later counts as late.
+    late_after: Option<Duration>,
+    /// The closed model's batching (`waits_to_refill`).
+    refills_in_halves: bool,
     codec: ClientConnection,
     pub in_flight: Vec<InFlight>,
     /// Requests to send first (taken from the plan, or to go out again).
@@ -107,15 +111,27 @@ pub(crate) struct Driver<'a> {
     waiting_for_plan: bool,
     /// The server's GOAWAY: its last stream and code.
     goaway: Option<(u32, ErrorCode)>,
+    /// A write is in flight: cut short, it may leave a partial frame behind.
+    mid_write: bool,
     ended: Option<Ended>,
 }
 
 impl<'a> Driver<'a> {
-    /// A connection's driver that sends `pending` first.
-    pub fn new(shared: &'a WorkerShared, options: Http2Options, pending: Vec<Pending>) -> Self {
+    /// A connection's driver that sends `pending` first, then what `feed` hands out.
+    pub fn new(
+        shared: &'a WorkerShared,
+        options: Http2Options,
+        pending: Vec<Pending>,
+        requests: Arc<[PreparedRequest]>,
+        feed: &Feed<'_>,
+    ) -> Self {
         Driver {
             shared,
             options,
+            requests,
+            latency_from_due: feed.latency_from_due(shared),
+            late_after: feed.late_after(),
+            refills_in_halves: feed.refills_in_halves(shared),
             codec: ClientConnection::new(ringload_h2::Config {
                 stream_window: options.stream_window,
                 connection_window: options.connection_window,
@@ -126,6 +142,7 @@ impl<'a> Driver<'a> {
             plan_done: false,
             waiting_for_plan: false,
             goaway: None,
+            mid_write: false,
             ended: None,
         }
     }
@@ -136,15 +153,23 @@ impl<'a> Driver<'a> {
         connection: H2Transport,
         alarm: &Alarm,
         scratch: &mut H2Scratch,
+        feed: &mut Feed<'_>,
     ) -> Ended {
         let H2Transport { tcp, tls } = connection;
-        let (reader, writer) = tcp.into_split();
+        let (reader, mut writer) = tcp.into_split();
         let tls = RefCell::new(tls);
         let bell = Bell::default();
         let rearm = Bell::default();
         let state = RefCell::new(self);
         {
-            let mut writing = pin!(write_loop(&state, writer, &tls, (&bell, &rearm), scratch));
+            let mut writing = pin!(write_loop(
+                &state,
+                &mut writer,
+                &tls,
+                (&bell, &rearm),
+                scratch,
+                feed
+            ));
             let mut reading = pin!(read_loop(&state, reader, &tls, (&bell, &rearm), alarm));
             let (mut written, mut read) = (false, false);
             std::future::poll_fn(|cx| {
@@ -163,6 +188,18 @@ impl<'a> Driver<'a> {
             })
             .await;
         }
+        let goodbye = {
+            let driver = state.borrow();
+            matches!(driver.ended, Some(Ended::Failed(_)))
+                && !driver.mid_write
+                && driver.codec.has_output()
+        };
+        if goodbye {
+            // The GOAWAY the codec queued tells the server why, as far as it goes in a moment.
+            let mut buffers = WriteBuffers::default();
+            let flushed = flush(&state, &mut writer, &tls, &mut buffers);
+            let _ = alarm.guard(Instant::now() + GOODBYE_WAIT, flushed).await;
+        }
         let driver = state.into_inner();
         driver.ended.take().unwrap_or(Ended::PlanDone)
     }
@@ -180,20 +217,23 @@ impl<'a> Driver<'a> {
             let Some(pending) = self.pending.pop() else {
                 break;
             };
-            let request = &shared.requests[pending.request];
-            let h2 = request
+            let h2 = self.requests[pending.request]
                 .h2
                 .as_ref()
                 .expect("HTTP/2 runs prepare every request's HTTP/2 form");
-            let (head, body) = h2.render(scratch, &shared.rng);
+            // A sequence's steps draw their values from the iteration's seed.
+            let own_draws = pending.iteration.map(Rng::per_iteration);
+            let (head, body) = h2.render(scratch, own_draws.as_ref().unwrap_or(&shared.rng));
             let stream = self.codec.open(head, body);
             let sent_at = Instant::now();
             // Open model: how late the send was (closed: latency runs from the send).
-            if !shared.plan.is_closed_model() {
-                shared
-                    .stats
-                    .borrow_mut()
-                    .record_lag(micros(sent_at.saturating_duration_since(pending.due)));
+            if self.latency_from_due {
+                let lag = sent_at.saturating_duration_since(pending.due);
+                let mut stats = shared.stats.borrow_mut();
+                stats.record_lag(micros(lag));
+                if let Some(period) = self.late_after {
+                    stats.late += u64::from(lag >= period);
+                }
             }
             shared.plan.exchange_started();
             self.in_flight.push(InFlight {
@@ -230,9 +270,7 @@ impl<'a> Driver<'a> {
             .options
             .streams
             .min(self.codec.peer_max_concurrent_streams() as usize);
-        self.shared.plan.is_closed_model()
-            && !self.in_flight.is_empty()
-            && free < streams.div_ceil(2)
+        self.refills_in_halves && !self.in_flight.is_empty() && free < streams.div_ceil(2)
     }
 
     /// The connection is over when nothing is left to do on it.
@@ -284,13 +322,14 @@ impl<'a> Driver<'a> {
 /// The writer: opens streams and writes what the codec queued.
 async fn write_loop<W: monoio::io::AsyncWriteRent>(
     state: &RefCell<&mut Driver<'_>>,
-    mut writer: W,
+    writer: &mut W,
     tls: &RefCell<Option<rustls::ClientConnection>>,
     (bell, rearm): (&Bell, &Bell),
     scratch: &mut H2Scratch,
+    feed: &mut Feed<'_>,
 ) {
-    let (mut plain, mut cipher) = (Vec::new(), Vec::new());
-    let mut due: Vec<Instant> = Vec::new();
+    let mut buffers = WriteBuffers::default();
+    let mut batch: Vec<Pending> = Vec::new();
     loop {
         let room = {
             let mut driver = state.borrow_mut();
@@ -302,83 +341,130 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
             }
             driver.room_for_more()
         };
-        let has_output = state.borrow().codec.has_output()
-            || tls.borrow().as_ref().is_some_and(|t| t.wants_write());
-        if room > 0 && !has_output && state.borrow().waits_to_refill(room) {
+        if has_output(state, tls) {
+            if !flush(state, writer, tls, &mut buffers).await {
+                return;
+            }
+            continue;
+        }
+        if room == 0 || state.borrow().waits_to_refill(room) {
             bell.wait().await;
             continue;
         }
-        if room > 0 && !has_output {
-            due.clear();
-            let shared = state.borrow().shared;
-            // Open model: this waits for the next due time. Frames the reader queues meanwhile
-            // (acknowledgements) go out with the next requests.
-            state.borrow_mut().waiting_for_plan = true;
-            let more = shared
-                .plan
-                .next_batch(&mut due, room, shared.deadline)
-                .await
-                && !shared.stop.is_requested();
-            let mut driver = state.borrow_mut();
-            driver.waiting_for_plan = false;
-            if driver.ended.is_some() {
-                // Requests handed out meanwhile go out on the next connection, or are counted
-                // aborted at the run's end.
-                driver.pending.extend(due.iter().rev().map(|&due| Pending {
-                    request: shared.picker.pick(),
-                    due,
-                    resent: false,
-                }));
-                return;
-            }
-            if more {
-                driver.pending.extend(due.iter().rev().map(|&due| Pending {
-                    request: shared.picker.pick(),
-                    due,
-                    resent: false,
-                }));
-            } else {
-                driver.plan_done = true;
-                driver.check_done();
-            }
-            continue;
-        }
-        if has_output {
-            let buf = {
-                let mut driver = state.borrow_mut();
-                driver.codec.take_output(&mut plain);
-                match tls.borrow_mut().as_mut() {
-                    None => std::mem::take(&mut plain),
-                    Some(session) => {
-                        if let Err(e) = encrypt(session, &plain, &mut cipher) {
-                            driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Tls, e)));
-                            return;
+        let shared = state.borrow().shared;
+        // The connection's end waits for this: the plan counts a request as handed out before
+        // its due time comes.
+        state.borrow_mut().waiting_for_plan = true;
+        let more = {
+            let mut next = pin!(feed.next(shared, &mut batch, room));
+            loop {
+                match either(next.as_mut(), bell.wait()).await {
+                    Either::First(more) => break more,
+                    // Frames the reader queued meanwhile (acknowledgements, PING replies) go
+                    // out now, not with the next request: a user's pause may last seconds.
+                    Either::Second(()) => {
+                        if state.borrow().ended.is_none() && has_output(state, tls) {
+                            flush(state, writer, tls, &mut buffers).await;
                         }
-                        plain.clear();
-                        std::mem::take(&mut cipher)
                     }
                 }
-            };
-            let len = buf.len() as u64;
-            let (result, mut buf) = writer.write_all(buf).await;
-            buf.clear();
-            if tls.borrow().is_some() {
-                cipher = buf;
-            } else {
-                plain = buf;
             }
-            let mut driver = state.borrow_mut();
-            if let Err(e) = result {
-                if driver.ended.is_none() {
-                    driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Write, e)));
-                }
-                return;
-            }
-            driver.shared.stats.borrow_mut().bytes_written += len;
-            continue;
+        };
+        let mut driver = state.borrow_mut();
+        driver.waiting_for_plan = false;
+        // Popped from the end: the earliest due goes first. Handed out while the connection
+        // ended, they go out on the next one, or are counted aborted at the run's end.
+        driver.pending.extend(batch.drain(..).rev());
+        if driver.ended.is_some() {
+            return;
         }
-        bell.wait().await;
+        if !more {
+            driver.plan_done = true;
+            driver.check_done();
+        }
     }
+}
+
+/// Whether anything waits to be written: frames the codec queued, or TLS records.
+fn has_output(
+    state: &RefCell<&mut Driver<'_>>,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+) -> bool {
+    state.borrow().codec.has_output() || tls.borrow().as_ref().is_some_and(|t| t.wants_write())
+}
+
+/// The writer's buffers, reused from write to write.
+#[derive(Default)]
+struct WriteBuffers {
+    plain: Vec<u8>,
+    cipher: Vec<u8>,
+}
+
+/// Writes every frame queued since the last write in one go. Returns false when the connection
+/// failed (the driver then says how).
+async fn flush<W: monoio::io::AsyncWriteRent>(
+    state: &RefCell<&mut Driver<'_>>,
+    writer: &mut W,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+    buffers: &mut WriteBuffers,
+) -> bool {
+    let WriteBuffers { plain, cipher } = buffers;
+    let buf = {
+        let mut driver = state.borrow_mut();
+        driver.codec.take_output(plain);
+        match tls.borrow_mut().as_mut() {
+            None => std::mem::take(plain),
+            Some(session) => {
+                if let Err(e) = encrypt(session, plain, cipher) {
+                    driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Tls, e)));
+                    return false;
+                }
+                plain.clear();
+                std::mem::take(cipher)
+            }
+        }
+    };
+    let len = buf.len() as u64;
+    state.borrow_mut().mid_write = true;
+    let (result, mut buf) = writer.write_all(buf).await;
+    state.borrow_mut().mid_write = false;
+    buf.clear();
+    if tls.borrow().is_some() {
+        *cipher = buf;
+    } else {
+        *plain = buf;
+    }
+    let mut driver = state.borrow_mut();
+    if let Err(e) = result {
+        if driver.ended.is_none() {
+            driver.ended = Some(Ended::Failed(Failure::new(ErrorKind::Write, e)));
+        }
+        return false;
+    }
+    driver.shared.stats.borrow_mut().bytes_written += len;
+    true
+}
+
+/// Which of two futures finished first.
+enum Either<A, B> {
+    First(A),
+    Second(B),
+}
+
+/// Resolves with whichever of `a` and `b` is ready first (`a` when both are).
+async fn either<A: Future, B: Future>(
+    a: std::pin::Pin<&mut A>,
+    b: B,
+) -> Either<A::Output, B::Output> {
+    let mut a = a;
+    let mut b = pin!(b);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::First(out));
+        }
+        b.as_mut().poll(cx).map(Either::Second)
+    })
+    .await
 }
 
 /// The reader: feeds the codec, records responses, enforces timeouts.
@@ -519,10 +605,12 @@ fn receive(driver: &mut Driver<'_>, input: &[u8]) -> Result<usize, ConnectionErr
         in_flight,
         pending,
         goaway,
+        latency_from_due,
         ..
     } = driver;
     let mut handler = Responses {
         shared,
+        latency_from_due: *latency_from_due,
         in_flight,
         pending,
         goaway,
@@ -566,6 +654,7 @@ impl Driver<'_> {
 /// Records responses as the codec reports them.
 struct Responses<'a, 'b> {
     shared: &'b WorkerShared,
+    latency_from_due: bool,
     in_flight: &'a mut Vec<InFlight>,
     pending: &'a mut Vec<Pending>,
     goaway: &'a mut Option<(u32, ErrorCode)>,
@@ -615,10 +704,10 @@ impl Handler for Responses<'_, '_> {
                 let done = self.now;
                 let endpoint = shared.requests[f.pending.request].endpoint;
                 let first_byte_at = f.first_byte_at.unwrap_or(done);
-                let latency_from = if shared.plan.is_closed_model() {
-                    f.sent_at
-                } else {
+                let latency_from = if self.latency_from_due {
                     f.pending.due
+                } else {
+                    f.sent_at
                 };
                 shared.stats.borrow_mut().record_response(
                     endpoint,

@@ -7,6 +7,7 @@ pub(crate) mod connection;
 pub(crate) mod demand;
 pub(crate) mod h2_connection;
 pub(crate) mod h2_driver;
+pub(crate) mod h2_feed;
 pub(crate) mod limits;
 pub(crate) mod pacer;
 pub(crate) mod plan;

@@ -103,6 +103,8 @@ pub struct ClientConnection {
     settings_received: bool,
     /// The lowest `last_stream_id` of the server's GOAWAYs.
     goaway: Option<u32>,
+    /// The preface (and whatever was queued with it) was taken for writing.
+    preface_taken: bool,
     failed: Option<ConnectionError>,
     partial: Option<PartialBlock>,
     block: Vec<u8>,
@@ -148,6 +150,7 @@ impl ClientConnection {
             settings_received: false,
             goaway: None,
             failed: None,
+            preface_taken: false,
             partial: None,
             block: Vec::new(),
             control_in_a_row: 0,
@@ -158,6 +161,7 @@ impl ClientConnection {
     pub fn take_output(&mut self, buf: &mut Vec<u8>) {
         debug_assert!(buf.is_empty());
         std::mem::swap(&mut self.out, buf);
+        self.preface_taken = true;
     }
 
     pub fn has_output(&self) -> bool {
@@ -294,12 +298,17 @@ impl ClientConnection {
         Ok(used)
     }
 
-    /// Queues GOAWAY and remembers the failure.
+    /// Queues GOAWAY, in place of anything queued after the preface and not yet taken, and
+    /// remembers the failure. Its last stream is the last one the server opened that we acted
+    /// on: none, with push disabled. Requests queued and not yet taken never reach the server:
+    /// their streams fail with the connection.
     fn fail(&mut self, code: ErrorCode, reason: &'static str) -> ConnectionError {
         let error = ConnectionError { code, reason };
         if self.failed.is_none() {
-            let last = self.next_stream_id.saturating_sub(2);
-            frame::push_goaway(&mut self.out, last, code);
+            if self.preface_taken {
+                self.out.clear();
+            }
+            frame::push_goaway(&mut self.out, 0, code);
             self.failed = Some(error);
         }
         error

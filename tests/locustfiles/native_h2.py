@@ -1,0 +1,45 @@
+"""Native users over HTTP/2: each user's connection speaks h2 (h2c on http://, ALPN on https://).
+
+``NATIVE_H2_MODE=wait``: a wait time, one request at a time per user. ``NATIVE_H2_MODE=rate``: 20
+requests/s per user to a route that takes 200 ms, four of them in flight at once on the user's
+connection (``streams = 8``). The engine's result goes to ``NATIVE_RESULT_FILE``.
+"""
+
+import json
+import os
+
+from locust import constant, events
+from ringload import NativeUser, Request
+
+MODE = os.environ.get("NATIVE_H2_MODE", "wait")
+
+
+class Multiplexed(NativeUser):
+    abstract = True
+    http2 = True
+
+
+if MODE == "rate":
+
+    class SlowRoute(Multiplexed):
+        rate = 20
+        streams = 8
+        requests = [Request("GET", "/delay/200", name="slow")]
+
+else:
+
+    class Browse(Multiplexed):
+        wait_time = constant(0.01)
+        sequence = [
+            Request("GET", "/", name="home"),
+            Request("POST", "/echo", json={"id": "{{rand_int 1 9}}"}, name="echo"),
+            Request("GET", "/bytes/2000", name="bytes"),
+        ]
+
+
+@events.quitting.add_listener
+def _write_engine_result(environment, **_kwargs):
+    user = next(iter(environment.user_classes))
+    result = user.engine_result(environment)
+    with open(os.environ["NATIVE_RESULT_FILE"], "w") as f:
+        json.dump(None if result is None else json.loads(result.to_json()), f)

@@ -1,0 +1,97 @@
+"""NativeUser with ``http2 = True``: real Locust runs whose users' requests go over HTTP/2 in the
+engine, against the built-in target speaking h2c (and h2 over TLS). Each user has a connection of
+its own; with a ``rate``, ``streams`` of its requests may be in flight on it at once."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import ringload
+
+# Imported at collection, before any test starts a server thread (see test_native_users.py).
+from locust import constant  # noqa: I001
+from locust_runner import run_locust
+from ringload import NativeUser, Request
+
+LOCUSTFILE = Path(__file__).parent / "locustfiles" / "native_h2.py"
+
+
+def _run(target: ringload.TargetServer, tmp_path: Path, mode: str, users: int, run_time: str):
+    out = tmp_path / "engine.json"
+    result = run_locust(
+        LOCUSTFILE, target.url, mode="stock", users=users, spawn_rate=100, run_time=run_time, workdir=tmp_path,
+        env={"NATIVE_H2_MODE": mode, "NATIVE_RESULT_FILE": str(out)},
+    )  # fmt: skip
+    return result, json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_native_users_speak_http2_on_a_connection_each(tmp_path: Path, tls: bool) -> None:
+    users = 3
+    with ringload.TargetServer(http2=True, tls=tls) as target:
+        result, engine = _run(target, tmp_path, "wait", users, "3s")
+        served, connections = target.requests(), target.connections()
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    assert engine["protocol"] == "h2", engine
+    names = {("GET", "home"), ("POST", "echo"), ("GET", "bytes")}
+    assert set(result.stats) == names, result.describe()
+    counts = [result.stats[key]["requests"] for key in names]
+    # A sequence: every step as often as the others, give or take the iteration cut by the stop.
+    assert min(counts) > 50 and max(counts) - min(counts) <= users, counts
+    # Every response the server sent reached Locust's stats, except the requests in flight at
+    # the stop (dropped, one per user at most).
+    reported = sum(counts)
+    assert reported <= served <= reported + users, (reported, served)
+    assert engine["ok"] == reported, engine
+    # One connection per user, kept for the whole test, as a Locust user has (over TLS, and one
+    # handshake before the test that asked the server for h2 by ALPN).
+    assert connections == users + tls, connections
+    # Locust's raw entries (--json): the bodies' lengths, as the target sent them.
+    entry = next(e for e in json.loads(result.stdout) if e["name"] == "bytes")
+    assert entry["total_content_length"] == 2000 * entry["num_requests"] > 0, entry
+
+
+def test_a_users_rate_with_streams_overlaps_slow_responses(tmp_path: Path) -> None:
+    """20 requests/s per user, each taking 200 ms: about 4 in flight per user at once. One stream
+    would carry 5 a second and fall behind (as `test_a_rate_the_connection_cannot_carry_is_reported`
+    shows over HTTP/1.1); eight keep the schedule, on the user's one connection."""
+    users = 2
+    with ringload.TargetServer(http2=True) as target:
+        result, engine = _run(target, tmp_path, "rate", users, "3s")
+        connections = target.connections()
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    assert "fell behind" not in result.stderr, result.describe()
+    entry = result.stats[("GET", "slow")]
+    # 2 users x 20/s for the ~3 s they ran, less what was in flight at the stop (0.2 s of it).
+    assert 95 <= entry["requests"] <= 122, result.describe()
+    # Latency counts from the due time, and nothing waited for a stream: about the 200 ms each took.
+    (raw,) = json.loads(result.stdout)
+    assert 200 <= raw["min_response_time"] and raw["max_response_time"] < 400, raw
+    assert connections == users, connections
+    assert engine["protocol"] == "h2", engine
+
+
+def _define(source: str) -> None:
+    namespace: dict = {"NativeUser": NativeUser, "Request": Request, "constant": constant}
+    exec(textwrap.dedent(source), namespace)  # noqa: S102 - the test's own class definitions
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("http2 = 'yes'", r"Bad\.http2: must be True or False, not 'yes'"),
+        ("http2 = True\n    streams = 0", r"Bad\.streams: must be a whole number of streams, at least 1, not 0"),
+        ("streams = 4\n    rate = 10", r"Bad\.streams: needs http2 = True: HTTP/1\.1 sends one request at a time"),
+        (
+            "http2 = True\n    streams = 4\n    wait_time = constant(1)",
+            r"Bad\.streams: above 1 needs a `rate`: with a wait_time a user sends its next request after the "
+            r"response",
+        ),
+    ],
+)
+def test_http2_attributes_are_checked_at_import(body: str, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        _define(f"class Bad(NativeUser):\n    requests = [Request('GET', '/')]\n    {body}\n")
