@@ -621,7 +621,9 @@ fn a_second_ctrl_c_quits_at_once() {
         unsafe {
             libc::kill(child.id() as libc::pid_t, libc::SIGINT);
         }
-        std::thread::sleep(Duration::from_millis(2));
+        // Soon enough that the second lands before the stop the first began is over (2 ms was
+        // not always, on a loaded machine), late enough that the first was taken.
+        std::thread::sleep(Duration::from_micros(200));
     }
     let output = child.wait_with_output().unwrap();
     // The first restored the default action, which the second then took: no report.

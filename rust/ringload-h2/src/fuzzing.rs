@@ -33,10 +33,13 @@ impl Handler for Log {
 fn run_client(pieces: &[&[u8]]) -> (Log, Result<(), ErrorCode>, Vec<u8>) {
     let mut client = ClientConnection::new(Config::default());
     let head = RequestHead::new(b"GET", b"http", b"fuzz", b"/");
+    let mut log = Log::default();
+    // The server's SETTINGS let more than one stream open.
+    let settings = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+    assert_eq!(client.receive(&settings, &mut log), Ok(settings.len()));
     for _ in 0..3 {
         client.open(&head, b"body");
     }
-    let mut log = Log::default();
     let mut pending = Vec::new();
     let mut verdict = Ok(());
     for piece in pieces {

@@ -143,7 +143,8 @@ fn answer(path: &str) -> Answer {
     }
 }
 
-/// This codec's client: every path on one connection, all streams at once.
+/// This codec's client: every path on one connection, all streams at once once the server's
+/// SETTINGS allow.
 fn with_ringload(addr: SocketAddr, config: Config) -> HashMap<String, Seen> {
     struct Collect {
         by_stream: HashMap<u32, Seen>,
@@ -180,16 +181,19 @@ fn with_ringload(addr: SocketAddr, config: Config) -> HashMap<String, Seen> {
     let mut client = ClientConnection::new(config);
     let authority = addr.to_string();
     let mut paths = HashMap::new();
-    for path in PATHS {
-        let head = RequestHead::new(b"GET", b"http", authority.as_bytes(), path.as_bytes());
-        paths.insert(client.open(&head, b""), path.to_string());
-    }
+    let mut to_open = PATHS.iter();
     let mut collect = Collect {
         by_stream: HashMap::new(),
         ended: Vec::new(),
     };
     let (mut input, mut out, mut buf) = (Vec::new(), Vec::new(), vec![0u8; 64 * 1024]);
     while collect.ended.len() < PATHS.len() {
+        // One stream before the server's SETTINGS arrive, then the rest at once.
+        while client.stream_room() > 0 {
+            let Some(path) = to_open.next() else { break };
+            let head = RequestHead::new(b"GET", b"http", authority.as_bytes(), path.as_bytes());
+            paths.insert(client.open(&head, b""), path.to_string());
+        }
         client.take_output(&mut out);
         socket.write_all(&out).unwrap();
         out.clear();

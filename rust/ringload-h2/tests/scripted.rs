@@ -78,6 +78,12 @@ fn get() -> RequestHead {
 
 fn client_with(streams: usize) -> ClientConnection {
     let mut client = ClientConnection::new(Config::default());
+    if streams > 1 {
+        // Until the server's SETTINGS say how many it allows, one stream opens.
+        assert_eq!(client.stream_room(), 1);
+        let settings = Server::default().settings(&[]);
+        assert!(client.receive(&settings.out, &mut Seen::default()).is_ok());
+    }
     for _ in 0..streams {
         client.open(&get(), b"");
     }
@@ -266,6 +272,29 @@ fn a_header_block_in_continuations_decodes_and_an_interrupted_one_is_an_error() 
     let mut payload = 0u32.to_be_bytes().to_vec();
     payload.extend_from_slice(&ErrorCode::PROTOCOL_ERROR.0.to_be_bytes());
     assert_eq!(sent, [(kind::GOAWAY, 0, 0, payload)]);
+}
+
+#[test]
+fn a_request_opened_while_a_header_block_is_incomplete_leaves_it_intact() {
+    let mut client = client_with(1);
+    output(&mut client);
+    let mut block = Vec::new();
+    let mut encoder = Encoder::default();
+    encoder.encode(b":status", b"200", false, &mut block);
+    encoder.encode(b"x-long", &[b'v'; 100], false, &mut block);
+    let (a, b) = block.split_at(10);
+    let first = Server::default()
+        .settings(&[])
+        .raw(kind::HEADERS, flag::END_STREAM, 1, a);
+    let rest = Server::default().raw(kind::CONTINUATION, flag::END_HEADERS, 1, b);
+    let mut seen = Seen::default();
+    assert_eq!(client.receive(&first.out, &mut seen), Ok(first.out.len()));
+    // The next read has not come yet: a request goes out meanwhile (its block encoded then).
+    let stream = client.open(&get(), b"");
+    assert_eq!(stream, 3);
+    assert_eq!(client.receive(&rest.out, &mut seen), Ok(rest.out.len()));
+    assert_eq!(seen.heads, [(1, 200)]);
+    assert_eq!(seen.ends, [(1, StreamEnd::Complete)]);
 }
 
 #[test]

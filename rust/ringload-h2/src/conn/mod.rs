@@ -19,8 +19,10 @@ const LAST_STREAM_ID: u32 = (1 << 31) - 1;
 /// handful.
 const MAX_CONTROL_FRAMES_IN_A_ROW: u32 = 10_000;
 
-/// Streams opened before the server's SETTINGS say how many it allows.
-const UNANNOUNCED_STREAM_LIMIT: u32 = 100;
+/// Streams opened before the server's SETTINGS say how many it allows: one. A server allowing
+/// fewer streams than a connection would open refuses the rest (RFC 9113 §5.1.2), so requests
+/// would be sent to be refused; the first one still goes out with the preface.
+const UNANNOUNCED_STREAM_LIMIT: u32 = 1;
 
 /// The most CONTINUATION frames one header block may take.
 const MAX_CONTINUATIONS: u32 = 256;
@@ -107,7 +109,11 @@ pub struct ClientConnection {
     preface_taken: bool,
     failed: Option<ConnectionError>,
     partial: Option<PartialBlock>,
+    /// The server's header block being received (it may span reads, across which requests are
+    /// opened).
     block: Vec<u8>,
+    /// A request's header block being encoded: never the same buffer as `block`.
+    request_block: Vec<u8>,
     control_in_a_row: u32,
 }
 
@@ -153,6 +159,7 @@ impl ClientConnection {
             preface_taken: false,
             partial: None,
             block: Vec::new(),
+            request_block: Vec::new(),
             control_in_a_row: 0,
         }
     }
@@ -179,8 +186,7 @@ impl ClientConnection {
     }
 
     /// How many streams may be open at once: the server's limit once its SETTINGS arrived;
-    /// before, the 100 that RFC 9113 §6.5.2 recommends every server allow (requests sent with
-    /// the preface save a round trip, as h2load's do).
+    /// before, one (`UNANNOUNCED_STREAM_LIMIT`): the others wait a round trip for the limit.
     fn stream_limit(&self) -> u32 {
         if self.settings_received {
             self.peer.max_concurrent_streams
@@ -226,11 +232,11 @@ impl ClientConnection {
         debug_assert!(self.can_open());
         let id = self.next_stream_id;
         self.next_stream_id += 2;
-        self.block.clear();
-        self.encoder.begin_block(&mut self.block);
+        self.request_block.clear();
+        self.encoder.begin_block(&mut self.request_block);
         for f in &head.fields {
             self.encoder
-                .encode(&f.name, &f.value, f.sensitive, &mut self.block);
+                .encode(&f.name, &f.value, f.sensitive, &mut self.request_block);
         }
         let end_stream = body.is_empty();
         self.push_header_block(id, end_stream);
@@ -314,20 +320,20 @@ impl ClientConnection {
         error
     }
 
-    /// Writes the header block in `self.block` as HEADERS and as many CONTINUATION frames as
+    /// Writes the header block in `self.request_block` as HEADERS and as many CONTINUATION frames as
     /// the server's frame size needs.
     fn push_header_block(&mut self, stream: u32, end_stream: bool) {
         let max = self.peer.max_frame_size as usize;
-        let mut chunks = self.block.chunks(max);
+        let mut chunks = self.request_block.chunks(max);
         let first = chunks.next().unwrap_or(&[]);
         let mut flags = if end_stream { flag::END_STREAM } else { 0 };
-        let more = self.block.len() > max;
+        let more = self.request_block.len() > max;
         if !more {
             flags |= flag::END_HEADERS;
         }
         frame::push_header(&mut self.out, first.len(), kind::HEADERS, flags, stream);
         self.out.extend_from_slice(first);
-        let count = self.block.len().div_ceil(max.max(1)).max(1);
+        let count = self.request_block.len().div_ceil(max.max(1)).max(1);
         for (i, chunk) in chunks.enumerate() {
             let last = i + 2 == count;
             let flags = if last { flag::END_HEADERS } else { 0 };
