@@ -74,8 +74,22 @@ const ENTRY_OVERHEAD: usize = 32;
 /// The default and initial table size (SETTINGS_HEADER_TABLE_SIZE's default).
 pub const DEFAULT_TABLE_SIZE: usize = 4096;
 
-/// A name and value, as a table keeps them.
-type Entry = (Box<[u8]>, Box<[u8]>);
+/// A name and value, as a table keeps them: the name's bytes, then the value's, in one buffer.
+#[derive(Debug)]
+struct Entry {
+    bytes: Vec<u8>,
+    name_len: usize,
+}
+
+impl Entry {
+    fn name(&self) -> &[u8] {
+        &self.bytes[..self.name_len]
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.bytes[self.name_len..]
+    }
+}
 
 /// A dynamic table: newest entry first, evicting the oldest to stay within `max_size`.
 #[derive(Debug)]
@@ -83,6 +97,9 @@ pub(crate) struct DynamicTable {
     entries: VecDeque<Entry>,
     size: usize,
     max_size: usize,
+    /// The last evicted entry's buffer, for the next insert: a server that indexes a field in
+    /// every response (nginx's `date`, for one) then costs no allocation per response.
+    spare: Vec<u8>,
 }
 
 impl DynamicTable {
@@ -91,6 +108,7 @@ impl DynamicTable {
             entries: VecDeque::new(),
             size: 0,
             max_size,
+            spare: Vec::new(),
         }
     }
 
@@ -105,14 +123,14 @@ impl DynamicTable {
 
     /// Entry `i` of the dynamic table, 0 being the newest (HPACK index 62).
     pub fn get(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        self.entries.get(i).map(|(n, v)| (&n[..], &v[..]))
+        self.entries.get(i).map(|e| (e.name(), e.value()))
     }
 
     /// The dynamic index (0 = newest) of an entry with this name and value.
     pub fn find(&self, name: &[u8], value: &[u8]) -> Option<usize> {
         self.entries
             .iter()
-            .position(|(n, v)| &n[..] == name && &v[..] == value)
+            .position(|e| e.name() == name && e.value() == value)
     }
 
     pub fn set_max_size(&mut self, max_size: usize) {
@@ -129,14 +147,22 @@ impl DynamicTable {
             return;
         }
         self.evict_to(self.max_size - size);
-        self.entries.push_front((name.into(), value.into()));
+        let mut bytes = std::mem::take(&mut self.spare);
+        bytes.clear();
+        bytes.extend_from_slice(name);
+        bytes.extend_from_slice(value);
+        self.entries.push_front(Entry {
+            bytes,
+            name_len: name.len(),
+        });
         self.size += size;
     }
 
     fn evict_to(&mut self, room: usize) {
         while self.size > room {
-            let (name, value) = self.entries.pop_back().expect("size counts entries");
-            self.size -= name.len() + value.len() + ENTRY_OVERHEAD;
+            let entry = self.entries.pop_back().expect("size counts entries");
+            self.size -= entry.bytes.len() + ENTRY_OVERHEAD;
+            self.spare = entry.bytes;
         }
     }
 }
