@@ -43,6 +43,40 @@ pub struct Decoder {
     limit: usize,
     name: Vec<u8>,
     value: Vec<u8>,
+    memo: HuffmanMemo,
+}
+
+/// The last few Huffman strings decoded, and what each decoded to. Servers repeat values:
+/// nginx sends `server`, `date` and `content-type` as new literals to index in every response
+/// (`date` the same for a whole second), so a repeat is a comparison, not a decoding.
+#[derive(Debug, Default)]
+struct HuffmanMemo {
+    entries: [(Vec<u8>, Vec<u8>); MEMO_ENTRIES],
+    /// The entry the next string to remember replaces.
+    next: usize,
+}
+
+const MEMO_ENTRIES: usize = 4;
+/// Longest Huffman string the memo keeps.
+const MEMO_MAX: usize = 128;
+
+impl HuffmanMemo {
+    /// What `coded` decodes to, if it is one of the strings remembered.
+    fn get(&self, coded: &[u8]) -> Option<&[u8]> {
+        self.entries
+            .iter()
+            .find(|(c, _)| c.as_slice() == coded)
+            .map(|(_, decoded)| decoded.as_slice())
+    }
+
+    fn remember(&mut self, coded: &[u8], decoded: &[u8]) {
+        let (c, d) = &mut self.entries[self.next];
+        c.clear();
+        c.extend_from_slice(coded);
+        d.clear();
+        d.extend_from_slice(decoded);
+        self.next = (self.next + 1) % MEMO_ENTRIES;
+    }
 }
 
 impl Default for Decoder {
@@ -58,6 +92,7 @@ impl Decoder {
             limit,
             name: Vec::new(),
             value: Vec::new(),
+            memo: HuffmanMemo::default(),
         }
     }
 
@@ -88,7 +123,7 @@ impl Decoder {
             if first & 0x80 != 0 {
                 let (index, used) = read_integer(block, 7).ok_or(HpackError::Truncated)?;
                 block = &block[used..];
-                let (name, value) = self.entry(index)?;
+                let (name, value) = entry(&self.table, index)?;
                 list_size += name.len() + value.len() + FIELD_OVERHEAD;
                 if list_size <= max_list_size {
                     field(name, value);
@@ -115,11 +150,11 @@ impl Decoder {
             block = &block[used..];
             self.name.clear();
             if name_index == 0 {
-                block = read_string(block, &mut self.name)?;
+                block = read_string(block, &mut self.name, &mut self.memo)?;
             } else {
-                let (name, _) = self.entry(name_index)?;
-                let name = name.to_vec();
-                self.name = name;
+                // Into the reused buffer: no allocation per field.
+                let (name, _) = entry(&self.table, name_index)?;
+                self.name.extend_from_slice(name);
             }
             self.value.clear();
             if !indexing && !wanted(&self.name) {
@@ -129,7 +164,7 @@ impl Decoder {
                 any_field = true;
                 continue;
             }
-            block = read_string(block, &mut self.value)?;
+            block = read_string(block, &mut self.value, &mut self.memo)?;
             list_size += self.name.len() + self.value.len() + FIELD_OVERHEAD;
             if list_size <= max_list_size {
                 field(&self.name, &self.value);
@@ -144,14 +179,14 @@ impl Decoder {
         }
         Ok(())
     }
+}
 
-    /// Field `index` of the static table followed by the dynamic one (1-based).
-    fn entry(&self, index: usize) -> Result<(&[u8], &[u8]), HpackError> {
-        match index {
-            0 => Err(HpackError::BadIndex),
-            1..=61 => Ok(STATIC_TABLE[index - 1]),
-            _ => self.table.get(index - 62).ok_or(HpackError::BadIndex),
-        }
+/// Field `index` of the static table followed by the dynamic one `table` (1-based).
+fn entry(table: &DynamicTable, index: usize) -> Result<(&[u8], &[u8]), HpackError> {
+    match index {
+        0 => Err(HpackError::BadIndex),
+        1..=61 => Ok(STATIC_TABLE[index - 1]),
+        _ => table.get(index - 62).ok_or(HpackError::BadIndex),
     }
 }
 
@@ -169,7 +204,11 @@ fn skip_string(block: &[u8]) -> Result<(usize, &[u8]), HpackError> {
 }
 
 /// Reads one string literal into `out`, returning what follows it.
-fn read_string<'a>(block: &'a [u8], out: &mut Vec<u8>) -> Result<&'a [u8], HpackError> {
+fn read_string<'a>(
+    block: &'a [u8],
+    out: &mut Vec<u8>,
+    memo: &mut HuffmanMemo,
+) -> Result<&'a [u8], HpackError> {
     let huffman_coded = block.first().ok_or(HpackError::Truncated)? & 0x80 != 0;
     let (len, used) = read_integer(block, 7).ok_or(HpackError::Truncated)?;
     let rest = &block[used..];
@@ -177,9 +216,23 @@ fn read_string<'a>(block: &'a [u8], out: &mut Vec<u8>) -> Result<&'a [u8], Hpack
         return Err(HpackError::Truncated);
     }
     let (text, rest) = rest.split_at(len);
-    if huffman_coded {
-        huffman::decode(text, out).map_err(|_| HpackError::Huffman)?;
+    if !huffman_coded {
+        out.extend_from_slice(text);
+    } else if let Some(decoded) = memo.get(text) {
+        out.extend_from_slice(decoded);
     } else {
+        let start = out.len();
+        huffman::decode(text, out).map_err(|_| HpackError::Huffman)?;
+        if text.len() <= MEMO_MAX {
+            memo.remember(text, &out[start..]);
+        }
+    }
+    Ok(rest)
+}
+
+#[cfg(any())]
+fn unused() {
+    if false {
         out.extend_from_slice(text);
     }
     Ok(rest)
@@ -239,6 +292,36 @@ mod tests {
             ])
         );
         assert_eq!(decoder.table.len(), 2);
+    }
+
+    #[test]
+    fn a_repeated_huffman_value_decodes_the_same_as_a_fresh_one() {
+        // Literals without indexing with Huffman-coded values (RFC 7541 C.4.1 and C.4.2's):
+        // "www.example.com", the same again (from the memo), "no-cache", then the first again.
+        let example = [
+            0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+        ];
+        let no_cache = [0xa8, 0xeb, 0x10, 0x64, 0x9c, 0xbf];
+        // Static names: :authority (1), and cache-control (24: 15 in the 4-bit prefix, then 9).
+        let (authority, cache_control): (&[u8], &[u8]) = (&[0x01], &[0x0f, 0x09]);
+        let mut block = Vec::new();
+        for (name, coded) in [
+            (authority, &example[..]),
+            (authority, &example),
+            (cache_control, &no_cache),
+            (authority, &example),
+        ] {
+            block.extend_from_slice(name);
+            block.push(0x80 | coded.len() as u8);
+            block.extend_from_slice(coded);
+        }
+        let mut decoder = Decoder::default();
+        let host = (":authority", "www.example.com");
+        let cache = ("cache-control", "no-cache");
+        assert_eq!(
+            decode_all(&mut decoder, &block),
+            pairs(&[host, host, cache, host])
+        );
     }
 
     #[test]

@@ -74,6 +74,9 @@ const ENTRY_OVERHEAD: usize = 32;
 /// The default and initial table size (SETTINGS_HEADER_TABLE_SIZE's default).
 pub const DEFAULT_TABLE_SIZE: usize = 4096;
 
+/// Evicted buffers kept for reuse.
+const MAX_SPARES: usize = 8;
+
 /// A name and value, as a table keeps them: the name's bytes, then the value's, in one buffer.
 #[derive(Debug)]
 struct Entry {
@@ -97,9 +100,10 @@ pub(crate) struct DynamicTable {
     entries: VecDeque<Entry>,
     size: usize,
     max_size: usize,
-    /// The last evicted entry's buffer, for the next insert: a server that indexes a field in
-    /// every response (nginx's `date`, for one) then costs no allocation per response.
-    spare: Vec<u8>,
+    /// Evicted entries' buffers, for the next inserts: a server that indexes fields in every
+    /// response (nginx indexes `server`, `date`, `content-type` and `content-length` in each)
+    /// then costs no allocation per response.
+    spares: Vec<Vec<u8>>,
 }
 
 impl DynamicTable {
@@ -108,7 +112,7 @@ impl DynamicTable {
             entries: VecDeque::new(),
             size: 0,
             max_size,
-            spare: Vec::new(),
+            spares: Vec::new(),
         }
     }
 
@@ -147,7 +151,7 @@ impl DynamicTable {
             return;
         }
         self.evict_to(self.max_size - size);
-        let mut bytes = std::mem::take(&mut self.spare);
+        let mut bytes = self.spares.pop().unwrap_or_default();
         bytes.clear();
         bytes.extend_from_slice(name);
         bytes.extend_from_slice(value);
@@ -162,7 +166,9 @@ impl DynamicTable {
         while self.size > room {
             let entry = self.entries.pop_back().expect("size counts entries");
             self.size -= entry.bytes.len() + ENTRY_OVERHEAD;
-            self.spare = entry.bytes;
+            if self.spares.len() < MAX_SPARES {
+                self.spares.push(entry.bytes);
+            }
         }
     }
 }
