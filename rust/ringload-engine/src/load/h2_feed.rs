@@ -14,7 +14,8 @@ use crate::load::watchdog::Alarm;
 /// A request taken from the plan that has not gone out yet.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Pending {
-    /// Index into the run's requests.
+    /// Index into the connection's requests: the run's, or its native user's (the same
+    /// statistics rows, the user's own headers).
     pub request: usize,
     /// Due time (open model), or when it was taken (closed).
     pub due: Instant,
