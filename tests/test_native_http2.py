@@ -74,6 +74,23 @@ def test_a_users_rate_with_streams_overlaps_slow_responses(tmp_path: Path) -> No
     assert engine["protocol"] == "h2", engine
 
 
+def test_a_load_shape_adds_and_removes_http2_users(tmp_path: Path) -> None:
+    """2 users, then 6, then 1: each user added opens its own h2 connection, each one removed
+    finishes its request in flight and closes it, and nothing is lost or failed on the way."""
+    with ringload.TargetServer(http2=True) as target:
+        # The shape ends the run (after 4.5 s), well before the 20 s limit.
+        result, engine = _run(target, tmp_path, "shape", 1, "20s")
+        served, connections = target.requests(), target.connections()
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    assert result.wall_s < 15, result.describe()
+    reported = result.stats[("GET", "home")]["requests"]
+    # Dropped at the stop: the one user left's request in flight, at most.
+    assert 0 < reported <= served <= reported + 1, (reported, served)
+    # Six users were ever in the run, each on a connection of its own.
+    assert connections == 6, connections
+    assert engine["protocol"] == "h2" and engine["ok"] == reported, engine
+
+
 def _define(source: str) -> None:
     namespace: dict = {"NativeUser": NativeUser, "Request": Request, "constant": constant}
     exec(textwrap.dedent(source), namespace)  # noqa: S102 - the test's own class definitions

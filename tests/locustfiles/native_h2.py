@@ -2,13 +2,14 @@
 
 ``NATIVE_H2_MODE=wait``: a wait time, one request at a time per user. ``NATIVE_H2_MODE=rate``: 20
 requests/s per user to a route that takes 200 ms, four of them in flight at once on the user's
-connection (``streams = 8``). The engine's result goes to ``NATIVE_RESULT_FILE``.
+connection (``streams = 8``). ``NATIVE_H2_MODE=shape``: a LoadTestShape of 2, 6, then 1 users.
+The engine's result goes to ``NATIVE_RESULT_FILE``.
 """
 
 import json
 import os
 
-from locust import constant, events
+from locust import LoadTestShape, constant, events
 from ringload import NativeUser, Request
 
 MODE = os.environ.get("NATIVE_H2_MODE", "wait")
@@ -19,7 +20,25 @@ class Multiplexed(NativeUser):
     http2 = True
 
 
-if MODE == "rate":
+if MODE == "shape":
+
+    class Paced(Multiplexed):
+        wait_time = constant(0.05)
+        requests = [Request("GET", "/", name="home")]
+
+    class Steps(LoadTestShape):
+        """2 users, then 6, then 1."""
+
+        steps = [(1.5, 2), (3.0, 6), (4.5, 1)]
+
+        def tick(self):
+            run_time = self.get_run_time()
+            for until, users in self.steps:
+                if run_time < until:
+                    return (users, 100)
+            return None
+
+elif MODE == "rate":
 
     class SlowRoute(Multiplexed):
         rate = 20
