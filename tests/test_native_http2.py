@@ -91,6 +91,22 @@ def test_a_load_shape_adds_and_removes_http2_users(tmp_path: Path) -> None:
     assert engine["protocol"] == "h2" and engine["ok"] == reported, engine
 
 
+def test_rate_users_removed_with_requests_in_flight_owe_nothing(tmp_path: Path) -> None:
+    """Rate users (20/s, 200 ms each, so about four in flight) under the shape: the five removed
+    at 3 s finish what they have in flight, and their schedule ends at the removal, not when
+    those responses arrive (had it, about 20 requests would count as never sent, and Locust's
+    log would say the class fell behind its rate)."""
+    with ringload.TargetServer(http2=True) as target:
+        result, engine = _run(target, tmp_path, "rate_shape", 1, "20s")
+        connections = target.connections()
+    assert result.returncode == 0 and result.total_failures() == 0, result.describe()
+    assert "fell behind" not in result.stderr, result.describe()
+    # 2 users for 1.5 s, 6 for 1.5 s, 1 for 1.5 s, at 20/s each: 270, less the edges.
+    assert 200 <= result.stats[("GET", "slow")]["requests"] <= 280, result.describe()
+    assert connections == 6, connections
+    assert engine["protocol"] == "h2", engine
+
+
 def _define(source: str) -> None:
     namespace: dict = {"NativeUser": NativeUser, "Request": Request, "constant": constant}
     exec(textwrap.dedent(source), namespace)  # noqa: S102 - the test's own class definitions

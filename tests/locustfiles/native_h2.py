@@ -1,8 +1,13 @@
 """Native users over HTTP/2: each user's connection speaks h2 (h2c on http://, ALPN on https://).
 
-``NATIVE_H2_MODE=wait``: a wait time, one request at a time per user. ``NATIVE_H2_MODE=rate``: 20
-requests/s per user to a route that takes 200 ms, four of them in flight at once on the user's
-connection (``streams = 8``). ``NATIVE_H2_MODE=shape``: a LoadTestShape of 2, 6, then 1 users.
+``NATIVE_H2_MODE`` picks the users:
+
+- ``wait``: a sequence with a wait time, one request at a time per user;
+- ``rate``: 20 requests/s per user to a route that takes 200 ms, so about four in flight at once
+  on the user's connection (``streams = 8``);
+- ``shape`` and ``rate_shape``: users as ``wait`` (a single request) or as ``rate``, under a
+  LoadTestShape of 2, then 6, then 1 users.
+
 The engine's result goes to ``NATIVE_RESULT_FILE``.
 """
 
@@ -20,11 +25,30 @@ class Multiplexed(NativeUser):
     http2 = True
 
 
-if MODE == "shape":
+class SlowRoute(Multiplexed):
+    abstract = MODE not in ("rate", "rate_shape")
+    rate = 20
+    streams = 8
+    requests = [Request("GET", "/delay/200", name="slow")]
 
-    class Paced(Multiplexed):
-        wait_time = constant(0.05)
-        requests = [Request("GET", "/", name="home")]
+
+class Paced(Multiplexed):
+    abstract = MODE != "shape"
+    wait_time = constant(0.05)
+    requests = [Request("GET", "/", name="home")]
+
+
+class Browse(Multiplexed):
+    abstract = MODE != "wait"
+    wait_time = constant(0.01)
+    sequence = [
+        Request("GET", "/", name="home"),
+        Request("POST", "/echo", json={"id": "{{rand_int 1 9}}"}, name="echo"),
+        Request("GET", "/bytes/2000", name="bytes"),
+    ]
+
+
+if MODE.endswith("shape"):
 
     class Steps(LoadTestShape):
         """2 users, then 6, then 1."""
@@ -37,23 +61,6 @@ if MODE == "shape":
                 if run_time < until:
                     return (users, 100)
             return None
-
-elif MODE == "rate":
-
-    class SlowRoute(Multiplexed):
-        rate = 20
-        streams = 8
-        requests = [Request("GET", "/delay/200", name="slow")]
-
-else:
-
-    class Browse(Multiplexed):
-        wait_time = constant(0.01)
-        sequence = [
-            Request("GET", "/", name="home"),
-            Request("POST", "/echo", json={"id": "{{rand_int 1 9}}"}, name="echo"),
-            Request("GET", "/bytes/2000", name="bytes"),
-        ]
 
 
 @events.quitting.add_listener

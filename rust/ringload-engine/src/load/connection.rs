@@ -2,7 +2,6 @@
 //! responses, account every request exactly once.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use crate::error::{ErrorKind, Failure};
 use crate::load::demand::{ConnectionSlot, DemandChanged, Idle, RaiseOnDrop};
 use crate::load::plan::{Picker, Plan};
 use crate::load::prepare::PreparedRequest;
+use crate::load::race::race;
 use crate::load::stop::StopSignal;
 use crate::load::users::{RequestOrder, UserLoop, UserSetup};
 use crate::load::watchdog::{Alarm, Watchdog};
@@ -457,7 +457,7 @@ pub(crate) async fn pause_while_in_use(
         }
         let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
         if alarm
-            .guard(until, either(nap, shared.users_left.wait_past(seen)))
+            .guard(until, race(nap, shared.users_left.wait_past(seen)))
             .await
             .is_err()
         {
@@ -487,24 +487,11 @@ pub(crate) async fn wait_while_idle(
     let _ = match idle {
         Idle::Until(until) => {
             let nap = monoio::time::sleep_until(monoio::time::Instant::from_std(until));
-            alarm.guard(until, either(nap, changed)).await
+            alarm.guard(until, race(nap, changed)).await.map(|_| ())
         }
         _ => alarm.guard(shared.deadline, changed).await,
     };
     true
-}
-
-/// Resolves when either future does (the other is dropped).
-async fn either(a: impl Future, b: impl Future) {
-    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
-    std::future::poll_fn(|cx| {
-        if a.as_mut().poll(cx).is_ready() || b.as_mut().poll(cx).is_ready() {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await
 }
 
 pub(crate) async fn sleep_before_deadline(wait: Duration, deadline: Instant) {

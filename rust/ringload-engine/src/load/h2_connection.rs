@@ -13,6 +13,7 @@ use crate::load::connection::{
 use crate::load::demand::{ConnectionSlot, RaiseOnDrop};
 use crate::load::h2_driver::{Driver, Ended};
 use crate::load::h2_feed::{Feed, Pending, UserTurns};
+use crate::load::watchdog::Alarm;
 use crate::net::h2_dial::{H2Dialer, H2Transport};
 use crate::proto::h2::render::H2Scratch;
 
@@ -25,7 +26,10 @@ pub(crate) async fn run_h2_connection(
     options: Http2Options,
 ) {
     let _raise = RaiseOnDrop(&shared.demand_changed);
-    let alarm = shared.watchdog.alarm();
+    // One per wait that may run at once: the reader's, the writer's, a native user's pause.
+    // Made once per slot (a watchdog keeps every alarm it made).
+    let (alarm, write_alarm) = (shared.watchdog.alarm(), shared.watchdog.alarm());
+    let mut pause_alarm: Option<Rc<Alarm>> = None;
     let mut backoff = BACKOFF_FIRST;
     let mut pending: Vec<Pending> = Vec::with_capacity(options.streams);
     let mut scratch = H2Scratch::default();
@@ -54,7 +58,8 @@ pub(crate) async fn run_h2_connection(
                 turns.leave(&shared);
                 feed = Feed::plan();
             }
-            // A user's requests to send again: its connection failed after it left.
+            // A user's requests left unsent when its connection failed after it left: the
+            // run's end would count them aborted; so does the user's.
             shared.abort(&shared.requests, pending.drain(..).map(|p| p.request));
             if !wait_while_idle(&shared, &alarm, idle, seen).await {
                 break;
@@ -72,7 +77,8 @@ pub(crate) async fn run_h2_connection(
                 }
                 shared.abort(&shared.requests, pending.drain(..).map(|p| p.request));
                 requests = current.requests.clone();
-                feed = Feed::User(UserTurns::new(&shared, slot, current));
+                let pause_alarm = pause_alarm.get_or_insert_with(|| shared.watchdog.alarm());
+                feed = Feed::User(UserTurns::new(&shared, slot, current, pause_alarm.clone()));
             }
         }
         if pending.is_empty() {
@@ -113,10 +119,18 @@ pub(crate) async fn run_h2_connection(
                 }
             }
         };
+        if matches!(&feed, Feed::User(turns) if !turns.is_current()) {
+            // The user left while its connection was being made: nothing was sent for it, and
+            // nothing is, with its headers, for another (as on HTTP/1.1, not counted).
+            pending.clear();
+            transport = Some(connection);
+            continue;
+        }
         let taken = std::mem::take(&mut pending);
         let mut driver = Driver::new(&shared, options, taken, requests.clone(), &feed);
+        let alarms = (&*alarm, &*write_alarm);
         let ended = driver
-            .run(connection, &alarm, &mut scratch, &mut feed)
+            .run(connection, alarms, &mut scratch, &mut feed)
             .await;
         pending = std::mem::take(&mut driver.pending);
         let in_flight = std::mem::take(&mut driver.in_flight);
@@ -129,13 +143,17 @@ pub(crate) async fn run_h2_connection(
                 );
                 break;
             }
-            Ended::PlanDone => {
-                shared.stats.borrow_mut().closes += 1;
-                if matches!(feed, Feed::User(_)) && !shared.is_over() {
-                    // The user left and its last requests ended.
-                    continue;
+            Ended::FeedDone => {
+                if !matches!(feed, Feed::User(_)) {
+                    shared.stats.borrow_mut().closes += 1;
+                    break;
                 }
-                break;
+                if shared.is_over() {
+                    // The connection ends with the run, as the others do (not counted closed).
+                    break;
+                }
+                // The user left and its last requests ended.
+                shared.stats.borrow_mut().closes += 1;
             }
             Ended::Drained => {
                 shared.stats.borrow_mut().closes += 1;

@@ -2,7 +2,7 @@
 //! every request exactly once as its stream ends.
 //!
 //! A connection runs two futures in one task over the socket's two halves: the writer opens
-//! streams as the plan hands out requests (at once in the closed model, at their due times in
+//! streams as its feed (the plan, or a native user) hands out requests (at once in the closed model, at their due times in
 //! the open one) and writes every frame queued since its last write in one go; the reader feeds
 //! what arrives to the codec, records each response as its stream ends, and enforces each
 //! stream's timeout. A request the server never processed (REFUSED_STREAM, or above a GOAWAY's
@@ -25,6 +25,7 @@ use crate::load::config::Http2Options;
 use crate::load::connection::WorkerShared;
 use crate::load::h2_feed::{Feed, Pending};
 use crate::load::prepare::PreparedRequest;
+use crate::load::race::{race, Either};
 use crate::load::watchdog::Alarm;
 use crate::net::h2_dial::{decrypt, encrypt, H2Transport, FIRST_READ_BYTES, MAX_READ_BYTES};
 use crate::proto::h2::render::H2Scratch;
@@ -48,8 +49,9 @@ pub(crate) struct InFlight {
 
 /// How a connection ended.
 pub(crate) enum Ended {
-    /// The plan has nothing more for this slot, and nothing is in flight.
-    PlanDone,
+    /// The feed has nothing more for this connection (the plan is done, or the user left),
+    /// and nothing is in flight.
+    FeedDone,
     /// The run is over (deadline or stop): what is in flight is aborted.
     RunOver,
     /// The server went away (GOAWAY) and every stream below its last one ended: reconnect.
@@ -102,13 +104,13 @@ pub(crate) struct Driver<'a> {
     refills_in_halves: bool,
     codec: ClientConnection,
     pub in_flight: Vec<InFlight>,
-    /// Requests to send first (taken from the plan, or to go out again).
+    /// Requests to send first (taken from the feed, or to go out again).
     pub pending: Vec<Pending>,
-    /// The plan has no more requests for this slot.
-    plan_done: bool,
-    /// The writer is waiting for the plan's next requests. The connection's end waits for it:
+    /// The feed has no more requests for this connection.
+    feed_done: bool,
+    /// The writer is waiting for the feed's next requests. The connection's end waits for it:
     /// the plan counts a request as handed out before its due time comes.
-    waiting_for_plan: bool,
+    waiting_for_feed: bool,
     /// The server's GOAWAY: its last stream and code.
     goaway: Option<(u32, ErrorCode)>,
     /// A write is in flight: cut short, it may leave a partial frame behind.
@@ -139,8 +141,8 @@ impl<'a> Driver<'a> {
             }),
             in_flight: Vec::with_capacity(options.streams),
             pending,
-            plan_done: false,
-            waiting_for_plan: false,
+            feed_done: false,
+            waiting_for_feed: false,
             goaway: None,
             mid_write: false,
             ended: None,
@@ -151,10 +153,11 @@ impl<'a> Driver<'a> {
     pub async fn run(
         &mut self,
         connection: H2Transport,
-        alarm: &Alarm,
+        alarms: (&Alarm, &Alarm),
         scratch: &mut H2Scratch,
         feed: &mut Feed<'_>,
     ) -> Ended {
+        let (alarm, write_alarm) = alarms;
         let H2Transport { tcp, tls } = connection;
         let (reader, mut writer) = tcp.into_split();
         let tls = RefCell::new(tls);
@@ -168,7 +171,8 @@ impl<'a> Driver<'a> {
                 &tls,
                 (&bell, &rearm),
                 scratch,
-                feed
+                feed,
+                write_alarm
             ));
             let mut reading = pin!(read_loop(&state, reader, &tls, (&bell, &rearm), alarm));
             let (mut written, mut read) = (false, false);
@@ -180,7 +184,7 @@ impl<'a> Driver<'a> {
                     read = reading.as_mut().poll(cx).is_ready();
                 }
                 let driver = state.borrow();
-                if (written && read) || (driver.ended.is_some() && !driver.waiting_for_plan) {
+                if (written && read) || (driver.ended.is_some() && !driver.waiting_for_feed) {
                     Poll::Ready(())
                 } else {
                     Poll::Pending
@@ -190,18 +194,19 @@ impl<'a> Driver<'a> {
         }
         let goodbye = {
             let driver = state.borrow();
-            matches!(driver.ended, Some(Ended::Failed(_)))
+            matches!(&driver.ended, Some(Ended::Failed(f)) if f.kind == ErrorKind::Protocol)
                 && !driver.mid_write
                 && driver.codec.has_output()
         };
         if goodbye {
-            // The GOAWAY the codec queued tells the server why, as far as it goes in a moment.
+            // The GOAWAY the codec queued (all it holds after a protocol error) tells the
+            // server why, as far as it goes in a moment.
             let mut buffers = WriteBuffers::default();
             let flushed = flush(&state, &mut writer, &tls, &mut buffers);
-            let _ = alarm.guard(Instant::now() + GOODBYE_WAIT, flushed).await;
+            let _ = race(flushed, monoio::time::sleep(GOODBYE_WAIT)).await;
         }
         let driver = state.into_inner();
-        driver.ended.take().unwrap_or(Ended::PlanDone)
+        driver.ended.take().unwrap_or(Ended::FeedDone)
     }
 
     /// Opens streams for pending requests while the connection allows more. Returns whether
@@ -248,9 +253,9 @@ impl<'a> Driver<'a> {
         was_idle && !self.in_flight.is_empty()
     }
 
-    /// How many more requests to take from the plan now.
+    /// How many more requests to take from the feed now.
     fn room_for_more(&self) -> usize {
-        if self.plan_done || !self.pending.is_empty() || self.codec.is_draining() {
+        if self.feed_done || !self.pending.is_empty() || self.codec.is_draining() {
             return 0;
         }
         self.options
@@ -280,8 +285,8 @@ impl<'a> Driver<'a> {
         }
         if self.codec.is_draining() {
             self.ended = Some(Ended::Drained);
-        } else if self.plan_done && self.pending.is_empty() {
-            self.ended = Some(Ended::PlanDone);
+        } else if self.feed_done && self.pending.is_empty() {
+            self.ended = Some(Ended::FeedDone);
         }
     }
 
@@ -327,6 +332,7 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
     (bell, rearm): (&Bell, &Bell),
     scratch: &mut H2Scratch,
     feed: &mut Feed<'_>,
+    write_alarm: &Alarm,
 ) {
     let mut buffers = WriteBuffers::default();
     let mut batch: Vec<Pending> = Vec::new();
@@ -354,24 +360,40 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
         let shared = state.borrow().shared;
         // The connection's end waits for this: the plan counts a request as handed out before
         // its due time comes.
-        state.borrow_mut().waiting_for_plan = true;
+        state.borrow_mut().waiting_for_feed = true;
         let more = {
             let mut next = pin!(feed.next(shared, &mut batch, room));
             loop {
-                match either(next.as_mut(), bell.wait()).await {
+                match race(next.as_mut(), bell.wait()).await {
                     Either::First(more) => break more,
                     // Frames the reader queued meanwhile (acknowledgements, PING replies) go
                     // out now, not with the next request: a user's pause may last seconds.
+                    // The connection's end waits for the feed, so this write may not block it:
+                    // a server that stops reading fails the connection after the timeout, and
+                    // a stop ends the write at once.
                     Either::Second(()) => {
                         if state.borrow().ended.is_none() && has_output(state, tls) {
-                            flush(state, writer, tls, &mut buffers).await;
+                            let limit = (Instant::now() + shared.timeout).min(shared.deadline);
+                            let flushed = flush(state, writer, tls, &mut buffers);
+                            if write_alarm.guard(limit, flushed).await.is_err() {
+                                let mut driver = state.borrow_mut();
+                                if driver.ended.is_none() {
+                                    driver.ended = Some(Ended::Failed(Failure::new(
+                                        ErrorKind::Timeout,
+                                        io::Error::new(
+                                            io::ErrorKind::TimedOut,
+                                            "the server stopped reading",
+                                        ),
+                                    )));
+                                }
+                            }
                         }
                     }
                 }
             }
         };
         let mut driver = state.borrow_mut();
-        driver.waiting_for_plan = false;
+        driver.waiting_for_feed = false;
         // Popped from the end: the earliest due goes first. Handed out while the connection
         // ended, they go out on the next one, or are counted aborted at the run's end.
         driver.pending.extend(batch.drain(..).rev());
@@ -379,7 +401,7 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
             return;
         }
         if !more {
-            driver.plan_done = true;
+            driver.feed_done = true;
             driver.check_done();
         }
     }
@@ -443,28 +465,6 @@ async fn flush<W: monoio::io::AsyncWriteRent>(
     }
     driver.shared.stats.borrow_mut().bytes_written += len;
     true
-}
-
-/// Which of two futures finished first.
-enum Either<A, B> {
-    First(A),
-    Second(B),
-}
-
-/// Resolves with whichever of `a` and `b` is ready first (`a` when both are).
-async fn either<A: Future, B: Future>(
-    a: std::pin::Pin<&mut A>,
-    b: B,
-) -> Either<A::Output, B::Output> {
-    let mut a = a;
-    let mut b = pin!(b);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = a.as_mut().poll(cx) {
-            return Poll::Ready(Either::First(out));
-        }
-        b.as_mut().poll(cx).map(Either::Second)
-    })
-    .await
 }
 
 /// The reader: feeds the codec, records responses, enforces timeouts.
@@ -586,15 +586,11 @@ async fn read_loop<R: AsyncReadRent>(
 }
 
 /// The read's result, or `None` when `rearm` rang first (the read stays in flight).
-async fn read_or<F: Future>(mut read: std::pin::Pin<&mut F>, rearm: &Bell) -> Option<F::Output> {
-    let mut rung = pin!(rearm.wait());
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(done) = read.as_mut().poll(cx) {
-            return Poll::Ready(Some(done));
-        }
-        rung.as_mut().poll(cx).map(|()| None)
-    })
-    .await
+async fn read_or<F: Future>(read: std::pin::Pin<&mut F>, rearm: &Bell) -> Option<F::Output> {
+    match race(read, rearm.wait()).await {
+        Either::First(done) => Some(done),
+        Either::Second(()) => None,
+    }
 }
 
 /// Gives `input` to the codec, recording what ends; returns the bytes it used.

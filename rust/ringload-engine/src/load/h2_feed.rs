@@ -114,7 +114,13 @@ pub(crate) struct UserTurns<'s> {
 }
 
 impl<'s> UserTurns<'s> {
-    pub fn new(shared: &WorkerShared, slot: &'s ConnectionSlot, user: Arc<UserSetup>) -> Self {
+    /// `alarm` guards the user's pauses: the slot's, made once (a watchdog keeps every alarm).
+    pub fn new(
+        shared: &WorkerShared,
+        slot: &'s ConnectionSlot,
+        user: Arc<UserSetup>,
+        alarm: Rc<Alarm>,
+    ) -> Self {
         let UserLoop { order, wait } = shared.users.unwrap_or(UserLoop {
             order: RequestOrder::ByWeight,
             wait: WaitTime::Constant(Duration::ZERO),
@@ -136,7 +142,7 @@ impl<'s> UserTurns<'s> {
                 let fraction = (shared.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
                 Instant::now() + period.mul_f64(fraction)
             }),
-            alarm: shared.watchdog.alarm(),
+            alarm,
         }
     }
 
@@ -156,6 +162,8 @@ impl<'s> UserTurns<'s> {
     async fn next(&mut self, shared: &WorkerShared, batch: &mut Vec<Pending>, room: usize) -> bool {
         loop {
             if shared.is_over() || !self.is_current() {
+                // Its schedule ends now, not when its last responses have arrived.
+                self.leave(shared);
                 return false;
             }
             let now = Instant::now();

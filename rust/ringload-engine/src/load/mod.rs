@@ -12,6 +12,7 @@ pub(crate) mod limits;
 pub(crate) mod pacer;
 pub(crate) mod plan;
 pub mod prepare;
+pub(crate) mod race;
 pub mod run;
 pub mod stages;
 pub mod stop;

@@ -306,8 +306,8 @@ impl ClientConnection {
 
     /// Queues GOAWAY, in place of anything queued after the preface and not yet taken, and
     /// remembers the failure. Its last stream is the last one the server opened that we acted
-    /// on: none, with push disabled. Requests queued and not yet taken never reach the server:
-    /// their streams fail with the connection.
+    /// on: none, with push disabled. Requests queued after the preface and not yet taken never
+    /// reach the server: their streams fail with the connection.
     fn fail(&mut self, code: ErrorCode, reason: &'static str) -> ConnectionError {
         let error = ConnectionError { code, reason };
         if self.failed.is_none() {

@@ -230,14 +230,6 @@ fn read_string<'a>(
     Ok(rest)
 }
 
-#[cfg(any())]
-fn unused() {
-    if false {
-        out.extend_from_slice(text);
-    }
-    Ok(rest)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
