@@ -116,7 +116,11 @@ def _define(source: str) -> None:
     ("body", "message"),
     [
         ("http2 = 'yes'", r"Bad\.http2: must be True or False, not 'yes'"),
-        ("http2 = True\n    streams = 0", r"Bad\.streams: must be a whole number of streams, at least 1, not 0"),
+        ("http2 = True\n    streams = 0", r"Bad\.streams: must be a whole number of streams from 1 to 65536, not 0"),
+        (
+            "http2 = True\n    rate = 10\n    streams = 100_000",
+            r"Bad\.streams: must be a whole number of streams from 1 to 65536, not 100000",
+        ),
         ("streams = 4\n    rate = 10", r"Bad\.streams: needs http2 = True: HTTP/1\.1 sends one request at a time"),
         (
             "http2 = True\n    streams = 4\n    wait_time = constant(1)",
@@ -128,3 +132,23 @@ def _define(source: str) -> None:
 def test_http2_attributes_are_checked_at_import(body: str, message: str) -> None:
     with pytest.raises(TypeError, match=message):
         _define(f"class Bad(NativeUser):\n    requests = [Request('GET', '/')]\n    {body}\n")
+
+
+@pytest.mark.parametrize(
+    ("http2", "streams", "wait", "message"),
+    [
+        (True, 4, ("constant", 0.0, 0.0), r"streams above 1 needs a `rate`"),
+        (False, 4, ("arrivals", 0.05, 0.0), r"streams needs http2 = True"),
+        (True, 0, ("arrivals", 0.05, 0.0), r"streams must be at least 1"),
+    ],
+)
+def test_the_engine_checks_a_users_streams_too(http2: bool, streams: int, wait: tuple, message: str) -> None:
+    """`NativeRun` (what NativeUser starts) refuses them too, before any connection."""
+    from ringload import _ringload
+
+    with pytest.raises(ValueError, match=message):
+        _ringload.NativeRun(
+            "http://127.0.0.1:9", headers=[], scenario=[(None, "GET", "/", [], b"", 1)], sequence=False,
+            wait=wait, threads=1, timeout=1.0, connect_timeout=1.0, insecure=True, io="auto",
+            http2=http2, streams=streams,
+        )  # fmt: skip

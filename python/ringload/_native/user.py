@@ -24,6 +24,8 @@ from ringload._native.load import load_for, logger, results_for
 from ringload._ringload import Result
 from ringload.contrib.fasthttp import FastHttpUser
 
+#: Most HTTP/2 streams per connection, as the engine accepts them (servers allow 100 to 1,000).
+_MAX_STREAMS = 65_536
 #: Statuses that count as success by default: 2xx and 3xx (redirects are not followed).
 _DEFAULT_OK = range(200, 400)
 
@@ -120,8 +122,10 @@ def _spec_of(cls: type[NativeUser]) -> _Spec:
     if not isinstance(http2, bool):
         raise _class_error(cls, "http2", f"must be True or False, not {http2!r}")
     streams = getattr(cls, "streams", 1)
-    if isinstance(streams, bool) or not isinstance(streams, int) or streams < 1:
-        raise _class_error(cls, "streams", f"must be a whole number of streams, at least 1, not {streams!r}")
+    if isinstance(streams, bool) or not isinstance(streams, int) or not 1 <= streams <= _MAX_STREAMS:
+        raise _class_error(
+            cls, "streams", f"must be a whole number of streams from 1 to {_MAX_STREAMS}, not {streams!r}"
+        )
     if streams > 1 and not http2:
         raise _class_error(cls, "streams", "needs http2 = True: HTTP/1.1 sends one request at a time")
     if streams > 1 and spec[0] != "arrivals":

@@ -194,7 +194,7 @@ fn templated_posts_and_scenarios_go_over_h2() {
 fn options_http2_cannot_honour_exit_2_with_the_way_out() {
     let server = h2_target();
     let target = url(&server, "/");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["--http2", "--disable-keepalive"],
             "drop one of --disable-keepalive and --http2",
@@ -211,6 +211,10 @@ fn options_http2_cannot_honour_exit_2_with_the_way_out() {
         (
             &["--http2", "--h2-window", "100"],
             "HTTP/2 windows must be from 65535",
+        ),
+        (
+            &["--http2", "--streams", "100000"],
+            "--streams must be at most 65536",
         ),
     ];
     for (args, message) in cases {

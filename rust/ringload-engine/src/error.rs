@@ -125,6 +125,12 @@ pub enum ConfigError {
          for --http2 (TE may only be \"trailers\")"
     )]
     Http2ForbiddenHeader { name: String },
+    /// More streams per connection (`--streams`) than any server allows.
+    #[error(
+        "--streams must be at most {max}: servers allow 100 to 1,000 streams per connection \
+         (nginx 128); use more connections (-c) for more requests in flight"
+    )]
+    TooManyStreams { max: usize },
     /// An HTTP/2 receive window (`--h2-window`, `--h2-connection-window`) out of range.
     #[error("HTTP/2 windows must be from {min} to {max} bytes")]
     Http2Window { min: u32, max: u32 },

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::{ConfigError, Conflict, FileProblem, FileRole, RequestRef, ScenarioProblem};
 use ringload_http1::RequestSpec;
 
-use crate::load::limits::{H2_MAX_WINDOW, H2_MIN_WINDOW, MAX_DURATION, MIN_RATE};
+use crate::load::limits::{H2_MAX_STREAMS, H2_MAX_WINDOW, H2_MIN_WINDOW, MAX_DURATION, MIN_RATE};
 use crate::load::stages::Stage;
 use crate::net::tls::TlsOptions;
 use crate::origin::{redact_userinfo, Target};
@@ -266,6 +266,11 @@ impl LoadConfig {
         if let Some(http2) = &self.http2 {
             if http2.streams == 0 {
                 return Err(ConfigError::NotPositive("streams"));
+            }
+            if http2.streams > H2_MAX_STREAMS {
+                return Err(ConfigError::TooManyStreams {
+                    max: H2_MAX_STREAMS,
+                });
             }
             if self.pipeline > 1 {
                 return Err(Conflict::PipelineWithHttp2.into());

@@ -14,3 +14,6 @@ pub const MIN_RATE: f64 = 0.001;
 pub const H2_MIN_WINDOW: u32 = 65_535;
 /// Largest HTTP/2 receive window: the protocol's limit, 2^31-1.
 pub const H2_MAX_WINDOW: u32 = (1 << 31) - 1;
+/// Most HTTP/2 streams per connection accepted (`--streams`): far above what servers allow
+/// (100 to 1,000), and small enough that a connection's buffers for them stay small.
+pub const H2_MAX_STREAMS: usize = 65_536;
