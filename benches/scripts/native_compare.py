@@ -9,7 +9,9 @@ alternating, medians.
 - ``one``: ``native_one.py`` (one request in the engine) vs ``ringload -c 64 -t 1`` on the same URL
   vs stock Locust's FastHttpUser on the equivalent task (``locustfile.py``);
 - ``mix``: ``native_mix.py`` (four headers, three names and a health check, a JSON POST, 429 as
-  success) vs ``ringload --scenario native_mix.json`` with the same requests.
+  success) vs ``ringload --scenario native_mix.json`` with the same requests;
+- ``h2``: ``native_one_h2.py`` (the one request, ``http2 = True``) vs ``ringload --http2 -c 64
+  -t 1``, both over h2c against nginx's ``listen ... http2`` listener.
 
 Locust's requests/s is what its ``--json`` gives: total requests over the time from the entries'
 ``start_time`` to their ``last_request_timestamp``. The CLI's is its own ``--json`` report's.
@@ -79,10 +81,12 @@ def run_locust(locustfile: str, url: str, users: int, duration: int) -> dict:
     }
 
 
-def run_cli(url: str, duration: int, scenario: Path | None) -> dict:
+def run_cli(url: str, duration: int, scenario: Path | None, http2: bool = False) -> dict:
     cmd = [str(default_ringload()), "-c", "64", "-t", "1", "-d", f"{duration}s", "--json"]
     if scenario is not None:
         cmd += ["--scenario", str(scenario)]
+    if http2:
+        cmd.append("--http2")
     cmd.append(url)
     with timed(cmd, cpu=0, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
         stdout, stderr = run.proc.communicate(timeout=duration + 60)
@@ -99,20 +103,21 @@ def run_cli(url: str, duration: int, scenario: Path | None) -> dict:
 
 
 def compare(args: argparse.Namespace) -> None:
-    nginx = Nginx(args.nginx, cpu=1)
+    nginx = Nginx(args.nginx, cpu=1, http2="h2" in args.groups)
     nginx.start()
     scenario = LOCUSTFILES / "native_mix.json"
     variants = {
         "one": [("native", "native_one.py"), ("cli", None), ("stock", "locustfile.py")],
         "mix": [("native", "native_mix.py"), ("cli --scenario", scenario)],
+        "h2": [("native", "native_one_h2.py"), ("cli --http2", None)],
     }
     runs = [(group, label, what) for group in args.groups for label, what in variants[group]]
     results: dict[tuple[str, str], list[dict]] = {}
     try:
-        url = nginx.url.rstrip("/")
         for round_number, (group, label, what) in alternate(args.rounds, runs):
+            url = (nginx.h2c_url if group == "h2" else nginx.url).rstrip("/")
             if label.startswith("cli"):
-                r = run_cli(url + "/", args.duration, what if group == "mix" else None)
+                r = run_cli(url + "/", args.duration, what if group == "mix" else None, http2=group == "h2")
             else:
                 r = run_locust(what, url, args.users, args.duration)
             results.setdefault((group, label), []).append(r)
@@ -236,7 +241,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--users", type=int, default=64)
-    parser.add_argument("--groups", nargs="+", choices=["one", "mix"], default=["one", "mix"])
+    parser.add_argument("--groups", nargs="+", choices=["one", "mix", "h2"], default=["one", "mix"])
     parser.add_argument("--steady", action="store_true", help="Locust's RPS per second against nginx's count")
     parser.add_argument("--rss", action="store_true", help="RSS growth between 10 s and 60 s")
     parser.add_argument("--many", action="store_true", help="10,000 users with between(1, 2)")
