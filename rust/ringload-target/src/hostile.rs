@@ -387,7 +387,7 @@ impl Session {
     /// HEADERS or DATA frame with END_STREAM), counts it and returns its stream. Every other
     /// frame is read and ignored. `None` when the client closes first.
     pub fn read_h2_request(&mut self) -> Option<u32> {
-        use ringload_h2::frame::{flag, kind, FrameHeader, HEADER_LEN, PREFACE};
+        use ringload_h2::frame::{flag, kind, PREFACE};
         if !self.h2_preface_read {
             while self.pending.len() < PREFACE.len() {
                 if !self.fill() {
@@ -400,51 +400,45 @@ impl Session {
             self.pending.drain(..PREFACE.len());
             self.h2_preface_read = true;
         }
-        loop {
-            let Some(header) = FrameHeader::parse(&self.pending) else {
-                if !self.fill() {
-                    return None;
-                }
-                continue;
-            };
-            let end = HEADER_LEN + header.len as usize;
-            if self.pending.len() < end {
-                if !self.fill() {
-                    return None;
-                }
-                continue;
-            }
-            self.pending.drain(..end);
+        while let Some((header, _)) = self.read_h2_frame() {
             if matches!(header.kind, kind::HEADERS | kind::DATA) && header.has(flag::END_STREAM) {
                 self.shared.requests.fetch_add(1, Ordering::SeqCst);
                 return Some(header.stream);
             }
         }
+        None
     }
 
     /// Reads the client's frames until its GOAWAY: `(last stream, error code)`, or `None` when
     /// the connection ends first.
     pub fn read_h2_goaway(&mut self) -> Option<(u32, u32)> {
-        use ringload_h2::frame::{kind, FrameHeader, HEADER_LEN};
-        loop {
-            let Some(header) = FrameHeader::parse(&self.pending) else {
-                if !self.fill() {
-                    return None;
-                }
-                continue;
-            };
-            let end = HEADER_LEN + header.len as usize;
-            if self.pending.len() < end {
-                if !self.fill() {
-                    return None;
-                }
-                continue;
+        use ringload_h2::frame::kind;
+        while let Some((header, payload)) = self.read_h2_frame() {
+            if header.kind == kind::GOAWAY && payload.len() >= 8 {
+                let word = |at: usize| {
+                    u32::from_be_bytes(payload[at..at + 4].try_into().expect("4 bytes"))
+                };
+                return Some((word(0) & 0x7fff_ffff, word(4)));
             }
-            let frame: Vec<u8> = self.pending.drain(..end).collect();
-            if header.kind == kind::GOAWAY && end >= HEADER_LEN + 8 {
-                let word =
-                    |at: usize| u32::from_be_bytes(frame[at..at + 4].try_into().expect("4 bytes"));
-                return Some((word(HEADER_LEN) & 0x7fff_ffff, word(HEADER_LEN + 4)));
+        }
+        None
+    }
+
+    /// The client's next whole frame: its header and payload. `None` when the client closes
+    /// first.
+    fn read_h2_frame(&mut self) -> Option<(ringload_h2::frame::FrameHeader, Vec<u8>)> {
+        use ringload_h2::frame::{FrameHeader, HEADER_LEN};
+        loop {
+            if let Some(header) = FrameHeader::parse(&self.pending) {
+                let end = HEADER_LEN + header.len as usize;
+                if self.pending.len() >= end {
+                    let payload = self.pending[HEADER_LEN..end].to_vec();
+                    self.pending.drain(..end);
+                    return Some((header, payload));
+                }
+            }
+            if !self.fill() {
+                return None;
             }
         }
     }
