@@ -333,3 +333,46 @@ fn a_stalled_window_ends_in_timeouts_not_a_hang() {
     );
     assert_eq!(report.method, "POST");
 }
+
+#[test]
+fn a_server_that_stops_reading_fails_its_connection_in_time_not_a_hang() {
+    // After the first request the server never reads again. It keeps the client busy
+    // acknowledging PINGs (a byte of the response now and then, so they are no flood) until the
+    // acknowledgements fill the socket, while the client waits for its next request's due time.
+    let report = check_with(
+        &Case {
+            name: "a server that stops reading",
+            script: |s| {
+                s.send(&h2::settings(&[]));
+                if let Some(stream) = s.read_h2_request() {
+                    s.send(&h2::head(stream, 200, false));
+                    let mut burst = Vec::new();
+                    for _ in 0..1_000 {
+                        burst.extend(h2::frame(kind::PING, 0, 0, &[0; 8]));
+                    }
+                    burst.extend(h2::frame(kind::DATA, 0, stream, b"x"));
+                    s.send_without_reading(&burst);
+                }
+            },
+            failed: Some("timeout"),
+            retries: 0,
+            connections: REQUESTS,
+        },
+        |config| {
+            // A request due every 50 ms: the writer waits for due times between them.
+            config.rate = Some(20.0);
+            config.timeout = Duration::from_millis(500);
+            // A connection wedged by the server would hold the rest of the requests until
+            // the run's end: they would then be missing from the counts, not a hung test.
+            config.duration = Some(Duration::from_secs(5));
+        },
+    );
+    // The client stops reading while it owes too many acknowledgements, so the server is held
+    // back by TCP: without that it reads gigabytes of PINGs in those seconds and queues the
+    // acknowledgements in memory.
+    assert!(
+        report.bytes_read < 64 << 20,
+        "read {} bytes: {report}",
+        report.bytes_read
+    );
+}

@@ -583,6 +583,26 @@ impl Session {
         self.hold();
     }
 
+    /// Sends `bytes` over and over, whole, and never reads again, until the client closes (or
+    /// the server stops): a server that stopped reading. Plain connections only.
+    pub fn send_without_reading(&mut self, bytes: &[u8]) {
+        let _ = self.tcp.set_write_timeout(Some(STOP_POLL));
+        let mut at = 0;
+        while !self.stopping() {
+            match self.tcp.write(&bytes[at..]) {
+                Ok(0) => break,
+                Ok(n) => at = (at + n) % bytes.len(),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        self.open = false;
+    }
+
     /// Reads and discards until the client closes (or the server stops).
     pub fn hold(&mut self) {
         let _ = self.tcp.set_read_timeout(Some(STOP_POLL * 5));

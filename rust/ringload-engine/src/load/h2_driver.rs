@@ -90,6 +90,22 @@ impl Bell {
     }
 }
 
+/// How the writer and the reader of a connection wake each other.
+#[derive(Default)]
+struct Bells {
+    /// To the writer: streams were freed, or frames were queued to send.
+    to_writer: Bell,
+    /// To the reader: a stream opened with nothing in flight (its timeout is the one to watch).
+    rearm: Bell,
+    /// To the reader: a write went out (the acknowledgements it owed with it).
+    drained: Bell,
+}
+
+/// Acknowledgements owed to the server past which the reader stops reading until the writer
+/// has sent them: a server that sends PINGs and does not read can then not grow them without
+/// bound, as TCP holds it back instead.
+const MAX_ACKS_OWED: usize = 1024;
+
 /// One connection's state, shared by its writer and reader.
 pub(crate) struct Driver<'a> {
     shared: &'a WorkerShared,
@@ -161,20 +177,19 @@ impl<'a> Driver<'a> {
         let H2Transport { tcp, tls } = connection;
         let (reader, mut writer) = tcp.into_split();
         let tls = RefCell::new(tls);
-        let bell = Bell::default();
-        let rearm = Bell::default();
+        let bells = Bells::default();
         let state = RefCell::new(self);
         {
             let mut writing = pin!(write_loop(
                 &state,
                 &mut writer,
                 &tls,
-                (&bell, &rearm),
+                &bells,
                 scratch,
                 feed,
                 write_alarm
             ));
-            let mut reading = pin!(read_loop(&state, reader, &tls, (&bell, &rearm), alarm));
+            let mut reading = pin!(read_loop(&state, reader, &tls, &bells, alarm));
             let (mut written, mut read) = (false, false);
             std::future::poll_fn(|cx| {
                 if !written {
@@ -329,11 +344,16 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
     state: &RefCell<&mut Driver<'_>>,
     writer: &mut W,
     tls: &RefCell<Option<rustls::ClientConnection>>,
-    (bell, rearm): (&Bell, &Bell),
+    bells: &Bells,
     scratch: &mut H2Scratch,
     feed: &mut Feed<'_>,
     write_alarm: &Alarm,
 ) {
+    let Bells {
+        to_writer: bell,
+        rearm,
+        drained,
+    } = bells;
     let mut buffers = WriteBuffers::default();
     let mut batch: Vec<Pending> = Vec::new();
     loop {
@@ -348,9 +368,10 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
             driver.room_for_more()
         };
         if has_output(state, tls) {
-            if !flush(state, writer, tls, &mut buffers).await {
+            if !flush_in_time(state, writer, tls, &mut buffers, write_alarm).await {
                 return;
             }
+            drained.ring();
             continue;
         }
         if room == 0 || state.borrow().waits_to_refill(room) {
@@ -368,25 +389,12 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
                     Either::First(more) => break more,
                     // Frames the reader queued meanwhile (acknowledgements, PING replies) go
                     // out now, not with the next request: a user's pause may last seconds.
-                    // The connection's end waits for the feed, so this write may not block it:
-                    // a server that stops reading fails the connection after the timeout, and
-                    // a stop ends the write at once.
                     Either::Second(()) => {
-                        if state.borrow().ended.is_none() && has_output(state, tls) {
-                            let limit = (Instant::now() + shared.timeout).min(shared.deadline);
-                            let flushed = flush(state, writer, tls, &mut buffers);
-                            if write_alarm.guard(limit, flushed).await.is_err() {
-                                let mut driver = state.borrow_mut();
-                                if driver.ended.is_none() {
-                                    driver.ended = Some(Ended::Failed(Failure::new(
-                                        ErrorKind::Timeout,
-                                        io::Error::new(
-                                            io::ErrorKind::TimedOut,
-                                            "the server stopped reading",
-                                        ),
-                                    )));
-                                }
-                            }
+                        if state.borrow().ended.is_none()
+                            && has_output(state, tls)
+                            && flush_in_time(state, writer, tls, &mut buffers, write_alarm).await
+                        {
+                            drained.ring();
                         }
                     }
                 }
@@ -403,6 +411,36 @@ async fn write_loop<W: monoio::io::AsyncWriteRent>(
         if !more {
             driver.feed_done = true;
             driver.check_done();
+        }
+    }
+}
+
+/// [`flush`], failing the connection when the write takes longer than the request timeout: a
+/// server that stops reading must not hold the connection (and the requests the feed would
+/// hand it) past the timeout. A stop ends the write at once.
+async fn flush_in_time<W: monoio::io::AsyncWriteRent>(
+    state: &RefCell<&mut Driver<'_>>,
+    writer: &mut W,
+    tls: &RefCell<Option<rustls::ClientConnection>>,
+    buffers: &mut WriteBuffers,
+    write_alarm: &Alarm,
+) -> bool {
+    let shared = state.borrow().shared;
+    let limit = (Instant::now() + shared.timeout).min(shared.deadline);
+    match write_alarm
+        .guard(limit, flush(state, writer, tls, buffers))
+        .await
+    {
+        Ok(flushed) => flushed,
+        Err(_) => {
+            let mut driver = state.borrow_mut();
+            if driver.ended.is_none() {
+                driver.ended = Some(Ended::Failed(Failure::new(
+                    ErrorKind::Timeout,
+                    io::Error::new(io::ErrorKind::TimedOut, "the server stopped reading"),
+                )));
+            }
+            false
         }
     }
 }
@@ -472,9 +510,14 @@ async fn read_loop<R: AsyncReadRent>(
     state: &RefCell<&mut Driver<'_>>,
     mut reader: R,
     tls: &RefCell<Option<rustls::ClientConnection>>,
-    (bell, rearm): (&Bell, &Bell),
+    bells: &Bells,
     alarm: &Alarm,
 ) {
+    let Bells {
+        to_writer: bell,
+        rearm,
+        drained,
+    } = bells;
     let mut read_size = FIRST_READ_BYTES;
     let mut input: Vec<u8> = Vec::with_capacity(read_size);
     let mut cipher: Vec<u8> = Vec::new();
@@ -511,6 +554,14 @@ async fn read_loop<R: AsyncReadRent>(
                 return;
             }
         }
+        // Too many acknowledgements owed (a server sending PINGs and not reading): read no
+        // more until the writer has sent them.
+        while state.borrow().codec.acks_owed() >= MAX_ACKS_OWED {
+            let limit = read_limit(&state.borrow());
+            if alarm.guard(limit, drained.wait()).await.is_err() && !on_alarm(state, bell) {
+                return;
+            }
+        }
         let buf = if is_tls {
             cipher.clear();
             cipher.reserve_exact(read_size);
@@ -522,28 +573,13 @@ async fn read_loop<R: AsyncReadRent>(
         let (start, end) = (buf.len(), buf.capacity());
         let mut read = pin!(reader.read(buf.slice_mut(start..end)));
         let (result, slice) = loop {
-            let (limit, shared) = {
-                let driver = state.borrow();
-                let shared = driver.shared;
-                let limit = driver
-                    .next_timeout()
-                    .map_or(shared.deadline, |t| t.min(shared.deadline));
-                (limit, shared)
-            };
+            let limit = read_limit(&state.borrow());
             match alarm.guard(limit, read_or(read.as_mut(), rearm)).await {
                 Ok(Some(done)) => break done,
                 // A stream opened with nothing in flight: watch its timeout.
                 Ok(None) => continue,
                 Err(_) => {
-                    let mut driver = state.borrow_mut();
-                    if shared.stop.is_requested() || Instant::now() >= shared.deadline {
-                        driver.ended = Some(Ended::RunOver);
-                        return;
-                    }
-                    driver.expire(Instant::now());
-                    bell.ring();
-                    driver.check_done();
-                    if driver.ended.is_some() {
+                    if !on_alarm(state, bell) {
                         return;
                     }
                 }
@@ -583,6 +619,27 @@ async fn read_loop<R: AsyncReadRent>(
             open = n > 0;
         }
     }
+}
+
+/// Until when the reader may wait: the earliest stream timeout, or the run's end.
+fn read_limit(driver: &Driver<'_>) -> Instant {
+    let deadline = driver.shared.deadline;
+    driver.next_timeout().map_or(deadline, |t| t.min(deadline))
+}
+
+/// The reader's wait ran past [`read_limit`]: the run is over, or streams time out. Returns
+/// whether the connection goes on.
+fn on_alarm(state: &RefCell<&mut Driver<'_>>, to_writer: &Bell) -> bool {
+    let mut driver = state.borrow_mut();
+    let shared = driver.shared;
+    if shared.stop.is_requested() || Instant::now() >= shared.deadline {
+        driver.ended = Some(Ended::RunOver);
+        return false;
+    }
+    driver.expire(Instant::now());
+    to_writer.ring();
+    driver.check_done();
+    driver.ended.is_none()
 }
 
 /// The read's result, or `None` when `rearm` rang first (the read stays in flight).

@@ -115,6 +115,8 @@ pub struct ClientConnection {
     /// A request's header block being encoded: never the same buffer as `block`.
     request_block: Vec<u8>,
     control_in_a_row: u32,
+    /// SETTINGS and PING acknowledgements queued and not yet taken.
+    acks_owed: usize,
 }
 
 impl ClientConnection {
@@ -161,6 +163,7 @@ impl ClientConnection {
             block: Vec::new(),
             request_block: Vec::new(),
             control_in_a_row: 0,
+            acks_owed: 0,
         }
     }
 
@@ -169,10 +172,18 @@ impl ClientConnection {
         debug_assert!(buf.is_empty());
         std::mem::swap(&mut self.out, buf);
         self.preface_taken = true;
+        self.acks_owed = 0;
     }
 
     pub fn has_output(&self) -> bool {
         !self.out.is_empty()
+    }
+
+    /// SETTINGS and PING acknowledgements queued since the output was last taken. A server
+    /// that sends PINGs and does not read would grow them without bound: the caller stops
+    /// reading while too many are owed.
+    pub fn acks_owed(&self) -> usize {
+        self.acks_owed
     }
 
     /// Streams open (sent, response not complete).
@@ -313,6 +324,7 @@ impl ClientConnection {
         if self.failed.is_none() {
             if self.preface_taken {
                 self.out.clear();
+                self.acks_owed = 0;
             }
             frame::push_goaway(&mut self.out, 0, code);
             self.failed = Some(error);

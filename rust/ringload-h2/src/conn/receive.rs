@@ -392,6 +392,7 @@ impl ClientConnection {
             }
         }
         frame::push_settings_ack(&mut self.out);
+        self.acks_owed += 1;
         self.send_waiting_bodies();
         Ok(())
     }
@@ -412,6 +413,7 @@ impl ClientConnection {
         if !header.has(flag::ACK) {
             self.control_frame()?;
             frame::push_ping(&mut self.out, true, opaque);
+            self.acks_owed += 1;
         }
         Ok(())
     }
