@@ -8,12 +8,12 @@
 //! stream's timeout. A request the server never processed (REFUSED_STREAM, or above a GOAWAY's
 //! last stream) goes out once more, on this connection or the next, and counts in `retries`.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::future::Future;
 use std::io;
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
@@ -23,6 +23,7 @@ use ringload_h2::{ClientConnection, ConnectionError, ErrorCode, Handler, StreamE
 use crate::error::{ErrorKind, Failure};
 use crate::load::config::Http2Options;
 use crate::load::connection::WorkerShared;
+use crate::load::h2_bells::{Bell, Bells};
 use crate::load::h2_feed::{Feed, Pending};
 use crate::load::prepare::PreparedRequest;
 use crate::load::race::{race, Either};
@@ -58,47 +59,6 @@ pub(crate) enum Ended {
     Drained,
     /// The connection failed; what is in flight fails with it.
     Failed(Failure),
-}
-
-/// Wakes one side of a connection: the writer when the reader freed streams or queued frames
-/// to send; the reader when the writer opened a stream with nothing in flight (its timeout is
-/// then the one to watch).
-#[derive(Default)]
-struct Bell {
-    rung: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-}
-
-impl Bell {
-    fn ring(&self) {
-        self.rung.set(true);
-        if let Some(waker) = self.waker.borrow_mut().take() {
-            waker.wake();
-        }
-    }
-
-    async fn wait(&self) {
-        std::future::poll_fn(|cx| {
-            if self.rung.replace(false) {
-                Poll::Ready(())
-            } else {
-                *self.waker.borrow_mut() = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        })
-        .await
-    }
-}
-
-/// How the writer and the reader of a connection wake each other.
-#[derive(Default)]
-struct Bells {
-    /// To the writer: streams were freed, or frames were queued to send.
-    to_writer: Bell,
-    /// To the reader: a stream opened with nothing in flight (its timeout is the one to watch).
-    rearm: Bell,
-    /// To the reader: a write went out (the acknowledgements it owed with it).
-    drained: Bell,
 }
 
 /// Acknowledgements owed to the server past which the reader stops reading until the writer

@@ -5,6 +5,7 @@
 pub mod config;
 pub(crate) mod connection;
 pub(crate) mod demand;
+pub(crate) mod h2_bells;
 pub(crate) mod h2_connection;
 pub(crate) mod h2_driver;
 pub(crate) mod h2_feed;
