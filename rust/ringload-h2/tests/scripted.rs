@@ -453,6 +453,22 @@ fn request_bodies_wait_for_send_window_and_received_data_is_credited_back() {
 }
 
 #[test]
+fn acknowledgements_owed_count_until_the_output_is_taken() {
+    let mut client = client_with(0);
+    let server = Server::default()
+        .settings(&[])
+        .raw(kind::PING, 0, 0, b"12345678")
+        .raw(kind::PING, flag::ACK, 0, b"12345678")
+        .raw(kind::PING, 0, 0, b"87654321");
+    feed_bytewise(&mut client, &server.out).1.unwrap();
+    // The SETTINGS and the two PINGs; a PING ACK asks for nothing.
+    assert_eq!(client.acks_owed(), 3);
+    let sent = frames(&output(&mut client));
+    assert_eq!(sent.iter().filter(|f| f.1 == flag::ACK).count(), 3);
+    assert_eq!(client.acks_owed(), 0);
+}
+
+#[test]
 fn ping_is_answered_with_its_payload() {
     let mut client = client_with(0);
     let server = Server::default()
