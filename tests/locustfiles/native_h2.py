@@ -14,7 +14,7 @@ The engine's result goes to ``NATIVE_RESULT_FILE``.
 import json
 import os
 
-from locust import LoadTestShape, constant, events
+from locust import constant, events
 from ringload import NativeUser, Request
 
 MODE = os.environ.get("NATIVE_H2_MODE", "wait")
@@ -49,18 +49,7 @@ class Browse(Multiplexed):
 
 
 if MODE.endswith("shape"):
-
-    class Steps(LoadTestShape):
-        """2 users, then 6, then 1."""
-
-        steps = [(1.5, 2), (3.0, 6), (4.5, 1)]
-
-        def tick(self):
-            run_time = self.get_run_time()
-            for until, users in self.steps:
-                if run_time < until:
-                    return (users, 100)
-            return None
+    from _steps import Steps  # noqa: F401  (the shape Locust runs)
 
 
 @events.quitting.add_listener

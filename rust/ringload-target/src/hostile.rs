@@ -588,27 +588,25 @@ impl Session {
     pub fn send_without_reading(&mut self, bytes: &[u8]) {
         let _ = self.tcp.set_write_timeout(Some(STOP_POLL));
         let mut at = 0;
-        while !self.stopping() {
-            match self.tcp.write(&bytes[at..]) {
-                Ok(0) => break,
-                Ok(n) => at = (at + n) % bytes.len(),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => break,
-            }
-        }
-        self.open = false;
+        self.repeat_until_closed(|tcp| {
+            let n = tcp.write(&bytes[at..])?;
+            at = (at + n) % bytes.len();
+            Ok(n)
+        });
     }
 
     /// Reads and discards until the client closes (or the server stops).
     pub fn hold(&mut self) {
         let _ = self.tcp.set_read_timeout(Some(STOP_POLL * 5));
         let mut buf = [0u8; 4096];
+        self.repeat_until_closed(|tcp| tcp.read(&mut buf));
+    }
+
+    /// Runs `step` (a read or a write under a socket timeout) until it moves no byte or fails,
+    /// or the server stops; a step that timed out runs again.
+    fn repeat_until_closed(&mut self, mut step: impl FnMut(&mut TcpStream) -> io::Result<usize>) {
         while !self.stopping() {
-            match self.tcp.read(&mut buf) {
+            match step(&mut self.tcp) {
                 Ok(0) => break,
                 Ok(_) => {}
                 Err(e)

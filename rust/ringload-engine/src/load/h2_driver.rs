@@ -2,11 +2,12 @@
 //! every request exactly once as its stream ends.
 //!
 //! A connection runs two futures in one task over the socket's two halves: the writer opens
-//! streams as its feed (the plan, or a native user) hands out requests (at once in the closed model, at their due times in
-//! the open one) and writes every frame queued since its last write in one go; the reader feeds
-//! what arrives to the codec, records each response as its stream ends, and enforces each
-//! stream's timeout. A request the server never processed (REFUSED_STREAM, or above a GOAWAY's
-//! last stream) goes out once more, on this connection or the next, and counts in `retries`.
+//! streams as its feed (the plan, or a native user) hands out requests (at once in the closed
+//! model, at their due times in the open one) and writes every frame queued since its last
+//! write in one go; the reader feeds what arrives to the codec, records each response as its
+//! stream ends, and enforces each stream's timeout. A request the server never processed
+//! (REFUSED_STREAM, or above a GOAWAY's last stream) goes out once more, on this connection or
+//! the next, and counts in `retries`.
 
 use std::cell::RefCell;
 use std::future::Future;
