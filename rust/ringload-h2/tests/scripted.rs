@@ -478,3 +478,72 @@ fn ping_is_answered_with_its_payload() {
     let sent = frames(&output(&mut client));
     assert!(sent.contains(&(kind::PING, flag::ACK, 0, b"12345678".to_vec())));
 }
+
+#[test]
+fn a_repeated_request_reuses_its_block_until_the_table_changes() {
+    // As the server decodes: one decoder across every block the client sends.
+    let mut decoder = ringload_h2::hpack::Decoder::new(ringload_h2::hpack::DEFAULT_TABLE_SIZE);
+    let mut sent = |client: &mut ClientConnection| -> Vec<(Vec<u8>, Vec<String>)> {
+        frames(&output(client))
+            .into_iter()
+            .filter(|f| f.0 == kind::HEADERS)
+            .map(|f| {
+                let mut fields = Vec::new();
+                decoder
+                    .decode(&f.3, usize::MAX, |n, v| {
+                        fields.push(format!(
+                            "{}: {}",
+                            String::from_utf8_lossy(n),
+                            String::from_utf8_lossy(v)
+                        ))
+                    })
+                    .unwrap();
+                (f.3, fields)
+            })
+            .collect()
+    };
+    let with = |name: &[u8], value: &[u8]| {
+        let mut head = get();
+        head.push(name, value);
+        head
+    };
+    let settings = Server::default().settings(&[]);
+    let mut client = client_with(0);
+    client.receive(&settings.out, &mut Seen::default()).unwrap();
+    let a = with(b"x-a", b"1");
+    let a_fields = [
+        ":method: GET",
+        ":scheme: http",
+        ":authority: localhost",
+        ":path: /",
+        "x-a: 1",
+    ];
+    for _ in 0..3 {
+        client.open(&a, b"");
+    }
+    let blocks = sent(&mut client);
+    // The first block indexes the new fields; the next two are references, byte for byte the same.
+    assert!(blocks[0].0.len() > blocks[1].0.len());
+    assert_eq!(blocks[1].0, blocks[2].0);
+    assert!(blocks.iter().all(|(_, fields)| fields == &a_fields));
+
+    // Another head inserts into the table, which shifts every reference: A's block is
+    // encoded anew, not copied.
+    client.open(&with(b"x-b", b"2"), b"");
+    client.open(&a, b"");
+    let blocks_after = sent(&mut client);
+    assert_ne!(blocks_after[1].0, blocks[2].0);
+    assert_eq!(blocks_after[1].1, a_fields);
+
+    // A smaller table from the server, still large enough for A's fields: the next block
+    // starts with the size update, the one after is references again without it.
+    let smaller = Server::default().settings(&[(setting::HEADER_TABLE_SIZE, 200)]);
+    client.receive(&smaller.out, &mut Seen::default()).unwrap();
+    client.open(&a, b"");
+    client.open(&a, b"");
+    let last = sent(&mut client);
+    assert_eq!(last[0].0[0] & 0xe0, 0x20, "a size update");
+    assert_ne!(last[1].0[0] & 0xe0, 0x20, "announced once");
+    assert_eq!(last[1].0.len(), blocks[2].0.len());
+    assert!(last.iter().all(|(_, fields)| fields == &a_fields));
+}

@@ -114,9 +114,19 @@ pub struct ClientConnection {
     block: Vec<u8>,
     /// A request's header block being encoded: never the same buffer as `block`.
     request_block: Vec<u8>,
+    /// The last request head whose encoding left the encoder's table as it was, and its block.
+    repeated: RepeatedBlock,
     control_in_a_row: u32,
     /// SETTINGS and PING acknowledgements queued and not yet taken.
     acks_owed: usize,
+}
+
+/// A header block that can be sent again: `head` encoded while the encoder stood at `changes`.
+#[derive(Debug, Default)]
+struct RepeatedBlock {
+    head: RequestHead,
+    block: Vec<u8>,
+    changes: Option<u64>,
 }
 
 impl ClientConnection {
@@ -162,6 +172,7 @@ impl ClientConnection {
             partial: None,
             block: Vec::new(),
             request_block: Vec::new(),
+            repeated: RepeatedBlock::default(),
             control_in_a_row: 0,
             acks_owed: 0,
         }
@@ -243,12 +254,7 @@ impl ClientConnection {
         debug_assert!(self.can_open());
         let id = self.next_stream_id;
         self.next_stream_id += 2;
-        self.request_block.clear();
-        self.encoder.begin_block(&mut self.request_block);
-        for f in &head.fields {
-            self.encoder
-                .encode(&f.name, &f.value, f.sensitive, &mut self.request_block);
-        }
+        self.encode_head(head);
         let end_stream = body.is_empty();
         self.push_header_block(id, end_stream);
         self.streams.push(Stream {
@@ -269,6 +275,30 @@ impl ClientConnection {
             }
         }
         id
+    }
+
+    /// Encodes `head` into `request_block`. After a connection's first request most heads
+    /// repeat the one before (a fixed request, or template values that came out the same), and
+    /// while the encoder's table is unchanged a head encodes to the same bytes: the last such
+    /// block is copied instead of looking every field up again.
+    fn encode_head(&mut self, head: &RequestHead) {
+        self.request_block.clear();
+        let repeated = &mut self.repeated;
+        let changes = self.encoder.changes();
+        if repeated.changes == Some(changes) && repeated.head == *head {
+            self.request_block.extend_from_slice(&repeated.block);
+            return;
+        }
+        self.encoder.begin_block(&mut self.request_block);
+        for f in &head.fields {
+            self.encoder
+                .encode(&f.name, &f.value, f.sensitive, &mut self.request_block);
+        }
+        if self.encoder.changes() == changes {
+            repeated.head.copy_from(head);
+            repeated.block.clone_from(&self.request_block);
+            repeated.changes = Some(changes);
+        }
     }
 
     /// Abandons `stream` (its deadline passed): RST_STREAM(CANCEL), and nothing more is

@@ -14,6 +14,9 @@ pub struct Encoder {
     table: DynamicTable,
     /// A size the server lowered the table to, announced at the start of the next block.
     pending_size_update: Option<usize>,
+    /// Counts what changes how fields encode (an insert, a size update): while it stands
+    /// still, the same fields encode to the same bytes.
+    changes: u64,
 }
 
 impl Default for Encoder {
@@ -21,6 +24,7 @@ impl Default for Encoder {
         Encoder {
             table: DynamicTable::new(DEFAULT_TABLE_SIZE),
             pending_size_update: None,
+            changes: 0,
         }
     }
 }
@@ -33,13 +37,21 @@ impl Encoder {
         if size != self.table.max_size() {
             self.table.set_max_size(size);
             self.pending_size_update = Some(size);
+            self.changes += 1;
         }
+    }
+
+    /// Changes so far to what blocks encode to: a block encoded while this stays the same
+    /// can be sent again as it is.
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Starts a header block: announces a table size change, if one is pending.
     pub fn begin_block(&mut self, out: &mut Vec<u8>) {
         if let Some(size) = self.pending_size_update.take() {
             push_integer(out, 0x20, 5, size);
+            self.changes += 1;
         }
     }
 
@@ -79,6 +91,7 @@ impl Encoder {
         out.extend_from_slice(value);
         if index {
             self.table.insert(name, value);
+            self.changes += 1;
         }
     }
 }
